@@ -1,0 +1,54 @@
+# tinyml-pipeline. `make demo` runs the pipeline on the bundled data, `make test` the tests; both
+# set up everything first (Debian packages where possible, .venv, the package).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SETUP_STAMP := $(VENV)/.setup-done
+# make demo trains into build/ so the committed models stay as they are; SKIP_TRAIN=1 evaluates
+# the committed models instead.
+DEMO_MODELS ?= build/demo/models
+MODELS := linear digits activity
+
+ifeq ($(SKIP_TRAIN),1)
+DEMO_DIR := models
+else
+DEMO_DIR := $(DEMO_MODELS)
+endif
+
+.PHONY: all setup demo test lint models clean
+
+all: test
+
+$(SETUP_STAMP): pyproject.toml scripts/install-system-deps.sh
+	scripts/install-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(SETUP_STAMP)
+
+demo: $(SETUP_STAMP)
+ifneq ($(SKIP_TRAIN),1)
+	@for model in $(MODELS); do \
+	  $(BIN)/tinyml train $$model --out $(DEMO_DIR)/$$model || exit $$?; \
+	done
+endif
+	@for model in $(MODELS); do \
+	  $(BIN)/tinyml evaluate $(DEMO_DIR)/$$model --json $(DEMO_DIR)/$$model/evaluation.json \
+	    || exit $$?; \
+	done
+
+test: $(SETUP_STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(SETUP_STAMP)
+	$(BIN)/ruff check training tools tests
+
+# Retrain the committed default models in place (then review and commit the changes).
+models: $(SETUP_STAMP)
+	@for model in $(MODELS); do $(BIN)/tinyml train $$model || exit $$?; done
+
+clean:
+	rm -rf build .pytest_cache
