@@ -1,0 +1,182 @@
+"""`tinyml`: the pipeline's one command.
+
+Results go to stdout, progress and logs to stderr. Exit codes: 0 success, 1 a check failed,
+2 bad usage or bad input. `--debug` shows the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tools.errors import TinyMLError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = REPO_ROOT / "models"
+
+
+def _quiet_tensorflow() -> None:
+    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probes) is noise for a CLI user.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def _add_train(commands) -> None:
+    from training.tasks import TASKS
+
+    parser = commands.add_parser(
+        "train", help="train a model and export it as int8 TFLite",
+        description="Train one of the pipeline's models and write model.tflite (int8 in and "
+                    "out), card.json and plots into --out.")
+    parser.add_argument("model", choices=sorted(TASKS), help="which model to train")
+    parser.add_argument("--arch", help="architecture (digits: cnn, mlp, mlp-sigmoid; "
+                                       "default: the task's first)")
+    parser.add_argument("--dataset", help="data set (digits: mnist or fashion-mnist)")
+    parser.add_argument("--epochs", type=_positive_int, help="training epochs (default per "
+                                                             "architecture)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--out", type=Path, help="output directory (default models/<model>/)")
+    parser.add_argument("--qat", action="store_true",
+                        help="fine-tune with quantization-aware training before converting")
+    parser.add_argument("--qat-epochs", type=_positive_int,
+                        help="epochs of QAT fine-tuning (default epochs / 5, at least 1)")
+    parser.add_argument("--subset", type=_positive_int, metavar="N",
+                        help="train on the first N training samples only (a quick smoke run)")
+    parser.set_defaults(handler=_run_train)
+
+
+def _add_evaluate(commands) -> None:
+    parser = commands.add_parser(
+        "evaluate", help="run an int8 model in LiteRT and TFLM and compare",
+        description="Run models/<name>/model.tflite over its whole test set in the LiteRT "
+                    "interpreter and in TFLite Micro's host interpreter; report both accuracies "
+                    "and how many outputs are bit-identical. Exit 1 if any output differs by "
+                    "more than --tolerance LSB.")
+    parser.add_argument("model_dir", type=Path, help="a model directory, e.g. models/digits")
+    parser.add_argument("--tolerance", type=_non_negative_int, default=0,
+                        help="largest accepted difference in LSB (default 0: bit-identical)")
+    parser.add_argument("--litert-kernels", choices=("reference", "optimized"),
+                        default="reference",
+                        help="LiteRT's reference kernels (which TFLM's mirror; default) or its "
+                             "optimized builtin kernels")
+    parser.add_argument("--limit", type=_positive_int, help="only the first N test samples")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.set_defaults(handler=_run_evaluate)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _import_tensorflow_quietly() -> None:
+    # Its C++ start-up lines are printed before logging is set up, so no setting stops them;
+    # an import that fails still raises, and is reported, as usual.
+    from tools.reference import native_stderr_silenced
+
+    with native_stderr_silenced():
+        import tensorflow  # noqa: F401
+
+
+def _run_train(args, parser) -> int:
+    from training.pipeline import TrainOptions, train_and_export
+    from training.tasks import get_task
+
+    task = get_task(args.model)
+    architecture = args.arch or task.architectures[0]
+    if architecture not in task.architectures:
+        parser.error(f"{args.model} has no architecture {architecture!r}; "
+                     f"choose from {', '.join(task.architectures)}")
+    dataset = args.dataset or task.datasets[0]
+    if dataset not in task.datasets:
+        parser.error(f"{args.model} trains on {', '.join(task.datasets)}, not {dataset!r}")
+    options = TrainOptions(task=task, architecture=architecture, dataset=dataset,
+                           epochs=args.epochs or task.default_epochs(architecture),
+                           seed=args.seed, out=args.out or MODELS_DIR / args.model,
+                           qat=args.qat, qat_epochs=args.qat_epochs, subset=args.subset)
+    _import_tensorflow_quietly()
+    card = train_and_export(options)
+    print(_card_summary(card, options.out))
+    return 0
+
+
+def _card_summary(card: dict, out: Path) -> str:
+    scores = card["test"]
+    if "accuracy" in scores["int8"]:
+        quality = (f"test accuracy float {scores['float']['accuracy']:.2%}, "
+                   f"int8 {scores['int8']['accuracy']:.2%}")
+    else:
+        probe = next(key for key in scores["int8"] if key.startswith("f("))
+        quality = (f"int8 {probe} = {scores['int8'][probe]:.3f} "
+                   f"(float {scores['float'][probe]:.3f}), "
+                   f"max abs error {scores['int8']['max_abs_error']:.3f}")
+    return (f"{card['name']} ({card['architecture']}) -> {out}: {quality}; "
+            f"{card['model']['bytes']} bytes, {card['parameters']} parameters, "
+            f"{card['macs']} MACs, TFLM arena {card['tflm_arena_bytes']} bytes, "
+            f"trained in {card['training']['seconds']:.0f} s")
+
+
+def _run_evaluate(args, parser) -> int:
+    from tools.atomic import atomic_write_text
+    from tools.evaluate import evaluate_model, format_report
+
+    kernels = "default" if args.litert_kernels == "optimized" else "reference"
+    result = evaluate_model(args.model_dir, litert_kernels=kernels, limit=args.limit,
+                            progress=not args.quiet)
+    print(format_report(result))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result.as_dict(), indent=2) + "\n")
+    if result.max_difference_lsb > args.tolerance:
+        print(f"FAIL: outputs differ by up to {result.max_difference_lsb} LSB "
+              f"(tolerance {args.tolerance})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinyml", description="From data to a validated int8 model on a microcontroller.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(commands)
+    _add_evaluate(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args, parser)
+    except TinyMLError as error:
+        if args.debug:
+            raise
+        print(f"tinyml: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("tinyml: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # an unexpected failure still gets one line without --debug
+        if args.debug:
+            raise
+        print(f"tinyml: internal error: {type(error).__name__}: {error} "
+              f"(run with --debug for the traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""`tinyml evaluate`: a committed or trained model over its whole test set in LiteRT and in
+TFLM's host interpreter, with their accuracies and how far their outputs agree."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from tools.reference import LiteRTRunner, OpDifference, TFLMRunner, first_differing_op, run_all
+from tools.tflite_model import TFLiteModel
+
+# How many differing samples are traced op by op to name the operator responsible.
+TRACED_SAMPLES = 20
+
+
+@dataclasses.dataclass
+class Evaluation:
+    model: str
+    dataset: str
+    samples: int
+    litert_kernels: str
+    metrics: dict  # {"litert": {...}, "tflm": {...}}
+    identical: int  # samples whose whole output tensor matches bit for bit
+    max_difference_lsb: int
+    differing_ops: dict  # op name -> {"samples": traced count, "max_lsb": int, "first": {...}}
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def evaluate_model(model_dir: Path, litert_kernels: str = "reference", limit: int | None = None,
+                   progress: bool = True) -> Evaluation:
+    from training import datasets
+    from training.evaluation import (
+        Normalization,
+        classification_metrics,
+        int8_inputs,
+        output_values,
+        regression_metrics,
+    )
+    from training.pipeline import load_card
+
+    card = load_card(model_dir)
+    model = TFLiteModel.from_file(Path(model_dir) / card["model"]["file"])
+    model.require_int8_io()
+    data = datasets.load(card["dataset"]["name"], card["training"]["seed"])
+    x, y = data.x_test[:limit], data.y_test[:limit]
+    inputs = int8_inputs(x, model.inputs[0], Normalization.from_card(card))
+
+    outputs, metrics = {}, {}
+    for runner in (LiteRTRunner(model, kernels=litert_kernels), TFLMRunner(model)):
+        bar = _progress(len(inputs), f"{card['name']} on {runner.name}", progress)
+        outputs[runner.name] = run_all(runner, inputs, bar)
+        bar.close()
+        if data.is_classification:
+            metrics[runner.name] = classification_metrics(outputs[runner.name], y)
+        else:
+            values = output_values(outputs[runner.name], model.outputs[0])
+            metrics[runner.name] = regression_metrics(values, y)
+
+    gap = np.abs(outputs["litert"].astype(np.int32) - outputs["tflm"].astype(np.int32))
+    per_sample = gap.reshape(len(gap), -1).max(axis=1)
+    differing = np.flatnonzero(per_sample)
+    return Evaluation(
+        model=str(model_dir), dataset=data.name, samples=len(inputs),
+        litert_kernels=litert_kernels, metrics=metrics,
+        identical=int(len(inputs) - len(differing)),
+        max_difference_lsb=int(per_sample.max()) if len(per_sample) else 0,
+        differing_ops=_trace_ops(model, inputs, differing, litert_kernels))
+
+
+def _trace_ops(model: TFLiteModel, inputs: np.ndarray, differing: np.ndarray,
+               litert_kernels: str) -> dict:
+    """Name the operator where LiteRT and TFLM first part, on a sample of the differing inputs."""
+    found: dict[str, dict] = {}
+    if not len(differing):
+        return found
+    litert = LiteRTRunner(model, preserve_all_tensors=True, kernels=litert_kernels)
+    tflm = TFLMRunner(model, preserve_all_tensors=True)
+    for index in differing[:TRACED_SAMPLES]:
+        difference: OpDifference | None = first_differing_op(model, inputs[index], int(index),
+                                                             litert, tflm)
+        if difference is None:
+            continue
+        entry = found.setdefault(difference.op_name, {"samples": 0, "max_lsb": 0,
+                                                      "first": dataclasses.asdict(difference)})
+        entry["samples"] += 1
+        entry["max_lsb"] = max(entry["max_lsb"], difference.max_lsb)
+    return found
+
+
+def _progress(total: int, label: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="sample", disable=not enabled, leave=False,
+                mininterval=0.5)
+
+
+def format_report(result: Evaluation) -> str:
+    lines = [f"model {result.model}: {result.samples} test samples of {result.dataset}"]
+    for runtime, metrics in result.metrics.items():
+        label = "LiteRT" if runtime == "litert" else "TFLM  "
+        if runtime == "litert":
+            label += f" ({result.litert_kernels} kernels)"
+        lines.append(f"  {label:28s} " + _format_metrics(metrics))
+    lines.append(f"  bit-identical outputs        {result.identical}/{result.samples}")
+    lines.append(f"  largest difference           {result.max_difference_lsb} LSB")
+    for op_name, entry in result.differing_ops.items():
+        first = entry["first"]
+        lines.append(f"  rounds differently: {op_name} (op #{first['op_index']}, output "
+                     f"'{first['tensor_name']}'), up to {entry['max_lsb']} LSB, first seen on "
+                     f"sample {first['sample']} ({entry['samples']} of the traced samples)")
+    return "\n".join(lines)
+
+
+def _format_metrics(metrics: dict) -> str:
+    if "accuracy" in metrics:
+        return f"accuracy {metrics['accuracy']:.2%} ({metrics['correct']}/{metrics['total']})"
+    return (f"mean abs error {metrics['mean_abs_error']:.4f}, "
+            f"max abs error {metrics['max_abs_error']:.4f}")

@@ -1,0 +1,186 @@
+"""The desktop reference: an int8 model run by LiteRT and by TFLite Micro's host interpreter.
+
+Both runners take one sample at a time (batch 1, as on the board) and can keep every
+intermediate tensor, which is how `compare` finds the operator where two runtimes part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from tools.errors import InputError
+from tools.tflite_model import TFLiteModel
+
+ARENA_SEARCH_LIMIT = 64 << 20  # no model this project deploys needs more than 64 MiB
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Silence what native code writes to fd 2 (TFLM logs every failed allocation there)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class LiteRTRunner:
+    """The LiteRT interpreter (`ai_edge_litert`), batch 1.
+
+    `kernels="reference"` selects TFLite's reference kernels, the ones TFLM's are derived from;
+    the default is LiteRT's optimized builtin kernels, which is what desktop users run.
+    """
+
+    name = "litert"
+
+    def __init__(self, model: TFLiteModel, preserve_all_tensors: bool = False,
+                 kernels: str = "default"):
+        from ai_edge_litert import interpreter as litert
+
+        resolver = {"default": litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+                    "reference": litert.OpResolverType.BUILTIN_REF}[kernels]
+        try:
+            self._interpreter = litert.Interpreter(
+                model_content=model.data, experimental_op_resolver_type=resolver,
+                experimental_preserve_all_tensors=preserve_all_tensors, num_threads=1)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise InputError(f"{model.source}: LiteRT cannot load the model: "
+                             f"{_first_line(error)}") from error
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def invoke(self, sample: np.ndarray) -> np.ndarray:
+        self._interpreter.set_tensor(self._input, sample[np.newaxis])
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output)[0]
+
+    def tensor(self, index: int) -> np.ndarray:
+        return self._interpreter.get_tensor(index)
+
+
+class TFLMRunner:
+    """TFLite Micro's host interpreter (`tflite_micro`), the runtime the board runs."""
+
+    name = "tflm"
+
+    def __init__(self, model: TFLiteModel, preserve_all_tensors: bool = False,
+                 arena_size: int | None = None):
+        from tflite_micro.python.tflite_micro import runtime
+
+        config = (runtime.InterpreterConfig.kPreserveAllTensors if preserve_all_tensors
+                  else runtime.InterpreterConfig.kAllocationRecording)
+        if arena_size is None:
+            arena_size = measure_tflm_arena(model) + 4096
+            if preserve_all_tensors:  # no buffer is reused: room for every activation
+                arena_size += sum(_nbytes(model.tensor(i)) for i in range(model.tensor_count)
+                                  if not model.tensor(i).is_constant)
+        try:
+            with native_stderr_silenced():
+                self._interpreter = runtime.Interpreter.from_bytes(
+                    model.data, arena_size=arena_size, intrepreter_config=config)
+        except RuntimeError as error:
+            raise InputError(f"{model.source}: TFLM cannot load the model: "
+                             f"{_first_line(error)}") from error
+
+    def invoke(self, sample: np.ndarray) -> np.ndarray:
+        self._interpreter.set_input(sample[np.newaxis], 0)
+        self._interpreter.invoke()
+        return self._interpreter.get_output(0)[0]
+
+    def tensor(self, index: int) -> np.ndarray:
+        found = self._interpreter.GetTensor(index, 0)  # {"dtype", "shape", "tensor_data"}
+        return np.asarray(found["tensor_data"], dtype=found["dtype"]).reshape(found["shape"])
+
+
+def _nbytes(tensor) -> int:
+    itemsize = np.dtype(tensor.dtype).itemsize if tensor.dtype is not None else 8
+    return int(np.prod(tensor.shape, dtype=np.int64)) * itemsize + 16  # + alignment
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _tflm_runs_with(model: TFLiteModel, arena_size: int) -> bool:
+    from tflite_micro.python.tflite_micro import runtime
+
+    try:
+        with native_stderr_silenced():
+            interpreter = runtime.Interpreter.from_bytes(model.data, arena_size=arena_size)
+            details = interpreter.get_input_details(0)
+            interpreter.set_input(np.zeros(details["shape"], dtype=details["dtype"]), 0)
+            interpreter.invoke()
+        return True
+    except RuntimeError:
+        return False
+
+
+def measure_tflm_arena(model: TFLiteModel) -> int:
+    """The smallest tensor arena, in bytes, with which TFLM's host interpreter loads and runs the
+    model. Measured on this 64-bit host: a 32-bit target needs somewhat less (smaller pointers in
+    TFLM's bookkeeping), so the figure is an upper bound for the board.
+    """
+    low, high = 0, 1024
+    while not _tflm_runs_with(model, high):
+        low, high = high, high * 2
+        if high > ARENA_SEARCH_LIMIT:
+            raise InputError(f"{model.source}: TFLM cannot run the model with any arena up to "
+                             f"{ARENA_SEARCH_LIMIT >> 20} MiB")
+    while high - low > 16:  # TFLM aligns arena allocations to 16 bytes
+        middle = (low + high) // 2
+        if _tflm_runs_with(model, middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+@dataclass
+class OpDifference:
+    """The first operator whose output tensor differs between two runtimes on one sample."""
+
+    sample: int
+    op_index: int
+    op_name: str
+    tensor_name: str
+    max_lsb: int
+
+
+def first_differing_op(model: TFLiteModel, sample: np.ndarray, sample_index: int,
+                       first, second) -> OpDifference | None:
+    """Run one sample through two runners that keep all tensors and return the first operator
+    (in execution order) whose output differs between them, or None if none does."""
+    first.invoke(sample)
+    second.invoke(sample)
+    for op in model.operators:
+        for tensor_index in op.outputs:
+            ours, theirs = first.tensor(tensor_index), second.tensor(tensor_index)
+            if ours.shape != theirs.shape:
+                return OpDifference(sample_index, op.index, op.name,
+                                    model.tensor(tensor_index).name, -1)
+            if not np.array_equal(ours, theirs):
+                gap = int(np.max(np.abs(ours.astype(np.int64) - theirs.astype(np.int64))))
+                return OpDifference(sample_index, op.index, op.name,
+                                    model.tensor(tensor_index).name, gap)
+    return None
+
+
+def run_all(runner, samples: np.ndarray, progress=None) -> np.ndarray:
+    """Invoke a runner on each sample; returns the stacked outputs."""
+    outputs = []
+    for sample in samples:
+        outputs.append(np.array(runner.invoke(sample), copy=True))
+        if progress is not None:
+            progress.update(1)
+    return np.stack(outputs)

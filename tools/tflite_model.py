@@ -1,0 +1,179 @@
+"""Read a .tflite flatbuffer: its operators, tensors and quantization, and the MACs it costs.
+
+Uses the schema bindings that ship with the `tflite-micro` package, so reading a model does not
+import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tools.errors import InputError
+
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+
+    return schema_py_generated
+
+
+def _enum_names(enum_class) -> dict[int, str]:
+    return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
+
+
+_NUMPY_TYPES = {
+    "FLOAT32": np.float32, "FLOAT16": np.float16, "INT32": np.int32, "UINT8": np.uint8,
+    "INT64": np.int64, "BOOL": np.bool_, "INT16": np.int16, "INT8": np.int8,
+    "FLOAT64": np.float64, "UINT32": np.uint32, "UINT16": np.uint16, "UINT64": np.uint64,
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    type_name: str  # schema name: INT8, INT32, FLOAT32, ...
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    quantized_dimension: int
+    is_constant: bool
+
+    @property
+    def dtype(self):
+        return _NUMPY_TYPES.get(self.type_name)
+
+    @property
+    def scale(self) -> float | None:
+        return self.scales[0] if self.scales else None
+
+    @property
+    def zero_point(self) -> int | None:
+        return self.zero_points[0] if self.zero_points else None
+
+    def describe(self) -> dict:
+        """The card.json / report form of a model input or output."""
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.type_name.lower(),
+                "scale": self.scale, "zero_point": self.zero_point}
+
+
+@dataclass(frozen=True)
+class OperatorInfo:
+    index: int
+    name: str  # builtin operator name, e.g. CONV_2D
+    inputs: tuple[int, ...]  # tensor indices; -1 marks an omitted optional input
+    outputs: tuple[int, ...]
+    options: object  # the schema's *OptionsT object, or None
+
+
+class TFLiteModel:
+    """A parsed .tflite model (first subgraph, which is the one TFLM and LiteRT run)."""
+
+    def __init__(self, data: bytes, source: str = "<bytes>"):
+        self.data = bytes(data)
+        self.source = source
+        if len(self.data) < 8 or self.data[4:8] != TFLITE_IDENTIFIER:
+            raise InputError(f"{source}: not a .tflite model (no TFL3 flatbuffer identifier)")
+        schema = _schema()
+        try:
+            root = schema.Model.GetRootAsModel(self.data, 0)
+            self._model = schema.ModelT.InitFromObj(root)
+        except Exception as error:  # flatbuffers raises assorted errors on corrupt input
+            raise InputError(f"{source}: corrupt .tflite model ({type(error).__name__})") from error
+        if not self._model.subgraphs:
+            raise InputError(f"{source}: .tflite model has no subgraph")
+        self._subgraph = self._model.subgraphs[0]
+        self._op_names = _enum_names(schema.BuiltinOperator)
+        self._type_names = _enum_names(schema.TensorType)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TFLiteModel:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"model not found: {path}") from None
+        except OSError as error:
+            raise InputError(f"cannot read model {path}: {error.strerror}") from None
+        return cls(data, str(path))
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def tensor(self, index: int) -> TensorInfo:
+        raw = self._subgraph.tensors[index]
+        quant = raw.quantization
+        scales = tuple(float(s) for s in quant.scale) if quant and quant.scale is not None else ()
+        zeros = (tuple(int(z) for z in quant.zeroPoint)
+                 if quant and quant.zeroPoint is not None else ())
+        buffer = self._model.buffers[raw.buffer] if raw.buffer < len(self._model.buffers) else None
+        is_constant = bool(buffer is not None and (buffer.data is not None or buffer.size))
+        name = raw.name.decode() if isinstance(raw.name, bytes) else str(raw.name)
+        shape = tuple(int(d) for d in raw.shape) if raw.shape is not None else ()
+        return TensorInfo(index, name, shape, self._type_names.get(raw.type, str(raw.type)),
+                          scales, zeros, int(quant.quantizedDimension) if quant else 0,
+                          is_constant)
+
+    @property
+    def tensor_count(self) -> int:
+        return len(self._subgraph.tensors)
+
+    @property
+    def inputs(self) -> list[TensorInfo]:
+        return [self.tensor(i) for i in self._subgraph.inputs]
+
+    @property
+    def outputs(self) -> list[TensorInfo]:
+        return [self.tensor(i) for i in self._subgraph.outputs]
+
+    @property
+    def operators(self) -> list[OperatorInfo]:
+        result = []
+        for position, op in enumerate(self._subgraph.operators or []):
+            code = self._model.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            name = self._op_names.get(builtin, f"BUILTIN_{builtin}")
+            if name == "CUSTOM":
+                custom = code.customCode
+                name = f"CUSTOM:{custom.decode() if isinstance(custom, bytes) else custom}"
+            result.append(OperatorInfo(position, name, tuple(int(i) for i in op.inputs),
+                                       tuple(int(i) for i in op.outputs), op.builtinOptions))
+        return result
+
+    def op_names(self) -> list[str]:
+        """Distinct operator names in order of first use."""
+        return list(dict.fromkeys(op.name for op in self.operators))
+
+    def macs(self) -> int:
+        """Multiply-accumulates of one inference (convolutions and fully connected layers)."""
+        total = 0
+        for op in self.operators:
+            if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+                output = self.tensor(op.outputs[0]).shape
+                weights = self.tensor(op.inputs[1]).shape
+                if op.name == "CONV_2D":  # weights [out_ch, kh, kw, in_ch]
+                    total += int(np.prod(output)) * int(np.prod(weights[1:]))
+                elif op.name == "DEPTHWISE_CONV_2D":  # weights [1, kh, kw, out_ch]
+                    total += int(np.prod(output)) * int(weights[1] * weights[2])
+                else:  # weights [units, in_features]
+                    total += int(np.prod(output)) * int(weights[1])
+        return total
+
+    def require_int8_io(self) -> None:
+        """Raise InputError unless every model input and output is an int8 tensor."""
+        for role, tensors in (("input", self.inputs), ("output", self.outputs)):
+            for tensor in tensors:
+                if tensor.type_name != "INT8":
+                    raise InputError(f"{self.source}: {role} tensor '{tensor.name}' is "
+                                     f"{tensor.type_name.lower()}, expected int8")

@@ -1,0 +1,101 @@
+"""Model architectures, built with tf_keras (Keras 2) so that tensorflow-model-optimization's
+quantization-aware training can wrap them.
+
+Each builder takes the input shape and class count and returns an uncompiled model.
+"""
+
+from __future__ import annotations
+
+
+def _layers():
+    import tf_keras
+
+    return tf_keras, tf_keras.layers
+
+
+def linear(input_shape=(1,), classes=None):
+    """The seed slides' single neuron: Dense(1) fitting y = 2x - 1."""
+    keras, layers = _layers()
+    inputs = layers.Input(input_shape, name="x")
+    outputs = layers.Dense(1, name="neuron")(inputs)
+    return keras.Model(inputs, outputs, name="linear")
+
+
+def digits_mlp(input_shape=(28, 28, 1), classes=10):
+    """The seed's MLP: Flatten -> Dense(20, relu) -> Dense(10, softmax)."""
+    keras, layers = _layers()
+    inputs = layers.Input(input_shape, name="image")
+    hidden = layers.Flatten()(inputs)
+    hidden = layers.Dense(20, activation="relu")(hidden)
+    outputs = layers.Dense(classes, activation="softmax")(hidden)
+    return keras.Model(inputs, outputs, name="digits_mlp")
+
+
+def digits_mlp_sigmoid(input_shape=(28, 28, 1), classes=10):
+    """The slides' second MLP: 784 -> Dense(64, sigmoid) -> Dense(10, softmax)."""
+    keras, layers = _layers()
+    inputs = layers.Input(input_shape, name="image")
+    hidden = layers.Flatten()(inputs)
+    hidden = layers.Dense(64, activation="sigmoid")(hidden)
+    outputs = layers.Dense(classes, activation="softmax")(hidden)
+    return keras.Model(inputs, outputs, name="digits_mlp_sigmoid")
+
+
+def _conv_block(layers, tensor, filters, kernel, **options):
+    # Batch normalization trains faster; the TFLite converter folds it into the convolution,
+    # so it costs nothing on the board.
+    tensor = layers.Conv2D(filters, kernel, use_bias=False, **options)(tensor)
+    tensor = layers.BatchNormalization()(tensor)
+    return layers.ReLU()(tensor)
+
+
+def digits_cnn(input_shape=(28, 28, 1), classes=10):
+    """Three 3x3 convolutions with 'valid' padding, two 2x2 max-pools, a small dense head.
+
+    Sized for a 64 MHz Cortex-M4: under 0.4 M multiply-accumulates, so an inference costs a few
+    milliseconds on the board and the 10,000 MNIST test images validate quickly under QEMU.
+    Filters grow as the feature maps shrink, which is where capacity is cheap; valid padding
+    keeps every convolution free of padding work.
+    """
+    keras, layers = _layers()
+    inputs = layers.Input(input_shape, name="image")
+    hidden = _conv_block(layers, inputs, 8, 3)          # 26x26x8
+    hidden = layers.MaxPool2D()(hidden)                 # 13x13x8
+    hidden = _conv_block(layers, hidden, 24, 3)         # 11x11x24
+    hidden = layers.MaxPool2D()(hidden)                 # 5x5x24
+    hidden = _conv_block(layers, hidden, 48, 3)         # 3x3x48
+    hidden = layers.Flatten()(hidden)
+    hidden = layers.Dropout(0.3)(hidden)
+    hidden = layers.Dense(64, activation="relu")(hidden)
+    hidden = layers.Dropout(0.3)(hidden)
+    outputs = layers.Dense(classes, activation="softmax")(hidden)
+    return keras.Model(inputs, outputs, name="digits_cnn")
+
+
+def activity_cnn(input_shape=(100, 6), classes=4):
+    """A small 1-D convolutional network over [time, channel] IMU windows.
+
+    Two strided convolutions shorten the 100-sample window cheaply, a global average makes the
+    score independent of where in the window the motion happens.
+    """
+    keras, layers = _layers()
+    inputs = layers.Input(input_shape, name="imu")
+    hidden = layers.Conv1D(16, 5, strides=2, use_bias=False)(inputs)
+    hidden = layers.BatchNormalization()(hidden)
+    hidden = layers.ReLU()(hidden)
+    hidden = layers.Conv1D(32, 5, strides=2, use_bias=False)(hidden)
+    hidden = layers.BatchNormalization()(hidden)
+    hidden = layers.ReLU()(hidden)
+    hidden = layers.GlobalAveragePooling1D()(hidden)
+    hidden = layers.Dropout(0.2)(hidden)
+    outputs = layers.Dense(classes, activation="softmax")(hidden)
+    return keras.Model(inputs, outputs, name="activity_cnn")
+
+
+BUILDERS = {
+    "linear": linear,
+    "mlp": digits_mlp,
+    "mlp-sigmoid": digits_mlp_sigmoid,
+    "cnn": digits_cnn,
+    "conv1d": activity_cnn,
+}

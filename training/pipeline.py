@@ -1,0 +1,224 @@
+"""One training run, end to end: data, fit, int8 export, scoring, card and plots.
+
+Usage (through the CLI): `tinyml train digits --arch cnn --epochs 10 --seed 1`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from tools.atomic import atomic_write_bytes, atomic_write_text
+from tools.reference import LiteRTRunner, measure_tflm_arena, run_all
+from tools.tflite_model import TFLiteModel
+from training import architectures, datasets, plots
+from training.evaluation import (
+    Normalization,
+    classification_metrics,
+    int8_inputs,
+    output_values,
+    regression_metrics,
+)
+from training.quantize import calibration_indices, quantization_aware, to_int8_tflite
+from training.tasks import Task
+from training.train import fit, set_seeds
+
+LINEAR_PROBE_X = 10.0
+CARD_VERSION = 1
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    task: Task
+    architecture: str
+    dataset: str
+    epochs: int
+    seed: int
+    out: Path
+    qat: bool = False
+    qat_epochs: int | None = None
+    subset: int | None = None  # train on the first N training samples only (smoke runs)
+
+
+def _versions() -> dict:
+    found = {"python": platform.python_version()}
+    for package in ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert",
+                    "tflite-micro", "numpy"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def float_metrics(model, task: Task, data: datasets.Dataset) -> dict:
+    predicted = model.predict(data.x_test, batch_size=512, verbose=0)
+    if task.is_regression:
+        probe = float(model.predict(np.array([[LINEAR_PROBE_X]], np.float32), verbose=0)[0, 0])
+        return regression_metrics(predicted, data.y_test, LINEAR_PROBE_X, probe)
+    return classification_metrics(predicted, data.y_test)
+
+
+def int8_metrics(tflite: TFLiteModel, task: Task, data: datasets.Dataset,
+                 normalization: Normalization | None) -> tuple[dict, np.ndarray]:
+    """Scores of the int8 model on the test set, run by LiteRT's reference kernels (the
+    kernels TFLM mirrors bit for bit). Returns the metrics and the raw int8 outputs."""
+    runner = LiteRTRunner(tflite, kernels="reference")
+    inputs = int8_inputs(data.x_test, tflite.inputs[0], normalization)
+    outputs = run_all(runner, inputs)
+    if task.is_regression:
+        values = output_values(outputs, tflite.outputs[0])
+        probe_input = int8_inputs(np.array([[LINEAR_PROBE_X]], np.float32), tflite.inputs[0], None)
+        probe = float(output_values(runner.invoke(probe_input[0]), tflite.outputs[0])[0])
+        return regression_metrics(values, data.y_test, LINEAR_PROBE_X, probe), outputs
+    return classification_metrics(outputs, data.y_test), outputs
+
+
+def train_and_export(options: TrainOptions) -> dict:
+    """Train, quantize and score one model; write its files into `options.out`.
+
+    Returns the card. Files appear only once all of them are ready, each written atomically.
+    """
+    task = options.task
+    set_seeds(options.seed)
+    data = datasets.load(options.dataset, options.seed)
+    if options.subset:
+        data = dataclasses.replace(data, x_train=data.x_train[:options.subset],
+                                   y_train=data.y_train[:options.subset])
+    _log(f"[{task.name}] data set {data.name}: {len(data.x_train)} train, "
+         f"{len(data.x_val)} validation, {len(data.x_test)} test")
+
+    normalization = None
+    if task.normalize_inputs:
+        normalization = Normalization.fit(data.x_train)
+        data = dataclasses.replace(data, x_train=normalization.apply(data.x_train),
+                                   calibration_pool=None,
+                                   x_val=normalization.apply(data.x_val),
+                                   x_test=normalization.apply(data.x_test))
+
+    classes = len(data.labels) if data.labels else None
+    model = architectures.BUILDERS[options.architecture](data.x_train.shape[1:], classes)
+    started = time.monotonic()
+    augment = task.augments(options.architecture)
+    history = fit(model, task, data, options.epochs, options.seed, augment, label=task.name)
+    float_scores = float_metrics(model, task, data)
+    qat_epochs = 0
+    if options.qat:
+        qat_epochs = options.qat_epochs or max(1, options.epochs // 5)
+        _log(f"[{task.name}] quantization-aware fine-tuning for {qat_epochs} epochs")
+        model = quantization_aware(model)
+        qat_history = fit(model, task, data, qat_epochs, options.seed, augment,
+                          learning_rate=task.learning_rate / 10, label=f"{task.name} qat")
+        history = {key: history[key] + qat_history.get(key, []) for key in history}
+    training_seconds = time.monotonic() - started
+
+    pool = data.calibration_inputs
+    calibration = calibration_indices(len(pool), options.seed)
+    _log(f"[{task.name}] converting to int8 with {len(calibration)} calibration samples")
+    tflite_bytes = to_int8_tflite(model, pool[calibration])
+    tflite = TFLiteModel(tflite_bytes, f"{task.name} model")
+    tflite.require_int8_io()
+    # The test inputs were normalized above already; quantization is all that remains.
+    int8_scores, int8_outputs = int8_metrics(tflite, task, data, None)
+    arena = measure_tflm_arena(tflite)
+
+    card = build_card(options, data, model, tflite, normalization, float_scores, int8_scores,
+                      history, training_seconds, calibration, arena, qat_epochs)
+    write_outputs(options.out, card, tflite_bytes, history, data, int8_outputs, tflite)
+    return card
+
+
+def build_card(options, data, model, tflite, normalization, float_scores, int8_scores, history,
+               training_seconds, calibration, arena, qat_epochs) -> dict:
+    task = options.task
+    input_entry = tflite.inputs[0].describe()
+    if normalization is not None:
+        input_entry["normalization"] = normalization.describe()
+    input_entry["float_input"] = data.notes.get("input_scaling", "as in the data set")
+    return {
+        "card_version": CARD_VERSION,
+        "name": task.name,
+        "description": task.description,
+        "architecture": options.architecture,
+        "dataset": data.describe(),
+        "labels": data.labels,
+        "input": input_entry,
+        "output": tflite.outputs[0].describe(),
+        "parameters": int(model.count_params()),
+        "macs": tflite.macs(),
+        "test": {"float": float_scores, "int8": int8_scores},
+        "model": {"file": "model.tflite", "bytes": tflite.size, "sha256": tflite.sha256,
+                  "ops": tflite.op_names(),
+                  "op_sequence": [op.name for op in tflite.operators]},
+        "tflm_arena_bytes": arena,
+        "tflm_arena_note": "smallest arena with which tflite_micro's host interpreter (64-bit) "
+                           "loads and invokes the model",
+        "training": {
+            "seconds": round(training_seconds, 1), "epochs": options.epochs,
+            "training_samples": int(len(data.x_train)),
+            "qat": options.qat, "qat_epochs": qat_epochs, "seed": options.seed,
+            "batch_size": task.batch_size, "optimizer": task.optimizer,
+            "learning_rate": task.learning_rate,
+            "augmentation": task.augments(options.architecture),
+            "final": {key: values[-1] for key, values in history.items()},
+            "machine": f"{platform.machine()}, {_cpu_count()} cores",
+        },
+        "calibration": {"source": data.calibration_source, "count": len(calibration),
+                        "indices": calibration},
+        "versions": _versions(),
+    }
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def write_outputs(out: Path, card: dict, tflite_bytes: bytes, history: dict,
+                  data: datasets.Dataset, int8_outputs: np.ndarray, tflite: TFLiteModel) -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = card["name"]
+    metric = "mae" if data.labels is None else "accuracy"
+    plots.training_curves(history, out / "training.png",
+                          f"{name} ({card['architecture']}): training vs validation", metric)
+    if data.labels is None:
+        predicted = output_values(int8_outputs, tflite.outputs[0])
+        plots.regression_plot(data.x_test.reshape(-1), data.y_test.reshape(-1),
+                              predicted.reshape(-1), out / "prediction.png",
+                              f"{name}: int8 model over its input range")
+    else:
+        predictions = np.argmax(int8_outputs.reshape(len(int8_outputs), -1), axis=1)
+        matrix = plots.confusion_matrix(data.y_test, predictions, len(data.labels))
+        card["test"]["int8"]["confusion_matrix"] = matrix.tolist()
+        accuracy = card["test"]["int8"]["accuracy"]
+        plots.confusion_plot(matrix, data.labels, out / "confusion.png",
+                             f"{name} int8 on {data.name} test: {accuracy:.2%}")
+    atomic_write_bytes(out / "model.tflite", tflite_bytes)
+    # The card goes last: a directory with a card always has the model the card describes.
+    atomic_write_text(out / "card.json", json.dumps(card, indent=2) + "\n")
+
+
+def load_card(model_dir: Path) -> dict:
+    from tools.errors import InputError
+
+    path = Path(model_dir) / "card.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"no card.json in {model_dir} (train the model first: "
+                         f"tinyml train <name> --out {model_dir})") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None

@@ -1,0 +1,59 @@
+"""Full-integer int8 export: int8 input and output tensors, per-channel weights, calibrated on
+a fixed subset of the training data whose indices are recorded in card.json."""
+
+from __future__ import annotations
+
+import numpy as np
+
+CALIBRATION_COUNT = 256
+
+
+def calibration_indices(sample_count: int, seed: int, count: int = CALIBRATION_COUNT) -> list[int]:
+    """A fixed, sorted choice of training samples for calibration (all of them if few)."""
+    if sample_count <= count:
+        return list(range(sample_count))
+    rng = np.random.default_rng(seed)
+    return sorted(int(i) for i in rng.choice(sample_count, size=count, replace=False))
+
+
+def to_int8_tflite(model, calibration_inputs: np.ndarray) -> bytes:
+    """Convert a trained tf_keras model (plain or QAT-wrapped) to an int8 .tflite.
+
+    The converter quantizes weights per channel by default for CONV_2D, DEPTHWISE_CONV_2D and
+    FULLY_CONNECTED; activation ranges come from the calibration inputs, fed one at a time as
+    the board will see them.
+    """
+    import warnings
+
+    import tensorflow as tf
+
+    def representative_data():
+        for sample in calibration_inputs:
+            yield [sample[np.newaxis].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_data
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    with warnings.catch_warnings():
+        # Calibration supplies the input statistics; the converter warns before it reads them.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return bytes(converter.convert())
+
+
+def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Float model inputs to the int8 input tensor: round half away from zero, then saturate."""
+    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float32) - zero_point) * scale
+
+
+def quantization_aware(model):
+    """Wrap a trained tf_keras model for quantization-aware fine-tuning."""
+    import tensorflow_model_optimization as tfmot
+
+    return tfmot.quantization.keras.quantize_model(model)
