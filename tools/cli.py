@@ -58,10 +58,10 @@ def _add_evaluate(commands) -> None:
     parser.add_argument("model_dir", type=Path, help="a model directory, e.g. models/digits")
     parser.add_argument("--tolerance", type=_non_negative_int, default=0,
                         help="largest accepted difference in LSB (default 0: bit-identical)")
-    parser.add_argument("--litert-kernels", choices=("reference", "optimized"),
-                        default="reference",
-                        help="LiteRT's reference kernels (which TFLM's mirror; default) or its "
-                             "optimized builtin kernels")
+    parser.add_argument("--litert-kernels", choices=("optimized", "reference"),
+                        default="optimized",
+                        help="LiteRT's default optimized builtin kernels (default) or its "
+                             "reference kernels")
     parser.add_argument("--limit", type=_positive_int, help="only the first N test samples")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     parser.set_defaults(handler=_run_evaluate)
@@ -132,8 +132,7 @@ def _run_evaluate(args, parser) -> int:
     from tools.atomic import atomic_write_text
     from tools.evaluate import evaluate_model, format_report
 
-    kernels = "default" if args.litert_kernels == "optimized" else "reference"
-    result = evaluate_model(args.model_dir, litert_kernels=kernels, limit=args.limit,
+    result = evaluate_model(args.model_dir, litert_kernels=args.litert_kernels, limit=args.limit,
                             progress=not args.quiet)
     print(format_report(result))
     if args.json:

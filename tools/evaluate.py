@@ -30,7 +30,7 @@ class Evaluation:
         return dataclasses.asdict(self)
 
 
-def evaluate_model(model_dir: Path, litert_kernels: str = "reference", limit: int | None = None,
+def evaluate_model(model_dir: Path, litert_kernels: str = "optimized", limit: int | None = None,
                    progress: bool = True) -> Evaluation:
     from training import datasets
     from training.evaluation import (

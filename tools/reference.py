@@ -37,16 +37,16 @@ class LiteRTRunner:
     """The LiteRT interpreter (`ai_edge_litert`), batch 1.
 
     `kernels="reference"` selects TFLite's reference kernels, the ones TFLM's are derived from;
-    the default is LiteRT's optimized builtin kernels, which is what desktop users run.
+    `"optimized"` LiteRT's default builtin kernels, which is what desktop users run.
     """
 
     name = "litert"
 
     def __init__(self, model: TFLiteModel, preserve_all_tensors: bool = False,
-                 kernels: str = "default"):
+                 kernels: str = "optimized"):
         from ai_edge_litert import interpreter as litert
 
-        resolver = {"default": litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        resolver = {"optimized": litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
                     "reference": litert.OpResolverType.BUILTIN_REF}[kernels]
         try:
             self._interpreter = litert.Interpreter(

@@ -75,18 +75,18 @@ def digits_cnn(input_shape=(28, 28, 1), classes=10):
 def activity_cnn(input_shape=(100, 6), classes=4):
     """A small 1-D convolutional network over [time, channel] IMU windows.
 
-    Two strided convolutions shorten the 100-sample window cheaply, a global average makes the
-    score independent of where in the window the motion happens.
+    The convolutions are Conv2D with (k, 1) kernels over a [time, 1, channel] view: the TFLite
+    converter lowers Conv1D to exactly that CONV_2D anyway, and tensorflow-model-optimization's
+    quantization-aware training supports Conv2D but not Conv1D. Two strided convolutions shorten
+    the 100-sample window cheaply; a global average makes the score independent of where in the
+    window the motion happens.
     """
     keras, layers = _layers()
     inputs = layers.Input(input_shape, name="imu")
-    hidden = layers.Conv1D(16, 5, strides=2, use_bias=False)(inputs)
-    hidden = layers.BatchNormalization()(hidden)
-    hidden = layers.ReLU()(hidden)
-    hidden = layers.Conv1D(32, 5, strides=2, use_bias=False)(hidden)
-    hidden = layers.BatchNormalization()(hidden)
-    hidden = layers.ReLU()(hidden)
-    hidden = layers.GlobalAveragePooling1D()(hidden)
+    hidden = layers.Reshape((input_shape[0], 1, input_shape[1]))(inputs)
+    hidden = _conv_block(layers, hidden, 16, (5, 1), strides=(2, 1))   # 48 steps
+    hidden = _conv_block(layers, hidden, 32, (5, 1), strides=(2, 1))   # 22 steps
+    hidden = layers.GlobalAveragePooling2D()(hidden)
     hidden = layers.Dropout(0.2)(hidden)
     outputs = layers.Dense(classes, activation="softmax")(hidden)
     return keras.Model(inputs, outputs, name="activity_cnn")

@@ -72,9 +72,9 @@ def float_metrics(model, task: Task, data: datasets.Dataset) -> dict:
 
 def int8_metrics(tflite: TFLiteModel, task: Task, data: datasets.Dataset,
                  normalization: Normalization | None) -> tuple[dict, np.ndarray]:
-    """Scores of the int8 model on the test set, run by LiteRT's reference kernels (the
-    kernels TFLM mirrors bit for bit). Returns the metrics and the raw int8 outputs."""
-    runner = LiteRTRunner(tflite, kernels="reference")
+    """Scores of the int8 model on the test set, run by LiteRT as desktop users run it (its
+    default kernels). Returns the metrics and the raw int8 outputs."""
+    runner = LiteRTRunner(tflite)
     inputs = int8_inputs(data.x_test, tflite.inputs[0], normalization)
     outputs = run_all(runner, inputs)
     if task.is_regression:

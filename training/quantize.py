@@ -31,7 +31,12 @@ def to_int8_tflite(model, calibration_inputs: np.ndarray) -> bytes:
         for sample in calibration_inputs:
             yield [sample[np.newaxis].astype(np.float32)]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    # Batch 1, as on the board: every shape is static, so reshapes fold to one RESHAPE with a
+    # constant shape instead of SHAPE / STRIDED_SLICE / PACK arithmetic at run time.
+    signature = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)
+    function = tf.function(lambda x: model(x, training=False))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [function.get_concrete_function(signature)], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_data
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
