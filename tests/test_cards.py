@@ -1,0 +1,60 @@
+"""Each committed card.json agrees with its model.tflite: size, sha256, ops, MACs, arena, and
+the int8 test scores re-measured now."""
+
+import json
+
+import pytest
+
+from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tools.reference import measure_tflm_arena
+from tools.tflite_model import TFLiteModel
+from training import datasets
+from training.evaluation import Normalization
+from training.pipeline import int8_metrics
+from training.tasks import get_task
+
+
+def _card(name):
+    return json.loads((MODELS_DIR / name / "card.json").read_text())
+
+
+@pytest.mark.parametrize("name", COMMITTED_MODELS)
+def test_card_describes_its_model_file(name):
+    card = _card(name)
+    model = TFLiteModel.from_file(MODELS_DIR / name / "model.tflite")
+    assert card["model"]["bytes"] == model.size
+    assert card["model"]["sha256"] == model.sha256
+    assert card["model"]["ops"] == model.op_names()
+    assert card["model"]["op_sequence"] == [op.name for op in model.operators]
+    assert card["macs"] == model.macs()
+    assert card["input"]["shape"] == list(model.inputs[0].shape)
+    assert card["input"]["scale"] == model.inputs[0].scale
+    assert card["input"]["zero_point"] == model.inputs[0].zero_point
+    assert card["output"]["dtype"] == "int8" and card["input"]["dtype"] == "int8"
+    assert card["tflm_arena_bytes"] == measure_tflm_arena(model)
+    for file in card["dataset"]["files"]:
+        assert file["sha256"] == datasets.sha256_of(MODELS_DIR.parent / file["path"])
+    for plot in ("training.png", "prediction.png" if name == "linear" else "confusion.png"):
+        assert (MODELS_DIR / name / plot).stat().st_size > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", COMMITTED_MODELS)
+def test_card_int8_scores_are_re_measured(name):
+    card = _card(name)
+    model = TFLiteModel.from_file(MODELS_DIR / name / "model.tflite")
+    data = datasets.load(card["dataset"]["name"], card["training"]["seed"])
+    metrics, _ = int8_metrics(model, get_task(name), data, Normalization.from_card(card))
+    recorded = dict(card["test"]["int8"])
+    recorded.pop("confusion_matrix", None)
+    assert metrics == pytest.approx(recorded)
+
+
+def test_committed_models_meet_their_targets():
+    digits, activity, linear = _card("digits"), _card("activity"), _card("linear")
+    assert digits["architecture"] == "cnn"
+    assert digits["test"]["int8"]["accuracy"] >= 0.992
+    assert digits["model"]["bytes"] <= 64 * 1024
+    assert digits["training"]["seconds"] <= 300
+    assert activity["test"]["int8"]["correct"] >= 38
+    assert abs(linear["test"]["int8"]["f(10)"] - 19) <= 0.25
