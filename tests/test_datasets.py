@@ -91,3 +91,14 @@ def test_idx_reader_round_trip_and_truncation(tmp_path):
     short.write_bytes(gzip.compress(header + images.tobytes()[:-1]))
     with pytest.raises(InputError, match="truncated IDX"):
         datasets._read_idx(short)
+
+
+def test_fashion_mnist_from_debian_package():
+    directory = datasets.FASHION_MNIST_DIRS[0]
+    if not (directory / datasets.FASHION_MNIST_FILES["x_test"]).is_file():
+        pytest.skip(f"Fashion-MNIST not installed in {directory} "
+                    "(Debian package dataset-fashion-mnist; make test installs it as root)")
+    data = datasets.load_fashion_mnist()
+    assert data.x_train.shape == (54000, 28, 28, 1) and data.x_test.shape == (10000, 28, 28, 1)
+    assert data.labels[9] == "Ankle boot" and sorted(set(data.y_test.tolist())) == list(range(10))
+    assert all(len(f["sha256"]) == 64 for f in data.files)

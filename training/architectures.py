@@ -21,24 +21,23 @@ def linear(input_shape=(1,), classes=None):
     return keras.Model(inputs, outputs, name="linear")
 
 
-def digits_mlp(input_shape=(28, 28, 1), classes=10):
-    """The seed's MLP: Flatten -> Dense(20, relu) -> Dense(10, softmax)."""
+def _mlp(input_shape, classes, hidden_units, activation, name):
     keras, layers = _layers()
     inputs = layers.Input(input_shape, name="image")
     hidden = layers.Flatten()(inputs)
-    hidden = layers.Dense(20, activation="relu")(hidden)
+    hidden = layers.Dense(hidden_units, activation=activation)(hidden)
     outputs = layers.Dense(classes, activation="softmax")(hidden)
-    return keras.Model(inputs, outputs, name="digits_mlp")
+    return keras.Model(inputs, outputs, name=name)
+
+
+def digits_mlp(input_shape=(28, 28, 1), classes=10):
+    """The seed's MLP: Flatten -> Dense(20, relu) -> Dense(10, softmax)."""
+    return _mlp(input_shape, classes, 20, "relu", "digits_mlp")
 
 
 def digits_mlp_sigmoid(input_shape=(28, 28, 1), classes=10):
     """The slides' second MLP: 784 -> Dense(64, sigmoid) -> Dense(10, softmax)."""
-    keras, layers = _layers()
-    inputs = layers.Input(input_shape, name="image")
-    hidden = layers.Flatten()(inputs)
-    hidden = layers.Dense(64, activation="sigmoid")(hidden)
-    outputs = layers.Dense(classes, activation="softmax")(hidden)
-    return keras.Model(inputs, outputs, name="digits_mlp_sigmoid")
+    return _mlp(input_shape, classes, 64, "sigmoid", "digits_mlp_sigmoid")
 
 
 def _conv_block(layers, tensor, filters, kernel, **options):

@@ -113,6 +113,7 @@ def train_and_export(options: TrainOptions) -> dict:
     augment = task.augments(options.architecture)
     history = fit(model, task, data, options.epochs, options.seed, augment, label=task.name)
     float_scores = float_metrics(model, task, data)
+    parameters = int(model.count_params())  # before QAT adds its quantizer variables
     qat_epochs = 0
     if options.qat:
         qat_epochs = options.qat_epochs or max(1, options.epochs // 5)
@@ -133,14 +134,14 @@ def train_and_export(options: TrainOptions) -> dict:
     int8_scores, int8_outputs = int8_metrics(tflite, task, data, None)
     arena = measure_tflm_arena(tflite)
 
-    card = build_card(options, data, model, tflite, normalization, float_scores, int8_scores,
-                      history, training_seconds, calibration, arena, qat_epochs)
+    card = build_card(options, data, parameters, tflite, normalization, float_scores,
+                      int8_scores, history, training_seconds, calibration, arena, qat_epochs)
     write_outputs(options.out, card, tflite_bytes, history, data, int8_outputs, tflite)
     return card
 
 
-def build_card(options, data, model, tflite, normalization, float_scores, int8_scores, history,
-               training_seconds, calibration, arena, qat_epochs) -> dict:
+def build_card(options, data, parameters, tflite, normalization, float_scores, int8_scores,
+               history, training_seconds, calibration, arena, qat_epochs) -> dict:
     task = options.task
     input_entry = tflite.inputs[0].describe()
     if normalization is not None:
@@ -155,7 +156,7 @@ def build_card(options, data, model, tflite, normalization, float_scores, int8_s
         "labels": data.labels,
         "input": input_entry,
         "output": tflite.outputs[0].describe(),
-        "parameters": int(model.count_params()),
+        "parameters": parameters,
         "macs": tflite.macs(),
         "test": {"float": float_scores, "int8": int8_scores},
         "model": {"file": "model.tflite", "bytes": tflite.size, "sha256": tflite.sha256,

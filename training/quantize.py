@@ -42,8 +42,11 @@ def to_int8_tflite(model, calibration_inputs: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    with warnings.catch_warnings():
-        # Calibration supplies the input statistics; the converter warns before it reads them.
+    from tools.reference import native_stderr_silenced
+
+    # Calibration supplies the input statistics; the converter warns before it reads them, and
+    # its native code prints a settings line. Failures still raise, with their message.
+    with warnings.catch_warnings(), native_stderr_silenced():
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         return bytes(converter.convert())
 
