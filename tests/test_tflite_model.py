@@ -41,7 +41,6 @@ def test_require_int8_io_names_the_tensor(tmp_path):
     import tensorflow as tf
     import tf_keras
 
-    from training.quantize import to_int8_tflite  # noqa: F401  (TensorFlow needed below)
 
     inputs = tf_keras.layers.Input((4,))
     model = tf_keras.Model(inputs, tf_keras.layers.Dense(2)(inputs))
