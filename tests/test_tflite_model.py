@@ -41,7 +41,6 @@ def test_require_int8_io_names_the_tensor(tmp_path):
     import tensorflow as tf
     import tf_keras
 
-
     inputs = tf_keras.layers.Input((4,))
     model = tf_keras.Model(inputs, tf_keras.layers.Dense(2)(inputs))
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
