@@ -33,13 +33,7 @@ class Evaluation:
 def evaluate_model(model_dir: Path, litert_kernels: str = "optimized", limit: int | None = None,
                    progress: bool = True) -> Evaluation:
     from training import datasets
-    from training.evaluation import (
-        Normalization,
-        classification_metrics,
-        int8_inputs,
-        output_values,
-        regression_metrics,
-    )
+    from training.evaluation import Normalization, int8_inputs, score
     from training.pipeline import load_card
 
     card = load_card(model_dir)
@@ -54,11 +48,8 @@ def evaluate_model(model_dir: Path, litert_kernels: str = "optimized", limit: in
         bar = _progress(len(inputs), f"{card['name']} on {runner.name}", progress)
         outputs[runner.name] = run_all(runner, inputs, bar)
         bar.close()
-        if data.is_classification:
-            metrics[runner.name] = classification_metrics(outputs[runner.name], y)
-        else:
-            values = output_values(outputs[runner.name], model.outputs[0])
-            metrics[runner.name] = regression_metrics(values, y)
+        metrics[runner.name] = score(outputs[runner.name], y, model.outputs[0],
+                                     data.is_classification)
 
     gap = np.abs(outputs["litert"].astype(np.int32) - outputs["tflm"].astype(np.int32))
     per_sample = gap.reshape(len(gap), -1).max(axis=1)

@@ -63,6 +63,13 @@ def regression_metrics(predicted: np.ndarray, expected: np.ndarray, probe_x: flo
     return metrics
 
 
+def score(outputs: np.ndarray, expected: np.ndarray, output_tensor, classification: bool) -> dict:
+    """The task's metrics for int8 outputs: accuracy for classifiers, errors for regressions."""
+    if classification:
+        return classification_metrics(outputs, expected)
+    return regression_metrics(output_values(outputs, output_tensor), expected)
+
+
 def output_values(outputs: np.ndarray, output_tensor) -> np.ndarray:
     """int8 outputs to real values, for regression metrics and reports."""
     return dequantize(outputs, output_tensor.scale, output_tensor.zero_point)

@@ -25,6 +25,7 @@ from training.evaluation import (
     int8_inputs,
     output_values,
     regression_metrics,
+    score,
 )
 from training.quantize import calibration_indices, quantization_aware, to_int8_tflite
 from training.tasks import Task
@@ -77,18 +78,19 @@ def int8_metrics(tflite: TFLiteModel, task: Task, data: datasets.Dataset,
     runner = LiteRTRunner(tflite)
     inputs = int8_inputs(data.x_test, tflite.inputs[0], normalization)
     outputs = run_all(runner, inputs)
+    metrics = score(outputs, data.y_test, tflite.outputs[0], not task.is_regression)
     if task.is_regression:
-        values = output_values(outputs, tflite.outputs[0])
         probe_input = int8_inputs(np.array([[LINEAR_PROBE_X]], np.float32), tflite.inputs[0], None)
         probe = float(output_values(runner.invoke(probe_input[0]), tflite.outputs[0])[0])
-        return regression_metrics(values, data.y_test, LINEAR_PROBE_X, probe), outputs
-    return classification_metrics(outputs, data.y_test), outputs
+        metrics[f"f({LINEAR_PROBE_X:g})"] = probe
+    return metrics, outputs
 
 
 def train_and_export(options: TrainOptions) -> dict:
     """Train, quantize and score one model; write its files into `options.out`.
 
-    Returns the card. Files appear only once all of them are ready, each written atomically.
+    Returns the card. Each file is written atomically and card.json last, so a directory with
+    a card always holds the model that card describes.
     """
     task = options.task
     set_seeds(options.seed)
@@ -102,8 +104,10 @@ def train_and_export(options: TrainOptions) -> dict:
     normalization = None
     if task.normalize_inputs:
         normalization = Normalization.fit(data.x_train)
+        pool = data.calibration_pool
         data = dataclasses.replace(data, x_train=normalization.apply(data.x_train),
-                                   calibration_pool=None,
+                                   calibration_pool=None if pool is None
+                                   else normalization.apply(pool),
                                    x_val=normalization.apply(data.x_val),
                                    x_test=normalization.apply(data.x_test))
 
