@@ -125,6 +125,24 @@ class TFLiteModel:
                           scales, zeros, int(quant.quantizedDimension) if quant else 0,
                           is_constant)
 
+    def tensor_data(self, index: int) -> np.ndarray | None:
+        """A constant tensor's values in its shape, or None for an activation."""
+        raw = self._subgraph.tensors[index]
+        info = self.tensor(index)
+        buffer = self._model.buffers[raw.buffer] if raw.buffer < len(self._model.buffers) else None
+        if buffer is None or buffer.data is None or info.dtype is None:
+            return None
+        values = np.frombuffer(bytes(bytearray(buffer.data)), dtype=info.dtype)
+        return values.reshape(info.shape) if info.shape else values.reshape(())
+
+    @property
+    def input_indices(self) -> list[int]:
+        return [int(i) for i in self._subgraph.inputs]
+
+    @property
+    def output_indices(self) -> list[int]:
+        return [int(i) for i in self._subgraph.outputs]
+
     @property
     def tensor_count(self) -> int:
         return len(self._subgraph.tensors)

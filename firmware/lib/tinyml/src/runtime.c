@@ -1,0 +1,24 @@
+#include "tinyml/runtime.h"
+
+#include <string.h>
+
+void tinyml_plan_run_layers(const tinyml_plan *plan, uint8_t *arena, uint16_t first,
+                            uint16_t last) {
+  uint16_t index;
+  for (index = first; index < last && index < plan->layer_count; ++index) {
+    plan->layers[index].run(plan->layers[index].params, arena);
+  }
+}
+
+tinyml_status tinyml_plan_invoke(const tinyml_plan *plan, uint8_t *arena, size_t arena_bytes,
+                                 const void *input, void *output) {
+  if (plan == NULL || arena == NULL || input == NULL || output == NULL) {
+    return TINYML_ERROR_BAD_ARGUMENT;
+  }
+  if (arena_bytes < plan->arena_bytes) return TINYML_ERROR_ARENA_TOO_SMALL;
+  if (((uintptr_t)arena % TINYML_ARENA_ALIGNMENT) != 0) return TINYML_ERROR_BAD_ARGUMENT;
+  memcpy(arena + plan->input_offset, input, plan->info->input.bytes);
+  tinyml_plan_run_layers(plan, arena, 0, plan->layer_count);
+  memcpy(output, arena + plan->output_offset, plan->info->output.bytes);
+  return TINYML_OK;
+}

@@ -1,0 +1,166 @@
+"""`tinyml convert`: a .tflite and its card become the firmware's C sources for one model, and
+the registry of all models in the output directory is regenerated.
+
+Everything is generated in memory first; files are written (each atomically) only when every
+generator has succeeded, so a failing model leaves the output directory as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tools.atomic import atomic_write_text
+from tools.compiler.emit.cformat import banner
+from tools.compiler.emit.model_data import model_data_header, model_data_source
+from tools.compiler.emit.plan_c import plan_header, plan_source
+from tools.compiler.emit.registry import (RegistryEntry, registry_header, registry_resolver,
+                                          registry_source)
+from tools.compiler.emit.resolver import RESOLVER_METHODS, resolver_header
+from tools.compiler.emit.settings import ModelSettings, settings_header, settings_source
+from tools.compiler.errors import CompileError
+from tools.compiler.planner import Plan, compile_plan
+from tools.errors import InputError
+from tools.tflite_model import TFLiteModel
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = "tinyml_models.json"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass
+class ConvertedModel:
+    name: str
+    plan: Plan
+    files: dict[str, str]  # file name -> text
+    entry: RegistryEntry
+
+
+def display_path(path: str | Path) -> str:
+    """Paths in banners are repository-relative, so regenerating elsewhere gives equal bytes."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def default_name(model_path: Path, card: dict | None) -> str:
+    if card and isinstance(card.get("name"), str):
+        return card["name"]
+    return model_path.parent.name if model_path.stem == "model" else model_path.stem
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise InputError(f"model name {name!r} must be a lowercase C identifier "
+                         f"(letters, digits, _; at most 32 characters)")
+    return name
+
+
+def read_card(model_path: Path) -> dict | None:
+    card_path = model_path.parent / "card.json"
+    if not card_path.exists():
+        return None
+    try:
+        return json.loads(card_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"{card_path}: unreadable card ({error})") from None
+
+
+def tflm_arena_with_margin(measured: int) -> int:
+    return int(math.ceil(max(measured * 1.25, measured + 1024) / 16) * 16)
+
+
+def _settings(name: str, card: dict | None, measured_arena: int) -> ModelSettings:
+    labels = card.get("labels") if card else None
+    normalization = (card or {}).get("input", {}).get("normalization") or {}
+    return ModelSettings(name=name, labels=labels, mean=normalization.get("mean"),
+                         std=normalization.get("std"), tflm_arena_measured=measured_arena,
+                         tflm_arena_bytes=tflm_arena_with_margin(measured_arena))
+
+
+def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str,
+                  measure_arena: bool = True) -> ConvertedModel:
+    """Generates one model's files. Raises CompileError/InputError naming the problem."""
+    check_name(name)
+    plan = compile_plan(model)
+    unknown = [op for op in model.op_names() if op not in RESOLVER_METHODS]
+    if unknown:
+        raise CompileError(f"{model.source}: no TFLM resolver entry for {', '.join(unknown)}")
+    if measure_arena:
+        from tools.reference import measure_tflm_arena
+
+        measured = measure_tflm_arena(model)
+    else:
+        measured = 0
+    settings = _settings(name, card, measured)
+    source = display_path(model.source)
+
+    def top(title: str) -> str:
+        return banner(title, source, model.sha256, command)
+
+    files = {
+        f"{name}_model_data.h": model_data_header(name, model.size, top(
+            f"{name}: the .tflite model for TFLite Micro")),
+        f"{name}_model_data.c": model_data_source(name, model.data, top(
+            f"{name}: the .tflite model for TFLite Micro")),
+        f"{name}_settings.h": settings_header(model, settings, top(
+            f"{name}: tensor contract, identity and TFLM settings")),
+        f"{name}_settings.c": settings_source(model, settings, top(
+            f"{name}: tensor contract, identity and TFLM settings")),
+        f"{name}_op_resolver.h": resolver_header(f"{name}_register_ops", model.op_names(), top(
+            f"{name}: TFLM op resolver with exactly the model's ops"),
+            f"{name}_op_resolver.h"),
+        f"{name}_plan.h": plan_header(name, plan, top(f"{name}: built-in runtime plan")),
+        f"{name}_plan.c": plan_source(name, plan, top(f"{name}: built-in runtime plan")),
+    }
+    entry = RegistryEntry(name=name, sha256=model.sha256, ops=model.op_names(),
+                          plan_arena_bytes=plan.arena_bytes,
+                          tflm_arena_bytes=settings.tflm_arena_bytes)
+    return ConvertedModel(name, plan, files, entry)
+
+
+def registry_files(entries: list[RegistryEntry]) -> dict[str, str]:
+    entries = sorted(entries, key=lambda e: e.name)
+    top = (f"/* Registry of the models compiled into this firmware: "
+           f"{', '.join(e.name for e in entries)}\n *\n"
+           f" * Generated by `tinyml convert`; do not edit. Every convert into this directory\n"
+           f" * regenerates it from {MANIFEST}.\n */\n")
+    manifest = {"models": [asdict(e) for e in entries]}
+    return {"tinyml_models.h": registry_header(entries, top),
+            "tinyml_models.c": registry_source(entries, top),
+            "tinyml_models_op_resolver.h": registry_resolver(entries, top),
+            MANIFEST: json.dumps(manifest, indent=2) + "\n"}
+
+
+def read_manifest(out_dir: Path) -> list[RegistryEntry]:
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return []
+    try:
+        return [RegistryEntry(**entry) for entry in json.loads(path.read_text())["models"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path}: unreadable registry manifest ({error})") from None
+
+
+def convert_command(model_path: str, name: str, out_dir: str) -> str:
+    return (f"tinyml convert {display_path(model_path)} --name {name} "
+            f"--out {display_path(out_dir)}")
+
+
+def convert_to_directory(model_path: Path, out_dir: Path, name: str | None = None,
+                         measure_arena: bool = True) -> ConvertedModel:
+    model = TFLiteModel.from_file(model_path)
+    card = read_card(model_path)
+    name = check_name(name or default_name(model_path, card))
+    command = convert_command(str(model_path), name, str(out_dir))
+    converted = convert_model(model, name, card, command, measure_arena)
+    entries = [e for e in read_manifest(out_dir) if e.name != name] + [converted.entry]
+    files = {**converted.files, **registry_files(entries)}
+    for file_name, text in files.items():
+        atomic_write_text(out_dir / file_name, text)
+    return converted

@@ -1,0 +1,1 @@
+"""Generators of the converter's C sources. Each returns text; nothing here writes files."""

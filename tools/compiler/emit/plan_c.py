@@ -1,0 +1,92 @@
+"""The built-in runtime's plan as C: weights as const arrays, one params struct per layer, the
+layer table and the tinyml_plan with its arena size."""
+
+from __future__ import annotations
+
+from tools.compiler.emit.cformat import c_array_body, c_float, c_int, include_guard
+from tools.compiler.layers import Const, Layer, Null, Offset, Operand, Scratch
+from tools.compiler.planner import Plan
+
+
+def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: dict) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return c_int(value)
+    if isinstance(value, float):
+        return c_float(value)
+    if isinstance(value, Offset):
+        return f"{plan.offset(value.tensor)}u"
+    if isinstance(value, Scratch):
+        return f"{plan.scratch_offsets.get(step, 0)}u"
+    if isinstance(value, Null):
+        return "NULL"
+    if isinstance(value, Const):
+        return arrays[(step, name)]
+    if isinstance(value, Operand):
+        if value.tensor in plan.tensor_offsets:
+            return f"{{NULL, {plan.offset(value.tensor)}u}}"
+        return f"{{{arrays[(step, name)]}, 0u}}"
+    if isinstance(value, (list, tuple)):
+        return "{" + ", ".join(_field_value(plan, step, layer, name, v, arrays)
+                               for v in value) + "}"
+    raise TypeError(f"cannot emit field {name}={value!r} of {layer.op}")
+
+
+def _constant_of_operand(plan: Plan, value: Operand) -> Const:
+    tensor = plan.model.tensor(value.tensor)
+    data = plan.model.tensor_data(value.tensor)
+    ctype = {"INT8": "int8_t", "INT32": "int32_t", "FLOAT32": "float", "INT16": "int16_t"}[
+        tensor.type_name]
+    return Const(ctype, data, "operand")
+
+
+def plan_header(name: str, plan: Plan, banner: str) -> str:
+    guard = include_guard(f"{name}_plan.h")
+    return (f"{banner}#ifndef {guard}\n#define {guard}\n\n"
+            f'#include "tinyml/runtime.h"\n\n'
+            f"#ifdef __cplusplus\nextern \"C\" {{\n#endif\n\n"
+            f"/* Peak activation RAM of the static memory plan, scratch included. */\n"
+            f"#define {name.upper()}_PLAN_ARENA_BYTES {plan.arena_bytes}u\n\n"
+            f"extern const tinyml_plan g_{name}_plan;\n\n"
+            f"#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
+
+
+def plan_source(name: str, plan: Plan, banner: str) -> str:
+    headers = sorted({layer.header for layer in plan.layers})
+    out = [banner, f'#include "{name}_plan.h"\n\n#include <stddef.h>\n\n',
+           f'#include "{name}_settings.h"\n']
+    out += [f'#include "{header}"\n' for header in headers]
+    out.append("\n")
+    arrays: dict[tuple[int, str], str] = {}
+    for step, layer in enumerate(plan.layers):
+        for field_name, value in layer.fields:
+            if isinstance(value, Operand) and value.tensor not in plan.tensor_offsets:
+                value = _constant_of_operand(plan, value)
+            if isinstance(value, Const):
+                array = f"layer{step}_{field_name}"
+                arrays[(step, field_name)] = array
+                out.append(f"static const {value.ctype} {array}[{value.values.size}] = {{\n"
+                           f"{c_array_body(value.ctype, value.values)}\n}};\n\n")
+        body = ",\n".join(
+            f"    /* {field_name} */ {_field_value(plan, step, layer, field_name, value, arrays)}"
+            for field_name, value in layer.fields)
+        out.append(f"/* op #{layer.op_index} {layer.op} */\n"
+                   f"static const {layer.params_type} layer{step}_params = {{\n{body}\n}};\n\n")
+    if plan.layers:
+        rows = ",\n".join(f'    {{"{layer.op}", {layer.kernel}, &layer{step}_params}}'
+                          for step, layer in enumerate(plan.layers))
+        out.append(f"static const tinyml_layer g_{name}_layers[{len(plan.layers)}] = {{\n"
+                   f"{rows}\n}};\n\n")
+        layers = f"g_{name}_layers"
+    else:
+        layers = "NULL"
+    out.append(f"const tinyml_plan g_{name}_plan = {{\n"
+               f"    &g_{name}_info,\n"
+               f"    {layers},\n"
+               f"    {len(plan.layers)}u, /* layers */\n"
+               f"    {name.upper()}_PLAN_ARENA_BYTES,\n"
+               f"    {plan.offset(plan.input_tensor)}u, /* input offset */\n"
+               f"    {plan.offset(plan.output_tensor)}u /* output offset */\n"
+               f"}};\n")
+    return "".join(out)

@@ -1,0 +1,7 @@
+"""Errors of the model compiler: one line naming the op and where it sits."""
+
+from tools.errors import InputError
+
+
+class CompileError(InputError):
+    """A model the built-in runtime cannot run, or a model that is malformed."""

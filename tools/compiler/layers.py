@@ -1,0 +1,55 @@
+"""What a lowered operator is: a C kernel, the ordered fields of its parameter struct, and the
+tensors it reads and writes. The planner resolves arena offsets; the emitter writes C."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Const:
+    """A constant array placed in flash; the field holds a pointer to it."""
+
+    ctype: str  # int8_t, int16_t, int32_t, float
+    values: np.ndarray
+    label: str  # names the array in the generated C, e.g. "filter"
+
+
+@dataclass(frozen=True)
+class Offset:
+    """The arena byte offset of an activation tensor."""
+
+    tensor: int
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """The arena byte offset of this layer's scratch buffer."""
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A tensor that may be constant or an activation: emitted as a tinyml_operand."""
+
+    tensor: int
+
+
+@dataclass(frozen=True)
+class Null:
+    """A NULL pointer field (e.g. a convolution without bias)."""
+
+
+@dataclass
+class Layer:
+    op: str  # TFLite builtin name
+    op_index: int  # position in the .tflite's operator list
+    kernel: str  # C function
+    params_type: str  # C struct
+    fields: list[tuple[str, object]]  # in the struct's declaration order
+    reads: tuple[int, ...]  # activation tensors read
+    writes: tuple[int, ...]  # activation tensors written
+    scratch_bytes: int = 0
+    header: str = ""  # the runtime header declaring params_type and kernel
+    extra: dict = field(default_factory=dict)

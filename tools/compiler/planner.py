@@ -1,0 +1,101 @@
+"""Compiles a .tflite into a plan: lowered layers plus the arena offset of every tensor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tools.compiler.errors import CompileError
+from tools.compiler.graph import OpView
+from tools.compiler.layers import Layer
+from tools.compiler.memory import Buffer, place
+from tools.compiler.ops import LOWERINGS, Alias, supported_ops
+from tools.tflite_model import TFLiteModel
+
+
+@dataclass
+class Plan:
+    model: TFLiteModel
+    layers: list[Layer]
+    tensor_offsets: dict[int, int]  # every activation tensor, aliases included
+    scratch_offsets: dict[int, int]  # layer position -> offset of its scratch buffer
+    arena_bytes: int
+    input_tensor: int
+    output_tensor: int
+
+    def offset(self, tensor: int) -> int:
+        return self.tensor_offsets[tensor]
+
+
+def _check_io(model: TFLiteModel) -> None:
+    inputs, outputs = model.input_indices, model.output_indices
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise CompileError(f"{model.source}: the built-in runtime runs models with one input and "
+                           f"one output; this one has {len(inputs)} and {len(outputs)}")
+    model.require_int8_io()
+
+
+def lower(model: TFLiteModel) -> tuple[list[Layer], dict[int, int]]:
+    """Lowers every operator; returns the layers and the alias map (tensor -> root tensor)."""
+    layers: list[Layer] = []
+    root: dict[int, int] = {}
+    for index, info in enumerate(model.operators):
+        op = OpView(model, index)
+        lowering = LOWERINGS.get(info.name)
+        if lowering is None:
+            raise CompileError(f"{model.source}: {op.where()}: {info.name} is not supported by "
+                               f"the built-in runtime (it runs {', '.join(supported_ops())})")
+        result = lowering(op)
+        if isinstance(result, Alias):
+            root[result.target] = root.get(result.source, result.source)
+        else:
+            layers.append(result)
+    return layers, root
+
+
+def compile_plan(model: TFLiteModel) -> Plan:
+    _check_io(model)
+    layers, root = lower(model)
+    input_tensor, output_tensor = model.input_indices[0], model.output_indices[0]
+
+    def buffer_of(tensor: int) -> int:
+        return root.get(tensor, tensor)
+
+    first: dict[int, int] = {buffer_of(input_tensor): -1}
+    last: dict[int, int] = {buffer_of(input_tensor): -1}
+    for step, layer in enumerate(layers):
+        for tensor in layer.reads:
+            key = buffer_of(tensor)
+            if key not in first:
+                raise CompileError(f"{model.source}: op #{layer.op_index} {layer.op} reads tensor "
+                                   f"{tensor} before any op writes it")
+            last[key] = max(last[key], step)
+        for tensor in layer.writes:
+            key = buffer_of(tensor)
+            first.setdefault(key, step)
+            last[key] = max(last.get(key, step), step)
+    output_key = buffer_of(output_tensor)
+    if output_key not in first:
+        raise CompileError(f"{model.source}: no op writes the model output")
+    last[output_key] = len(layers)
+
+    buffers = [Buffer(("tensor", key), _bytes(model, key), first[key], last[key])
+               for key in first]
+    buffers += [Buffer(("scratch", step), layer.scratch_bytes, step, step)
+                for step, layer in enumerate(layers) if layer.scratch_bytes]
+    offsets, arena_bytes = place(buffers)
+
+    tensor_offsets = {key: offsets[("tensor", key)] for key in first}
+    for alias, key in root.items():
+        if key in tensor_offsets:
+            tensor_offsets[alias] = tensor_offsets[key]
+    scratch_offsets = {step: offsets[("scratch", step)]
+                       for step, layer in enumerate(layers) if layer.scratch_bytes}
+    return Plan(model, layers, tensor_offsets, scratch_offsets, arena_bytes, input_tensor,
+                output_tensor)
+
+
+def _bytes(model: TFLiteModel, tensor: int) -> int:
+    info = model.tensor(tensor)
+    return int(np.prod(info.shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
