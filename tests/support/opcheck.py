@@ -1,0 +1,59 @@
+"""Runs randomized models through the built-in runtime and through TFLM and compares bytes.
+
+A mismatch is reported with the case's description, its seed and index, and the paths where
+the offending .tflite and input were saved, so the failure reproduces outside the test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.support.modelgen import Case, convert_cases
+from tools.compiler.host import build_runner, run_builtin
+from tools.reference import TFLMRunner, native_stderr_silenced
+from tools.tflite_model import TFLiteModel
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FAILURE_DIR = REPO_ROOT / "build" / "op-failures"
+
+
+def compare_models(models: list[TFLiteModel], descriptions: list[str], seed: int,
+                   samples: int = 3, extra_flags: tuple[str, ...] = ()) -> list[str]:
+    """Returns one line per model whose builtin output differs from TFLM's (empty: all equal)."""
+    named = [(f"case{index}", model) for index, model in enumerate(models)]
+    runner = build_runner(named, extra_flags)
+    rng = np.random.default_rng(seed)
+    failures = []
+    for (name, model), description in zip(named, descriptions):
+        shape = model.inputs[0].shape
+        inputs = rng.integers(-128, 128, size=(samples, *shape), dtype=np.int8)
+        builtin = run_builtin(runner, name, model, inputs)
+        with native_stderr_silenced():
+            tflm_runner = TFLMRunner(model)
+        expected = np.stack([tflm_runner.invoke(sample[0] if shape[0] == 1 else sample)
+                             .reshape(model.outputs[0].shape) for sample in inputs])
+        if not np.array_equal(builtin, expected):
+            failures.append(_report(model, description, seed, name, inputs, builtin, expected))
+    return failures
+
+
+def check_cases(cases: list[Case], seed: int, samples: int = 3) -> list[str]:
+    models = [TFLiteModel(data, f"seed {seed} case {index}")
+              for index, data in enumerate(convert_cases(cases, seed))]
+    return compare_models(models, [case.description for case in cases], seed, samples)
+
+
+def _report(model: TFLiteModel, description: str, seed: int, name: str, inputs, builtin,
+            expected) -> str:
+    FAILURE_DIR.mkdir(parents=True, exist_ok=True)
+    stem = FAILURE_DIR / f"seed{seed}_{name}"
+    stem.with_suffix(".tflite").write_bytes(model.data)
+    np.save(stem.with_suffix(".npy"), inputs)
+    where = np.argwhere(builtin.astype(np.int16) != expected.astype(np.int16))
+    first = tuple(int(i) for i in where[0])
+    return (f"{description} [seed {seed}, {name}, ops {model.op_names()}]: "
+            f"{len(where)} of {expected.size} bytes differ, first at {first}: builtin "
+            f"{int(builtin[first])} vs tflm {int(expected[first])}; model and inputs saved as "
+            f"{stem}.tflite / .npy")
