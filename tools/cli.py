@@ -67,6 +67,38 @@ def _add_evaluate(commands) -> None:
     parser.set_defaults(handler=_run_evaluate)
 
 
+def _add_convert(commands) -> None:
+    parser = commands.add_parser(
+        "convert", help="compile a .tflite into C sources for the firmware",
+        description="Write the model's C sources into --out: the .tflite bytes for TFLite Micro, "
+                    "its settings (tensor contract, labels, TFLM arena size, op list), a TFLM op "
+                    "resolver, the built-in runtime's plan; then regenerate the registry of all "
+                    "models in --out. Nothing is written if the model cannot be compiled.")
+    parser.add_argument("model", type=Path, help="an int8 .tflite (its card.json, if next to it, "
+                                                 "supplies labels and input normalization)")
+    parser.add_argument("--name", help="C name of the model (default: the card's name, or the "
+                                       "model's directory name)")
+    parser.add_argument("--out", type=Path, help="output directory (default firmware/lib/models/)")
+    parser.set_defaults(handler=_run_convert)
+
+
+def _add_run(commands) -> None:
+    from tools.run import BACKENDS
+
+    parser = commands.add_parser(
+        "run", help="run a .tflite on a batch of int8 inputs in one backend",
+        description="Run every sample of --inputs (an int8 .npy shaped [N, ...input shape]) "
+                    "through the model and save the outputs as an int8 .npy. builtin: our "
+                    "runtime compiled for this machine (cached); tflm: TFLite Micro's host "
+                    "interpreter; litert: the LiteRT interpreter.")
+    parser.add_argument("model", type=Path, help="an int8 .tflite")
+    parser.add_argument("--inputs", type=Path, required=True, help="int8 inputs, .npy")
+    parser.add_argument("--out", type=Path, required=True, help="where to save outputs, .npy")
+    parser.add_argument("--backend", choices=BACKENDS, default="builtin",
+                        help="runtime to use (default builtin)")
+    parser.set_defaults(handler=_run_run)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -144,6 +176,33 @@ def _run_evaluate(args, parser) -> int:
     return 0
 
 
+def _run_convert(args, parser) -> int:
+    from tools.compiler.convert import DEFAULT_OUT, convert_to_directory
+
+    args.out = args.out or DEFAULT_OUT
+    converted = convert_to_directory(args.model, args.out, args.name)
+    plan = converted.plan
+    weights = sum(_const_bytes(layer) for layer in plan.layers)
+    print(f"{converted.name}: {len(plan.layers)} layers, plan arena {plan.arena_bytes} bytes, "
+          f"weights {weights} bytes (.tflite {plan.model.size}), TFLM arena "
+          f"{converted.entry.tflm_arena_bytes} bytes -> {args.out}")
+    return 0
+
+
+def _const_bytes(layer) -> int:
+    from tools.compiler.layers import Const
+
+    return sum(value.values.nbytes for _, value in layer.fields if isinstance(value, Const))
+
+
+def _run_run(args, parser) -> int:
+    from tools.run import run_model
+
+    outputs = run_model(args.model, args.inputs, args.out, args.backend)
+    print(f"{len(outputs)} samples through {args.backend} -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinyml", description="From data to a validated int8 model on a microcontroller.")
@@ -152,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(commands)
     _add_evaluate(commands)
+    _add_convert(commands)
+    _add_run(commands)
     return parser
 
 

@@ -30,10 +30,10 @@ class Evaluation:
         return dataclasses.asdict(self)
 
 
-def evaluate_model(model_dir: Path, litert_kernels: str = "optimized", limit: int | None = None,
-                   progress: bool = True) -> Evaluation:
+def load_test_set(model_dir: Path, limit: int | None = None):
+    """A model directory's card, model, data set, int8 test inputs and test labels."""
     from training import datasets
-    from training.evaluation import Normalization, int8_inputs, score
+    from training.evaluation import Normalization, int8_inputs
     from training.pipeline import load_card
 
     card = load_card(model_dir)
@@ -41,7 +41,14 @@ def evaluate_model(model_dir: Path, litert_kernels: str = "optimized", limit: in
     model.require_int8_io()
     data = datasets.load(card["dataset"]["name"], card["training"]["seed"])
     x, y = data.x_test[:limit], data.y_test[:limit]
-    inputs = int8_inputs(x, model.inputs[0], Normalization.from_card(card))
+    return card, model, data, int8_inputs(x, model.inputs[0], Normalization.from_card(card)), y
+
+
+def evaluate_model(model_dir: Path, litert_kernels: str = "optimized", limit: int | None = None,
+                   progress: bool = True) -> Evaluation:
+    from training.evaluation import score
+
+    card, model, data, inputs, y = load_test_set(model_dir, limit)
 
     outputs, metrics = {}, {}
     for runner in (LiteRTRunner(model, kernels=litert_kernels), TFLMRunner(model)):

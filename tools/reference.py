@@ -74,12 +74,16 @@ class TFLMRunner:
     name = "tflm"
 
     def __init__(self, model: TFLiteModel, preserve_all_tensors: bool = False,
-                 arena_size: int | None = None):
+                 arena_size: int | str | None = None):
         from tflite_micro.python.tflite_micro import runtime
 
         config = (runtime.InterpreterConfig.kPreserveAllTensors if preserve_all_tensors
                   else runtime.InterpreterConfig.kAllocationRecording)
-        if arena_size is None:
+        if arena_size == "generous":  # skip the measurement: room for every activation
+            arena_size = 16384 + 2 * sum(_nbytes(model.tensor(i)) for i in
+                                         range(model.tensor_count)
+                                         if not model.tensor(i).is_constant)
+        elif arena_size is None:
             arena_size = measure_tflm_arena(model) + 4096
             if preserve_all_tensors:  # no buffer is reused: room for every activation
                 arena_size += sum(_nbytes(model.tensor(i)) for i in range(model.tensor_count)

@@ -31,9 +31,9 @@ def compare_models(models: list[TFLiteModel], descriptions: list[str], seed: int
         inputs = rng.integers(-128, 128, size=(samples, *shape), dtype=np.int8)
         builtin = run_builtin(runner, name, model, inputs)
         with native_stderr_silenced():
-            tflm_runner = TFLMRunner(model)
-        expected = np.stack([tflm_runner.invoke(sample[0] if shape[0] == 1 else sample)
-                             .reshape(model.outputs[0].shape) for sample in inputs])
+            tflm_runner = TFLMRunner(model, arena_size="generous")
+        expected = np.stack([tflm_runner.invoke(sample[0]).reshape(model.outputs[0].shape)
+                             for sample in inputs])
         if not np.array_equal(builtin, expected):
             failures.append(_report(model, description, seed, name, inputs, builtin, expected))
     return failures

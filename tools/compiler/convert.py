@@ -27,6 +27,7 @@ from tools.errors import InputError
 from tools.tflite_model import TFLiteModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO_ROOT / "firmware" / "lib" / "models"
 MANIFEST = "tinyml_models.json"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -152,13 +153,20 @@ def convert_command(model_path: str, name: str, out_dir: str) -> str:
             f"--out {display_path(out_dir)}")
 
 
-def convert_to_directory(model_path: Path, out_dir: Path, name: str | None = None,
-                         measure_arena: bool = True) -> ConvertedModel:
+def convert_file(model_path: Path, out_dir: Path, name: str | None = None,
+                 measure_arena: bool = True) -> ConvertedModel:
+    """Generates one model's files as `tinyml convert MODEL --out OUT_DIR` would write them."""
     model = TFLiteModel.from_file(model_path)
     card = read_card(model_path)
     name = check_name(name or default_name(model_path, card))
     command = convert_command(str(model_path), name, str(out_dir))
-    converted = convert_model(model, name, card, command, measure_arena)
+    return convert_model(model, name, card, command, measure_arena)
+
+
+def convert_to_directory(model_path: Path, out_dir: Path, name: str | None = None,
+                         measure_arena: bool = True) -> ConvertedModel:
+    converted = convert_file(model_path, out_dir, name, measure_arena)
+    name = converted.name
     entries = [e for e in read_manifest(out_dir) if e.name != name] + [converted.entry]
     files = {**converted.files, **registry_files(entries)}
     for file_name, text in files.items():

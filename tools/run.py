@@ -1,0 +1,75 @@
+"""`tinyml run`: one batch of int8 inputs through one backend, outputs saved as .npy.
+
+The backends are the built-in runtime compiled for this machine, TFLM's host interpreter and
+LiteRT, so users can compare them on their own models.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from tools.atomic import atomic_write_bytes
+from tools.errors import InputError
+from tools.tflite_model import TFLiteModel
+
+BACKENDS = ("builtin", "tflm", "litert")
+
+
+def load_inputs(path: Path, model: TFLiteModel) -> np.ndarray:
+    """Reads X.npy and returns it as a batch shaped (N, *input_shape)."""
+    try:
+        inputs = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"inputs not found: {path}") from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: not a readable .npy array ({error})") from None
+    expected = model.inputs[0].shape
+    if not expected or expected[0] != 1:
+        raise InputError(f"{model.source}: input shape {list(expected)} has no batch dimension "
+                         f"of 1; `run` feeds one sample per invoke")
+    if inputs.dtype != np.int8:
+        raise InputError(f"{path}: inputs are {inputs.dtype}, the model takes int8 "
+                         f"(quantize with scale {model.inputs[0].scale} and zero point "
+                         f"{model.inputs[0].zero_point})")
+    if inputs.shape == expected:
+        return inputs[np.newaxis]
+    if inputs.shape[1:] == expected:
+        return inputs
+    if expected and expected[0] == 1 and inputs.shape[1:] == expected[1:]:
+        return inputs.reshape((-1, *expected))
+    raise InputError(f"{path}: inputs of shape {list(inputs.shape)} do not fit the model input "
+                     f"{list(expected)} (give N samples as [N, ...])")
+
+
+def run_backend(model: TFLiteModel, batch: np.ndarray, backend: str) -> np.ndarray:
+    if backend == "builtin":
+        from tools.compiler.host import build_runner, run_builtin
+
+        return run_builtin(build_runner([("model", model)]), "model", model, batch)
+    if backend == "tflm":
+        from tools.reference import TFLMRunner, native_stderr_silenced
+
+        with native_stderr_silenced():
+            runner = TFLMRunner(model, arena_size="generous")
+    elif backend == "litert":
+        from tools.reference import LiteRTRunner
+
+        runner = LiteRTRunner(model)
+    else:
+        raise InputError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    return np.stack([runner.invoke(sample[0]).reshape(model.outputs[0].shape)
+                     for sample in batch])
+
+
+def run_model(model_path: Path, inputs_path: Path, out_path: Path, backend: str) -> np.ndarray:
+    model = TFLiteModel.from_file(model_path)
+    model.require_int8_io()
+    batch = load_inputs(inputs_path, model)
+    outputs = run_backend(model, batch, backend)
+    stream = io.BytesIO()
+    np.save(stream, outputs)
+    atomic_write_bytes(out_path, stream.getvalue())
+    return outputs
