@@ -28,8 +28,9 @@ def place(buffers: list[Buffer]) -> tuple[dict[object, int], int]:
     offsets: dict[object, int] = {}
     placed: list[tuple[int, Buffer]] = []
     for buffer in sorted(buffers, key=lambda b: (-b.size, b.first, str(b.key))):
-        overlapping = sorted((offset, other) for offset, other in placed
-                             if other.first <= buffer.last and buffer.first <= other.last)
+        overlapping = sorted(((offset, other) for offset, other in placed
+                              if other.first <= buffer.last and buffer.first <= other.last),
+                             key=lambda item: item[0])  # Buffers do not compare
         candidate = 0
         for offset, other in overlapping:
             if candidate + buffer.size <= offset:

@@ -1,0 +1,64 @@
+/* ADD and MUL (int8, TFLM reference arithmetic), with broadcasting between the two inputs.
+ *
+ * The converter turns the broadcast into a loop nest of TINYML_MAX_RANK output axes
+ * (outermost first, padded with size-1 axes) and gives each input's element stride per axis:
+ * 0 where that input is broadcast. Equal shapes arrive as one flat loop. */
+#ifndef TINYML_OP_ELEMENTWISE_H
+#define TINYML_OP_ELEMENTWISE_H
+
+#include <stdint.h>
+
+#include "tinyml/model_info.h"
+#include "tinyml/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  tinyml_operand input1; /* either input may be a constant in flash */
+  tinyml_operand input2;
+  uint32_t output;
+  int32_t dims[TINYML_MAX_RANK];
+  int32_t input1_strides[TINYML_MAX_RANK];
+  int32_t input2_strides[TINYML_MAX_RANK];
+  int32_t input1_offset, input2_offset, output_offset; /* offsets: minus the zero points */
+  int32_t left_shift;
+  int32_t input1_multiplier, input1_shift;
+  int32_t input2_multiplier, input2_shift;
+  int32_t output_multiplier, output_shift;
+  int32_t act_min, act_max;
+} tinyml_add_params;
+
+typedef struct {
+  tinyml_operand input1;
+  tinyml_operand input2;
+  uint32_t output;
+  int32_t dims[TINYML_MAX_RANK];
+  int32_t input1_strides[TINYML_MAX_RANK];
+  int32_t input2_strides[TINYML_MAX_RANK];
+  int32_t input1_offset, input2_offset, output_offset;
+  int32_t output_multiplier, output_shift;
+  int32_t act_min, act_max;
+} tinyml_mul_params;
+
+void tinyml_add_s8(const void *params, uint8_t *arena);
+void tinyml_mul_s8(const void *params, uint8_t *arena);
+
+/* One innermost run of a broadcast: count outputs, each input advancing by its step (0 or 1). */
+typedef void (*tinyml_binary_row_s8)(const void *params, const int8_t *input1, int32_t step1,
+                                     const int8_t *input2, int32_t step2, int8_t *output,
+                                     int32_t count);
+
+/* Walks the loop nest, calling row for each run of the innermost axis; output is written in
+ * order. Shared by ADD and MUL (defined in op_add.c). */
+void tinyml_broadcast_rows_s8(const int32_t *dims, const int32_t *strides1,
+                              const int32_t *strides2, const int8_t *input1,
+                              const int8_t *input2, int8_t *output, tinyml_binary_row_s8 row,
+                              const void *params);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_OP_ELEMENTWISE_H */

@@ -1,0 +1,143 @@
+"""ADD and MUL: int8 with broadcasting between the two inputs and a fused activation.
+
+TFLM's int8 ADD and MUL compute every element with the same function whether or not the shapes
+broadcast (the broadcast path only changes the indexing), so the runtime runs one kernel over a
+broadcast loop nest that the compiler has already collapsed."""
+
+from __future__ import annotations
+
+from tools.compiler.graph import OpView, Tensor
+from tools.compiler.layers import Layer, Offset, Operand
+from tools.compiler.ops import lowering
+from tools.compiler.ops.common import fused_activation_range
+from tools.compiler.quantization import (
+    f32,
+    quantize_multiplier,
+    quantize_multiplier_smaller_than_one,
+)
+
+HEADER = "tinyml/op_elementwise.h"
+MAX_RANK = 6  # TINYML_MAX_RANK
+ADD_LEFT_SHIFT = 20  # TFLM's headroom for int8 ADD (15 is the int16 one)
+
+
+def add_multipliers(scale1: float, scale2: float, output_scale: float
+                    ) -> list[tuple[int, int]]:
+    """CalculateOpDataAdd: both inputs rescaled to twice the larger input scale, in double;
+    the larger of the two float32 scales is picked before widening."""
+    twice_max = 2.0 * float(max(f32(scale1), f32(scale2)))
+    reals = (float(f32(scale1)) / twice_max, float(f32(scale2)) / twice_max,
+             twice_max / ((1 << ADD_LEFT_SHIFT) * float(f32(output_scale))))
+    return [quantize_multiplier_smaller_than_one(real) for real in reals]
+
+
+def mul_multiplier(scale1: float, scale2: float, output_scale: float) -> tuple[int, int]:
+    """CalculateOpDataMul: s1 * s2 / s_out with every operand widened to double first."""
+    return quantize_multiplier(float(f32(scale1)) * float(f32(scale2)) / float(f32(output_scale)))
+
+
+def _strides(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[int]:
+    """Element strides of an input for each output axis; 0 where it broadcasts."""
+    padded = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    strides, step = [0] * len(out_shape), 1
+    for axis in reversed(range(len(out_shape))):
+        strides[axis] = step if padded[axis] != 1 else 0
+        step *= padded[axis]
+    return strides
+
+
+def broadcast_loops(shape1, shape2, out_shape) -> tuple[list[int], list[int], list[int]]:
+    """The output loop nest (dims outermost first, padded to MAX_RANK) and each input's stride
+    per loop. Size-1 axes are dropped and neighbours that step alike are fused, so equal
+    shapes become one flat loop."""
+    s1, s2 = _strides(shape1, out_shape), _strides(shape2, out_shape)
+    dims, strides1, strides2 = [], [], []
+    for dim, a, b in zip(out_shape, s1, s2, strict=True):
+        if dim == 1:
+            continue
+        if dims and strides1[-1] == a * dim and strides2[-1] == b * dim:
+            dims[-1] *= dim
+            strides1[-1], strides2[-1] = a, b
+        else:
+            dims.append(dim)
+            strides1.append(a)
+            strides2.append(b)
+    pad = MAX_RANK - len(dims)
+    return [1] * pad + dims, [0] * pad + strides1, [0] * pad + strides2
+
+
+def _broadcast_shape(op: OpView, shape1, shape2) -> tuple[int, ...]:
+    rank = max(len(shape1), len(shape2))
+    a = (1,) * (rank - len(shape1)) + tuple(shape1)
+    b = (1,) * (rank - len(shape2)) + tuple(shape2)
+    op.require(all(x == y or 1 in (x, y) for x, y in zip(a, b, strict=True)),
+               f"input shapes {list(shape1)} and {list(shape2)} do not broadcast")
+    return tuple(max(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _int8_operand(op: OpView, tensor: Tensor | None, role: str) -> Tensor:
+    op.require(tensor is not None, f"missing {role}")
+    op.require_types(tensor, "INT8")
+    op.require(len(tensor.info.scales) <= 1, f"{role} '{tensor.info.name}' is quantized per "
+                                             f"channel; only per-tensor scales are supported")
+    return tensor
+
+
+def _binary_operands(op: OpView) -> tuple[Tensor, Tensor, Tensor, list]:
+    """The two inputs and the output, checked, and the shared broadcast fields."""
+    op.require(op.input_count == 2, f"expected 2 inputs, got {op.input_count}")
+    input1 = _int8_operand(op, op.input(0), "input 1")
+    input2 = _int8_operand(op, op.input(1), "input 2")
+    output = _int8_operand(op, op.output(), "output")
+    op.require(len(output.shape) <= MAX_RANK, f"rank {len(output.shape)} is above {MAX_RANK}")
+    expected = _broadcast_shape(op, input1.shape, input2.shape)
+    op.require(tuple(output.shape) == expected,
+               f"output shape {list(output.shape)} is not the broadcast shape {list(expected)}")
+    dims, strides1, strides2 = broadcast_loops(input1.shape, input2.shape, output.shape)
+    fields = [("input1", Operand(input1.index)), ("input2", Operand(input2.index)),
+              ("output", Offset(output.index)), ("dims", dims),
+              ("input1_strides", strides1), ("input2_strides", strides2)]
+    return input1, input2, output, fields
+
+
+def _fused_activation(op: OpView) -> int:
+    """The options table may be absent, meaning its defaults (no activation)."""
+    return op.options.fusedActivationFunction if op.options is not None else 0
+
+
+def _activation_reads(*tensors: Tensor) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(t.index for t in tensors if not t.is_constant))
+
+
+@lowering("ADD")
+def lower_add(op: OpView) -> Layer:
+    input1, input2, output, fields = _binary_operands(op)
+    try:
+        (m1, s1), (m2, s2), (mo, so) = add_multipliers(input1.scale, input2.scale,
+                                                       output.scale)
+    except ValueError as error:  # TFLM's Prepare would stop on the same CHECK
+        raise op.fail(f"scales do not fit TFLM's int8 ADD rescaling: {error}") from None
+    act_min, act_max = fused_activation_range(op, _fused_activation(op), output)
+    fields += [("input1_offset", -input1.zero_point), ("input2_offset", -input2.zero_point),
+               ("output_offset", output.zero_point), ("left_shift", ADD_LEFT_SHIFT),
+               ("input1_multiplier", m1), ("input1_shift", s1),
+               ("input2_multiplier", m2), ("input2_shift", s2),
+               ("output_multiplier", mo), ("output_shift", so),
+               ("act_min", act_min), ("act_max", act_max)]
+    return Layer(op="ADD", op_index=op.index, kernel="tinyml_add_s8",
+                 params_type="tinyml_add_params", header=HEADER, fields=fields,
+                 reads=_activation_reads(input1, input2), writes=(output.index,))
+
+
+@lowering("MUL")
+def lower_mul(op: OpView) -> Layer:
+    input1, input2, output, fields = _binary_operands(op)
+    multiplier, shift = mul_multiplier(input1.scale, input2.scale, output.scale)
+    act_min, act_max = fused_activation_range(op, _fused_activation(op), output)
+    fields += [("input1_offset", -input1.zero_point), ("input2_offset", -input2.zero_point),
+               ("output_offset", output.zero_point), ("output_multiplier", multiplier),
+               ("output_shift", shift), ("act_min", act_min), ("act_max", act_max)]
+    return Layer(op="MUL", op_index=op.index, kernel="tinyml_mul_s8",
+                 params_type="tinyml_mul_params", header=HEADER, fields=fields,
+                 reads=_activation_reads(input1, input2), writes=(output.index,))
+
