@@ -1,0 +1,27 @@
+#include "tinyml/fixedpoint.h"
+#include "tinyml/op_activations.h"
+
+void tinyml_relu_s8(const void *params, uint8_t *arena) {
+  const tinyml_relu_params *p = (const tinyml_relu_params *)params;
+  const int8_t *input = (const int8_t *)(arena + p->input);
+  int8_t *output = (int8_t *)(arena + p->output);
+  int32_t i;
+  for (i = 0; i < p->size; ++i) {
+    const int32_t value =
+        p->output_offset + tinyml_multiply_by_quantized_multiplier(
+                               (int32_t)input[i] - p->input_offset, p->output_multiplier,
+                               p->output_shift);
+    output[i] = (int8_t)tinyml_clamp_i32(value, p->act_min, p->act_max);
+  }
+}
+
+/* No rescaling: TFLM clamps the raw input bytes (see op_activations.h). */
+void tinyml_relu6_s8(const void *params, uint8_t *arena) {
+  const tinyml_relu6_params *p = (const tinyml_relu6_params *)params;
+  const int8_t *input = (const int8_t *)(arena + p->input);
+  int8_t *output = (int8_t *)(arena + p->output);
+  int32_t i;
+  for (i = 0; i < p->size; ++i) {
+    output[i] = (int8_t)tinyml_clamp_i32(input[i], p->lower, p->upper);
+  }
+}

@@ -1,0 +1,165 @@
+"""SOFTMAX, LOGISTIC, TANH, RELU and RELU6 (int8 in, int8 out).
+
+The prepare-time arithmetic of each TFLM kernel is mirrored here, with TFLM's mix of float32
+and float64: a tensor scale or beta is a float32 widened to double before use, except where TFLM
+divides in float32 first (RELU's scale ratio, RELU6's 6 / scale)."""
+
+from __future__ import annotations
+
+import math
+
+from tools.compiler.graph import OpView, Tensor
+from tools.compiler.layers import Layer, Offset
+from tools.compiler.ops import lowering
+from tools.compiler.ops.common import require_int8_activation
+from tools.compiler.quantization import (INT8_MAX, INT8_MIN, f32, quantize_multiplier,
+                                         round_half_away)
+
+HEADER = "tinyml/op_activations.h"
+
+# Integer bits of the fixed-point formats TFLM's int8 kernels use (kScaledDiffIntegerBits in
+# softmax, kInputIntegerBits in logistic and tanh).
+SOFTMAX_DIFF_INTEGER_BITS = 5
+SIGMOID_INPUT_INTEGER_BITS = 4
+
+
+def input_radius(integer_bits: int, left_shift: int) -> int:
+    """CalculateInputRadius (total_signed_bits 31): the largest input difference whose rescaled
+    value still fits the fixed-point format, floor'ed in double."""
+    return math.floor(1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits))
+                      / (1 << left_shift))
+
+
+def softmax_input_scaling(beta: float, input_scale: float) -> tuple[int, int, int] | None:
+    """PreprocessSoftmaxScaling and the diff_min of CalculateSoftmaxParams: returns
+    (multiplier, left_shift, diff_min), or None where TFLM's check of a multiplier above 1
+    would fail."""
+    scale_to_q5 = float(1 << (31 - SOFTMAX_DIFF_INTEGER_BITS))
+    real = float(f32(beta)) * float(f32(input_scale)) * scale_to_q5
+    real = min(real, float((1 << 31) - 1))
+    if not real > 1.0:
+        return None
+    multiplier, left_shift = quantize_multiplier(real)
+    return multiplier, left_shift, -input_radius(SOFTMAX_DIFF_INTEGER_BITS, left_shift)
+
+
+def sigmoid_input_scaling(input_scale: float) -> tuple[int, int, int]:
+    """The int8 Prepare of LOGISTIC and TANH: input_scale * 2^27 (double) split by frexp, the
+    significand rounded without QuantizeMultiplier's renormalization; returns (multiplier,
+    left_shift, radius)."""
+    real = float(f32(input_scale)) * float(1 << (31 - SIGMOID_INPUT_INTEGER_BITS))
+    fraction, left_shift = math.frexp(real)
+    multiplier = int(round_half_away(fraction * (1 << 31)))
+    return multiplier, left_shift, input_radius(SIGMOID_INPUT_INTEGER_BITS, left_shift)
+
+
+def relu_requantization(input_scale: float, output_scale: float) -> tuple[int, int]:
+    """CalculateReluOpData: the scale ratio is divided in float32, then quantized in double."""
+    return quantize_multiplier(float(f32(input_scale) / f32(output_scale)))
+
+
+def relu6_bounds(input_scale: float, zero_point: int) -> tuple[int, int] | None:
+    """Relu6Prepare: zero and FloatToQuantizedType(6.0f) in the input's quantization (6/scale
+    divided in float32); None where that value would overflow TFLM's int32."""
+    steps = round_half_away(float(f32(6.0) / f32(input_scale)))
+    if not abs(steps) < 2.0 ** 31 - 256:
+        return None
+    return zero_point, max(INT8_MIN, min(INT8_MAX, int(steps) + zero_point))
+
+
+def _elementwise_io(op: OpView) -> tuple[Tensor, Tensor]:
+    source, output = op.input(0), op.output()
+    require_int8_activation(op, source, "input")
+    require_int8_activation(op, output, "output")
+    op.require(source.size == output.size,
+               f"input {list(source.shape)} and output {list(output.shape)} differ in size")
+    for role, tensor in (("input", source), ("output", output)):
+        op.require(tensor.scale > 0, f"{role} '{tensor.info.name}' has no positive scale")
+    return source, output
+
+
+def _layer(op: OpView, kernel: str, params_type: str, source: Tensor, output: Tensor,
+           fields: list[tuple[str, object]]) -> Layer:
+    return Layer(op=op.name, op_index=op.index, kernel=kernel, params_type=params_type,
+                 header=HEADER,
+                 fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                         *fields],
+                 reads=(source.index,), writes=(output.index,))
+
+
+@lowering("SOFTMAX")
+def lower_softmax(op: OpView) -> Layer:
+    source, output = _elementwise_io(op)
+    op.require(source.shape == output.shape,
+               f"input {list(source.shape)} and output {list(output.shape)} differ in shape")
+    op.require(len(source.shape) >= 1, "softmax needs at least one axis")
+    op.require(output.zero_point == INT8_MIN and f32(output.scale) == f32(1.0 / 256),
+               f"output quantization (scale {output.scale}, zero point {output.zero_point}) is "
+               f"not the scale 1/256, zero point -128 that TFLM's int8 softmax requires")
+    op.require(op.options is not None, "SOFTMAX has no options (beta)")
+    beta = op.options.beta
+    scaling = softmax_input_scaling(beta, source.scale)
+    op.require(scaling is not None, f"beta {beta} times input scale {source.scale} is too "
+                                    f"small for TFLM's int8 softmax (needs > 2^-26)")
+    multiplier, left_shift, diff_min = scaling
+    depth = source.shape[-1]
+    op.require(depth > 0, "the softmax axis is empty")
+    return _layer(op, "tinyml_softmax_s8", "tinyml_softmax_params", source, output,
+                  [("outer_size", source.size // depth), ("depth", depth),
+                   ("input_multiplier", multiplier), ("input_left_shift", left_shift),
+                   ("diff_min", diff_min)])
+
+
+def _lower_sigmoid_like(op: OpView, kernel: str, params_type: str) -> Layer:
+    source, output = _elementwise_io(op)
+    if op.name == "LOGISTIC":
+        op.require(output.zero_point == INT8_MIN,
+                   f"output zero point {output.zero_point} is not the -128 that TFLM's int8 "
+                   f"LOGISTIC requires")
+    multiplier, left_shift, radius = sigmoid_input_scaling(source.scale)
+    # Outside these shifts TFLM's own Prepare shifts by a negative amount or past 31 bits.
+    op.require(0 <= left_shift <= 31, f"input scale {source.scale} is outside the 2^-28 to 16 "
+                                      f"that the int8 {op.name} kernel handles")
+    return _layer(op, kernel, params_type, source, output,
+                  [("size", source.size), ("input_zero_point", source.zero_point),
+                   ("input_range_radius", radius), ("input_multiplier", multiplier),
+                   ("input_left_shift", left_shift)])
+
+
+@lowering("LOGISTIC")
+def lower_logistic(op: OpView) -> Layer:
+    # TFLM checks the output zero point and assumes the scale 1/256 the converter writes.
+    return _lower_sigmoid_like(op, "tinyml_logistic_s8", "tinyml_logistic_params")
+
+
+@lowering("TANH")
+def lower_tanh(op: OpView) -> Layer:
+    # TFLM checks nothing of the output's quantization and writes tanh at scale 1/128, zero
+    # point 0 (what the converter always chooses); mirrored, not second-guessed.
+    return _lower_sigmoid_like(op, "tinyml_tanh_s8", "tinyml_tanh_params")
+
+
+@lowering("RELU")
+def lower_relu(op: OpView) -> Layer:
+    source, output = _elementwise_io(op)
+    multiplier, shift = relu_requantization(source.scale, output.scale)
+    op.require(shift <= 30, f"input scale {source.scale} over output scale {output.scale} is "
+                            f"too large a ratio to requantize")
+    # TFLM's act_min is zero_point + roundf(0.0f / scale), i.e. the zero point.
+    return _layer(op, "tinyml_relu_s8", "tinyml_relu_params", source, output,
+                  [("size", source.size), ("input_offset", source.zero_point),
+                   ("output_offset", output.zero_point), ("output_multiplier", multiplier),
+                   ("output_shift", shift), ("act_min", max(INT8_MIN, output.zero_point)),
+                   ("act_max", INT8_MAX)])
+
+
+@lowering("RELU6")
+def lower_relu6(op: OpView) -> Layer:
+    source, output = _elementwise_io(op)
+    bounds = relu6_bounds(source.scale, source.zero_point)
+    op.require(bounds is not None, f"input scale {source.scale} is too small for 6.0 to be "
+                                   f"quantized")
+    lower, upper = bounds
+    return _layer(op, "tinyml_relu6_s8", "tinyml_relu6_params", source, output,
+                  [("size", source.size), ("lower", lower), ("upper", upper)])
+
