@@ -30,10 +30,6 @@ def runtime_sources() -> list[Path]:
     return sorted((RUNTIME_DIR / "src").rglob("*.c"))
 
 
-def _runtime_files() -> list[Path]:
-    return sorted(p for p in RUNTIME_DIR.rglob("*") if p.is_file()) + [RUNNER_SOURCE]
-
-
 def compiler() -> str:
     name = os.environ.get("CC", "cc")
     if shutil.which(name) is None:
@@ -48,41 +44,34 @@ def generate_sources(models: list[tuple[str, TFLiteModel]]) -> dict[str, str]:
     for name, model in models:
         converted = convert_model(model, name, None, f"(host build of {name})",
                                   measure_arena=False)
-        files.update({k: v for k, v in converted.files.items() if not k.endswith("_resolver.h")})
+        # The runner is a built-in image: it needs neither the .tflite bytes nor TFLM resolvers.
+        files.update({k: v for k, v in converted.files.items()
+                      if not k.endswith(("_resolver.h", "_model_data.c", "_model_data.h"))})
         entries.append(converted.entry)
     files.update({k: v for k, v in registry_files(entries).items() if k.endswith((".c", ".h"))
                   and "resolver" not in k})
     return files
 
 
-def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, ...] = ()
-                 ) -> Path:
-    """A host executable running the given models (see firmware/boards/host/run_model.c)."""
-    generated = generate_sources(models)
-    cc = compiler()
-    digest = hashlib.sha256()
-    for name in sorted(generated):
-        digest.update(name.encode() + b"\0" + generated[name].encode() + b"\0")
-    for path in _runtime_files():
-        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes())
-    digest.update(" ".join((cc, *C_FLAGS, *extra_flags)).encode())
-    target = CACHE_DIR / digest.hexdigest()[:20]
-    executable = target / "run_model"
-    if executable.exists():
-        return executable
+def _compile(command: list[str], what: str, cwd: Path | None = None) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if "error" in line]
+        raise BuildFailed(f"host build of {what} failed: "
+                          f"{errors[0] if errors else result.stderr.strip()}")
+
+
+def _cached_build(key: hashlib._Hash, product: str, build) -> Path:
+    """Returns CACHE_DIR/<key>/<product>, running build(staging_dir) first if it is missing.
+    Builds happen in a private directory renamed into place, so concurrent builders and
+    interrupted builds never leave a half-written product."""
+    target = CACHE_DIR / key.hexdigest()[:20]
+    if (target / product).exists():
+        return target / product
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=CACHE_DIR))
     try:
-        for name, text in generated.items():
-            (staging / name).write_text(text)
-        command = [cc, *C_FLAGS, *extra_flags, f"-I{RUNTIME_DIR / 'include'}", f"-I{staging}",
-                   *map(str, runtime_sources()), str(RUNNER_SOURCE),
-                   *sorted(str(staging / n) for n in generated if n.endswith(".c")),
-                   "-o", str(staging / "run_model")]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            errors = [line for line in result.stderr.splitlines() if "error" in line]
-            raise BuildFailed(f"host build failed: {errors[0] if errors else result.stderr}")
+        build(staging)
         try:
             staging.rename(target)
         except OSError:  # built concurrently by another process: use theirs
@@ -90,7 +79,52 @@ def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return executable
+    return target / product
+
+
+def runtime_library(extra_flags: tuple[str, ...] = ()) -> Path:
+    """The runtime's sources compiled once into a static library, per compiler and flags."""
+    cc = compiler()
+    digest = hashlib.sha256(b"libtinyml\0" + " ".join((cc, *C_FLAGS, *extra_flags)).encode())
+    for path in sorted(p for p in RUNTIME_DIR.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes())
+
+    def build(staging: Path) -> None:
+        objects = []
+        for source in runtime_sources():
+            obj = staging / (source.stem + ".o")
+            _compile([cc, *C_FLAGS, *extra_flags, f"-I{RUNTIME_DIR / 'include'}", "-c",
+                      str(source), "-o", str(obj)], source.name)
+            objects.append(str(obj))
+        _compile(["ar", "rcs", str(staging / "libtinyml.a"), *objects], "libtinyml.a")
+
+    return _cached_build(digest, "libtinyml.a", build)
+
+
+def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, ...] = ()
+                 ) -> Path:
+    """A host executable running the given models (see firmware/boards/host/run_model.c)."""
+    generated = generate_sources(models)
+    library = runtime_library(extra_flags)
+    cc = compiler()
+    digest = hashlib.sha256(b"runner\0" + str(library).encode() + RUNNER_SOURCE.read_bytes())
+    for name in sorted(generated):
+        digest.update(name.encode() + b"\0" + generated[name].encode() + b"\0")
+    digest.update(" ".join((cc, *C_FLAGS, *extra_flags)).encode())
+
+    def build(staging: Path) -> None:
+        for name, text in generated.items():
+            (staging / name).write_text(text)
+        sources = sorted(n for n in generated if n.endswith(".c"))
+        # -O0: the generated files are data tables; optimizing them only costs build time.
+        _compile([cc, *C_FLAGS, "-O0", *extra_flags, f"-I{RUNTIME_DIR / 'include'}",
+                  f"-I{staging}", "-c", *sources], "the generated models", cwd=staging)
+        objects = [str(staging / (n[:-2] + ".o")) for n in sources]
+        _compile([cc, *C_FLAGS, *extra_flags, f"-I{RUNTIME_DIR / 'include'}", f"-I{staging}",
+                  str(RUNNER_SOURCE), *objects, str(library), "-o", str(staging / "run_model")],
+                 "run_model")
+
+    return _cached_build(digest, "run_model", build)
 
 
 def run_builtin(executable: Path, name: str, model: TFLiteModel, inputs: np.ndarray

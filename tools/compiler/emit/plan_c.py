@@ -28,9 +28,17 @@ def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: 
             return f"{{NULL, {plan.offset(value.tensor)}u}}"
         return f"{{{arrays[(step, name)]}, 0u}}"
     if isinstance(value, (list, tuple)):
-        return "{" + ", ".join(_field_value(plan, step, layer, name, v, arrays)
-                               for v in value) + "}"
+        return "{" + ", ".join(_field_value(plan, step, layer, element, v, arrays)
+                               for element, v in _elements(name, value)) + "}"
     raise TypeError(f"cannot emit field {name}={value!r} of {layer.op}")
+
+
+def _elements(name: str, value) -> list[tuple[str, object]]:
+    """A list field's items, each named with its index (so a list of operands can hold
+    several constants); any other field as itself."""
+    if isinstance(value, (list, tuple)):
+        return [(f"{name}{index}", item) for index, item in enumerate(value)]
+    return [(name, value)]
 
 
 def _constant_of_operand(plan: Plan, value: Operand) -> Const:
@@ -60,7 +68,7 @@ def plan_source(name: str, plan: Plan, banner: str) -> str:
     out.append("\n")
     arrays: dict[tuple[int, str], str] = {}
     for step, layer in enumerate(plan.layers):
-        for field_name, value in layer.fields:
+        for field_name, value in (item for field in layer.fields for item in _elements(*field)):
             if isinstance(value, Operand) and value.tensor not in plan.tensor_offsets:
                 value = _constant_of_operand(plan, value)
             if isinstance(value, Const):

@@ -24,6 +24,7 @@ class MicroMutableOpResolver {
   TfLiteStatus AddMean() { return Register(); }
   TfLiteStatus AddMul() { return Register(); }
   TfLiteStatus AddPad() { return Register(); }
+  TfLiteStatus AddPadV2() { return Register(); }
   TfLiteStatus AddQuantize() { return Register(); }
   TfLiteStatus AddRelu() { return Register(); }
   TfLiteStatus AddRelu6() { return Register(); }

@@ -1,0 +1,46 @@
+/* PAD / PADV2 and CONCATENATION (int8): pure data movement, no arithmetic. TFLM's int8
+ * CONCATENATION requires every input to share the output's scale and zero point, so bytes are
+ * copied as they are. */
+#ifndef TINYML_OP_DATA_MOVEMENT_H
+#define TINYML_OP_DATA_MOVEMENT_H
+
+#include <stdint.h>
+
+#include "tinyml/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* TFLM's reference PAD works on shapes extended to 5-D (leading dimensions of 1). */
+#define TINYML_PAD_DIMS 5
+
+typedef struct {
+  uint32_t input;
+  uint32_t output;
+  int32_t input_shape[TINYML_PAD_DIMS];
+  int32_t pad_before[TINYML_PAD_DIMS];
+  int32_t pad_after[TINYML_PAD_DIMS];
+  int32_t pad_value; /* int8: the output zero point (PAD) or the constant (PADV2) */
+} tinyml_pad_params;
+
+/* TFLM's CONCATENATION accepts at most 10 inputs (kMaxInputNum). */
+#define TINYML_CONCAT_MAX_INPUTS 10
+
+typedef struct {
+  uint32_t output;
+  int32_t input_count;
+  int32_t outer_size; /* product of the output dimensions before the axis */
+  /* Bytes each input contributes per outer step: its axis size times the inner size. */
+  int32_t copy_bytes[TINYML_CONCAT_MAX_INPUTS];
+  tinyml_operand inputs[TINYML_CONCAT_MAX_INPUTS];
+} tinyml_concatenation_params;
+
+void tinyml_pad_s8(const void *params, uint8_t *arena);
+void tinyml_concatenation_s8(const void *params, uint8_t *arena);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_OP_DATA_MOVEMENT_H */

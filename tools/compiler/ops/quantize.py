@@ -1,0 +1,87 @@
+"""QUANTIZE (int8 -> int8, float32 -> int8) and DEQUANTIZE (int8 -> float32), per tensor.
+
+The float forms appear around a "float island" (int8 -> DEQUANTIZE -> float shape ops ->
+QUANTIZE -> int8); the planner sizes float32 activations like any other.
+"""
+
+from __future__ import annotations
+
+from tools.compiler.graph import OpView, Tensor
+from tools.compiler.layers import Layer, Offset
+from tools.compiler.ops import lowering
+from tools.compiler.ops.common import require_int8_activation
+from tools.compiler.quantization import f32, quantize_multiplier
+
+HEADER = "tinyml/op_quantize.h"
+MAX_LEFT_SHIFT = 30  # beyond this TFLM's x * (1 << shift) is undefined behaviour
+
+
+def _require_float_activation(op: OpView, tensor: Tensor | None, role: str) -> None:
+    op.require(tensor is not None, f"missing {role}")
+    op.require(not tensor.is_constant, f"{role} '{tensor.info.name}' is constant; the built-in "
+                                       f"runtime expects an activation there")
+    op.require_types(tensor, "FLOAT32")
+
+
+def _require_scale(op: OpView, tensor: Tensor) -> None:
+    op.require(tensor.scale > 0.0, f"tensor '{tensor.info.name}' has no quantization scale")
+
+
+def requantize_multiplier(op: OpView, input_scale: float, output_scale: float
+                          ) -> tuple[int, int]:
+    """PrepareQuantizeReference: QuantizeMultiplier of input_scale / output_scale in double.
+    Equal scales give (2^30, 1), which Requantize's generic path maps to the identity."""
+    significand, shift = quantize_multiplier(float(f32(input_scale)) / float(f32(output_scale)))
+    op.require(shift <= MAX_LEFT_SHIFT, f"input/output scale ratio {input_scale / output_scale:g} "
+                                        f"is too large to requantize")
+    return significand, shift
+
+
+def _elements(op: OpView, source: Tensor, output: Tensor) -> int:
+    op.require(source.size == output.size, f"input {list(source.shape)} and output "
+                                           f"{list(output.shape)} differ in size")
+    return source.size
+
+
+@lowering("QUANTIZE")
+def lower_quantize(op: OpView) -> Layer:
+    source, output = op.input(0), op.output()
+    require_int8_activation(op, output, "output")
+    _require_scale(op, output)
+    if source is not None and source.type_name == "FLOAT32":
+        _require_float_activation(op, source, "input")
+        return Layer(
+            op="QUANTIZE", op_index=op.index, kernel="tinyml_quantize_f32_s8",
+            params_type="tinyml_affine_params", header=HEADER,
+            fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                    ("size", _elements(op, source, output)),
+                    # AffineQuantize divides by the scale cast back to float: exact float32.
+                    ("scale", float(f32(output.scale))), ("zero_point", output.zero_point)],
+            reads=(source.index,), writes=(output.index,))
+    require_int8_activation(op, source, "input")
+    _require_scale(op, source)
+    multiplier, shift = requantize_multiplier(op, source.scale, output.scale)
+    return Layer(
+        op="QUANTIZE", op_index=op.index, kernel="tinyml_quantize_s8_s8",
+        params_type="tinyml_requantize_params", header=HEADER,
+        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                ("size", _elements(op, source, output)),
+                ("input_zero_point", source.zero_point),
+                ("output_zero_point", output.zero_point),
+                ("multiplier", multiplier), ("shift", shift)],
+        reads=(source.index,), writes=(output.index,))
+
+
+@lowering("DEQUANTIZE")
+def lower_dequantize(op: OpView) -> Layer:
+    source, output = op.input(0), op.output()
+    require_int8_activation(op, source, "input")
+    _require_scale(op, source)
+    _require_float_activation(op, output, "output")
+    return Layer(
+        op="DEQUANTIZE", op_index=op.index, kernel="tinyml_dequantize_s8_f32",
+        params_type="tinyml_affine_params", header=HEADER,
+        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                ("size", _elements(op, source, output)),
+                ("scale", float(f32(source.scale))), ("zero_point", source.zero_point)],
+        reads=(source.index,), writes=(output.index,))
