@@ -67,6 +67,11 @@ def lower_conv2d(op: OpView) -> Layer:
                                         strides, dilations, (out_h, out_w))
     multipliers, shifts = conv_channel_multipliers(source.scale, filter_scales, output.scale)
     act_min, act_max = fused_activation_range(op, options.fusedActivationFunction, output)
+    # The DSP kernel's im2col: two int16 columns of K = filter_h * filter_w * filter_c values,
+    # each rounded up to an even count (word-aligned second column): 4 * (K + K % 2) bytes.
+    # Requested for every build, so that the plan does not depend on the target.
+    column = filter_h * filter_w * filter_c
+    scratch_bytes = 2 * 2 * (column + column % 2)
     return Layer(
         op="CONV_2D", op_index=op.index, kernel="tinyml_conv2d_s8",
         params_type="tinyml_conv2d_params", header=HEADER,
@@ -82,7 +87,7 @@ def lower_conv2d(op: OpView) -> Layer:
                 ("act_min", act_min), ("act_max", act_max),
                 ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
                 ("bias", _bias(op, out_c)), *_requantization(multipliers, shifts)],
-        reads=(source.index,), writes=(output.index,))
+        reads=(source.index,), writes=(output.index,), scratch_bytes=scratch_bytes)
 
 
 @lowering("DEPTHWISE_CONV_2D")

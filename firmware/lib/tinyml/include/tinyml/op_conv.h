@@ -13,7 +13,7 @@ extern "C" {
 typedef struct {
   uint32_t input;   /* arena offsets, NHWC */
   uint32_t output;
-  uint32_t scratch; /* DSP path: two int16 rows of filter_h * filter_w * filter_c */
+  uint32_t scratch; /* DSP im2col: 4 * (K + K % 2) bytes, K = filter_h * filter_w * filter_c */
   int32_t batches, input_h, input_w, input_c;
   int32_t output_h, output_w, output_c;
   int32_t filter_h, filter_w, filter_c; /* filter_c: input channels per group */
@@ -25,6 +25,7 @@ typedef struct {
   const int8_t *shift;
 } tinyml_conv2d_params;
 
+/* Depthwise and fully connected need no scratch: their DSP paths widen the input on the fly. */
 typedef struct {
   uint32_t input;
   uint32_t output;

@@ -1,0 +1,163 @@
+/* SIMD helpers for the int8 kernels' DSP fast paths (Cortex-M4/M7/M33 "DSP extension").
+ *
+ * TINYML_USE_DSP is defined when the fast paths are compiled:
+ *   - on an ARM target with __ARM_FEATURE_DSP, using the ACLE intrinsics of <arm_acle.h>;
+ *   - on any other host with -DTINYML_EMULATE_DSP, using the portable C below, which has the
+ *     instructions' exact semantics, so that the tests run the DSP algorithms (lane packing,
+ *     pairing, odd-count tails) against TFLM on the host.
+ * -DTINYML_DISABLE_DSP forces the portable kernels everywhere.
+ *
+ * Lanes: an int32 holding two int16 lanes has lane 0 in bits 0..15 ("bottom") and lane 1 in
+ * bits 16..31 ("top"). Memory access goes through memcpy, which the compiler turns into single
+ * (unaligned-capable) LDR/STR on the M4 and which keeps the arena free of aliasing UB. */
+#ifndef TINYML_DSP_H
+#define TINYML_DSP_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if !defined(TINYML_DISABLE_DSP)
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#define TINYML_USE_DSP 1
+#elif defined(TINYML_EMULATE_DSP)
+#define TINYML_USE_DSP 1
+#define TINYML_DSP_EMULATED 1
+#endif
+#endif
+
+#if defined(TINYML_USE_DSP)
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the DSP kernels assume little-endian byte and halfword lanes"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TINYML_DSP_EMULATED)
+
+static inline int32_t tinyml_dsp_byte(int32_t x, int index) {
+  return (int32_t)((((uint32_t)x >> (8 * index)) & 0xFFu) ^ 0x80u) - 0x80;
+}
+static inline int32_t tinyml_dsp_bottom(int32_t x) {
+  return (int32_t)(((uint32_t)x & 0xFFFFu) ^ 0x8000u) - 0x8000;
+}
+static inline int32_t tinyml_dsp_top(int32_t x) {
+  return (int32_t)((((uint32_t)x >> 16) & 0xFFFFu) ^ 0x8000u) - 0x8000;
+}
+/* Two lanes, each wrapped to 16 bits as the hardware does. */
+static inline int32_t tinyml_dsp_pack(int32_t bottom, int32_t top) {
+  return (int32_t)(((uint32_t)top << 16) | ((uint32_t)bottom & 0xFFFFu));
+}
+static inline int32_t tinyml_dsp_mac(int32_t acc, int32_t a, int32_t b) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(a * b)); /* SMLAxy: wraps (sets Q) */
+}
+
+/* SXTB16: bytes 0 and 2, sign-extended into the two lanes. */
+static inline int32_t tinyml_sxtb16(int32_t x) {
+  return tinyml_dsp_pack(tinyml_dsp_byte(x, 0), tinyml_dsp_byte(x, 2));
+}
+/* SXTB16 x, ROR #8: bytes 1 and 3. */
+static inline int32_t tinyml_sxtb16_ror8(int32_t x) {
+  return tinyml_dsp_pack(tinyml_dsp_byte(x, 1), tinyml_dsp_byte(x, 3));
+}
+/* SXTAB16 a, x: lane-wise a + SXTB16(x). */
+static inline int32_t tinyml_sxtab16(int32_t a, int32_t x) {
+  return tinyml_dsp_pack(tinyml_dsp_bottom(a) + tinyml_dsp_byte(x, 0),
+                         tinyml_dsp_top(a) + tinyml_dsp_byte(x, 2));
+}
+static inline int32_t tinyml_sxtab16_ror8(int32_t a, int32_t x) {
+  return tinyml_dsp_pack(tinyml_dsp_bottom(a) + tinyml_dsp_byte(x, 1),
+                         tinyml_dsp_top(a) + tinyml_dsp_byte(x, 3));
+}
+/* SMLAD: acc + a.bottom * b.bottom + a.top * b.top. */
+static inline int32_t tinyml_smlad(int32_t a, int32_t b, int32_t acc) {
+  return tinyml_dsp_mac(tinyml_dsp_mac(acc, tinyml_dsp_bottom(a), tinyml_dsp_bottom(b)),
+                        tinyml_dsp_top(a), tinyml_dsp_top(b));
+}
+static inline int32_t tinyml_smlabb(int32_t a, int32_t b, int32_t acc) {
+  return tinyml_dsp_mac(acc, tinyml_dsp_bottom(a), tinyml_dsp_bottom(b));
+}
+static inline int32_t tinyml_smlatb(int32_t a, int32_t b, int32_t acc) {
+  return tinyml_dsp_mac(acc, tinyml_dsp_top(a), tinyml_dsp_bottom(b));
+}
+static inline int32_t tinyml_smlatt(int32_t a, int32_t b, int32_t acc) {
+  return tinyml_dsp_mac(acc, tinyml_dsp_top(a), tinyml_dsp_top(b));
+}
+
+#else /* ARM: ACLE */
+
+static inline int32_t tinyml_sxtb16(int32_t x) { return __sxtb16(x); }
+static inline int32_t tinyml_sxtab16(int32_t a, int32_t x) { return __sxtab16(a, x); }
+static inline int32_t tinyml_smlad(int32_t a, int32_t b, int32_t acc) {
+  return __smlad(a, b, acc);
+}
+static inline int32_t tinyml_smlabb(int32_t a, int32_t b, int32_t acc) {
+  return __smlabb(a, b, acc);
+}
+static inline int32_t tinyml_smlatb(int32_t a, int32_t b, int32_t acc) {
+  return __smlatb(a, b, acc);
+}
+static inline int32_t tinyml_smlatt(int32_t a, int32_t b, int32_t acc) {
+  return __smlatt(a, b, acc);
+}
+
+/* ACLE has no rotated SXTB16 and GCC does not fold a separate ROR into it, so with GCC/Clang
+ * the rotation is the instruction's own ROR #8 operand: one instruction instead of two. */
+#if defined(__GNUC__)
+static inline int32_t tinyml_sxtb16_ror8(int32_t x) {
+  int32_t result;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(x));
+  return result;
+}
+static inline int32_t tinyml_sxtab16_ror8(int32_t a, int32_t x) {
+  int32_t result;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(result) : "r"(a), "r"(x));
+  return result;
+}
+#else
+static inline int32_t tinyml_sxtb16_ror8(int32_t x) {
+  return __sxtb16((int32_t)(((uint32_t)x >> 8) | ((uint32_t)x << 24)));
+}
+static inline int32_t tinyml_sxtab16_ror8(int32_t a, int32_t x) {
+  return __sxtab16(a, (int32_t)(((uint32_t)x >> 8) | ((uint32_t)x << 24)));
+}
+#endif
+
+#endif /* TINYML_DSP_EMULATED */
+
+/* A value in both int16 lanes, e.g. the input offset for SXTAB16. */
+static inline int32_t tinyml_dup16(int32_t x) {
+  return (int32_t)(((uint32_t)x << 16) | ((uint32_t)x & 0xFFFFu));
+}
+
+static inline int32_t tinyml_load_s8x4(const int8_t *p) {
+  int32_t x;
+  memcpy(&x, p, sizeof x);
+  return x;
+}
+static inline int32_t tinyml_load_s16x2(const int16_t *p) {
+  int32_t x;
+  memcpy(&x, p, sizeof x);
+  return x;
+}
+static inline void tinyml_store_s16x2(int16_t *p, int32_t x) { memcpy(p, &x, sizeof x); }
+static inline int32_t tinyml_load_s16(const int16_t *p) {
+  int16_t x;
+  memcpy(&x, p, sizeof x);
+  return x;
+}
+static inline void tinyml_store_s16(int16_t *p, int32_t x) {
+  const int16_t value = (int16_t)x; /* callers pass values in int16 range */
+  memcpy(p, &value, sizeof value);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_USE_DSP */
+
+#endif /* TINYML_DSP_H */

@@ -1,0 +1,332 @@
+"""CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D and AVERAGE_POOL_2D: randomized
+converter-built models must give TFLM's bytes through the built-in runtime, both with the
+portable kernels and with the DSP (SIMD) kernels, the latter run on the host through
+TINYML_EMULATE_DSP (include/tinyml/dsp.h). The shapes are drawn to hit the DSP kernels' pair
+and block tails: odd and even channel counts, depths that are and are not multiples of 4, an odd
+or even number of output pixels, padding, dilation, channel multipliers and groups."""
+
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from tests.conftest import MODELS_DIR, REPO_ROOT
+from tests.support.modelgen import Case, convert_cases
+from tests.support.opcheck import compare_models
+from tools.compiler.host import build_runner, run_builtin
+from tools.compiler.ops import supported_ops
+from tools.evaluate import load_test_set
+from tools.reference import TFLMRunner, run_all
+from tools.tflite_model import TFLiteModel
+
+BATCHES = 5
+PER_BATCH = 42  # 210 models per op
+BUILDS = {"portable": (), "dsp-emulated": ("-DTINYML_EMULATE_DSP",)}
+
+# Fused activations: (schema code, name).
+ACTIVATIONS = [(0, "none"), (1, "relu"), (3, "relu6")]
+CHANNELS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17]
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def _activate(name, value):
+    tf = _tf()
+    if name == "relu":
+        return tf.nn.relu(value)
+    if name == "relu6":
+        return tf.nn.relu6(value)
+    return value
+
+
+def _activation(rng):
+    return ACTIVATIONS[int(rng.choice(3, p=[0.4, 0.3, 0.3]))]
+
+
+def _input_range(rng) -> tuple[float, float]:
+    """Zero points anywhere in [-128, 127]: ranges straddling zero and one-sided ones, so the
+    input offset takes both signs and large magnitudes (widened values span -255 .. 255)."""
+    kind = rng.integers(0, 3)
+    if kind == 0:
+        return -float(rng.uniform(0.3, 4.0)), float(rng.uniform(0.3, 4.0))
+    if kind == 1:
+        low = float(rng.uniform(0.0, 1.0))
+        return low, low + float(rng.uniform(0.5, 4.0))
+    high = -float(rng.uniform(0.0, 1.0))
+    return high - float(rng.uniform(0.5, 4.0)), high
+
+
+def _channel_scales(rng, channels: int) -> np.ndarray:
+    """Per-output-channel weight magnitudes spread over ~2 decades: per-channel scales."""
+    return np.exp(rng.uniform(np.log(0.03), np.log(3.0), size=channels))
+
+
+def _bias(rng, channels: int):
+    return (rng.normal(size=channels) * rng.choice([0.1, 0.5, 2.0])).astype(np.float32) \
+        if rng.random() < 0.7 else None
+
+
+def _spatial(rng, kernel: int, dilation: int, padding: str, largest: int = 11):
+    """An input extent for which the op has at least one output."""
+    effective = (kernel - 1) * dilation + 1
+    low = effective if padding == "VALID" else 1
+    return int(rng.integers(low, max(low, largest) + 1))
+
+
+def _stride_and_dilation(rng, allow_dilation=True):
+    """TF forbids stride > 1 together with dilation > 1."""
+    if allow_dilation and rng.random() < 0.25:
+        return (1, 1), (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    return (int(rng.integers(1, 4)), int(rng.integers(1, 4))), (1, 1)
+
+
+def _conv_case(rng):
+    tf = _tf()
+    padding = str(rng.choice(["SAME", "VALID"]))
+    (sh, sw), (dh, dw) = _stride_and_dilation(rng)
+    kh, kw = (1, 1) if rng.random() < 0.2 else (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+    groups = int(rng.choice([2, 3])) if rng.random() < 0.1 else 1
+    filter_c = int(rng.choice(CHANNELS[:8]))
+    in_c = filter_c * groups
+    out_c = groups * int(rng.integers(1, 7)) if groups > 1 else int(rng.choice(CHANNELS))
+    shape = (1, _spatial(rng, kh, dh, padding), _spatial(rng, kw, dw, padding), in_c)
+    weights = (rng.normal(size=(kh, kw, filter_c, out_c)) *
+               _channel_scales(rng, out_c)).astype(np.float32)
+    bias = _bias(rng, out_c)
+    code, act = _activation(rng)
+
+    def build(x):
+        y = tf.nn.conv2d(x, weights, strides=[1, sh, sw, 1], padding=padding,
+                         dilations=[1, dh, dw, 1])
+        return _activate(act, y if bias is None else tf.nn.bias_add(y, bias))
+
+    return Case(f"conv {shape} k{kh}x{kw} c{filter_c}x{groups}g->{out_c} s{sh}{sw} d{dh}{dw} "
+                f"{padding} bias={bias is not None} {act}", shape, build,
+                _input_range(rng)), code
+
+
+def _depthwise_case(rng):
+    tf = _tf()
+    padding = str(rng.choice(["SAME", "VALID"]))
+    stride, (dh, dw) = _stride_and_dilation(rng)
+    stride = stride[0]  # TF's depthwise needs equal strides
+    kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    multiplier = int(rng.choice([1, 1, 1, 2, 3, 4, 5, 8]))
+    in_c = int(rng.choice(CHANNELS))
+    shape = (1, _spatial(rng, kh, dh, padding), _spatial(rng, kw, dw, padding),
+             in_c)
+    weights = (rng.normal(size=(kh, kw, in_c, multiplier)) *
+               _channel_scales(rng, in_c * multiplier).reshape(in_c, multiplier)
+               ).astype(np.float32)
+    bias = _bias(rng, in_c * multiplier)
+    code, act = _activation(rng)
+
+    def build(x):
+        y = tf.nn.depthwise_conv2d(x, weights, strides=[1, stride, stride, 1], padding=padding,
+                                   dilations=[dh, dw])
+        return _activate(act, y if bias is None else tf.nn.bias_add(y, bias))
+
+    return Case(f"depthwise {shape} k{kh}x{kw} x{multiplier} s{stride} d{dh}{dw} {padding} "
+                f"bias={bias is not None} {act}", shape, build, _input_range(rng)), code
+
+
+def _fully_connected_case(rng):
+    tf = _tf()
+    depth = int(rng.choice([1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 31, 32, 33, 64, 75]))
+    units = int(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 16, 25]))
+    # 3-D: batched rows (keep_num_dims). Depth 1 would become a MUL.
+    rows = int(rng.integers(2, 6)) if depth > 1 and rng.random() < 0.35 else 0
+    shape = (1, rows, depth) if rows else (1, depth)
+    weights = (rng.normal(size=(depth, units)) * _channel_scales(rng, units)
+               ).astype(np.float32)
+    bias = _bias(rng, units)
+    code, act = _activation(rng)
+
+    def build(x):
+        y = tf.matmul(x, weights)
+        return _activate(act, y if bias is None else y + bias)
+
+    return Case(f"fully_connected {shape} -> {units} bias={bias is not None} {act}", shape,
+                build, _input_range(rng)), code
+
+
+def _pool_case(rng, op):
+    tf = _tf()
+    padding = str(rng.choice(["SAME", "VALID"]))
+    kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    shape = (1, _spatial(rng, kh, 1, padding), _spatial(rng, kw, 1, padding),
+             int(rng.choice(CHANNELS)))
+    pool = tf.nn.max_pool2d if op == "MAX_POOL_2D" else tf.nn.avg_pool2d
+    return Case(f"{op} {shape} k{kh}x{kw} s{sh}{sw} {padding}", shape,
+                lambda x: pool(x, ksize=[kh, kw], strides=[sh, sw], padding=padding),
+                _input_range(rng)), None
+
+
+def _network_case(rng):
+    """conv -> pool -> reshape -> dense, sometimes with a depthwise stage first."""
+    tf = _tf()
+    size, in_c = int(rng.integers(6, 13)), int(rng.choice([1, 3, 4]))
+    mid_c, units = int(rng.choice([4, 5, 8])), int(rng.choice([3, 10]))
+    depthwise = rng.random() < 0.5
+    pool = tf.nn.max_pool2d if rng.random() < 0.5 else tf.nn.avg_pool2d
+    dw_weights = rng.normal(size=(3, 3, in_c, 1)).astype(np.float32)
+    conv_weights = (rng.normal(size=(3, 3, in_c, mid_c)) * 0.5).astype(np.float32)
+    conv_bias = rng.normal(size=mid_c).astype(np.float32) * 0.1
+    pooled = (size + 1) // 2
+    dense = (rng.normal(size=(pooled * pooled * mid_c, units)) * 0.2).astype(np.float32)
+
+    def build(x):
+        if depthwise:
+            x = tf.nn.relu6(tf.nn.depthwise_conv2d(x, dw_weights, [1, 1, 1, 1], "SAME"))
+        x = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, conv_weights, 1, "SAME"), conv_bias))
+        x = pool(x, ksize=2, strides=2, padding="SAME")
+        return tf.matmul(tf.reshape(x, [1, -1]), dense)
+
+    return Case(f"network {size}x{size}x{in_c} dw={depthwise} conv->{mid_c} "
+                f"{pool.__name__} dense->{units}", (1, size, size, in_c), build,
+                (0.0, 1.0)), None
+
+
+# Each op under test: its case maker and the base of its random seeds.
+OPS = {
+    "CONV_2D": (_conv_case, 6000),
+    "DEPTHWISE_CONV_2D": (_depthwise_case, 7000),
+    "FULLY_CONNECTED": (_fully_connected_case, 8000),
+    "MAX_POOL_2D": (lambda rng: _pool_case(rng, "MAX_POOL_2D"), 9000),
+    "AVERAGE_POOL_2D": (lambda rng: _pool_case(rng, "AVERAGE_POOL_2D"), 9500),
+}
+
+
+def _converted(built, seed, op) -> list[TFLiteModel]:
+    """Converts the cases (one conversion) and asserts that each model holds `op`, with the
+    expected fused activation where one is given."""
+    cases = [case for case, _ in built]
+    models = [TFLiteModel(data, f"{op} seed {seed} case {i}")
+              for i, data in enumerate(convert_cases(cases, seed))]
+    missing = [c.description for c, m in zip(cases, models, strict=True) if op not in m.op_names()]
+    assert not missing, f"no {op} in the models of {missing}"
+    unfused = [f"{c.description}: last op {m.operators[-1].name} activation "
+               f"{m.operators[-1].options.fusedActivationFunction}"
+               for (c, code), m in zip(built, models, strict=True) if code is not None and
+               (m.operators[-1].name != op or
+                m.operators[-1].options.fusedActivationFunction != code)]
+    assert not unfused, "activation not fused as expected:\n" + "\n".join(unfused)
+    return models
+
+
+def _compare_both_builds(models, descriptions, seed, samples=3):
+    _prebuild(models)
+    failures = [f"[{build}] {line}" for build, flags in BUILDS.items()
+                for line in compare_models(models, descriptions, seed, samples, flags)]
+    print("\n".join(failures))
+    assert not failures, f"{len(failures)} mismatches:\n" + "\n".join(failures)
+
+
+def _prebuild(models):
+    """Compiles both runners at once (gcc dominates this file's time): compare_models then
+    finds them in the content-hashed build cache. Same model names as compare_models uses; if
+    those ever differ, this is only wasted work."""
+    named = [(f"case{index}", model) for index, model in enumerate(models)]
+    with ThreadPoolExecutor(len(BUILDS)) as pool:
+        list(pool.map(lambda flags: build_runner(named, flags), BUILDS.values()))
+
+
+@pytest.mark.parametrize("seed", range(BATCHES))
+@pytest.mark.parametrize("op", OPS)
+def test_models_match_tflm(op, seed):
+    """PER_BATCH random single-op models (one conversion), both builds."""
+    make_case, seed_base = OPS[op]
+    rng = np.random.default_rng(seed_base + seed)
+    built = [make_case(rng) for _ in range(PER_BATCH)]
+    models = _converted(built, seed, op)
+    _compare_both_builds(models, [case.description for case, _ in built], seed)
+
+
+def test_small_networks_match_tflm():
+    rng = np.random.default_rng(9900)
+    built = [_network_case(rng) for _ in range(12)]
+    models = _converted(built, 0, "FULLY_CONNECTED")
+    assert all("CONV_2D" in m.op_names() for m in models)
+    _compare_both_builds(models, [case.description for case, _ in built], 0)
+
+
+def test_digits_model_matches_tflm_with_dsp_kernels():
+    """The committed CNN (CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX) on the first
+    2000 test images, both builds."""
+    _, model, _, inputs, _ = load_test_set(MODELS_DIR / "digits", limit=2000)
+    unsupported = sorted(set(model.op_names()) - set(supported_ops()))
+    if unsupported:
+        pytest.skip(f"the built-in runtime lacks {unsupported} so far")
+    expected = run_all(TFLMRunner(model), inputs)
+    for build, flags in BUILDS.items():
+        builtin = run_builtin(build_runner([("digits", model)], flags), "digits", model, inputs)
+        differing = np.flatnonzero((builtin.reshape(len(inputs), -1) !=
+                                    expected.reshape(len(inputs), -1)).any(axis=1))
+        assert differing.size == 0, f"[{build}] {differing.size} images differ: {differing[:10]}"
+
+
+ARM_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
+             "-std=c99", "-Wall", "-Wextra", "-Werror")
+RUNTIME = REPO_ROOT / "firmware" / "lib" / "tinyml"
+
+# Instructions each kernel's DSP path must contain on a Cortex-M4.
+DSP_INSTRUCTIONS = {
+    "op_conv2d": {"smlad", "sxtb16", "sxtab16"},
+    "op_fully_connected": {"smlad", "sxtb16", "sxtab16"},
+    "op_depthwise_conv2d": {"smlabb", "smlatt", "smlatb", "sxtb16", "sxtab16"},
+}
+
+
+def test_runtime_builds_for_cortex_m4_with_dsp_instructions(tmp_path):
+    gcc, objdump = shutil.which("arm-none-eabi-gcc"), shutil.which("arm-none-eabi-objdump")
+    if gcc is None or objdump is None:
+        pytest.skip("arm-none-eabi-gcc / arm-none-eabi-objdump are not installed")
+    for source in sorted((RUNTIME / "src").glob("*.c")):
+        result = subprocess.run([gcc, *ARM_FLAGS, f"-I{RUNTIME / 'include'}", "-c", str(source),
+                                 "-o", str(tmp_path / f"{source.stem}.o")],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, f"{source.name}:\n{result.stderr}"
+    for stem, wanted in DSP_INSTRUCTIONS.items():
+        listing = subprocess.run([objdump, "-d", str(tmp_path / f"{stem}.o")],
+                                 capture_output=True, text=True, check=True).stdout
+        mnemonics = {line.split("\t")[2].strip() for line in listing.splitlines()
+                     if line.count("\t") >= 2}
+        assert wanted <= mnemonics, f"{stem}.o lacks {sorted(wanted - mnemonics)}"
+
+
+M4_SUPPORT = REPO_ROOT / "tests" / "support" / "m4"
+DSP_KERNELS = ("conv2d", "depthwise_conv2d", "fully_connected")
+
+
+def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(tmp_path):
+    """The real instructions, not the emulation: tests/support/m4/kernel_check.c runs each DSP
+    kernel against the portable one (same source, -DTINYML_DISABLE_DSP, renamed ref_*) on random
+    parameters on QEMU's Cortex-M4 board."""
+    gcc, qemu = shutil.which("arm-none-eabi-gcc"), shutil.which("qemu-system-arm")
+    if gcc is None or qemu is None:
+        pytest.skip("arm-none-eabi-gcc / qemu-system-arm are not installed")
+    include = [f"-I{RUNTIME / 'include'}", f"-I{M4_SUPPORT}"]
+    objects = []
+    for kernel in DSP_KERNELS:
+        source = str(RUNTIME / "src" / f"op_{kernel}.c")
+        for variant, defines in (("dsp", []), ("ref", ["-DTINYML_DISABLE_DSP",
+                                                      f"-Dtinyml_{kernel}_s8=ref_{kernel}_s8"])):
+            objects.append(str(tmp_path / f"{variant}_{kernel}.o"))
+            subprocess.run([gcc, *ARM_FLAGS, *include, *defines, "-c", source, "-o",
+                            objects[-1]], check=True)
+    elf = tmp_path / "kernel_check.elf"
+    subprocess.run([gcc, *ARM_FLAGS, *include, "-nostartfiles", "--specs=nosys.specs",
+                    f"-T{M4_SUPPORT / 'mps2_an386.ld'}", str(M4_SUPPORT / "startup.c"),
+                    str(M4_SUPPORT / "kernel_check.c"), *objects, "-o", str(elf)], check=True)
+    result = subprocess.run([qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none",
+                             "-serial", "none", "-semihosting-config", "enable=on,target=native",
+                             "-kernel", str(elf)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all identical" in result.stdout + result.stderr  # semihosting writes to stderr
