@@ -16,7 +16,7 @@ else
 DEMO_DIR := $(DEMO_MODELS)
 endif
 
-.PHONY: all setup demo test lint models clean
+.PHONY: all setup demo test lint models firmware-models clean
 
 all: test
 
@@ -49,6 +49,10 @@ lint: $(SETUP_STAMP)
 # Retrain the committed default models in place (then review and commit the changes).
 models: $(SETUP_STAMP)
 	@for model in $(MODELS); do $(BIN)/tinyml train $$model || exit $$?; done
+
+# Regenerate the firmware's C sources (firmware/lib/models/) from the committed models.
+firmware-models: $(SETUP_STAMP)
+	@for model in $(MODELS); do $(BIN)/tinyml convert models/$$model/model.tflite || exit $$?; done
 
 clean:
 	rm -rf build .pytest_cache

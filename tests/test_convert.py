@@ -3,14 +3,12 @@ committed firmware/lib/models/ is what the converter generates today, and bad in
 with nothing written."""
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.conftest import COMMITTED_MODELS, MODELS_DIR, REPO_ROOT
+from tests.conftest import COMMITTED_MODELS, MODELS_DIR
 from tools.cli import main
 from tools.compiler.convert import DEFAULT_OUT, convert_file, registry_files
 from tools.compiler.host import RUNTIME_DIR, runtime_sources

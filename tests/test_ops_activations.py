@@ -19,8 +19,12 @@ import pytest
 from tests.support.modelgen import Case, convert_cases
 from tools.compiler.errors import CompileError
 from tools.compiler.host import RUNTIME_DIR, build_runner, run_builtin
-from tools.compiler.ops.activations import (input_radius, relu6_bounds, sigmoid_input_scaling,
-                                            softmax_input_scaling)
+from tools.compiler.ops.activations import (
+    input_radius,
+    relu6_bounds,
+    sigmoid_input_scaling,
+    softmax_input_scaling,
+)
 from tools.compiler.planner import compile_plan
 from tools.reference import TFLMRunner, native_stderr_silenced
 from tools.tflite_model import TFLiteModel

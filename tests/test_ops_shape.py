@@ -58,7 +58,8 @@ def test_reshape_models_match_tflm(seed):
     cases = [_reshape_case(rng, i) for i in range(PER_BATCH)]
     models = [TFLiteModel(data, f"reshape seed {seed} case {i}")
               for i, data in enumerate(convert_cases(cases, seed))]
-    missing = [c.description for c, m in zip(cases, models) if "RESHAPE" not in m.op_names()]
+    missing = [c.description for c, m in zip(cases, models, strict=True)
+               if "RESHAPE" not in m.op_names()]
     assert not missing, f"the converter dropped the reshape of {missing}"
     failures = compare_models(models, [c.description for c in cases], seed)
     assert not failures, "\n".join(failures)
@@ -85,7 +86,8 @@ def test_squeeze_and_expand_dims_models_match_tflm(op, seed):
     built = [_squeeze_or_expand(rng, op == "SQUEEZE") for _ in range(PER_BATCH)]
     cases = [case for case, _ in built]
     models = []
-    for index, (data, (_, argument)) in enumerate(zip(convert_cases(cases, seed), built)):
+    for index, (data, (_, argument)) in enumerate(zip(convert_cases(cases, seed), built,
+                                                             strict=True)):
         edited = reshape_to_squeeze(data, argument) if op == "SQUEEZE" else \
             reshape_to_expand_dims(data, argument)
         models.append(TFLiteModel(edited, f"{op} seed {seed} case {index}"))

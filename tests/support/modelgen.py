@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ def convert_cases(cases: list[Case], seed: int, calibration_samples: int = 16) -
 
     @tf.autograph.experimental.do_not_convert
     def branches(*inputs):
-        return [case.build(x) for case, x in zip(cases, inputs)]
+        return [case.build(x) for case, x in zip(cases, inputs, strict=True)]
 
     function = tf.function(branches, input_signature=specs)
 

@@ -26,7 +26,7 @@ def compare_models(models: list[TFLiteModel], descriptions: list[str], seed: int
     runner = build_runner(named, extra_flags)
     rng = np.random.default_rng(seed)
     failures = []
-    for (name, model), description in zip(named, descriptions):
+    for (name, model), description in zip(named, descriptions, strict=True):
         shape = model.inputs[0].shape
         inputs = rng.integers(-128, 128, size=(samples, *shape), dtype=np.int8)
         builtin = run_builtin(runner, name, model, inputs)

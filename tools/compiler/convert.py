@@ -17,8 +17,12 @@ from tools.atomic import atomic_write_text
 from tools.compiler.emit.cformat import banner
 from tools.compiler.emit.model_data import model_data_header, model_data_source
 from tools.compiler.emit.plan_c import plan_header, plan_source
-from tools.compiler.emit.registry import (RegistryEntry, registry_header, registry_resolver,
-                                          registry_source)
+from tools.compiler.emit.registry import (
+    RegistryEntry,
+    registry_header,
+    registry_resolver,
+    registry_source,
+)
 from tools.compiler.emit.resolver import RESOLVER_METHODS, resolver_header
 from tools.compiler.emit.settings import ModelSettings, settings_header, settings_source
 from tools.compiler.errors import CompileError

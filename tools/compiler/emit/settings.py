@@ -40,7 +40,7 @@ def settings_header(model: TFLiteModel, settings: ModelSettings, banner: str) ->
     ops = model.op_names()
     lines = [banner, f"#ifndef {guard}\n#define {guard}\n\n",
              '#include "tinyml/model_info.h"\n\n',
-             f"#ifdef __cplusplus\nextern \"C\" {{\n#endif\n\n",
+             "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
              f"#define {upper}_MODEL_SHA256 {c_string(model.sha256)}\n\n",
              _tensor_macros(f"{upper}_INPUT", model.inputs[0]), "\n",
              _tensor_macros(f"{upper}_OUTPUT", model.outputs[0]), "\n"]
@@ -53,7 +53,7 @@ def settings_header(model: TFLiteModel, settings: ModelSettings, banner: str) ->
         f" * kernels request scratch buffers the reference kernels do not, and alignment differs\n"
         f" * on a 32-bit target. Margin: 25 % and at least 1 KiB, rounded up to 16 bytes. */\n",
         f"#define {upper}_TFLM_ARENA_BYTES {settings.tflm_arena_bytes}\n\n",
-        f"/* Distinct TFLite ops in the model, in order of first use. */\n",
+        "/* Distinct TFLite ops in the model, in order of first use. */\n",
         f"#define {upper}_OP_COUNT {len(ops)}\n",
         f"#define {upper}_OPS {c_string(','.join(ops))}\n\n",
         f"extern const tinyml_model_info g_{name}_info;\n\n",

@@ -12,8 +12,13 @@ from tools.compiler.graph import OpView, Tensor
 from tools.compiler.layers import Layer, Offset
 from tools.compiler.ops import lowering
 from tools.compiler.ops.common import require_int8_activation
-from tools.compiler.quantization import (INT8_MAX, INT8_MIN, f32, quantize_multiplier,
-                                         round_half_away)
+from tools.compiler.quantization import (
+    INT8_MAX,
+    INT8_MIN,
+    f32,
+    quantize_multiplier,
+    round_half_away,
+)
 
 HEADER = "tinyml/op_activations.h"
 

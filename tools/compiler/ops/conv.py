@@ -8,10 +8,13 @@ import numpy as np
 from tools.compiler.graph import OpView, Tensor
 from tools.compiler.layers import Const, Layer, Null, Offset, Scratch
 from tools.compiler.ops import lowering
-from tools.compiler.ops.common import (fused_activation_range, nhwc, require_int8_activation,
-                                       spatial_padding)
-from tools.compiler.quantization import (conv_channel_multipliers,
-                                         fully_connected_tensor_multiplier)
+from tools.compiler.ops.common import (
+    fused_activation_range,
+    nhwc,
+    require_int8_activation,
+    spatial_padding,
+)
+from tools.compiler.quantization import conv_channel_multipliers, fully_connected_tensor_multiplier
 
 HEADER = "tinyml/op_conv.h"
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 from tools.compiler.graph import OpView
 from tools.compiler.layers import Layer, Offset
 from tools.compiler.ops import lowering
-from tools.compiler.ops.common import (fused_activation_range, nhwc, require_int8_activation,
-                                       spatial_padding)
+from tools.compiler.ops.common import (
+    fused_activation_range,
+    nhwc,
+    require_int8_activation,
+    spatial_padding,
+)
 
 
 @lowering("MAX_POOL_2D", "AVERAGE_POOL_2D")
