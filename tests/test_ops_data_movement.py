@@ -29,7 +29,14 @@ import warnings
 
 import numpy as np
 
-from tests.support.modelgen import Case, _schema, convert_cases, pack, split_branches
+from tests.support.modelgen import (
+    Case,
+    _schema,
+    convert_cases,
+    pack,
+    quantizing_converter,
+    split_branches,
+)
 from tests.support.opcheck import compare_models
 from tools.tflite_model import TFLiteModel
 
@@ -318,25 +325,7 @@ def _convert_with_float_reshapes(cases: list[Case], seed: int) -> list[bytes]:
     import tensorflow as tf
     from tensorflow.lite.python import convert as lite_convert
 
-    rng = np.random.default_rng(seed)
-    specs = [tf.TensorSpec([*case.input_shape], tf.float32) for case in cases]
-
-    @tf.autograph.experimental.do_not_convert
-    def branches(*inputs):
-        return [case.build(x) for case, x in zip(cases, inputs, strict=True)]
-
-    function = tf.function(branches, input_signature=specs)
-
-    def representative():
-        for _ in range(16):
-            yield [rng.uniform(*case.input_range, size=case.input_shape).astype(np.float32)
-                   for case in cases]
-
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [function.get_concrete_function()], function)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter = quantizing_converter(cases, seed)
     converter.experimental_mlir_quantizer = True
     converter._experimental_calibrate_only = True
     with warnings.catch_warnings():  # the int8 input's statistics come from calibration

@@ -33,9 +33,9 @@ class Case:
     input_range: tuple[float, float] = (-1.0, 1.0)
 
 
-def convert_cases(cases: list[Case], seed: int, calibration_samples: int = 16) -> list[bytes]:
-    """Converts the cases (int8 in and out, full-integer quantization) in one go; returns one
-    .tflite per case, in order."""
+def quantizing_converter(cases: list[Case], seed: int, calibration_samples: int = 16):
+    """A TFLiteConverter for all cases as branches of one function, set for full-integer
+    quantization with seeded random calibration data (each case's input_range)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -57,6 +57,15 @@ def convert_cases(cases: list[Case], seed: int, calibration_samples: int = 16) -
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter
+
+
+def convert_cases(cases: list[Case], seed: int, calibration_samples: int = 16) -> list[bytes]:
+    """Converts the cases (int8 in and out, full-integer quantization) in one go; returns one
+    .tflite per case, in order."""
+    import tensorflow as tf
+
+    converter = quantizing_converter(cases, seed, calibration_samples)
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     with warnings.catch_warnings():

@@ -50,6 +50,29 @@ def _requantization(multipliers, shifts) -> list[tuple[str, object]]:
             ("shift", Const("int8_t", np.array(shifts, np.int8), "shift"))]
 
 
+def _window_fields(op: OpView, in_hw, filter_hw, out_hw) -> list[tuple[str, object]]:
+    """Strides, dilations and TFLM's padding of a convolution window."""
+    options = op.options
+    strides = (options.strideH, options.strideW)
+    dilations = (options.dilationHFactor, options.dilationWFactor)
+    pad_top, pad_left = spatial_padding(op, options.padding, in_hw, filter_hw, strides,
+                                        dilations, out_hw)
+    return [("stride_h", strides[0]), ("stride_w", strides[1]),
+            ("dilation_h", dilations[0]), ("dilation_w", dilations[1]),
+            ("pad_top", pad_top), ("pad_left", pad_left)]
+
+
+def _output_stage_fields(op: OpView, source: Tensor, output: Tensor, weights: Tensor,
+                         multipliers, shifts, channels: int) -> list[tuple[str, object]]:
+    """Offsets, clamp bounds, weights, bias and requantization, in the order all three params
+    structs declare them."""
+    act_min, act_max = fused_activation_range(op, op.options.fusedActivationFunction, output)
+    return [("input_offset", -source.zero_point), ("output_offset", output.zero_point),
+            ("act_min", act_min), ("act_max", act_max),
+            ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
+            ("bias", _bias(op, channels)), *_requantization(multipliers, shifts)]
+
+
 @lowering("CONV_2D")
 def lower_conv2d(op: OpView) -> Layer:
     source, output = op.input(0), op.output()
@@ -63,13 +86,7 @@ def lower_conv2d(op: OpView) -> Layer:
     _, filter_h, filter_w, filter_c = weights.shape
     op.require(in_c % filter_c == 0 and out_c % (in_c // filter_c) == 0,
                f"{in_c} input channels do not split into groups of {filter_c}")
-    options = op.options
-    strides = (options.strideH, options.strideW)
-    dilations = (options.dilationHFactor, options.dilationWFactor)
-    pad_top, pad_left = spatial_padding(op, options.padding, (in_h, in_w), (filter_h, filter_w),
-                                        strides, dilations, (out_h, out_w))
     multipliers, shifts = conv_channel_multipliers(source.scale, filter_scales, output.scale)
-    act_min, act_max = fused_activation_range(op, options.fusedActivationFunction, output)
     # The DSP kernel's im2col: two int16 columns of K = filter_h * filter_w * filter_c values,
     # each rounded up to an even count (word-aligned second column): 4 * (K + K % 2) bytes.
     # Requested for every build, so that the plan does not depend on the target.
@@ -83,13 +100,8 @@ def lower_conv2d(op: OpView) -> Layer:
                 ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
                 ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
                 ("filter_h", filter_h), ("filter_w", filter_w), ("filter_c", filter_c),
-                ("stride_h", strides[0]), ("stride_w", strides[1]),
-                ("dilation_h", dilations[0]), ("dilation_w", dilations[1]),
-                ("pad_top", pad_top), ("pad_left", pad_left),
-                ("input_offset", -source.zero_point), ("output_offset", output.zero_point),
-                ("act_min", act_min), ("act_max", act_max),
-                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
-                ("bias", _bias(op, out_c)), *_requantization(multipliers, shifts)],
+                *_window_fields(op, (in_h, in_w), (filter_h, filter_w), (out_h, out_w)),
+                *_output_stage_fields(op, source, output, weights, multipliers, shifts, out_c)],
         reads=(source.index,), writes=(output.index,), scratch_bytes=scratch_bytes)
 
 
@@ -110,12 +122,7 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
                f"depth_multiplier {options.depthMultiplier} disagrees with the shapes "
                f"({in_c} -> {out_c} channels)")
     _, filter_h, filter_w, _ = weights.shape
-    strides = (options.strideH, options.strideW)
-    dilations = (options.dilationHFactor, options.dilationWFactor)
-    pad_top, pad_left = spatial_padding(op, options.padding, (in_h, in_w), (filter_h, filter_w),
-                                        strides, dilations, (out_h, out_w))
     multipliers, shifts = conv_channel_multipliers(source.scale, filter_scales, output.scale)
-    act_min, act_max = fused_activation_range(op, options.fusedActivationFunction, output)
     return Layer(
         op="DEPTHWISE_CONV_2D", op_index=op.index, kernel="tinyml_depthwise_conv2d_s8",
         params_type="tinyml_depthwise_conv2d_params", header=HEADER,
@@ -123,13 +130,8 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
                 ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
                 ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
                 ("filter_h", filter_h), ("filter_w", filter_w), ("depth_multiplier", multiplier),
-                ("stride_h", strides[0]), ("stride_w", strides[1]),
-                ("dilation_h", dilations[0]), ("dilation_w", dilations[1]),
-                ("pad_top", pad_top), ("pad_left", pad_left),
-                ("input_offset", -source.zero_point), ("output_offset", output.zero_point),
-                ("act_min", act_min), ("act_max", act_max),
-                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
-                ("bias", _bias(op, out_c)), *_requantization(multipliers, shifts)],
+                *_window_fields(op, (in_h, in_w), (filter_h, filter_w), (out_h, out_w)),
+                *_output_stage_fields(op, source, output, weights, multipliers, shifts, out_c)],
         reads=(source.index,), writes=(output.index,))
 
 
@@ -157,14 +159,10 @@ def lower_fully_connected(op: OpView) -> Layer:
         significand, shift = fully_connected_tensor_multiplier(source.scale, filter_scales[0],
                                                                output.scale)
         multipliers, shifts = [significand] * units, [shift] * units
-    act_min, act_max = fused_activation_range(op, options.fusedActivationFunction, output)
     return Layer(
         op="FULLY_CONNECTED", op_index=op.index, kernel="tinyml_fully_connected_s8",
         params_type="tinyml_fully_connected_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
                 ("batches", batches), ("accum_depth", depth), ("output_depth", units),
-                ("input_offset", -source.zero_point), ("output_offset", output.zero_point),
-                ("act_min", act_min), ("act_max", act_max),
-                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
-                ("bias", _bias(op, units)), *_requantization(multipliers, shifts)],
+                *_output_stage_fields(op, source, output, weights, multipliers, shifts, units)],
         reads=(source.index,), writes=(output.index,))

@@ -4,10 +4,8 @@
 
 /* Requantizes one accumulator to the output's int8 range. */
 static int8_t conv_output(const tinyml_conv2d_params *p, int32_t acc, int32_t channel) {
-  if (p->bias != NULL) acc += p->bias[channel];
-  acc = tinyml_multiply_by_quantized_multiplier(acc, p->multiplier[channel], p->shift[channel]);
-  acc += p->output_offset;
-  return (int8_t)tinyml_clamp_i32(acc, p->act_min, p->act_max);
+  return tinyml_conv_output(acc, p->bias, p->multiplier, p->shift, channel, p->output_offset,
+                            p->act_min, p->act_max);
 }
 
 #if !defined(TINYML_USE_DSP)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinyml/fixedpoint.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,6 +52,17 @@ typedef struct {
   const int32_t *multiplier;
   const int8_t *shift;
 } tinyml_fully_connected_params;
+
+/* The output stage the three kernels share, as TFLM's: bias, per-channel requantization, output
+ * zero point, activation clamp. */
+static inline int8_t tinyml_conv_output(int32_t acc, const int32_t *bias,
+                                        const int32_t *multiplier, const int8_t *shift,
+                                        int32_t channel, int32_t output_offset, int32_t act_min,
+                                        int32_t act_max) {
+  if (bias != NULL) acc += bias[channel];
+  acc = tinyml_multiply_by_quantized_multiplier(acc, multiplier[channel], shift[channel]);
+  return (int8_t)tinyml_clamp_i32(acc + output_offset, act_min, act_max);
+}
 
 void tinyml_conv2d_s8(const void *params, uint8_t *arena);
 void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena);
