@@ -51,14 +51,6 @@ def quantize_multiplier_smaller_than_one(real: float) -> tuple[int, int]:
     return significand, shift
 
 
-def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
-    """QuantizeMultiplierGreaterThanOne: for real > 1, returns (significand, left_shift >= 0)."""
-    if not real > 1.0:
-        raise ValueError(f"multiplier {real!r} is not above 1")
-    significand, shift = quantize_multiplier(real)
-    return significand, shift
-
-
 def f32(value) -> np.float32:
     return np.float32(value)
 

@@ -9,11 +9,6 @@ import numpy as np
 VALUES_PER_LINE = {"int8_t": 16, "uint8_t": 16, "int16_t": 12, "int32_t": 8, "float": 6}
 
 
-def c_identifier(name: str) -> str:
-    identifier = re.sub(r"\W", "_", name)
-    return identifier if identifier and not identifier[0].isdigit() else f"m_{identifier}"
-
-
 def c_int(value: int) -> str:
     value = int(value)
     if value == -(1 << 31):
