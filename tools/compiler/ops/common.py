@@ -36,14 +36,19 @@ def spatial_padding(op: OpView, padding: int, in_hw, filter_hw, strides, dilatio
                  for a in (0, 1))
 
 
-def require_int8_activation(op: OpView, tensor: Tensor | None, role: str) -> None:
+def require_int8_tensor(op: OpView, tensor: Tensor | None, role: str) -> Tensor:
+    """An int8 tensor with one scale (constant or not)."""
     op.require(tensor is not None, f"missing {role}")
-    op.require(not tensor.is_constant or role.startswith("filter"),
-               f"{role} '{tensor.info.name}' is constant; the built-in runtime expects an "
-               f"activation there")
     op.require_types(tensor, "INT8")
     op.require(len(tensor.info.scales) <= 1, f"{role} '{tensor.info.name}' is quantized per "
-                                             f"channel; only per-tensor activations are supported")
+                                             f"channel; only per-tensor scales are supported")
+    return tensor
+
+
+def require_int8_activation(op: OpView, tensor: Tensor | None, role: str) -> None:
+    require_int8_tensor(op, tensor, role)
+    op.require(not tensor.is_constant, f"{role} '{tensor.info.name}' is constant; the built-in "
+                                       f"runtime expects an activation there")
 
 
 def fused_activation_range(op: OpView, activation: int, output: Tensor) -> tuple[int, int]:

@@ -7,7 +7,7 @@ import numpy as np
 from tools.compiler.graph import OpView, Tensor
 from tools.compiler.layers import Layer, Offset, Operand
 from tools.compiler.ops import lowering
-from tools.compiler.ops.common import require_int8_activation
+from tools.compiler.ops.common import require_int8_activation, require_int8_tensor
 from tools.compiler.quantization import ACTIVATION_NAMES, ACTIVATION_NONE
 
 HEADER = "tinyml/op_data_movement.h"
@@ -71,11 +71,7 @@ def lower_pad(op: OpView) -> Layer:
 
 
 def _concat_input(op: OpView, position: int, output: Tensor) -> Tensor:
-    tensor = op.input(position)
-    op.require(tensor is not None, f"concatenation input {position} is missing")
-    op.require_types(tensor, "INT8")
-    op.require(len(tensor.info.scales) <= 1, f"input '{tensor.info.name}' is quantized per "
-                                             f"channel; only per-tensor tensors are supported")
+    tensor = require_int8_tensor(op, op.input(position), f"concatenation input {position}")
     # TFLM's int8 kernel copies bytes and refuses inputs that would need rescaling.
     op.require(tensor.scale == output.scale and tensor.zero_point == output.zero_point,
                f"input '{tensor.info.name}' is quantized unlike the output (TFLM requires equal "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from tools.compiler.graph import OpView, Tensor
 from tools.compiler.layers import Layer, Offset, Operand
 from tools.compiler.ops import lowering
-from tools.compiler.ops.common import fused_activation_range
+from tools.compiler.ops.common import fused_activation_range, require_int8_tensor
 from tools.compiler.quantization import (
     f32,
     quantize_multiplier,
@@ -75,20 +75,12 @@ def _broadcast_shape(op: OpView, shape1, shape2) -> tuple[int, ...]:
     return tuple(max(x, y) for x, y in zip(a, b, strict=True))
 
 
-def _int8_operand(op: OpView, tensor: Tensor | None, role: str) -> Tensor:
-    op.require(tensor is not None, f"missing {role}")
-    op.require_types(tensor, "INT8")
-    op.require(len(tensor.info.scales) <= 1, f"{role} '{tensor.info.name}' is quantized per "
-                                             f"channel; only per-tensor scales are supported")
-    return tensor
-
-
 def _binary_operands(op: OpView) -> tuple[Tensor, Tensor, Tensor, list]:
     """The two inputs and the output, checked, and the shared broadcast fields."""
     op.require(op.input_count == 2, f"expected 2 inputs, got {op.input_count}")
-    input1 = _int8_operand(op, op.input(0), "input 1")
-    input2 = _int8_operand(op, op.input(1), "input 2")
-    output = _int8_operand(op, op.output(), "output")
+    input1 = require_int8_tensor(op, op.input(0), "input 1")
+    input2 = require_int8_tensor(op, op.input(1), "input 2")
+    output = require_int8_tensor(op, op.output(), "output")
     op.require(len(output.shape) <= MAX_RANK, f"rank {len(output.shape)} is above {MAX_RANK}")
     expected = _broadcast_shape(op, input1.shape, input2.shape)
     op.require(tuple(output.shape) == expected,
