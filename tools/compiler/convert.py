@@ -83,8 +83,10 @@ def tflm_arena_with_margin(measured: int) -> int:
 def _settings(name: str, card: dict | None, measured_arena: int) -> ModelSettings:
     labels = card.get("labels") if card else None
     normalization = (card or {}).get("input", {}).get("normalization") or {}
+    sample_rate = (card or {}).get("dataset", {}).get("sample_rate_hz") or 0.0
     return ModelSettings(name=name, labels=labels, mean=normalization.get("mean"),
-                         std=normalization.get("std"), tflm_arena_measured=measured_arena,
+                         std=normalization.get("std"), sample_rate_hz=float(sample_rate),
+                         tflm_arena_measured=measured_arena,
                          tflm_arena_bytes=tflm_arena_with_margin(measured_arena))
 
 

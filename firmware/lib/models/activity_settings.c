@@ -33,5 +33,6 @@ const tinyml_model_info g_activity_info = {
     4u,
     input_mean,
     input_std,
-    6u
+    6u,
+    10.0f
 };

@@ -31,5 +31,6 @@ const tinyml_model_info g_digits_info = {
     10u,
     NULL,
     NULL,
-    0u
+    0u,
+    0.0f
 };

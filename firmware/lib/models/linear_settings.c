@@ -18,5 +18,6 @@ const tinyml_model_info g_linear_info = {
     0u,
     NULL,
     NULL,
-    0u
+    0u,
+    0.0f
 };

@@ -17,6 +17,7 @@ class ModelSettings:
     labels: list[str] | None
     mean: list[float] | None
     std: list[float] | None
+    sample_rate_hz: float
     tflm_arena_measured: int
     tflm_arena_bytes: int
 
@@ -94,5 +95,6 @@ def settings_source(model: TFLiteModel, settings: ModelSettings, banner: str) ->
                f"    {_tensor_info(model.outputs[0])},\n"
                f"    {labels},\n"
                f"    {len(settings.labels) if settings.labels else 0}u,\n"
-               f"    {mean},\n    {std},\n    {channels}u\n}};\n")
+               f"    {mean},\n    {std},\n    {channels}u,\n"
+               f"    {c_float(settings.sample_rate_hz)}\n}};\n")
     return "".join(out)

@@ -37,6 +37,9 @@ typedef struct {
   const float *input_mean;
   const float *input_std;
   uint16_t input_channels;
+  /* Rate of the time series the model was trained on (the IMU live mode samples at it), or 0
+   * when the input is not a time series. */
+  float sample_rate_hz;
 } tinyml_model_info;
 
 #ifdef __cplusplus
