@@ -52,7 +52,7 @@ def to_int8_tflite(model, calibration_inputs: np.ndarray) -> bytes:
 
 
 def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float model inputs to the int8 input tensor: round half away from zero, then saturate."""
+    """Float model inputs to the int8 input tensor: round half to even (np.round), then saturate."""
     return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
 
 
