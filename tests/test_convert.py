@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
 from tools.cli import main
 from tools.compiler.convert import DEFAULT_OUT, convert_file, registry_files
-from tools.compiler.host import RUNTIME_DIR, runtime_sources
+from tools.compiler.host import CORE_INCLUDES, runtime_sources
 
 STANDIN = Path(__file__).parent / "support" / "tflm_standin"
 C99 = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
@@ -68,7 +68,7 @@ def _compile(command: list[str], cwd: Path) -> None:
 def test_generated_c_compiles_as_c99_for_both_backends(generated, tmp_path):
     sources = [str(p) for p in runtime_sources()] + sorted(str(p) for p in
                                                             generated.glob("*.c"))
-    include = [f"-I{RUNTIME_DIR / 'include'}", f"-I{generated}"]
+    include = [*CORE_INCLUDES, f"-I{generated}"]
     for backend_flags in ([], ["-DTINYML_BACKEND_TFLM"]):
         for source in sources:
             _compile(["gcc", *C99, *backend_flags, *include, "-c", source, "-o",
@@ -87,7 +87,7 @@ int main() {{
 
 def test_generated_sources_compile_as_cxx17_and_resolvers_register_every_op(generated,
                                                                             tmp_path):
-    include = [f"-I{RUNTIME_DIR / 'include'}", f"-I{generated}", f"-I{STANDIN}"]
+    include = [*CORE_INCLUDES, f"-I{generated}", f"-I{STANDIN}"]
     for source in sorted(generated.glob("*.c")):
         for backend_flags in ([], ["-DTINYML_BACKEND_TFLM"]):
             _compile(["g++", *CXX17, *backend_flags, *include, "-x", "c++", "-c", str(source),
@@ -119,7 +119,7 @@ def test_settings_carry_the_card(generated):
 
 
 def test_a_builtin_image_links_no_tflite_bytes_and_a_tflm_image_no_plan(generated, tmp_path):
-    include = [f"-I{RUNTIME_DIR / 'include'}", f"-I{generated}"]
+    include = [*CORE_INCLUDES, f"-I{generated}"]
     sources = [str(p) for p in runtime_sources()] + sorted(str(p) for p in
                                                             generated.glob("*.c"))
     main_source = tmp_path / "main.c"

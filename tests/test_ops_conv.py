@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import MODELS_DIR, REPO_ROOT
 from tests.support.modelgen import Case, convert_cases
 from tests.support.opcheck import compare_models
-from tools.compiler.host import build_runner, run_builtin
+from tools.compiler.host import CORE_INCLUDES, build_runner, run_builtin
 from tools.compiler.ops import supported_ops
 from tools.evaluate import load_test_set
 from tools.reference import TFLMRunner, run_all
@@ -289,7 +289,7 @@ def test_runtime_builds_for_cortex_m4_with_dsp_instructions(tmp_path):
     if gcc is None or objdump is None:
         pytest.skip("arm-none-eabi-gcc / arm-none-eabi-objdump are not installed")
     for source in sorted((RUNTIME / "src").glob("*.c")):
-        result = subprocess.run([gcc, *ARM_FLAGS, f"-I{RUNTIME / 'include'}", "-c", str(source),
+        result = subprocess.run([gcc, *ARM_FLAGS, *CORE_INCLUDES, "-c", str(source),
                                  "-o", str(tmp_path / f"{source.stem}.o")],
                                 capture_output=True, text=True)
         assert result.returncode == 0, f"{source.name}:\n{result.stderr}"

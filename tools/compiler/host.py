@@ -17,6 +17,8 @@ from tools.errors import InputError, TinyMLError
 from tools.tflite_model import TFLiteModel
 
 RUNTIME_DIR = REPO_ROOT / "firmware" / "lib" / "tinyml"
+# The core's headers and the porting interface (board.h), which the protocol sources include.
+CORE_INCLUDES = (f"-I{RUNTIME_DIR / 'include'}", f"-I{REPO_ROOT / 'firmware' / 'include'}")
 RUNNER_SOURCE = REPO_ROOT / "firmware" / "boards" / "host" / "run_model.c"
 CACHE_DIR = Path(os.environ.get("TINYML_BUILD_CACHE", REPO_ROOT / "build" / "host-runner"))
 C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
@@ -93,7 +95,7 @@ def runtime_library(extra_flags: tuple[str, ...] = ()) -> Path:
         objects = []
         for source in runtime_sources():
             obj = staging / (source.stem + ".o")
-            _compile([cc, *C_FLAGS, *extra_flags, f"-I{RUNTIME_DIR / 'include'}", "-c",
+            _compile([cc, *C_FLAGS, *extra_flags, *CORE_INCLUDES, "-c",
                       str(source), "-o", str(obj)], source.name)
             objects.append(str(obj))
         _compile(["ar", "rcs", str(staging / "libtinyml.a"), *objects], "libtinyml.a")
@@ -117,10 +119,10 @@ def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, 
             (staging / name).write_text(text)
         sources = sorted(n for n in generated if n.endswith(".c"))
         # -O0: the generated files are data tables; optimizing them only costs build time.
-        _compile([cc, *C_FLAGS, "-O0", *extra_flags, f"-I{RUNTIME_DIR / 'include'}",
+        _compile([cc, *C_FLAGS, "-O0", *extra_flags, *CORE_INCLUDES,
                   f"-I{staging}", "-c", *sources], "the generated models", cwd=staging)
         objects = [str(staging / (n[:-2] + ".o")) for n in sources]
-        _compile([cc, *C_FLAGS, *extra_flags, f"-I{RUNTIME_DIR / 'include'}", f"-I{staging}",
+        _compile([cc, *C_FLAGS, *extra_flags, *CORE_INCLUDES, f"-I{staging}",
                   str(RUNNER_SOURCE), *objects, str(library), "-o", str(staging / "run_model")],
                  "run_model")
 

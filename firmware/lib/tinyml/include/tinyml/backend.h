@@ -1,0 +1,32 @@
+/* The one interface both runtimes sit behind: how many models, what each one is, and invoke.
+ * The built-in runtime implements it in builtin_backend.c, TFLite Micro in firmware/src/. */
+#ifndef TINYML_BACKEND_H
+#define TINYML_BACKEND_H
+
+#include <stdint.h>
+
+#include "tinyml/model_info.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tinyml_backend tinyml_backend;
+
+struct tinyml_backend {
+  const char *name; /* "builtin" or "tflm" */
+  uint16_t model_count;
+  const tinyml_model_info *(*model_info)(const tinyml_backend *self, uint16_t index);
+  /* RAM the model needs besides its weights: the plan's activation arena, or TFLM's arena. */
+  uint32_t (*ram_bytes)(const tinyml_backend *self, uint16_t index);
+  /* Runs one inference: input and output are info->input.bytes and info->output.bytes long.
+   * Returns 0 on success. */
+  int (*invoke)(const tinyml_backend *self, uint16_t index, const void *input, void *output);
+  void *context;
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_BACKEND_H */

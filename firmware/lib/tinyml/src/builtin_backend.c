@@ -1,0 +1,46 @@
+/* The built-in runtime behind the backend interface. */
+#include "tinyml/builtin_backend.h"
+
+#include <stdint.h>
+
+static const tinyml_plan *plan_at(const tinyml_backend *self, uint16_t index) {
+  const tinyml_builtin_context *context = (const tinyml_builtin_context *)self->context;
+  return context->plans[index];
+}
+
+static const tinyml_model_info *builtin_model_info(const tinyml_backend *self, uint16_t index) {
+  return plan_at(self, index)->info;
+}
+
+static uint32_t builtin_ram_bytes(const tinyml_backend *self, uint16_t index) {
+  return plan_at(self, index)->arena_bytes;
+}
+
+static int builtin_invoke(const tinyml_backend *self, uint16_t index, const void *input,
+                          void *output) {
+  const tinyml_builtin_context *context = (const tinyml_builtin_context *)self->context;
+  return tinyml_plan_invoke(plan_at(self, index), context->arena, context->arena_bytes, input,
+                            output) == TINYML_OK
+             ? 0
+             : -1;
+}
+
+int tinyml_builtin_backend_init(tinyml_backend *backend, tinyml_builtin_context *context,
+                                const tinyml_plan *const *plans, uint16_t count, uint8_t *arena,
+                                size_t arena_bytes) {
+  uint16_t index;
+  if ((uintptr_t)arena % TINYML_ARENA_ALIGNMENT != 0) return -1;
+  for (index = 0; index < count; ++index) {
+    if (plans[index]->arena_bytes > arena_bytes) return -1;
+  }
+  context->plans = plans;
+  context->arena = arena;
+  context->arena_bytes = arena_bytes;
+  backend->name = "builtin";
+  backend->model_count = count;
+  backend->model_info = builtin_model_info;
+  backend->ram_bytes = builtin_ram_bytes;
+  backend->invoke = builtin_invoke;
+  backend->context = context;
+  return 0;
+}
