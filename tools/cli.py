@@ -99,6 +99,56 @@ def _add_run(commands) -> None:
     parser.set_defaults(handler=_run_run)
 
 
+def _add_firmware(commands) -> None:
+    from tools.firmware import FLASHABLE_ENVS, TARGETS
+
+    parser = commands.add_parser(
+        "firmware", help="build, measure and flash the firmware",
+        description="Build a firmware target (CMake: host, qemu; PlatformIO: the nano33ble "
+                    "envs), report its flash and RAM use, or flash a board.")
+    actions = parser.add_subparsers(dest="firmware_command", required=True, metavar="ACTION")
+
+    build = actions.add_parser(
+        "build", help="build a target and print the path of its ELF",
+        description="Build a target and print the path of its ELF (host: the executable) on "
+                    "stdout. The whole build output goes to a log in the build directory; a "
+                    "failure shows its last lines. The nano33ble envs need the PlatformIO "
+                    "registry on their first build.")
+    build.add_argument("--target", choices=TARGETS, required=True, help="what to build")
+    build.add_argument("--sanitize", action="store_true",
+                       help="host only: AddressSanitizer and UBSan (own build dir, host-asan)")
+    build.add_argument("--no-dsp", action="store_true",
+                       help="portable kernels instead of the Cortex-M4 DSP paths "
+                            "(TINYML_DISABLE_DSP; CMake targets get their own build dir)")
+    build.add_argument("-j", "--jobs", type=_positive_int, default=2,
+                       help="parallel compile jobs (default 2)")
+    build.add_argument("--build-dir", type=Path,
+                       help="build tree (default build/firmware/<target>[-asan][-nodsp]; "
+                            "PlatformIO: the directory holding one tree per env)")
+    build.set_defaults(handler=_run_firmware_build)
+
+    size = actions.add_parser(
+        "size", help="flash and RAM used by a firmware ELF",
+        description="Print the allocated sections of an ELF (address, load address where it "
+                    "differs, size, region) and the flash and RAM totals. With --target, the "
+                    "target's conventional ELF is used and built first if it is missing. For a "
+                    "host executable, text/data/bss are reported as size(1) does.")
+    what = size.add_mutually_exclusive_group(required=True)
+    what.add_argument("elf", nargs="?", type=Path, help="an ELF file")
+    what.add_argument("--target", choices=TARGETS, help="a target's ELF (built if missing)")
+    size.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+    size.set_defaults(handler=_run_firmware_size)
+
+    flash = actions.add_parser(
+        "flash", help="build and upload to a Nano 33 BLE Sense",
+        description="Build the env if needed and upload it with `pio run -t upload`. The "
+                    "board is found by USB unless --port is given.")
+    flash.add_argument("--env", choices=FLASHABLE_ENVS, default="nano33ble",
+                       help="PlatformIO env (default nano33ble: TFLite Micro)")
+    flash.add_argument("--port", help="serial port of the board, e.g. /dev/ttyACM0")
+    flash.set_defaults(handler=_run_firmware_flash)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -203,6 +253,40 @@ def _run_run(args, parser) -> int:
     return 0
 
 
+def _run_firmware_build(args, parser) -> int:
+    from tools.firmware import build
+
+    if args.sanitize and args.target != "host":
+        parser.error("--sanitize applies to --target host only")
+    elf = build(args.target, sanitize=args.sanitize, disable_dsp=args.no_dsp,
+                build_dir=args.build_dir, jobs=args.jobs, quiet=args.quiet)
+    print(elf)
+    return 0
+
+
+def _run_firmware_size(args, parser) -> int:
+    from tools.firmware import build, format_size_report, size_report, target_elf
+
+    elf = args.elf
+    if args.target:
+        elf = target_elf(args.target)
+        if not elf.is_file():
+            if not args.quiet:
+                print(f"{args.target} is not built yet: building it", file=sys.stderr)
+            elf = build(args.target, quiet=args.quiet)
+    report = size_report(elf)
+    print(json.dumps(report, indent=2) if args.json else format_size_report(report))
+    return 0
+
+
+def _run_firmware_flash(args, parser) -> int:
+    from tools.firmware import flash
+
+    port = flash(args.env, args.port, quiet=args.quiet)
+    print(f"flashed {args.env}" + (f" through {port}" if port else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinyml", description="From data to a validated int8 model on a microcontroller.")
@@ -213,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands)
     _add_convert(commands)
     _add_run(commands)
+    _add_firmware(commands)
     return parser
 
 

@@ -1,0 +1,663 @@
+"""Build, measure and flash the firmware: `tinyml firmware build | size | flash`.
+
+CMake builds the `host` and `qemu` targets (firmware/CMakeLists.txt); PlatformIO builds the
+Nano 33 BLE Sense environments in platformio.ini. Each build keeps its whole output in a log
+file and prints one line per step to stderr; a failure names the log and shows its last lines.
+
+The size report reads the ELF itself (section and program headers, with `struct`), so it needs
+no binutils and works on any ELF the pipeline produces.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.errors import InputError, TinyMLError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE_DIR = REPO_ROOT / "firmware"
+BUILD_ROOT = REPO_ROOT / "build" / "firmware"
+TOOLCHAIN_FILE = FIRMWARE_DIR / "cmake" / "arm-none-eabi.cmake"
+
+CMAKE_TARGETS = ("host", "qemu")
+PIO_ENVS = ("nano33ble", "nano33ble_builtin", "nano33ble_renode")
+TARGETS = CMAKE_TARGETS + PIO_ENVS
+# nano33ble_renode builds for the emulator; only these two go onto a real board.
+FLASHABLE_ENVS = ("nano33ble", "nano33ble_builtin")
+_EXECUTABLES = {"host": "tinyml-host", "qemu": "tinyml-qemu.elf"}
+_TAIL_LINES = 20
+
+
+class FirmwareError(TinyMLError):
+    """A tool is missing, or a build or upload failed: the user must act (exit 2)."""
+
+    exit_code = 2
+
+
+# --------------------------------------------------------------------------------------------
+# Building
+
+
+def build_dir_for(target: str, *, sanitize: bool = False, disable_dsp: bool = False) -> Path:
+    """The conventional build directory. Variants get their own, so switching an option never
+    reconfigures (and fully rebuilds) the default build, and a cache never holds a stale option."""
+    if target in PIO_ENVS:
+        return _pio_build_root() / target
+    suffix = ("-asan" if sanitize else "") + ("-nodsp" if disable_dsp else "")
+    return BUILD_ROOT / f"{target}{suffix}"
+
+
+def target_elf(target: str, *, sanitize: bool = False, disable_dsp: bool = False,
+               build_dir: Path | None = None) -> Path:
+    """Where a build of `target` leaves its ELF (host: the executable)."""
+    _check_target(target)
+    directory = Path(build_dir) if build_dir else build_dir_for(
+        target, sanitize=sanitize, disable_dsp=disable_dsp)
+    if target in PIO_ENVS:
+        return (directory / target if build_dir else directory) / "firmware.elf"
+    return directory / _EXECUTABLES[target]
+
+
+def build(target: str, *, sanitize: bool = False, disable_dsp: bool = False,
+          build_dir: Path | None = None, jobs: int = 2, quiet: bool = False) -> Path:
+    """Builds `target` and returns the path of its ELF (for `host`, the native executable).
+
+    `build_dir`: for CMake targets the build tree; for PlatformIO envs the directory that holds
+    one build tree per env (PLATFORMIO_BUILD_DIR)."""
+    _check_target(target)
+    if sanitize and target != "host":
+        raise InputError(f"--sanitize applies to the host target only, not {target}")
+    if target in PIO_ENVS:
+        return _build_pio(target, disable_dsp=disable_dsp, build_dir=build_dir, jobs=jobs,
+                          quiet=quiet)
+    return _build_cmake(target, sanitize=sanitize, disable_dsp=disable_dsp, build_dir=build_dir,
+                        jobs=jobs, quiet=quiet)
+
+
+def _check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise InputError(f"unknown firmware target {target!r}; choose from {', '.join(TARGETS)}")
+
+
+def _build_cmake(target: str, *, sanitize: bool, disable_dsp: bool, build_dir: Path | None,
+                 jobs: int, quiet: bool) -> Path:
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        raise FirmwareError("cmake is not installed (Debian: apt install cmake)")
+    if not (FIRMWARE_DIR / "CMakeLists.txt").is_file():
+        raise FirmwareError(f"{_shown(FIRMWARE_DIR / 'CMakeLists.txt')} is missing")
+    directory = Path(build_dir).resolve() if build_dir else build_dir_for(
+        target, sanitize=sanitize, disable_dsp=disable_dsp)
+    configure = [cmake, "-S", str(FIRMWARE_DIR), "-B", str(directory), f"-DTINYML_TARGET={target}"]
+    if target == "qemu":
+        if shutil.which("arm-none-eabi-gcc") is None:
+            raise FirmwareError("the Arm toolchain is not installed: no arm-none-eabi-gcc on PATH "
+                                "(Debian: apt install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
+        if not TOOLCHAIN_FILE.is_file():
+            raise FirmwareError(f"{_shown(TOOLCHAIN_FILE)} is missing")
+        configure.append(f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}")
+    elif not (os.environ.get("CC") or any(shutil.which(cc) for cc in ("cc", "gcc", "clang"))):
+        raise FirmwareError("no C compiler found for the host build (Debian: apt install gcc)")
+    # Only switched-on options are passed: each variant has its own build tree (build_dir_for),
+    # and this works whether the CMakeLists tests them with if(VAR) or if(DEFINED VAR).
+    if sanitize:
+        configure.append("-DTINYML_SANITIZE=ON")
+    if disable_dsp:
+        configure.append("-DTINYML_DISABLE_DSP=ON")
+    log = _new_log(directory / "build.log")
+    steps = [("configure", configure),
+             ("build", [cmake, "--build", str(directory), "--parallel", str(jobs)])]
+    for number, (step, command) in enumerate(steps, 1):
+        _say(quiet, f"[{number}/{len(steps)}] {step} {target}: {_shown_command(command)}")
+        code = _run_logged(command, log, cwd=REPO_ROOT)
+        if code != 0:
+            raise FirmwareError(_failure(f"{step} of {target} failed (exit {code})", log))
+    elf = target_elf(target, build_dir=directory)
+    if not elf.is_file():
+        raise FirmwareError(f"the build of {target} succeeded but left no {_shown(elf)}; does "
+                            f"firmware/CMakeLists.txt still name it {elf.name}?")
+    return elf
+
+
+def _build_pio(env_name: str, *, disable_dsp: bool, build_dir: Path | None, jobs: int,
+               quiet: bool) -> Path:
+    pio = _pio_command()
+    _check_pio_env(env_name)
+    environment = dict(os.environ)
+    if build_dir:
+        environment["PLATFORMIO_BUILD_DIR"] = str(Path(build_dir).resolve())
+    if disable_dsp:
+        # Added to the env's build_flags (PlatformIO documents this variable); PlatformIO notices
+        # the changed flags and rebuilds.
+        flags = environment.get("PLATFORMIO_BUILD_FLAGS", "")
+        environment["PLATFORMIO_BUILD_FLAGS"] = f"{flags} -DTINYML_DISABLE_DSP".strip()
+    # The log lives in our build tree: PlatformIO wipes .pio/build when platformio.ini changes.
+    log = _new_log(BUILD_ROOT / env_name / "pio.log")
+    command = [*pio, "run", "-e", env_name, "-d", str(REPO_ROOT), "-j", str(jobs)]
+    _say(quiet, f"[1/1] build {env_name}: {_shown_command(command)} (log: {_shown(log)})")
+    code = _run_logged(command, log, cwd=REPO_ROOT, env=environment)
+    if code != 0:
+        raise FirmwareError(_pio_failure(f"the build of {env_name} failed (exit {code})", env_name,
+                                         log))
+    elf = target_elf(env_name, build_dir=build_dir)
+    if not elf.is_file():
+        raise FirmwareError(f"PlatformIO built {env_name} but left no {_shown(elf)}")
+    return elf
+
+
+def flash(env: str = "nano33ble", port: str | None = None, *, quiet: bool = False) -> str | None:
+    """Builds (if needed) and uploads `env` with `pio run -t upload`. Returns the port PlatformIO
+    used, when it says."""
+    if env not in FLASHABLE_ENVS:
+        raise InputError(f"cannot flash {env!r}; choose from {', '.join(FLASHABLE_ENVS)}")
+    pio = _pio_command()
+    _check_pio_env(env)
+    log = _new_log(BUILD_ROOT / env / "upload.log")
+    command = [*pio, "run", "-e", env, "-d", str(REPO_ROOT), "-t", "upload"]
+    if port:
+        command += ["--upload-port", port]
+    _say(quiet, f"[1/1] upload {env}: {_shown_command(command)} (log: {_shown(log)})")
+    code = _run_logged(command, log, cwd=REPO_ROOT)
+    text = _read_log(log)
+    if code != 0:
+        no_board = _no_board_message(text, port)
+        if no_board:
+            raise FirmwareError(f"{no_board}; full log: {_shown(log)}")
+        raise FirmwareError(_pio_failure(f"uploading {env} failed (exit {code})", env, log))
+    used = re.findall(r"(?:Auto-detected|Using manually specified): (\S+)", text)
+    return used[-1] if used else port
+
+
+def _pio_command() -> list[str]:
+    """How to run PlatformIO: the `pio` next to this Python (the venv), then PATH, then the
+    module. One clear error when none is there."""
+    beside = Path(sys.executable).parent / "pio"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    found = shutil.which("pio") or shutil.which("platformio")
+    if found:
+        return [found]
+    if _platformio_module_available():
+        return [sys.executable, "-m", "platformio"]
+    raise FirmwareError("PlatformIO is not installed: pip install platformio "
+                        "(it is a dependency of this project: pip install -e .)")
+
+
+def _platformio_module_available() -> bool:
+    return importlib.util.find_spec("platformio") is not None
+
+
+def _pio_config() -> configparser.ConfigParser:
+    ini = REPO_ROOT / "platformio.ini"
+    # No interpolation: PlatformIO's own ${...} syntax is not configparser's.
+    config = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        config.read_string(ini.read_text(encoding="utf-8"), source=str(ini))
+    except FileNotFoundError:
+        raise FirmwareError(f"{_shown(ini)} is missing") from None
+    except configparser.Error as error:
+        raise FirmwareError(f"{_shown(ini)} cannot be read: {error}") from None
+    return config
+
+
+def _check_pio_env(env_name: str) -> None:
+    envs = [section[4:] for section in _pio_config().sections() if section.startswith("env:")]
+    if env_name not in envs:
+        raise FirmwareError(f"platformio.ini has no [env:{env_name}] (it has: "
+                            f"{', '.join(envs) or 'none'})")
+
+
+def _pio_build_root() -> Path:
+    """PlatformIO's build directory: `build_dir`, else `workspace_dir`/build, else .pio/build.
+    Only literal paths are followed; a value using ${...} falls back to the default."""
+    if os.environ.get("PLATFORMIO_BUILD_DIR"):
+        return Path(os.environ["PLATFORMIO_BUILD_DIR"])
+    try:
+        config = _pio_config()
+    except FirmwareError:
+        return REPO_ROOT / ".pio" / "build"
+    build_dir = config.get("platformio", "build_dir", fallback="").strip()
+    if build_dir and "${" not in build_dir:
+        return REPO_ROOT / build_dir
+    workspace = config.get("platformio", "workspace_dir", fallback="").strip()
+    if workspace and "${" not in workspace:
+        return REPO_ROOT / workspace / "build"
+    return REPO_ROOT / ".pio" / "build"
+
+
+# What PlatformIO prints when it cannot reach its registry (an HTTPClientError with an empty
+# message is what a machine without internet gets), or cannot resolve a package.
+_REGISTRY_FAILURES = re.compile(
+    r"HTTPClientError|InternetConnectionError|not connected to the Internet|"
+    r"Could not find the package with|Max retries exceeded|Failed to establish a new connection|"
+    r"Temporary failure in name resolution|Name or service not known|UnknownPackageError")
+_INSTALLING = re.compile(r"(?:Platform|Tool|Library|Package) Manager: Installing (\S+)")
+
+
+def _pio_failure(summary: str, env_name: str, log: Path) -> str:
+    text = _read_log(log)
+    last_error = _last_error_line(text).removesuffix(":")  # "HTTPClientError: " has no message
+    if _REGISTRY_FAILURES.search(text):
+        installing = _INSTALLING.findall(text)
+        what = f" (while installing {installing[-1]})" if installing else ""
+        return (f"PlatformIO could not install the platform/libraries for {env_name}{what}: no "
+                f"internet? The first build of a PlatformIO env needs its registry. pio said: "
+                f"{last_error}; full log: {_shown(log)}")
+    _print_tail(text, log)
+    return f"{summary}: {last_error}; the log's last lines are above, full log: {_shown(log)}"
+
+
+def _no_board_message(text: str, port: str | None) -> str | None:
+    if "Please specify `upload_port`" in text:
+        return ("no board found: connect the Nano 33 BLE Sense by USB (double-tap its reset "
+                "button if it still is not found) or give --port")
+    if re.search(r"No device found on|could not open port|No such file or directory: '/dev/",
+                 text):
+        return (f"no board found on {port or 'the detected port'}: check the cable and the port "
+                f"(double-tap reset for the bootloader); pio said: {_last_error_line(text)}")
+    if re.search(r"Permission denied: '/dev/", text):
+        return ("the serial port is not accessible: add yourself to the dialout group or install "
+                "PlatformIO's udev rules (docs.platformio.org, 99-platformio-udev.rules)")
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Running tools with a log
+
+
+def _run_logged(command: list[str], log: Path, *, cwd: Path, env: dict | None = None) -> int:
+    """Runs `command` with its stdout and stderr appended to `log`; returns the exit status.
+    Tests replace this function to simulate a tool's output."""
+    with log.open("a", encoding="utf-8") as stream:
+        stream.write(f"$ {shlex.join(command)}\n")
+        stream.flush()
+        try:
+            return subprocess.run(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=stream, stderr=subprocess.STDOUT).returncode
+        except OSError as error:
+            raise FirmwareError(f"cannot run {command[0]}: {error.strerror}") from None
+
+
+def _new_log(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {time.strftime('%Y-%m-%d %H:%M:%S')}\n", encoding="utf-8")
+    return path
+
+
+def _read_log(log: Path) -> str:
+    try:
+        return log.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _failure(summary: str, log: Path) -> str:
+    text = _read_log(log)
+    _print_tail(text, log)
+    return (f"{summary}: {_first_error_line(text)}; the log's last lines are above, full log: "
+            f"{_shown(log)}")
+
+
+def _print_tail(text: str, log: Path) -> None:
+    lines = text.rstrip("\n").splitlines()[-_TAIL_LINES:]
+    print(f"--- last lines of {_shown(log)} ---", file=sys.stderr)
+    for line in lines:
+        print(f"    {line}", file=sys.stderr)
+
+
+def _first_error_line(text: str) -> str:
+    # A compiler's first error is the cause; later ones and make's summary follow from it.
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("$") or not re.search(r"\berror\b", line, re.IGNORECASE):
+            continue
+        if line.startswith("CMake Error"):
+            # CMake puts the message on the indented lines after "CMake Error at FILE:LINE".
+            message = []
+            for following in lines[index + 1:]:
+                if not following.startswith(" ") or not following.strip():
+                    break
+                message.append(following.strip())
+            return " ".join([line.strip().removesuffix(":"), *message])
+        return line.strip()
+    return _last_line(text)
+
+
+def _last_error_line(text: str) -> str:
+    for line in reversed(text.splitlines()):
+        if re.search(r"Error|Exception|\bfailed\b", line) and not line.startswith("$"):
+            return line.strip()
+    return _last_line(text)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip() and line[0] not in "$#"]
+    return lines[-1] if lines else "no output"
+
+
+def _say(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, file=sys.stderr)
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it: shorter messages."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _shown_command(command: list[str]) -> str:
+    shown = [_shown(Path(part)) if os.path.isabs(part) else part for part in command]
+    return shlex.join(shown)
+
+
+# --------------------------------------------------------------------------------------------
+# ELF section and program headers
+
+SHT_NOBITS = 8
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
+PT_LOAD = 1
+EM_ARM = 40
+_SECTION_TYPES = {0: "NULL", 1: "PROGBITS", 2: "SYMTAB", 3: "STRTAB", 4: "RELA", 5: "HASH",
+                  6: "DYNAMIC", 7: "NOTE", 8: "NOBITS", 9: "REL", 11: "DYNSYM",
+                  14: "INIT_ARRAY", 15: "FINI_ARRAY", 16: "PREINIT_ARRAY", 17: "GROUP",
+                  18: "SYMTAB_SHNDX", 0x70000001: "ARM_EXIDX", 0x70000003: "ARM_ATTRIBUTES",
+                  0x6FFFFFF6: "GNU_HASH", 0x6FFFFFFE: "VERNEED", 0x6FFFFFFF: "VERSYM"}
+_MACHINES = {3: "x86", 40: "ARM", 62: "x86-64", 183: "AArch64", 243: "RISC-V"}
+# Cortex-M's architectural memory map (Armv6-M/v7-M/v8-M): 0x0000_0000-0x1FFF_FFFF is the Code
+# region, where every part keeps its flash (nRF52840: 0x0-0x10_0000; QEMU's mps2-an386 runs code
+# from its 0x0 SSRAM as if it were flash), and 0x2000_0000 up is SRAM (nRF52840:
+# 0x2000_0000-0x2004_0000), peripherals and external RAM.
+_CORTEX_M_CODE_END = 0x2000_0000
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    type: int
+    flags: int
+    address: int          # VMA: where the program uses it
+    load_address: int     # LMA: where the image stores it (differs for .data: flash -> RAM)
+    size: int
+    offset: int
+
+    @property
+    def type_name(self) -> str:
+        return _SECTION_TYPES.get(self.type, hex(self.type))
+
+    @property
+    def allocated(self) -> bool:
+        """Occupies memory on the target at run time (SHF_ALLOC)."""
+        return bool(self.flags & SHF_ALLOC)
+
+    @property
+    def has_contents(self) -> bool:
+        """Has bytes in the file (not SHT_NOBITS, like .bss): they get loaded or flashed."""
+        return self.type != SHT_NOBITS
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.flags & SHF_WRITE)
+
+    @property
+    def flag_letters(self) -> str:
+        return "".join(letter for bit, letter in ((SHF_WRITE, "W"), (SHF_ALLOC, "A"),
+                                                  (SHF_EXECINSTR, "X")) if self.flags & bit)
+
+
+@dataclass(frozen=True)
+class Segment:
+    type: int
+    offset: int
+    virtual_address: int
+    physical_address: int
+    file_size: int
+    memory_size: int
+    flags: int
+
+
+@dataclass(frozen=True)
+class Elf:
+    path: Path
+    bits: int
+    little_endian: bool
+    machine: int
+    sections: list[Section]
+    segments: list[Segment]
+
+    @property
+    def machine_name(self) -> str:
+        return _MACHINES.get(self.machine, f"machine {self.machine}")
+
+    @property
+    def is_cortex_m(self) -> bool:
+        # 32-bit Arm ELFs from this project are Cortex-M; a Cortex-A Linux binary would be
+        # ET_DYN/ET_EXEC with an interpreter, which size_report does not try to tell apart.
+        return self.machine == EM_ARM and self.bits == 32
+
+
+_ELF_HEADER = {32: "HHIIIIIHHHHHH", 64: "HHIQQQIHHHHHH"}
+_SECTION_HEADER = {32: "IIIIIIIIII", 64: "IIQQQQIIQQ"}
+_PROGRAM_HEADER = {32: "IIIIIIII", 64: "IIQQQQQQ"}
+
+
+def read_elf(path: str | Path) -> Elf:
+    """Parses an ELF32/ELF64's section and program headers. InputError for anything that is not
+    a complete ELF."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"ELF not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not an ELF file") from None
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None
+    if data[:4] != b"\x7fELF":
+        raise InputError(f"{path}: not an ELF file")
+    if len(data) < 16 or data[4] not in (1, 2) or data[5] not in (1, 2):
+        raise InputError(f"{path}: corrupt ELF (bad class or byte order in its identification)")
+    bits = 32 if data[4] == 1 else 64
+    order = "<" if data[5] == 1 else ">"
+
+    def unpack(layout: str, offset: int, what: str) -> tuple:
+        size = struct.calcsize(order + layout)
+        if offset < 0 or offset + size > len(data):
+            raise InputError(f"{path}: truncated ELF ({what} ends at byte {offset + size}, the "
+                             f"file has {len(data)})")
+        return struct.unpack_from(order + layout, data, offset)
+
+    (_, machine, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum,
+     shstrndx) = unpack(_ELF_HEADER[bits], 16, "the ELF header")
+    if shoff == 0:
+        raise InputError(f"{path}: the ELF has no section headers (stripped with sstrip?)")
+    header_size = struct.calcsize(order + _SECTION_HEADER[bits])
+    if shentsize != header_size:
+        raise InputError(f"{path}: corrupt ELF (section header size {shentsize}, expected "
+                         f"{header_size})")
+
+    def section_header(index: int) -> tuple:
+        return unpack(_SECTION_HEADER[bits], shoff + index * shentsize,
+                      f"section header {index}")
+
+    # More than 0xff00 sections: the real count and name-table index sit in section 0.
+    if shnum == 0:
+        shnum = section_header(0)[5]
+    if shstrndx == 0xFFFF:
+        shstrndx = section_header(0)[6]
+    headers = [section_header(index) for index in range(shnum)]
+    if shnum and shstrndx >= shnum:
+        raise InputError(f"{path}: corrupt ELF (section name table index {shstrndx} of {shnum})")
+
+    segments = []
+    if phoff and phnum:
+        for index in range(phnum):
+            fields = unpack(_PROGRAM_HEADER[bits], phoff + index * phentsize,
+                            f"program header {index}")
+            if bits == 32:
+                p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, _ = fields
+            else:
+                p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, _ = fields
+            segments.append(Segment(p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz,
+                                    p_flags))
+
+    names_offset, names_size = (headers[shstrndx][4], headers[shstrndx][5]) if shnum else (0, 0)
+    if names_offset + names_size > len(data):
+        raise InputError(f"{path}: truncated ELF (the section name table ends at byte "
+                         f"{names_offset + names_size}, the file has {len(data)})")
+    names = data[names_offset:names_offset + names_size]
+    sections = []
+    for index, (sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, *_rest) in \
+            enumerate(headers):
+        if index == 0:
+            continue  # the null section
+        if sh_name >= max(len(names), 1):
+            raise InputError(f"{path}: corrupt ELF (section {index}'s name is outside the name "
+                             f"table)")
+        end = names.find(b"\0", sh_name)
+        name = names[sh_name:end if end >= 0 else len(names)].decode("utf-8", "replace")
+        if sh_type != SHT_NOBITS and sh_offset + sh_size > len(data):
+            raise InputError(f"{path}: truncated ELF (section {name} ends at byte "
+                             f"{sh_offset + sh_size}, the file has {len(data)})")
+        section = Section(name, sh_type, sh_flags, sh_addr, sh_addr, sh_size, sh_offset)
+        sections.append(_with_load_address(section, segments))
+    return Elf(path, bits, order == "<", machine, sections, segments)
+
+
+def _with_load_address(section: Section, segments: list[Segment]) -> Section:
+    """The section's LMA, as the linker recorded it: the PT_LOAD segment holding the section
+    runs at p_vaddr and is stored at p_paddr (GNU ld writes the AT> address there), so a
+    section at VMA v in that segment is stored at p_paddr + (v - p_vaddr). objdump does the
+    same."""
+    # NOBITS sections (.bss) have nothing to load: their LMA is their VMA, whatever objdump
+    # extrapolates from a segment they share with .data.
+    if not section.allocated or section.size == 0 or not section.has_contents:
+        return section
+    for segment in segments:
+        if segment.type != PT_LOAD:
+            continue
+        # In the segment's address range and in its file image: the second test tells apart
+        # segments that share addresses (overlays).
+        inside = (segment.virtual_address <= section.address
+                  < segment.virtual_address + segment.memory_size
+                  and segment.offset <= section.offset < segment.offset + segment.file_size)
+        if inside:
+            load = segment.physical_address + section.address - segment.virtual_address
+            return Section(section.name, section.type, section.flags, section.address, load,
+                           section.size, section.offset)
+    return section
+
+
+def elf_sections(path: str | Path) -> list[Section]:
+    """The ELF's sections (without the null section 0), in header order."""
+    return read_elf(path).sections
+
+
+# --------------------------------------------------------------------------------------------
+# Size report
+
+
+def size_report(elf: str | Path) -> dict:
+    """Flash and RAM used by a firmware ELF, and the per-section table.
+
+    Cortex-M ELF: flash = bytes stored in non-volatile memory (code, read-only data,
+    .ARM.exidx, the initial values of .data); RAM = bytes used at run time in SRAM (.data, .bss,
+    stack and heap reservations). Each allocated section is classed by the program headers
+    first, which works for any linker script:
+      - stored at one address and run at another (LMA != VMA, e.g. .data AT> FLASH): the
+        start-up code copies it, so it counts in flash and in RAM;
+      - SHT_NOBITS (.bss, .stack, .heap, .noinit): zero or uninitialised at run time, takes RAM
+        only;
+      - otherwise it runs where it is stored. Writable: that must be RAM, which a loader
+        (QEMU's -kernel, a debugger) fills directly, e.g. tests/support/m4/mps2_an386.ld puts
+        everything in one region. Read-only: the Cortex-M memory map says where (Code region
+        below 0x2000_0000: flash; above: RAM, e.g. code loaded into RAM by a debugger).
+    Host executable: text/data/bss as `size` (Berkeley format) counts them; flash and RAM do
+    not apply (None)."""
+    parsed = read_elf(elf)
+    text = data = bss = 0
+    flash = ram = 0
+    rows = []
+    for section in parsed.sections:
+        region = None
+        if section.allocated:
+            # size(1)'s Berkeley rule: code or read-only -> text, else with contents -> data.
+            if section.flags & SHF_EXECINSTR or not section.writable:
+                text += section.size
+            elif section.has_contents:
+                data += section.size
+            else:
+                bss += section.size
+            if parsed.is_cortex_m and section.size:
+                region = _cortex_m_region(section)
+                flash += section.size if "flash" in region else 0
+                ram += section.size if "RAM" in region else 0
+        rows.append({"name": section.name, "type": section.type_name,
+                     "flags": section.flag_letters, "address": section.address,
+                     "load_address": section.load_address, "size": section.size,
+                     "allocated": section.allocated, "has_contents": section.has_contents,
+                     "region": region})
+    report = {"path": str(parsed.path), "bits": parsed.bits, "machine": parsed.machine_name,
+              "kind": "mcu" if parsed.is_cortex_m else "host",
+              "text": text, "data": data, "bss": bss,
+              "flash_bytes": flash if parsed.is_cortex_m else None,
+              "ram_bytes": ram if parsed.is_cortex_m else None,
+              "sections": rows,
+              "note": None if parsed.is_cortex_m else (
+                  f"{parsed.machine_name} executable: flash and RAM are not meaningful; "
+                  f"text/data/bss as size(1) counts them")}
+    return report
+
+
+def _cortex_m_region(section: Section) -> str:
+    if not section.has_contents:
+        return "RAM"
+    if section.load_address != section.address:
+        return "flash+RAM"
+    if section.writable:
+        return "RAM"
+    return "flash" if section.address < _CORTEX_M_CODE_END else "RAM"
+
+
+def format_size_report(report: dict) -> str:
+    """The report as a table of the allocated sections (what reaches the target), then totals."""
+    mcu = report["kind"] == "mcu"
+    width = 10 if report["bits"] == 32 else 18
+    shown = [row for row in report["sections"] if row["allocated"] and row["size"]]
+    name_width = max([len("section")] + [len(row["name"]) for row in shown])
+    header = f"{'section':<{name_width}}  {'address':>{width}}  "
+    if mcu:
+        header += f"{'load at':>{width}}  "
+    lines = [f"{report['path']} ({report['machine']}, ELF{report['bits']})",
+             header + f"{'size':>9}  {'region' if mcu else 'counted as'}"]
+    for row in shown:
+        line = f"{row['name']:<{name_width}}  0x{row['address']:0{width - 2}x}  "
+        if mcu:
+            load = (f"0x{row['load_address']:0{width - 2}x}"
+                    if row["load_address"] != row["address"] else "")
+            line += f"{load:>{width}}  {row['size']:>9}  {row['region']}"
+        else:
+            where = ("text" if "X" in row["flags"] or "W" not in row["flags"]
+                     else "data" if row["has_contents"] else "bss")
+            line += f"{row['size']:>9}  {where}"
+        lines.append(line)
+    if mcu:
+        for label, key in (("flash", "flash_bytes"), ("RAM", "ram_bytes")):
+            lines.append(f"{label:<5} {report[key]:>9} bytes ({report[key] / 1024:.1f} KiB)")
+    lines.append(f"text {report['text']}  data {report['data']}  bss {report['bss']}")
+    if report["note"]:
+        lines.append(f"note: {report['note']}")
+    return "\n".join(lines)
