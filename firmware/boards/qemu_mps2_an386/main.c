@@ -1,0 +1,29 @@
+/* The QEMU mps2-an386 image: the built-in runtime with the generated models behind the serial
+ * protocol on UART0. */
+#include <stdint.h>
+
+#include "board.h"
+#include "firmware_version.h"
+#include "startup.h"
+#include "tinyml/builtin_backend.h"
+#include "tinyml/device.h"
+#include "tinyml_models.h"
+
+static uint8_t arena[TINYML_BUILTIN_ARENA_BYTES]
+    __attribute__((aligned(TINYML_ARENA_ALIGNMENT)));
+static tinyml_builtin_context context;
+static tinyml_backend backend;
+static tinyml_device device;
+
+int main(void) {
+  board_init();
+  if (tinyml_builtin_backend_init(&backend, &context, tinyml_builtin_models, TINYML_MODEL_COUNT,
+                                  arena, sizeof arena) != 0) {
+    qemu_fatal("the arena is too small or misaligned for a model");
+  }
+  tinyml_device_init(&device, &backend, TINYML_FIRMWARE_VERSION);
+  for (;;) {
+    /* A UART never closes, so poll never returns -1 here. */
+    (void)tinyml_device_poll(&device);
+  }
+}
