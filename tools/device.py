@@ -1,0 +1,184 @@
+"""A firmware speaking the serial protocol (docs/protocol.md), seen from the host: one method
+per command, a context manager, timeouts on every read, and retries when a frame arrives
+damaged either way.
+
+The transport is anything with ``read(size) -> bytes`` that returns what has arrived (``b""``
+when nothing came within its own short timeout), ``write(data)`` and ``close()``: a pyserial
+port (``serial_for_url``) or `PipeTransport` over a process's stdin and stdout.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import select
+import subprocess
+import time
+
+import numpy as np
+
+from tools import protocol
+from tools.framing import DeviceError, Frame, FrameError, FrameReader, ProtocolError, encode_frame
+from tools.protocol import Encoding, Request
+
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_RETRIES = 3
+EVENT_TYPES = range(0x40, 0x80)
+
+
+class DeviceTimeout(ProtocolError):
+    """The device did not answer in time: it hung, reset or was unplugged."""
+
+
+class ConnectionLost(ProtocolError):
+    """The link closed: the emulator exited or the port went away."""
+
+
+class PipeTransport:
+    """The link of a process that speaks the protocol on its stdin and stdout (the host port)."""
+
+    def __init__(self, process: subprocess.Popen, poll_s: float = 0.05):
+        self.process = process
+        self.poll_s = poll_s
+
+    def read(self, size: int) -> bytes:
+        fd = self.process.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], self.poll_s)
+        if not ready:
+            return b""
+        data = os.read(fd, size)
+        if not data:
+            raise ConnectionLost(f"the device process exited (status {self.process.poll()})")
+        return data
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            raise ConnectionLost("the device process is gone") from None
+
+    def close(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except BrokenPipeError:
+                    pass
+
+
+class Device:
+    """Talks to one device. Replies are matched to requests by seq; events that arrive in
+    between are kept in `events`, in order."""
+
+    def __init__(self, transport, timeout: float = DEFAULT_TIMEOUT_S,
+                 retries: int = DEFAULT_RETRIES):
+        self.transport = transport
+        self.timeout = timeout
+        self.retries = retries
+        self.retries_used = 0  # requests sent again after a damaged frame either way
+        self.events: collections.deque = collections.deque()
+        self._reader = FrameReader()
+        self._seq = 0
+        self._output_bytes: dict[int, int] = {}
+        self.transport.write(b"\x00")  # ends whatever partial frame the device holds
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # --- the commands -----------------------------------------------------------------------
+
+    def hello(self) -> protocol.Hello:
+        return self.request(Request.HELLO, protocol.hello_request())
+
+    def model_info(self, index: int) -> protocol.ModelInfo:
+        info = self.request(Request.MODEL_INFO, protocol.model_info_request(index))
+        self._output_bytes[index] = info.output.nbytes
+        return info
+
+    def models(self, count: int | None = None) -> list[protocol.ModelInfo]:
+        if count is None:
+            count = self.hello().model_count
+        return [self.model_info(index) for index in range(count)]
+
+    def infer(self, model: int, tensor: bytes | np.ndarray, encoding: Encoding = Encoding.RAW,
+              zero_point: int = 0, timeout: float | None = None) -> protocol.InferResult:
+        payload = protocol.infer_request(model, tensor, encoding, zero_point)
+        return self.request(Request.INFER, payload, timeout=timeout,
+                            output_bytes=self._output_bytes.get(model))
+
+    def live_start(self, model: int, hop: int = 0) -> protocol.LiveStarted:
+        return self.request(Request.LIVE_START, protocol.live_start_request(model, hop))
+
+    def capture_start(self, sample_rate_hz: float, limit: int = 0) -> protocol.CaptureStarted:
+        return self.request(Request.CAPTURE_START,
+                            protocol.capture_start_request(sample_rate_hz, limit))
+
+    def stop(self) -> None:
+        self.request(Request.STOP, protocol.stop_request())
+
+    def next_event(self, timeout: float | None = None):
+        """The next event (LiveResult, ImuSamples or StreamEnd), waiting up to `timeout`."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not self.events:
+            if time.monotonic() > deadline:
+                raise DeviceTimeout(f"no event from the device within {timeout} s")
+            self._receive()
+        return self.events.popleft()
+
+    # --- requests and replies ---------------------------------------------------------------
+
+    def request(self, request: Request, payload: bytes, timeout: float | None = None,
+                output_bytes: int | None = None):
+        """Sends a request and returns its parsed reply. Sends it again, with a new seq, when
+        the request or its reply was damaged on the way; raises DeviceError for an error
+        status, DeviceTimeout when the device stays silent."""
+        timeout = self.timeout if timeout is None else timeout
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.retries_used += 1
+            self._seq = (self._seq + 1) & 0xFFFF
+            if self._seq == 0xFFFF:  # the seq the device uses when it cannot read one
+                self._seq = 0
+            self.transport.write(encode_frame(request, self._seq, payload))
+            frame = self._await_reply(request, self._seq, timeout)
+            if frame is None:
+                continue
+            try:
+                return protocol.parse_reply(request, frame, output_bytes)
+            except DeviceError as error:
+                if not error.retriable:
+                    raise
+        raise ProtocolError(f"{request.name}: still damaged after {self.retries} retries; "
+                            "check the cable or the baud rate")
+
+    def _await_reply(self, request: Request, seq: int, timeout: float) -> Frame | None:
+        """The reply frame to `seq`, or None when a damaged frame arrived instead of it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for item in self._receive():
+                if isinstance(item, FrameError):
+                    return None
+                if item.type == protocol.Reply.ERROR and item.seq in (seq, 0xFFFF):
+                    return item
+                if item.seq == seq and item.type == request | protocol.REPLY_BIT:
+                    return item
+        raise DeviceTimeout(f"the device did not answer {request.name} within {timeout:g} s "
+                            "(did it reset, or is this the wrong port?)")
+
+    def _receive(self) -> list:
+        """Reads what has arrived; returns the replies and damaged frames, keeps the events."""
+        data = self.transport.read(4096)
+        replies = []
+        for item in self._reader.feed(data) if data else ():
+            if isinstance(item, Frame) and item.type in EVENT_TYPES:
+                self.events.append(protocol.parse_event(item))
+            else:
+                replies.append(item)
+        return replies

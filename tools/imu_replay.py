@@ -1,0 +1,54 @@
+"""IMU replay files: a recorded stream that the host and QEMU ports hand out as if it came from
+the board's IMU, so the live and capture modes run without a board.
+
+Layout, little-endian: the 8 bytes ``TMLIMU1\\0``, float32 sample rate in Hz, uint16 channel
+count (6), uint16 reserved (0), then float32 samples, each acc x, y, z in m/s^2 and gyro x, y, z
+in rad/s. firmware/README.md documents the same layout for port writers.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from tools.atomic import atomic_write_bytes
+from tools.errors import InputError
+
+MAGIC = b"TMLIMU1\0"
+CHANNELS = 6
+_HEADER = struct.Struct("<8sfHH")
+
+
+def encode_replay(samples: np.ndarray, sample_rate_hz: float) -> bytes:
+    samples = np.asarray(samples, dtype="<f4")
+    if samples.ndim != 2 or samples.shape[1] != CHANNELS:
+        raise InputError(f"IMU samples must have shape (n, {CHANNELS}), not {samples.shape}")
+    if not sample_rate_hz > 0:
+        raise InputError(f"sample rate must be positive, not {sample_rate_hz}")
+    return _HEADER.pack(MAGIC, sample_rate_hz, CHANNELS, 0) + samples.tobytes()
+
+
+def write_replay(path: Path, samples: np.ndarray, sample_rate_hz: float) -> Path:
+    atomic_write_bytes(Path(path), encode_replay(samples, sample_rate_hz))
+    return Path(path)
+
+
+def read_replay(path: Path) -> tuple[np.ndarray, float]:
+    """The samples (n, 6) float32 and the sample rate of a replay file."""
+    data = Path(path).read_bytes()
+    if len(data) < _HEADER.size:
+        raise InputError(f"{path}: not an IMU replay file (too short)")
+    magic, rate, channels, _ = _HEADER.unpack_from(data)
+    body = len(data) - _HEADER.size
+    if magic != MAGIC or channels != CHANNELS or body % (4 * CHANNELS) != 0:
+        raise InputError(f"{path}: not an IMU replay file")
+    samples = np.frombuffer(data, dtype="<f4", offset=_HEADER.size).reshape(-1, CHANNELS)
+    return samples.astype(np.float32), float(rate)
+
+
+def series_stream(series: np.ndarray) -> np.ndarray:
+    """Test series [n, steps, 6] played back to back as one stream [n * steps, 6]."""
+    series = np.asarray(series, dtype=np.float32)
+    return series.reshape(-1, series.shape[-1])
