@@ -20,7 +20,7 @@ from tools.reference import TFLMRunner
 def device_process(argv: list[str], timeout: float = 10.0, cwd: Path | None = None,
                    env: dict | None = None):
     """A Device over a process's pipes; yields (device, process). On exit the pipes close, which
-    ends the host port; QEMU is terminated."""
+    ends the host port within a moment; QEMU, which runs on, is terminated."""
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, cwd=cwd, env=env)
     try:
@@ -29,7 +29,7 @@ def device_process(argv: list[str], timeout: float = 10.0, cwd: Path | None = No
     finally:
         if process.poll() is None:
             try:
-                process.wait(timeout=5)
+                process.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 process.terminate()
                 process.wait(timeout=5)
