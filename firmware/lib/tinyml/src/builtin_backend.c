@@ -1,6 +1,7 @@
 /* The built-in runtime behind the backend interface. */
 #include "tinyml/builtin_backend.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 static const tinyml_plan *plan_at(const tinyml_backend *self, uint16_t index) {
@@ -40,6 +41,7 @@ int tinyml_builtin_backend_init(tinyml_backend *backend, tinyml_builtin_context 
   backend->model_count = count;
   backend->model_info = builtin_model_info;
   backend->ram_bytes = builtin_ram_bytes;
+  backend->prepare = NULL; /* a plan is ready as it is */
   backend->invoke = builtin_invoke;
   backend->context = context;
   return 0;

@@ -137,9 +137,13 @@ static uint8_t decode_zero_runs(uint8_t *tensor, size_t expected, const uint8_t 
 
 int tinyml_device_invoke(tinyml_device *device, uint16_t model, const void *input,
                          void *output, uint32_t *cost, uint32_t *micros) {
-  uint32_t cost_start = board_cycles();
-  uint32_t micros_start = board_micros();
-  int status = device->backend->invoke(device->backend, model, input, output);
+  const tinyml_backend *backend = device->backend;
+  uint32_t cost_start, micros_start;
+  int status;
+  if (backend->prepare != NULL && backend->prepare(backend, model) != 0) return -1;
+  cost_start = board_cycles();
+  micros_start = board_micros();
+  status = backend->invoke(backend, model, input, output);
   *cost = board_cycles() - cost_start;
   *micros = board_micros() - micros_start;
   return status;

@@ -19,6 +19,10 @@ struct tinyml_backend {
   const tinyml_model_info *(*model_info)(const tinyml_backend *self, uint16_t index);
   /* RAM the model needs besides its weights: the plan's activation arena, or TFLM's arena. */
   uint32_t (*ram_bytes)(const tinyml_backend *self, uint16_t index);
+  /* Optional (NULL when not needed): gets model `index` ready to invoke, so that the timed
+   * invoke measures inference alone; TFLM builds the model's interpreter here. Returns 0 on
+   * success. */
+  int (*prepare)(const tinyml_backend *self, uint16_t index);
   /* Runs one inference: input and output are info->input.bytes and info->output.bytes long.
    * Returns 0 on success. */
   int (*invoke)(const tinyml_backend *self, uint16_t index, const void *input, void *output);
