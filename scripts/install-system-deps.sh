@@ -4,7 +4,8 @@
 # install instead and carries on: training and evaluation need none of them.
 set -euo pipefail
 
-packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake dataset-fashion-mnist)
+packages=(gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
+          qemu-system-arm cmake dataset-fashion-mnist)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "note: not a Debian system; for the firmware builds install: ${packages[*]}" >&2
