@@ -1,5 +1,5 @@
-// The IMU driver of one board revision: imu_lsm9ds1.cpp (Rev1, the default) or imu_bmi270.cpp
-// (Rev2, built with -DTINYML_IMU_BMI270). Each wraps the Arduino library for its sensor and
+// The IMU driver of the board revision this build is for (imu_sensor.cpp: Rev1, the default, or
+// Rev2 with -DTINYML_IMU_BMI270). It wraps the Arduino library for the sensor and
 // reports raw library units; board_imu.cpp paces the samples and converts the units.
 #ifndef TINYML_NANO33BLE_IMU_SENSOR_H
 #define TINYML_NANO33BLE_IMU_SENSOR_H

@@ -1,6 +1,6 @@
 // STAND-IN, NOT THE LIBRARY. It only declares the part of Arduino_BMI270_BMM150 1.2.3's API
 // (src/BoschSensorClass.h: CfgBoshSensor_t, class BoschSensorClass, the IMU_BMI270_BMM150 object
-// and the IMU macro) that firmware/src/imu_bmi270.cpp uses, so that
+// and the IMU macro) that firmware/src/imu_sensor.cpp uses, so that
 // tests/test_firmware_nano33ble.py can compile it and catch typos and signature drift. The real
 // library was not available on the machine these tests run on. Nothing here runs.
 #ifndef TINYML_TEST_ARDUINO_STANDIN_ARDUINO_BMI270_BMM150_H

@@ -1,6 +1,6 @@
 // STAND-IN, NOT THE LIBRARY. It only declares the part of Arduino_LSM9DS1 1.1.1's API
 // (src/LSM9DS1.h: class LSM9DS1Class, the IMU_LSM9DS1 object and the IMU macro) that
-// firmware/src/imu_lsm9ds1.cpp uses, so that tests/test_firmware_nano33ble.py can compile it and
+// firmware/src/imu_sensor.cpp uses, so that tests/test_firmware_nano33ble.py can compile it and
 // catch typos and signature drift. The real library was not available on the machine these
 // tests run on. Nothing here runs.
 #ifndef TINYML_TEST_ARDUINO_STANDIN_ARDUINO_LSM9DS1_H

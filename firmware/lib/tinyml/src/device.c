@@ -75,22 +75,31 @@ static void put_sha256(payload_writer *writer, const char *hex) {
   }
 }
 
+const tinyml_model_info *tinyml_requested_model(tinyml_device *device, uint8_t reply_type,
+                                                uint16_t seq, const uint8_t *payload,
+                                                int length_ok) {
+  uint16_t index;
+  if (!length_ok) {
+    tinyml_send_status(device, reply_type, seq, TINYML_ERR_BAD_LENGTH);
+    return NULL;
+  }
+  index = get_u16(payload);
+  if (index >= device->backend->model_count) {
+    tinyml_send_status(device, reply_type, seq, TINYML_ERR_UNKNOWN_MODEL);
+    return NULL;
+  }
+  return device->backend->model_info(device->backend, index);
+}
+
 static void handle_model_info(tinyml_device *device, uint16_t seq, const uint8_t *payload,
                               size_t length) {
   const uint8_t reply_type = TINYML_CMD_MODEL_INFO | TINYML_REPLY_FLAG;
   const tinyml_model_info *info;
   payload_writer writer;
   uint16_t index, item;
-  if (length != 2) {
-    tinyml_send_status(device, reply_type, seq, TINYML_ERR_BAD_LENGTH);
-    return;
-  }
+  info = tinyml_requested_model(device, reply_type, seq, payload, length == 2);
+  if (info == NULL) return;
   index = get_u16(payload);
-  if (index >= device->backend->model_count) {
-    tinyml_send_status(device, reply_type, seq, TINYML_ERR_UNKNOWN_MODEL);
-    return;
-  }
-  info = device->backend->model_info(device->backend, index);
   writer_init(&writer, device->reply, sizeof device->reply);
   put_u8(&writer, TINYML_STATUS_OK);
   put_u16(&writer, index);
@@ -159,16 +168,9 @@ static void handle_infer(tinyml_device *device, uint16_t seq, const uint8_t *pay
   uint32_t cost, micros;
   payload_writer writer;
   uint8_t *output;
-  if (length < 3) {
-    tinyml_send_status(device, reply_type, seq, TINYML_ERR_BAD_LENGTH);
-    return;
-  }
+  info = tinyml_requested_model(device, reply_type, seq, payload, length >= 3);
+  if (info == NULL) return;
   model = get_u16(payload);
-  if (model >= device->backend->model_count) {
-    tinyml_send_status(device, reply_type, seq, TINYML_ERR_UNKNOWN_MODEL);
-    return;
-  }
-  info = device->backend->model_info(device->backend, model);
   data_length = length - 3;
   if (payload[2] == TINYML_ENCODING_RAW) {
     if (data_length != info->input.bytes) {

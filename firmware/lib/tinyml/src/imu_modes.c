@@ -49,17 +49,10 @@ void tinyml_live_start(tinyml_device *device, uint16_t seq, const uint8_t *paylo
   uint16_t model, hop, steps;
   payload_writer writer;
   uint8_t status;
-  if (length != 4) {
-    tinyml_send_status(device, reply_type, seq, TINYML_ERR_BAD_LENGTH);
-    return;
-  }
+  info = tinyml_requested_model(device, reply_type, seq, payload, length == 4);
+  if (info == NULL) return;
   model = get_u16(payload);
   hop = get_u16(payload + 2);
-  if (model >= device->backend->model_count) {
-    tinyml_send_status(device, reply_type, seq, TINYML_ERR_UNKNOWN_MODEL);
-    return;
-  }
-  info = device->backend->model_info(device->backend, model);
   status = live_model_status(info);
   steps = (uint16_t)info->input.dims[1];
   if (status == TINYML_STATUS_OK && hop == 0) {

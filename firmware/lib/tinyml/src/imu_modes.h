@@ -14,6 +14,12 @@ void tinyml_send(tinyml_device *device, uint8_t type, uint16_t seq,
 void tinyml_send_status(tinyml_device *device, uint8_t type, uint16_t seq,
                                 uint8_t status);
 
+/* The model a request names in its first two bytes; or NULL, after replying BAD_LENGTH (when
+ * !length_ok) or UNKNOWN_MODEL. */
+const tinyml_model_info *tinyml_requested_model(tinyml_device *device, uint8_t reply_type,
+                                                uint16_t seq, const uint8_t *payload,
+                                                int length_ok);
+
 /* Runs one inference and measures its cost counter and microseconds. Returns 0 on success. */
 int tinyml_device_invoke(tinyml_device *device, uint16_t model, const void *input,
                          void *output, uint32_t *cost, uint32_t *micros);
