@@ -287,6 +287,41 @@ def _run_firmware_flash(args, parser) -> int:
     return 0
 
 
+def _add_emulate(commands) -> None:
+    from tools.emulate import TARGETS
+
+    parser = commands.add_parser(
+        "emulate", help="run an emulated board and print the URL to connect to",
+        description="Start an emulated board (building its image first when it is missing or "
+                    "stale), print the pyserial URL of its serial link on stdout, and run it "
+                    "until Ctrl-C. qemu: the Cortex-M4F image on a TCP socket; host: the native "
+                    "build on a pty; renode: the Nano 33 BLE Sense model (needs Renode on PATH).")
+    parser.add_argument("--target", choices=TARGETS, default="qemu",
+                        help="which emulator (default qemu)")
+    parser.add_argument("--imu", type=Path, metavar="FILE",
+                        help="IMU replay file for the live and capture modes (host, qemu; for "
+                             "qemu it must be named imu_replay.bin)")
+    parser.set_defaults(handler=_run_emulate)
+
+
+def _run_emulate(args, parser) -> int:
+    import time
+
+    from tools.emulate import EmulatorError, start
+
+    with start(args.target, imu_replay=args.imu, quiet=args.quiet) as emulator:
+        print(emulator.url, flush=True)
+        print(f"{args.target} emulator running; Ctrl-C stops it", file=sys.stderr)
+        try:
+            while emulator.running():
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            print(f"stopping the {args.target} emulator", file=sys.stderr)
+            return 0
+    raise EmulatorError(f"the {args.target} emulator exited by itself "
+                        f"(status {emulator.process.returncode})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinyml", description="From data to a validated int8 model on a microcontroller.")
@@ -298,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(commands)
     _add_run(commands)
     _add_firmware(commands)
+    _add_emulate(commands)
     return parser
 
 

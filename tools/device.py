@@ -172,9 +172,18 @@ class Device:
         raise DeviceTimeout(f"the device did not answer {request.name} within {timeout:g} s "
                             "(did it reset, or is this the wrong port?)")
 
+    def _read_available(self) -> bytes:
+        """What has arrived, waiting at most the transport's poll time for the first byte.
+        pyserial's read(n) waits for all n bytes, so it is asked for what is already there."""
+        if not hasattr(self.transport, "in_waiting"):
+            return self.transport.read(4096)
+        data = self.transport.read(1)
+        waiting = self.transport.in_waiting if data else 0
+        return data + self.transport.read(waiting) if waiting else data
+
     def _receive(self) -> list:
         """Reads what has arrived; returns the replies and damaged frames, keeps the events."""
-        data = self.transport.read(4096)
+        data = self._read_available()
         replies = []
         for item in self._reader.feed(data) if data else ():
             if isinstance(item, Frame) and item.type in EVENT_TYPES:

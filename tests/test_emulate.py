@@ -1,0 +1,50 @@
+"""Emulated boards start, give a URL that pyserial opens, and stop; Renode's absence is one
+clear error."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tools import emulate
+from tools.device import Device
+from tools.transport import open_transport
+
+NEEDS = {"host": ("cmake", "cc"), "qemu": ("cmake", "arm-none-eabi-gcc", "qemu-system-arm")}
+
+
+@pytest.mark.parametrize("target", ["host", "qemu"])
+def test_emulator_serves_the_protocol_at_its_url(target):
+    missing = [tool for tool in NEEDS[target] if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed")
+    with emulate.start(target) as emulator:
+        for _ in range(2):  # a second client after the first one left
+            with Device(open_transport(emulator.url), timeout=10) as device:
+                assert device.hello().board == {"host": "host", "qemu": "qemu-mps2-an386"}[target]
+    assert not emulator.running()
+
+
+def test_renode_missing_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(emulate.EmulatorError, match="renode is not on PATH"):
+        emulate.start("renode")
+
+
+def test_tinyml_emulate_prints_the_url_and_stops_on_ctrl_c():
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake not installed")
+    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "emulate", "--target", "host"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip()
+        with Device(open_transport(url), timeout=10) as device:
+            assert device.hello().board == "host"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    assert "stopping the host emulator" in process.stderr.read()
