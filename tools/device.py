@@ -125,10 +125,11 @@ class Device:
 
     def next_event(self, timeout: float | None = None):
         """The next event (LiveResult, ImuSamples or StreamEnd), waiting up to `timeout`."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         while not self.events:
             if time.monotonic() > deadline:
-                raise DeviceTimeout(f"no event from the device within {timeout} s")
+                raise DeviceTimeout(f"no event from the device within {timeout:g} s")
             self._receive()
         return self.events.popleft()
 

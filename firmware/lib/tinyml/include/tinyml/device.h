@@ -31,7 +31,6 @@ typedef struct {
   uint16_t model;
   uint16_t steps;    /* window length in samples */
   uint16_t hop;      /* samples between inferences */
-  uint16_t head;     /* ring position of the oldest sample */
   uint32_t samples;  /* samples taken since start */
 } tinyml_live_state;
 
