@@ -1,22 +1,28 @@
 /* board.h for QEMU's mps2-an386 (Cortex-M4F, 25 MHz SYSCLK in QEMU's model).
  *
- * Serial: UART0, polled (QEMU's first -serial).
+ * Serial: UART0, polled (QEMU's first -serial). While the device is idle the core sleeps in WFI
+ * until a byte arrives (board_wait_for_serial): a spinning core would hold a host CPU the whole
+ * time, and with several emulators sharing a machine (tinyml validate --jobs) that halved the
+ * throughput of each.
  *
  * Time and cost: QEMU has no DWT cycle counter, and without -icount its clocks follow the host.
  * Run with `-icount shift=7` (tools/qemu.py does): every executed instruction then advances
- * virtual time by exactly 2^7 = 128 ns, and virtual time moves no other way as long as the core
- * never sleeps (this firmware never executes WFI). TIMER0 (CMSDK APB timer, PCLK = 25 MHz, so
- * 40 ns a tick) counts down from 0xFFFFFFFF, extended to 64 bits by counting its wraps (every
- * 2^32 ticks = 171.8 virtual seconds) in its interrupt. Then
- *   board_cycles() = executed instructions = round(ticks * 40 / 128) = round(ticks * 5 / 16),
- *   board_micros() = virtual microseconds   = ticks / 25,
- * exact over any interval because the tick count is within one tick (0.3125 instructions) of
- * 3.2 x instructions; both numbers count from timer_start() and are deterministic run to run.
- * A reading counts the instructions before it up to and including its own load of the timer.
- * cost_hz is the rate that implies, 10^9 / 128 = 7812500 instructions per virtual second. The
- * count is what QEMU executed, not Cortex-M4 cycles: no wait states, no pipeline, a multiply or
- * a load counts 1 like an add. The wrap interrupt's 8 instructions land in whatever interval
- * spans a wrap, once every 1342177280 instructions.
+ * virtual time by exactly 2^7 = 128 ns, and while the core runs virtual time moves no other way.
+ * TIMER0 (CMSDK APB timer, PCLK = 25 MHz, so 40 ns a tick) counts down from 0xFFFFFFFF, extended
+ * to 64 bits by counting its wraps (every 2^32 ticks = 171.8 virtual seconds) in its interrupt.
+ * Over an interval in which the core does not sleep, the tick count is within one tick
+ * (0.3125 instructions) of 3.2 x the instructions executed, so round(ticks * 5 / 16) is exactly
+ * that number of instructions. Sleeping in WFI lets virtual time jump by an amount that is no
+ * multiple of 128 ns, so each wake-up takes a new reference reading and
+ *   board_cycles() = cycles at the reference + round((ticks - reference ticks) * 5 / 16),
+ *   board_micros() = virtual microseconds since timer_start() = ticks / 25.
+ * The difference of two board_cycles() readings with no sleep between them (an invoke, a
+ * handler) is then the exact number of instructions, deterministic run to run. A reading counts
+ * the instructions before it up to and including its own load of the timer. cost_hz is the rate
+ * that implies, 10^9 / 128 = 7812500 instructions per virtual second. The count is what QEMU
+ * executed, not Cortex-M4 cycles: no wait states, no pipeline, a multiply or a load counts 1
+ * like an add. The wrap interrupt's 8 instructions land in whatever interval spans a wrap, once
+ * every 1342177280 instructions.
  *
  * IMU: a recorded stream replayed from a host file through semihosting (see board_imu_start). */
 #include <math.h>
@@ -41,11 +47,14 @@ typedef struct {
 
 #define TIMER0 ((cmsdk_timer_regs *)0x40000000u)
 #define TIMER0_IRQ 8
+#define UART0_RX_IRQ 0
 #define TIMER_CTRL_ENABLE 0x1u
 #define TIMER_CTRL_IRQ_ENABLE 0x8u
 #define NVIC_ISER0 (*(volatile uint32_t *)0xE000E100u)
 
 static volatile uint32_t timer_wraps;
+static uint64_t reference_ticks; /* board_cycles()'s reference reading, taken at each wake-up */
+static uint32_t reference_cycles;
 
 /* The timer raises its interrupt as its count goes from 1 to 0; the count then holds 0 for one
  * tick and reloads 0xFFFFFFFF. */
@@ -59,6 +68,8 @@ static void timer_start(void) {
   TIMER0->reload = 0xFFFFFFFFu;
   TIMER0->intstatus = 1;
   timer_wraps = 0;
+  reference_ticks = 0;
+  reference_cycles = 0;
   NVIC_ISER0 = 1u << TIMER0_IRQ;
   TIMER0->ctrl = TIMER_CTRL_ENABLE | TIMER_CTRL_IRQ_ENABLE;
 }
@@ -79,7 +90,18 @@ static uint64_t timer_ticks(void) {
   return ((uint64_t)wraps << 32) | (uint32_t)(0xFFFFFFFFu - value);
 }
 
-uint32_t board_cycles(void) { return (uint32_t)((timer_ticks() * 5u + 8u) >> 4); }
+static uint32_t ticks_to_instructions(uint64_t ticks) { return (uint32_t)((ticks * 5u + 8u) >> 4); }
+
+/* A new reference after a sleep; see the top of the file. */
+static void cycles_rebase(void) {
+  const uint64_t now = timer_ticks();
+  reference_cycles = ticks_to_instructions(now);
+  reference_ticks = now;
+}
+
+uint32_t board_cycles(void) {
+  return reference_cycles + ticks_to_instructions(timer_ticks() - reference_ticks);
+}
 
 uint32_t board_micros(void) { return (uint32_t)(timer_ticks() / (SYSCLK_HZ / 1000000u)); }
 
@@ -94,7 +116,16 @@ static int imu_replay_exists(void);
 void board_init(void) {
   uart_cmsdk_init(UART_CMSDK_UART0, SYSCLK_HZ, UART_BAUD);
   timer_start();
+  uart_cmsdk_enable_rx_interrupt(UART_CMSDK_UART0);
+  NVIC_ISER0 = 1u << UART0_RX_IRQ;
   identity.has_imu = (uint8_t)imu_replay_exists();
+}
+
+void UART0_RX_IRQHandler(void) { uart_cmsdk_clear_rx_interrupt(UART_CMSDK_UART0); }
+
+void board_wait_for_serial(void) {
+  uart_cmsdk_wait_for_input(UART_CMSDK_UART0);
+  cycles_rebase();
 }
 
 int board_serial_read(uint8_t *buffer, size_t capacity) {

@@ -25,5 +25,7 @@ int main(void) {
   for (;;) {
     /* A UART never closes, so poll never returns -1 here. */
     (void)tinyml_device_poll(&device);
+    /* Live and capture modes poll the IMU replay; only an idle device may sleep. */
+    if (device.mode == TINYML_MODE_IDLE) board_wait_for_serial();
   }
 }

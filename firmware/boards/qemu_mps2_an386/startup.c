@@ -18,6 +18,7 @@ void reset_handler(void) __attribute__((noreturn));
 void fault_entry(void);
 
 /* Peripheral interrupts a board file may handle; the rest end in fault_entry. */
+void UART0_RX_IRQHandler(void) __attribute__((weak, alias("fault_entry")));
 void TIMER0_IRQHandler(void) __attribute__((weak, alias("fault_entry")));
 
 #define STACK_PAINT 0x57AC57ACu
@@ -40,7 +41,7 @@ void TIMER0_IRQHandler(void) __attribute__((weak, alias("fault_entry")));
 
 typedef void (*vector)(void);
 
-/* 16 system exceptions and the AN386's 32 external interrupts (TIMER0 is IRQ 8). */
+/* 16 system exceptions and the AN386's 32 external interrupts (UART0 RX is IRQ 0, TIMER0 IRQ 8). */
 __attribute__((section(".vectors"), used)) static const vector vectors[16 + 32] = {
     [0] = (vector)__stack_top,
     [1] = reset_handler,
@@ -53,7 +54,7 @@ __attribute__((section(".vectors"), used)) static const vector vectors[16 + 32] 
     [12] = fault_entry, /* DebugMonitor */
     [14] = fault_entry, /* PendSV */
     [15] = fault_entry, /* SysTick */
-    [16 + 0] = fault_entry,  [16 + 1] = fault_entry,  [16 + 2] = fault_entry,
+    [16 + 0] = UART0_RX_IRQHandler,  [16 + 1] = fault_entry,  [16 + 2] = fault_entry,
     [16 + 3] = fault_entry,  [16 + 4] = fault_entry,  [16 + 5] = fault_entry,
     [16 + 6] = fault_entry,  [16 + 7] = fault_entry,  [16 + 8] = TIMER0_IRQHandler,
     [16 + 9] = fault_entry,  [16 + 10] = fault_entry, [16 + 11] = fault_entry,

@@ -16,6 +16,9 @@ uint32_t qemu_stack_size(void);
  * frame could store the pattern itself), exact in practice. */
 uint32_t qemu_stack_high_water(void);
 
+/* Sleeps until a byte arrives on UART0, unless one is already waiting. */
+void board_wait_for_serial(void);
+
 /* Reports `message` on UART0 and semihosting's stderr and ends QEMU with exit status 4 (a fault
  * ends it with 3). */
 void qemu_fatal(const char *message) __attribute__((noreturn));

@@ -1,4 +1,4 @@
-/* CMSDK APB UART, polled. */
+/* CMSDK APB UART, polled; its receive interrupt only wakes an idle core. */
 #include "uart_cmsdk.h"
 
 #define STATE_TX_FULL 0x1u
@@ -6,6 +6,8 @@
 #define STATE_OVERRUNS 0xCu
 #define CTRL_TX_ENABLE 0x1u
 #define CTRL_RX_ENABLE 0x2u
+#define CTRL_RX_INTERRUPT 0x8u
+#define INTSTATUS_RX 0x2u
 #define BAUDDIV_MIN 16u
 
 void uart_cmsdk_init(uart_cmsdk_regs *uart, uint32_t pclk_hz, uint32_t baud) {
@@ -36,4 +38,14 @@ void uart_cmsdk_write(uart_cmsdk_regs *uart, const uint8_t *data, size_t length)
     }
     uart->data = data[index];
   }
+}
+
+void uart_cmsdk_enable_rx_interrupt(uart_cmsdk_regs *uart) { uart->ctrl |= CTRL_RX_INTERRUPT; }
+
+void uart_cmsdk_clear_rx_interrupt(uart_cmsdk_regs *uart) { uart->intstatus = INTSTATUS_RX; }
+
+void uart_cmsdk_wait_for_input(uart_cmsdk_regs *uart) {
+  __asm__ volatile("cpsid i" ::: "memory");
+  if ((uart->state & STATE_RX_FULL) == 0) __asm__ volatile("wfi" ::: "memory");
+  __asm__ volatile("cpsie i" ::: "memory");
 }
