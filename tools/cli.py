@@ -322,6 +322,124 @@ def _run_emulate(args, parser) -> int:
                         f"(status {emulator.process.returncode})")
 
 
+def _add_validate(commands) -> None:
+    from tools.emulate import TARGETS
+    from tools.validation.validate import MODEL_NAMES
+
+    parser = commands.add_parser(
+        "validate", help="stream a test set to a board or emulator and check its outputs",
+        description="Check a device against the desktop: HELLO and the model list first (a "
+                    "model whose sha256 differs from models/<name>/model.tflite is refused), "
+                    "then every test sample is sent and the device's output compared with TFLite "
+                    "Micro's host interpreter (gated: exact agreement), LiteRT (reported) and "
+                    "the label. Writes <report>/<model>/results.jsonl as results arrive, "
+                    "report.json and confusion.png; --resume continues an interrupted run. "
+                    "Exit 0 when agreement meets --min-agreement, 1 when not, 2 on usage or "
+                    "connection errors.")
+    parser.add_argument("--model", required=True, choices=(*MODEL_NAMES, "all"),
+                        help="which model to validate, or all three")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--port", action="append", metavar="PORT",
+                       help="serial port or pyserial URL (socket://host:port, a pty); repeat it "
+                            "to shard over several boards (default: the board found by USB)")
+    where.add_argument("--emulator", choices=TARGETS,
+                       help="start emulated boards instead (qemu, host; renode needs Renode)")
+    parser.add_argument("--jobs", type=_positive_int, default=1,
+                        help="devices to shard the test set over: emulators started, --port "
+                             "given, or boards found by USB (default 1)")
+    parser.add_argument("--limit", type=_positive_int,
+                        help="only the first N test samples (default: the whole test set)")
+    parser.add_argument("--report", type=Path, default=Path("build/validation"), metavar="DIR",
+                        help="where results and reports go (default build/validation)")
+    parser.add_argument("--min-agreement", type=_fraction, default=1.0,
+                        help="fraction of outputs that must equal TFLM's exactly (default 1.0)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run recorded in --report instead of starting over")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds to wait for each reply (default 5)")
+    parser.add_argument("--models-dir", type=Path, default=MODELS_DIR,
+                        help="where <name>/model.tflite and card.json are (default models/)")
+    parser.set_defaults(handler=_run_validate)
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _run_validate(args, parser) -> int:
+    from tools.validation.validate import MODEL_NAMES, Options, run
+
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    if args.port and args.jobs not in (1, len(args.port)):
+        parser.error(f"--jobs {args.jobs} with {len(args.port)} --port: give one port per job")
+    _import_tensorflow_quietly()
+    models = list(MODEL_NAMES) if args.model == "all" else [args.model]
+    return run(Options(models=models, models_dir=args.models_dir, ports=args.port,
+                       emulator=args.emulator, jobs=len(args.port) if args.port else args.jobs,
+                       limit=args.limit, report_dir=args.report,
+                       min_agreement=args.min_agreement, resume=args.resume,
+                       timeout=args.timeout, quiet=args.quiet))
+
+
+def _add_capture(commands) -> None:
+    parser = commands.add_parser(
+        "capture", help="record the board's IMU stream as training data",
+        description="Record --seconds of the board's IMU (acceleration in m/s^2, angular rate "
+                    "in rad/s) in the protocol's capture mode into OUT/LABEL/LABEL-<UTC "
+                    "time>.imu, an IMU replay file, with a .json beside it (rate, units, how it "
+                    "ended, the device). Train on the recordings with `tinyml train activity "
+                    "--captures OUT`. Ctrl-C keeps what arrived.")
+    parser.add_argument("--label", required=True, type=_capture_label,
+                        help="the class being recorded, e.g. walking (letters, digits, - and _)")
+    parser.add_argument("--seconds", required=True, type=_positive_float,
+                        help="how long to record")
+    parser.add_argument("--port", help="serial port or pyserial URL (a pty, socket://HOST:PORT); "
+                                       "default: the Nano 33 BLE found by USB id")
+    parser.add_argument("--rate", type=_positive_float, metavar="HZ",
+                        help="sample rate (default: the activity model's, from "
+                             "models/activity/card.json: 10 Hz)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="captures directory (default data/captures/)")
+    parser.set_defaults(handler=_run_capture)
+
+
+def _capture_label(text: str) -> str:
+    from tools.capture import is_safe_label
+
+    if not is_safe_label(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a safe directory name: use letters, "
+                                         "digits, '-' and '_' only")
+    return text
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _run_capture(args, parser) -> int:
+    from tools.capture import DEFAULT_OUT, default_rate_hz, record
+    from tools.transport import open_transport
+
+    rate = args.rate or default_rate_hz()
+    if round(args.seconds * rate) < 1:
+        parser.error(f"--seconds {args.seconds:g} at {rate:g} Hz is not one sample")
+    transport = open_transport(args.port)
+    port = getattr(transport, "port", None) or args.port or ""
+    capture = record(transport, args.label, args.seconds, rate, args.out or DEFAULT_OUT,
+                     progress=not args.quiet, port=str(port))
+    print(capture.summary())
+    if capture.problem:
+        print(f"tinyml: {capture.problem}", file=sys.stderr)
+    return capture.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinyml", description="From data to a validated int8 model on a microcontroller.")
@@ -334,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_firmware(commands)
     _add_emulate(commands)
+    _add_validate(commands)
     return parser
 
 

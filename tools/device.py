@@ -77,11 +77,12 @@ class Device:
         self.timeout = timeout
         self.retries = retries
         self.retries_used = 0  # requests sent again after a damaged frame either way
+        self.bytes_sent = 0  # on the wire, framing and retries included
         self.events: collections.deque = collections.deque()
         self._reader = FrameReader()
         self._seq = 0
         self._output_bytes: dict[int, int] = {}
-        self.transport.write(b"\x00")  # ends whatever partial frame the device holds
+        self._write(b"\x00")  # ends whatever partial frame the device holds
 
     def __enter__(self) -> Device:
         return self
@@ -94,8 +95,8 @@ class Device:
 
     # --- the commands -----------------------------------------------------------------------
 
-    def hello(self) -> protocol.Hello:
-        return self.request(Request.HELLO, protocol.hello_request())
+    def hello(self, timeout: float | None = None) -> protocol.Hello:
+        return self.request(Request.HELLO, protocol.hello_request(), timeout=timeout)
 
     def model_info(self, index: int) -> protocol.ModelInfo:
         info = self.request(Request.MODEL_INFO, protocol.model_info_request(index))
@@ -107,9 +108,14 @@ class Device:
             count = self.hello().model_count
         return [self.model_info(index) for index in range(count)]
 
-    def infer(self, model: int, tensor: bytes | np.ndarray, encoding: Encoding = Encoding.RAW,
-              zero_point: int = 0, timeout: float | None = None) -> protocol.InferResult:
-        payload = protocol.infer_request(model, tensor, encoding, zero_point)
+    def infer(self, model: int, tensor: bytes | np.ndarray,
+              encoding: Encoding | None = Encoding.RAW, zero_point: int = 0,
+              timeout: float | None = None) -> protocol.InferResult:
+        """encoding None sends the input in whichever encoding is shorter."""
+        if encoding is None:
+            payload = protocol.shortest_infer_request(model, tensor, zero_point)
+        else:
+            payload = protocol.infer_request(model, tensor, encoding, zero_point)
         return self.request(Request.INFER, payload, timeout=timeout,
                             output_bytes=self._output_bytes.get(model))
 
@@ -138,17 +144,26 @@ class Device:
     def request(self, request: Request, payload: bytes, timeout: float | None = None,
                 output_bytes: int | None = None):
         """Sends a request and returns its parsed reply. Sends it again, with a new seq, when
-        the request or its reply was damaged on the way; raises DeviceError for an error
-        status, DeviceTimeout when the device stays silent."""
+        the request or its reply was damaged on the way, and once after a silence (a damaged
+        frame end leaves a reply unfinished until the next frame arrives); raises DeviceError
+        for an error status, DeviceTimeout when the device stays silent twice running."""
         timeout = self.timeout if timeout is None else timeout
+        silent_before = False
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retries_used += 1
             self._seq = (self._seq + 1) & 0xFFFF
             if self._seq == 0xFFFF:  # the seq the device uses when it cannot read one
                 self._seq = 0
-            self.transport.write(encode_frame(request, self._seq, payload))
-            frame = self._await_reply(request, self._seq, timeout)
+            self._write(encode_frame(request, self._seq, payload))
+            try:
+                frame = self._await_reply(request, self._seq, timeout)
+            except DeviceTimeout:
+                if silent_before or attempt == self.retries:
+                    raise
+                silent_before = True
+                continue
+            silent_before = False
             if frame is None:
                 continue
             try:
@@ -173,14 +188,25 @@ class Device:
         raise DeviceTimeout(f"the device did not answer {request.name} within {timeout:g} s "
                             "(did it reset, or is this the wrong port?)")
 
+    def _write(self, data: bytes) -> None:
+        try:
+            self.transport.write(data)
+            self.bytes_sent += len(data)
+        except OSError as error:  # pyserial's SerialException is an OSError
+            raise ConnectionLost(f"the link broke while sending: {error}") from None
+
     def _read_available(self) -> bytes:
         """What has arrived, waiting at most the transport's poll time for the first byte.
         pyserial's read(n) waits for all n bytes, so it is asked for what is already there."""
-        if not hasattr(self.transport, "in_waiting"):
-            return self.transport.read(4096)
-        data = self.transport.read(1)
-        waiting = self.transport.in_waiting if data else 0
-        return data + self.transport.read(waiting) if waiting else data
+        try:
+            if not hasattr(self.transport, "in_waiting"):
+                return self.transport.read(4096)
+            data = self.transport.read(1)
+            waiting = self.transport.in_waiting if data else 0
+            return data + self.transport.read(waiting) if waiting else data
+        except OSError as error:  # a USB board reset or unplugged, an emulator gone
+            raise ConnectionLost(f"the link broke: {error} (did the device reset or "
+                                 "disconnect?)") from None
 
     def _receive(self) -> list:
         """Reads what has arrived; returns the replies and damaged frames, keeps the events."""

@@ -1,0 +1,2 @@
+"""On-device validation: a test set streamed to boards or emulators, each output checked against
+the desktop reference (tools/validation/validate.py)."""

@@ -1,0 +1,176 @@
+"""What a validation measured, from its journal: agreement with TFLM (gated) and LiteRT
+(reported), accuracy on the device and on the desktop, the confusion matrix, latency and
+throughput. As JSON for machines, a PNG for people, and lines for the console."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _stats(values: np.ndarray) -> dict | None:
+    if not len(values):
+        return None
+    return {"median": float(np.median(values)), "p95": float(np.percentile(values, 95)),
+            "min": int(values.min()), "max": int(values.max())}
+
+
+def _agreement(outputs: np.ndarray, expected: np.ndarray) -> dict:
+    gap = np.abs(outputs.astype(np.int32) - expected.astype(np.int32))
+    per_sample = gap.max(axis=1) if len(gap) else np.zeros(0, np.int32)
+    exact = int(np.sum(per_sample == 0))
+    return {"exact": exact, "fraction": exact / len(outputs) if len(outputs) else None,
+            "max_difference_lsb": int(per_sample.max()) if len(per_sample) else None,
+            "differing_samples": [int(i) for i in np.flatnonzero(per_sample)[:20]]}
+
+
+def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
+    """The report of everything the journal holds (all sessions), for one model."""
+    indices = np.array(sorted(journal.samples), dtype=np.int64)
+    lines = [journal.samples[int(i)] for i in indices]
+    width = reference.tflm.shape[1]
+    outputs = np.array([line["output"] for line in lines], np.int8).reshape(-1, width)
+    costs = np.array([line["cost"] for line in lines], np.int64)
+    micros = np.array([line["micros"] for line in lines], np.int64)
+
+    tflm_agreement = _agreement(outputs, reference.tflm[indices])
+    # Which samples differ: by their test-set index, not their position in this array.
+    tflm_agreement["differing_samples"] = [int(indices[i]) for i in
+                                           tflm_agreement["differing_samples"]]
+    litert_agreement = _agreement(outputs, reference.litert[indices])
+    litert_agreement["differing_samples"] = [int(indices[i]) for i in
+                                             litert_agreement["differing_samples"]]
+    report = {
+        "model": reference.name, "sha256": reference.sha256, "dataset": reference.dataset,
+        "test_samples": reference.count, "validated": len(indices),
+        "complete": len(indices) == reference.count,
+        "tflm": tflm_agreement, "litert": litert_agreement,
+        "accuracy": _accuracy(reference, outputs, indices),
+        "latency": {"cost_unit": links[0]["cost_unit"] if links else None,
+                    "cost": _stats(costs), "micros": _stats(micros)},
+        "throughput": _throughput(journal),
+        "retries": int(sum(line["retries"] for line in lines)),
+        "firmware": links,
+        "min_agreement": min_agreement,
+    }
+    if reference.is_classification:
+        predictions = reference.predictions(outputs)
+        agree = int(np.sum(predictions == reference.predictions(reference.tflm[indices])))
+        report["argmax_agreement"] = {"agree": agree,
+                                      "fraction": agree / len(indices) if len(indices) else None}
+        report["confusion"] = {"labels": reference.class_names,
+                               "matrix": _confusion(reference, predictions, indices).tolist()}
+    fraction = tflm_agreement["fraction"]
+    report["passed"] = bool(report["complete"] and fraction is not None and
+                            fraction >= min_agreement)
+    return report
+
+
+def _accuracy(reference, outputs: np.ndarray, indices: np.ndarray) -> dict:
+    found = {"float_card": reference.card["test"]["float"]}
+    if len(indices):
+        found["device"] = reference.metrics(outputs, indices)
+        found["desktop_int8_tflm"] = reference.metrics(reference.tflm[indices], indices)
+        found["desktop_int8_litert"] = reference.metrics(reference.litert[indices], indices)
+    return found
+
+
+def _confusion(reference, predictions: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    from training.plots import confusion_matrix
+
+    return confusion_matrix(reference.labels[indices].astype(np.int64), predictions,
+                            len(reference.class_names))
+
+
+def _throughput(journal) -> dict | None:
+    """This session's streaming rate, and all sessions' totals."""
+    ended = [session["end"] for session in journal.sessions if "end" in session]
+    if not ended:
+        return None
+    last = ended[-1]
+    total_samples = sum(end["samples"] for end in ended)
+    total_seconds = sum(end["seconds"] for end in ended)
+    return {"samples": last["samples"], "seconds": last["seconds"],
+            "samples_per_s": last["samples"] / last["seconds"] if last["seconds"] else None,
+            "bytes_sent_per_sample": (last["bytes_sent"] / last["samples"]
+                                      if last["samples"] else None),
+            "jobs": journal.sessions[-1]["jobs"], "sessions": len(ended),
+            "all_sessions_samples": total_samples, "all_sessions_seconds": round(total_seconds, 3)}
+
+
+def plot(report: dict, reference, journal, directory: Path) -> Path | None:
+    """confusion.png for a classifier, prediction.png (device output against truth) for the
+    linear regression. None when nothing was validated."""
+    from training import plots
+
+    directory = Path(directory)
+    if not report["validated"]:
+        return None
+    title = (f"{report['model']} on {report['firmware'][0]['board'] if report['firmware'] else '?'}"
+             f": {report['validated']} of {report['test_samples']} test samples")
+    if reference.is_classification:
+        path = directory / "confusion.png"
+        plots.confusion_plot(np.array(report["confusion"]["matrix"]), reference.class_names,
+                             path, title)
+        return path
+    indices = np.array(sorted(journal.samples), dtype=np.int64)
+    outputs = np.array([journal.samples[int(i)]["output"] for i in indices], np.int8)
+    from training.evaluation import output_values
+
+    path = directory / "prediction.png"
+    plots.regression_plot(reference.x[indices].reshape(-1), reference.labels[indices],
+                          output_values(outputs, reference.output_tensor).reshape(-1), path,
+                          title)
+    return path
+
+
+def _percent(fraction) -> str:
+    return "n/a" if fraction is None else f"{fraction:.2%}"
+
+
+def _metric(metrics: dict | None) -> str:
+    if metrics is None:
+        return "n/a"
+    if "accuracy" in metrics:
+        return f"{metrics['accuracy']:.2%}"
+    return f"mean abs error {metrics['mean_abs_error']:.4f}"
+
+
+def summary_lines(report: dict) -> list[str]:
+    firmware = report["firmware"]
+    boards = sorted({entry["board"] for entry in firmware})
+    first = firmware[0] if firmware else {}
+    lines = [f"{report['model']}: {report['validated']}/{report['test_samples']} test samples on "
+             f"{len(firmware)}x {', '.join(boards)} (firmware {first.get('firmware_version')}, "
+             f"{first.get('backend')} runtime)"]
+    tflm, litert = report["tflm"], report["litert"]
+    lines.append(f"  exact output = TFLM   {tflm['exact']}/{report['validated']} "
+                 f"({_percent(tflm['fraction'])}), largest difference "
+                 f"{tflm['max_difference_lsb']} LSB")
+    if "argmax_agreement" in report:
+        argmax = report["argmax_agreement"]
+        lines.append(f"  argmax = TFLM         {argmax['agree']}/{report['validated']} "
+                     f"({_percent(argmax['fraction'])})")
+    lines.append(f"  vs LiteRT (not gated) {litert['exact']}/{report['validated']} identical, "
+                 f"largest difference {litert['max_difference_lsb']} LSB")
+    accuracy = report["accuracy"]
+    lines.append(f"  {'accuracy' if 'argmax_agreement' in report else 'error':21s} device "
+                 f"{_metric(accuracy.get('device'))}, desktop int8 "
+                 f"{_metric(accuracy.get('desktop_int8_tflm'))}, float "
+                 f"{_metric(accuracy['float_card'])} (card.json)")
+    latency = report["latency"]
+    if latency["cost"]:
+        lines.append(f"  latency               {latency['cost']['median']:,.0f} "
+                     f"{latency['cost_unit']} median, {latency['cost']['p95']:,.0f} "
+                     f"{latency['cost_unit']} p95; "
+                     f"{latency['micros']['median']:,.0f} us median, "
+                     f"{latency['micros']['p95']:,.0f} us p95")
+    speed = report["throughput"]
+    if speed and speed["samples"]:
+        lines.append(f"  throughput            {speed['samples_per_s']:.1f} samples/s "
+                     f"({speed['samples']} in {speed['seconds']:.1f} s over {speed['jobs']} "
+                     f"link{'s' if speed['jobs'] > 1 else ''}), "
+                     f"{speed['bytes_sent_per_sample']:.0f} bytes sent per sample, "
+                     f"{report['retries']} retries")
+    return lines

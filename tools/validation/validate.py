@@ -1,0 +1,165 @@
+"""`tinyml validate`: stream each model's test set to one or more devices and check every output
+against the desktop reference and the label.
+
+Per model, under the report directory: results.jsonl (written as results arrive), report.json,
+and confusion.png (prediction.png for the regression); report.json at the top holds the totals.
+Exit status: 0 when every model's exact agreement with TFLM meets the gate, 1 when one does not,
+2 on a usage or connection error (what was measured is kept; --resume continues).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tools.atomic import atomic_write_text
+from tools.framing import ProtocolError
+from tools.validation import desktop
+from tools.validation import links as links_module
+from tools.validation import report as report_module
+from tools.validation.journal import Journal
+from tools.validation.stream import Outcome, stream
+
+MODEL_NAMES = ("activity", "digits", "linear")
+
+
+@dataclasses.dataclass
+class Options:
+    models: list[str]
+    models_dir: Path = Path("models")
+    ports: list[str] | None = None
+    emulator: str | None = None
+    jobs: int = 1
+    limit: int | None = None
+    report_dir: Path = Path("build/validation")
+    min_agreement: float = 1.0
+    resume: bool = False
+    timeout: float = 5.0
+    quiet: bool = False
+    wrap_transport: object = None  # tests: a wrapper around each link's transport
+
+
+class LinkFailed(ProtocolError):
+    """A device stopped answering, reset or broke its link during the run."""
+
+
+def _progress_factory(quiet: bool):
+    from tqdm import tqdm
+
+    def progress(label: str, total: int, initial: int = 0):
+        return tqdm(total=total, initial=initial, desc=label, unit="sample", file=sys.stderr,
+                    disable=quiet, leave=False, mininterval=0.5, dynamic_ncols=True)
+
+    return progress
+
+
+def run(options: Options, out=None) -> int:
+    out = out or sys.stdout
+    progress = _progress_factory(options.quiet)
+    started = time.monotonic()
+    # The emulators boot while the desktop reference runs.
+    links = links_module.open_links(ports=options.ports, emulator=options.emulator,
+                                    jobs=options.jobs, timeout=options.timeout,
+                                    quiet=options.quiet, wrap_transport=options.wrap_transport)
+    try:
+        # Refused before any work when a device holds other models than models/ does.
+        files = {name: desktop.model_file(Path(options.models_dir) / name)
+                 for name in options.models}
+        on_device = [links_module.check_models(link, files) for link in links]
+        references = [desktop.prepare(Path(options.models_dir) / name, options.limit, progress)
+                      for name in options.models]
+        reports = []
+        for reference in references:
+            infos = [found[reference.name] for found in on_device]
+            for link, info in zip(links, infos, strict=True):
+                links_module.check_tensors(link, info, reference)
+            indices = [info.index for info in infos]
+            reports.append(_validate_model(reference, links, indices, options, progress, out))
+    finally:
+        for link in links:
+            link.close()
+    return _finish(reports, options, time.monotonic() - started, out)
+
+
+def _validate_model(reference, links, model_indices, options: Options, progress, out) -> dict:
+    directory = Path(options.report_dir) / reference.name
+    journal = Journal(directory / "results.jsonl", reference, options.resume)
+    identities = [link.identity() | {"model_ram_bytes": link.models[reference.name].ram_bytes}
+                  for link in links]
+    pending = [i for i in range(reference.count) if i not in journal.samples]
+    journal.start_session(identities, len(links))
+    bar = progress(f"{reference.name} on {len(links)} link{'s' if len(links) > 1 else ''}",
+                   reference.count, reference.count - len(pending))
+    counted = {"samples": 0, "bytes": 0}
+
+    def record(outcome: Outcome) -> None:
+        journal.add(_sample_line(reference, outcome))
+        counted["samples"] += 1
+        counted["bytes"] += outcome.bytes_sent
+        bar.update(1)
+
+    stop, began, reason = threading.Event(), time.monotonic(), "complete"
+    try:
+        failures = stream(links, model_indices, reference, pending, record, stop)
+        if failures:
+            reason = "; ".join(failure.message for failure in failures)
+    except KeyboardInterrupt:
+        reason = "interrupted"
+        raise
+    finally:
+        bar.close()
+        journal.end_session(reason, counted["samples"], time.monotonic() - began,
+                            counted["bytes"])
+        journal.close()
+        report = report_module.build(reference, journal, identities, options.min_agreement)
+        atomic_write_text(directory / "report.json", json.dumps(report, indent=2) + "\n")
+        report_module.plot(report, reference, journal, directory)
+        print("\n".join(report_module.summary_lines(report)), file=out, flush=True)
+    if reason != "complete":
+        raise LinkFailed(f"{reason}. {report['validated']} of {reference.count} "
+                         f"{reference.name} results are kept in {directory / 'results.jsonl'}; "
+                         "run again with --resume to finish")
+    return report
+
+
+def _sample_line(reference, outcome: Outcome) -> dict:
+    output = np.frombuffer(outcome.result.output, np.int8)
+    expected = reference.tflm[outcome.index]
+    gap = int(np.max(np.abs(output.astype(np.int32) - expected.astype(np.int32))))
+    line = {"index": outcome.index, "link": outcome.link, "output": output.tolist(),
+            "cost": outcome.result.cost, "micros": outcome.result.micros,
+            "retries": outcome.retries, "bytes": outcome.bytes_sent, "exact": gap == 0,
+            "max_lsb": gap}
+    label = reference.labels[outcome.index]
+    if reference.is_classification:
+        line |= {"prediction": int(np.argmax(output)), "label": int(label)}
+    else:
+        line["label"] = float(np.asarray(label).reshape(-1)[0])
+    return line
+
+
+def _finish(reports: list[dict], options: Options, seconds: float, out) -> int:
+    validated = sum(report["validated"] for report in reports)
+    exact = sum(report["tflm"]["exact"] for report in reports)
+    failed = [report["model"] for report in reports if not report["passed"]]
+    totals = {"models": [report["model"] for report in reports], "validated": validated,
+              "exact": exact, "fraction": exact / validated if validated else None,
+              "min_agreement": options.min_agreement,
+              "retries": sum(report["retries"] for report in reports),
+              "seconds": round(seconds, 2), "passed": not failed,
+              "below_gate": failed}
+    summary = {"totals": totals, "models": {report["model"]: report for report in reports}}
+    atomic_write_text(Path(options.report_dir) / "report.json",
+                      json.dumps(summary, indent=2) + "\n")
+    verdict = "PASS" if not failed else f"FAIL ({', '.join(failed)} below the gate)"
+    print(f"TOTAL {len(reports)} model{'s' if len(reports) != 1 else ''}, {validated} samples: "
+          f"{exact}/{validated} exact ({totals['fraction']:.2%}) against a gate of "
+          f"{options.min_agreement:.2%}, {totals['retries']} retries, {seconds:.1f} s: "
+          f"{verdict}", file=out, flush=True)
+    return 0 if not failed else 1
