@@ -45,6 +45,10 @@ def _add_train(commands) -> None:
                         help="epochs of QAT fine-tuning (default epochs / 5, at least 1)")
     parser.add_argument("--subset", type=_positive_int, metavar="N",
                         help="train on the first N training samples only (a quick smoke run)")
+    parser.add_argument("--captures", type=Path, metavar="DIR",
+                        help="activity only: train on recordings from `tinyml capture` instead "
+                             "of BasicMotions, one subdirectory of .imu files per class "
+                             "(e.g. data/captures)")
     parser.set_defaults(handler=_run_train)
 
 
@@ -125,6 +129,9 @@ def _add_firmware(commands) -> None:
     build.add_argument("--build-dir", type=Path,
                        help="build tree (default build/firmware/<target>[-asan][-nodsp]; "
                             "PlatformIO: the directory holding one tree per env)")
+    build.add_argument("--models-dir", type=Path,
+                       help="host, qemu: build these generated model sources (tinyml convert "
+                            "--out DIR) instead of firmware/lib/models; give --build-dir too")
     build.set_defaults(handler=_run_firmware_build)
 
     size = actions.add_parser(
@@ -181,17 +188,34 @@ def _run_train(args, parser) -> int:
     if architecture not in task.architectures:
         parser.error(f"{args.model} has no architecture {architecture!r}; "
                      f"choose from {', '.join(task.architectures)}")
-    dataset = args.dataset or task.datasets[0]
-    if dataset not in task.datasets:
+    dataset = _captures_dataset(args, task, parser) or args.dataset or task.datasets[0]
+    if args.captures is None and dataset not in task.datasets:
         parser.error(f"{args.model} trains on {', '.join(task.datasets)}, not {dataset!r}")
     options = TrainOptions(task=task, architecture=architecture, dataset=dataset,
                            epochs=args.epochs or task.default_epochs(architecture),
                            seed=args.seed, out=args.out or MODELS_DIR / args.model,
-                           qat=args.qat, qat_epochs=args.qat_epochs, subset=args.subset)
+                           qat=args.qat, qat_epochs=args.qat_epochs, subset=args.subset,
+                           captures=args.captures)
     _import_tensorflow_quietly()
     card = train_and_export(options)
     print(_card_summary(card, options.out))
     return 0
+
+
+def _captures_dataset(args, task, parser) -> str | None:
+    """The data set name for --captures when it is given and fits the task, else None. The
+    directory's layout is checked here, before TensorFlow's seconds-long import."""
+    if args.captures is None:
+        return None
+    if not task.trains_on_captures:
+        parser.error(f"--captures trains the activity model; {task.name} does not take IMU "
+                     "recordings")
+    if args.dataset:
+        parser.error("--captures replaces --dataset; give one of them")
+    from training.captures import NAME, find_recordings
+
+    find_recordings(args.captures)
+    return NAME
 
 
 def _card_summary(card: dict, out: Path) -> str:
@@ -258,8 +282,12 @@ def _run_firmware_build(args, parser) -> int:
 
     if args.sanitize and args.target != "host":
         parser.error("--sanitize applies to --target host only")
+    if args.models_dir and not args.build_dir:
+        parser.error("--models-dir needs its own --build-dir (the default tree builds the "
+                     "committed models)")
     elf = build(args.target, sanitize=args.sanitize, disable_dsp=args.no_dsp,
-                build_dir=args.build_dir, jobs=args.jobs, quiet=args.quiet)
+                build_dir=args.build_dir, jobs=args.jobs, quiet=args.quiet,
+                models_dir=args.models_dir)
     print(elf)
     return 0
 
@@ -359,6 +387,9 @@ def _add_validate(commands) -> None:
                         help="seconds to wait for each reply (default 5)")
     parser.add_argument("--models-dir", type=Path, default=MODELS_DIR,
                         help="where <name>/model.tflite and card.json are (default models/)")
+    parser.add_argument("--image", type=Path,
+                        help="with --emulator qemu or host: run this ELF or executable instead "
+                             "of building the default image")
     parser.set_defaults(handler=_run_validate)
 
 
@@ -374,12 +405,15 @@ def _run_validate(args, parser) -> int:
 
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
+    if args.image and args.emulator not in ("qemu", "host"):
+        parser.error("--image goes with --emulator qemu or host")
     if args.port and args.jobs not in (1, len(args.port)):
         parser.error(f"--jobs {args.jobs} with {len(args.port)} --port: give one port per job")
     _import_tensorflow_quietly()
     models = list(MODEL_NAMES) if args.model == "all" else [args.model]
     return run(Options(models=models, models_dir=args.models_dir, ports=args.port,
-                       emulator=args.emulator, jobs=len(args.port) if args.port else args.jobs,
+                       emulator=args.emulator, image=args.image,
+                       jobs=len(args.port) if args.port else args.jobs,
                        limit=args.limit, report_dir=args.report,
                        min_agreement=args.min_agreement, resume=args.resume,
                        timeout=args.timeout, quiet=args.quiet))
@@ -452,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_firmware(commands)
     _add_emulate(commands)
+    _add_capture(commands)
     _add_validate(commands)
     return parser
 

@@ -39,7 +39,7 @@ def load_test_set(model_dir: Path, limit: int | None = None):
     card = load_card(model_dir)
     model = TFLiteModel.from_file(Path(model_dir) / card["model"]["file"])
     model.require_int8_io()
-    data = datasets.load(card["dataset"]["name"], card["training"]["seed"])
+    data = datasets.load_described(card["dataset"], card["training"]["seed"])
     x, y = data.x_test[:limit], data.y_test[:limit]
     return card, model, data, int8_inputs(x, model.inputs[0], Normalization.from_card(card)), y
 

@@ -284,3 +284,13 @@ def load(name: str, seed: int = 0) -> Dataset:
     if name not in LOADERS:
         raise InputError(f"unknown data set {name!r}; known: {', '.join(LOADERS)}")
     return LOADERS[name](seed)
+
+
+def load_described(entry: dict, seed: int = 0) -> Dataset:
+    """The data set a card's "dataset" entry describes: a bundled one by name, or the recorded
+    captures the entry lists (they are not bundled, so the entry says where they are)."""
+    if entry.get("name") == "captures":
+        from training.captures import load_from_card
+
+        return load_from_card(entry)
+    return load(entry["name"], seed)

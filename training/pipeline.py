@@ -46,6 +46,7 @@ class TrainOptions:
     qat: bool = False
     qat_epochs: int | None = None
     subset: int | None = None  # train on the first N training samples only (smoke runs)
+    captures: Path | None = None  # train on recorded IMU data (tinyml capture) instead
 
 
 def _versions() -> dict:
@@ -86,6 +87,17 @@ def int8_metrics(tflite: TFLiteModel, task: Task, data: datasets.Dataset,
     return metrics, outputs
 
 
+def load_data(options: TrainOptions) -> datasets.Dataset:
+    """The task's bundled data set, or the recordings under options.captures cut to the task's
+    window and checked against its sample rate."""
+    if options.captures is None:
+        return datasets.load(options.dataset, options.seed)
+    from training.captures import load_captures
+
+    task = options.task
+    return load_captures(options.captures, task.sample_rate_hz, task.window_steps)
+
+
 def train_and_export(options: TrainOptions) -> dict:
     """Train, quantize and score one model; write its files into `options.out`.
 
@@ -94,7 +106,7 @@ def train_and_export(options: TrainOptions) -> dict:
     """
     task = options.task
     set_seeds(options.seed)
-    data = datasets.load(options.dataset, options.seed)
+    data = load_data(options)
     if options.subset:
         data = dataclasses.replace(data, x_train=data.x_train[:options.subset],
                                    y_train=data.y_train[:options.subset])

@@ -19,6 +19,10 @@ class Task:
     learning_rate: float
     normalize_inputs: bool = False
     augmented: tuple[str, ...] = ()  # architectures trained with augmentation
+    # IMU tasks: the rate and window the model is trained at, which recorded data
+    # (`tinyml capture`, `train --captures`) must match. None for the other tasks.
+    sample_rate_hz: float | None = None
+    window_steps: int | None = None
 
     def augments(self, architecture: str) -> bool:
         return architecture in self.augmented
@@ -29,6 +33,10 @@ class Task:
 
     def default_epochs(self, architecture: str) -> int:
         return self.epochs[architecture]
+
+    @property
+    def trains_on_captures(self) -> bool:
+        return self.sample_rate_hz is not None and self.window_steps is not None
 
 
 TASKS = {
@@ -45,7 +53,7 @@ TASKS = {
         name="activity", description="human activity from a 6-axis IMU window (100 x 6)",
         datasets=("basic_motions",), architectures=("conv1d",), epochs={"conv1d": 150},
         batch_size=8, optimizer="adam", learning_rate=3e-3, normalize_inputs=True,
-        augmented=("conv1d",)),
+        augmented=("conv1d",), sample_rate_hz=10.0, window_steps=100),
 }
 
 
