@@ -5,9 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.setup-done
-# make demo trains into build/ so the committed models stay as they are; SKIP_TRAIN=1 evaluates
-# the committed models instead.
-DEMO_MODELS ?= build/demo/models
+# make demo runs the whole pipeline: train (into build/, so the committed models stay as they
+# are; SKIP_TRAIN=1 takes the committed models instead), convert to C, build the QEMU image from
+# those sources, and validate all three models on their full test sets through two emulators.
+DEMO_BUILD := build/demo
+DEMO_MODELS ?= $(DEMO_BUILD)/models
 MODELS := linear digits activity
 
 ifeq ($(SKIP_TRAIN),1)
@@ -35,10 +37,15 @@ ifneq ($(SKIP_TRAIN),1)
 	  $(BIN)/tinyml train $$model --out $(DEMO_DIR)/$$model || exit $$?; \
 	done
 endif
+	rm -rf $(DEMO_BUILD)/firmware-models
 	@for model in $(MODELS); do \
-	  $(BIN)/tinyml evaluate $(DEMO_DIR)/$$model --json $(DEMO_DIR)/$$model/evaluation.json \
-	    || exit $$?; \
+	  $(BIN)/tinyml convert $(DEMO_DIR)/$$model/model.tflite \
+	    --out $(DEMO_BUILD)/firmware-models || exit $$?; \
 	done
+	$(BIN)/tinyml firmware build --target qemu --models-dir $(DEMO_BUILD)/firmware-models \
+	  --build-dir $(DEMO_BUILD)/qemu
+	$(BIN)/tinyml validate --model all --emulator qemu --jobs 2 --models-dir $(DEMO_DIR) \
+	  --image $(DEMO_BUILD)/qemu/tinyml-qemu.elf --report $(DEMO_BUILD)/validation
 
 test: $(SETUP_STAMP)
 	$(BIN)/python -m pytest

@@ -77,14 +77,18 @@ class Emulator:
                 stream.close()
 
 
-def start(target: str, *, imu_replay: Path | None = None, quiet: bool = True) -> Emulator:
-    """Builds the image when it is missing or stale (CMake decides), starts it, and returns once
-    its link accepts connections."""
+def start(target: str, *, imu_replay: Path | None = None, image: Path | None = None,
+          quiet: bool = True) -> Emulator:
+    """Builds the image when it is missing or stale (CMake decides), or takes `image` as it is,
+    starts it, and returns once its link accepts connections."""
     if target not in TARGETS:
         raise EmulatorError(f"unknown emulator {target!r}; choose one of {', '.join(TARGETS)}")
     if target == "renode":
         return _start_renode()
-    image = firmware.build(target, quiet=quiet)
+    if image is None:
+        image = firmware.build(target, quiet=quiet)
+    elif not Path(image).is_file():
+        raise EmulatorError(f"{image}: no such image")
     if target == "host":
         return _start_host(image, imu_replay)
     return _start_qemu(image, imu_replay)

@@ -27,6 +27,7 @@ from tools.errors import InputError, TinyMLError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE_DIR = REPO_ROOT / "firmware"
+MODELS_SOURCE_DIR = FIRMWARE_DIR / "lib" / "models"  # the committed generated models
 BUILD_ROOT = REPO_ROOT / "build" / "firmware"
 TOOLCHAIN_FILE = FIRMWARE_DIR / "cmake" / "arm-none-eabi.cmake"
 
@@ -70,19 +71,28 @@ def target_elf(target: str, *, sanitize: bool = False, disable_dsp: bool = False
 
 
 def build(target: str, *, sanitize: bool = False, disable_dsp: bool = False,
-          build_dir: Path | None = None, jobs: int = 2, quiet: bool = False) -> Path:
+          build_dir: Path | None = None, jobs: int = 2, quiet: bool = False,
+          models_dir: Path | None = None) -> Path:
     """Builds `target` and returns the path of its ELF (for `host`, the native executable).
 
     `build_dir`: for CMake targets the build tree; for PlatformIO envs the directory that holds
-    one build tree per env (PLATFORMIO_BUILD_DIR)."""
+    one build tree per env (PLATFORMIO_BUILD_DIR). `models_dir`: CMake targets only, generated
+    model sources other than the committed firmware/lib/models (give it its own build_dir)."""
     _check_target(target)
     if sanitize and target != "host":
         raise InputError(f"--sanitize applies to the host target only, not {target}")
     if target in PIO_ENVS:
+        if models_dir is not None:
+            raise InputError("--models-dir applies to the CMake targets (host, qemu); the "
+                             "PlatformIO envs build firmware/lib/models")
         return _build_pio(target, disable_dsp=disable_dsp, build_dir=build_dir, jobs=jobs,
                           quiet=quiet)
+    models_dir = Path(models_dir).resolve() if models_dir else MODELS_SOURCE_DIR
+    if not (models_dir / "tinyml_models.h").is_file():
+        raise InputError(f"{_shown(models_dir)} holds no generated models (tinyml_models.h); "
+                         "write them with `tinyml convert MODEL --out DIR`")
     return _build_cmake(target, sanitize=sanitize, disable_dsp=disable_dsp, build_dir=build_dir,
-                        jobs=jobs, quiet=quiet)
+                        jobs=jobs, quiet=quiet, models_dir=models_dir)
 
 
 def _check_target(target: str) -> None:
@@ -91,7 +101,7 @@ def _check_target(target: str) -> None:
 
 
 def _build_cmake(target: str, *, sanitize: bool, disable_dsp: bool, build_dir: Path | None,
-                 jobs: int, quiet: bool) -> Path:
+                 jobs: int, quiet: bool, models_dir: Path) -> Path:
     cmake = shutil.which("cmake")
     if cmake is None:
         raise FirmwareError("cmake is not installed (Debian: apt install cmake)")
@@ -99,7 +109,8 @@ def _build_cmake(target: str, *, sanitize: bool, disable_dsp: bool, build_dir: P
         raise FirmwareError(f"{_shown(FIRMWARE_DIR / 'CMakeLists.txt')} is missing")
     directory = Path(build_dir).resolve() if build_dir else build_dir_for(
         target, sanitize=sanitize, disable_dsp=disable_dsp)
-    configure = [cmake, "-S", str(FIRMWARE_DIR), "-B", str(directory), f"-DTINYML_TARGET={target}"]
+    configure = [cmake, "-S", str(FIRMWARE_DIR), "-B", str(directory), f"-DTINYML_TARGET={target}",
+                 f"-DTINYML_MODELS_DIR={models_dir}"]
     if target == "qemu":
         if shutil.which("arm-none-eabi-gcc") is None:
             raise FirmwareError("the Arm toolchain is not installed: no arm-none-eabi-gcc on PATH "

@@ -68,8 +68,9 @@ def _resolve_ports(ports: list[str] | None, jobs: int) -> list[str]:
     return found[:jobs]
 
 
-def open_links(*, ports: list[str] | None = None, emulator: str | None = None, jobs: int = 1,
-               timeout: float = 5.0, quiet: bool = True, wrap_transport=None) -> list[Link]:
+def open_links(*, ports: list[str] | None = None, emulator: str | None = None,
+               image: Path | None = None, jobs: int = 1, timeout: float = 5.0,
+               quiet: bool = True, wrap_transport=None) -> list[Link]:
     """Opens `jobs` links: emulators started here, the given ports, or the boards found by USB.
     `wrap_transport(transport)` may wrap each transport (the tests' bit-flipping link). Every
     link answers HELLO and lists its models before this returns; on any failure, the links
@@ -82,7 +83,7 @@ def open_links(*, ports: list[str] | None = None, emulator: str | None = None, j
             if emulator == "renode" and jobs > 1:
                 raise InputError("Renode serves one board on one socket: --jobs 1 with renode")
             for number in range(1, jobs + 1):
-                started = emulate.start(emulator, quiet=quiet)
+                started = emulate.start(emulator, image=image, quiet=quiet)
                 name = f"{emulator}#{number} ({started.url})" if jobs > 1 else \
                     f"{emulator} ({started.url})"
                 links.append(_connect(name, started.url, timeout, wrap_transport, started))

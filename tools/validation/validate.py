@@ -35,6 +35,7 @@ class Options:
     models_dir: Path = Path("models")
     ports: list[str] | None = None
     emulator: str | None = None
+    image: Path | None = None  # the emulator's image instead of the default build
     jobs: int = 1
     limit: int | None = None
     report_dir: Path = Path("build/validation")
@@ -65,7 +66,7 @@ def run(options: Options, out=None) -> int:
     started = time.monotonic()
     # The emulators boot while the desktop reference runs.
     links = links_module.open_links(ports=options.ports, emulator=options.emulator,
-                                    jobs=options.jobs, timeout=options.timeout,
+                                    image=options.image, jobs=options.jobs, timeout=options.timeout,
                                     quiet=options.quiet, wrap_transport=options.wrap_transport)
     try:
         # Refused before any work when a device holds other models than models/ does.
