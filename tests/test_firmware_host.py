@@ -176,6 +176,10 @@ def test_capture_streams_the_replayed_samples(host_firmware, activity_replay):
         events = [device.next_event() for _ in range(4)]
         with pytest.raises(DeviceError, match="UNSUPPORTED"):
             device.capture_start(50.0)  # the recording is at 10 Hz
+    # Paced at 10 Hz so that STOP arrives mid-stream; unpaced, the 800 samples can all be sent
+    # before it does, and the stream ends IMU_ENDED instead.
+    paced = [str(host_firmware), "--imu", str(path), "--imu-paced"]
+    with device_process(paced) as (device, _):
         device.capture_start(10.0)
         first = device.next_event()
         device.stop()

@@ -23,8 +23,17 @@ void semihost_mark_absent(void);
 /* Opens a host file for binary reading; returns a handle, or -1. */
 int semihost_open_read(const char *path);
 
+/* Opens (creates or truncates) a host file for binary writing; returns a handle, or -1. */
+int semihost_open_write(const char *path);
+
 /* Reads up to `length` bytes; returns the number read (0 at end of file), or -1. */
 int semihost_read(int handle, void *buffer, size_t length);
+
+/* Writes all `length` bytes; returns 0, or -1 when the host wrote fewer. */
+int semihost_write(int handle, const void *data, size_t length);
+
+/* The file's length in bytes, or -1 (a 32-bit call: files under 2 GiB). */
+long semihost_file_length(int handle);
 
 void semihost_close(int handle);
 

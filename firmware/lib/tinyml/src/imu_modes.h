@@ -20,10 +20,6 @@ const tinyml_model_info *tinyml_requested_model(tinyml_device *device, uint8_t r
                                                 uint16_t seq, const uint8_t *payload,
                                                 int length_ok);
 
-/* Runs one inference and measures its cost counter and microseconds. Returns 0 on success. */
-int tinyml_device_invoke(tinyml_device *device, uint16_t model, const void *input,
-                         void *output, uint32_t *cost, uint32_t *micros);
-
 /* LIVE_START and CAPTURE_START: validate, start the IMU and reply. */
 void tinyml_live_start(tinyml_device *device, uint16_t seq, const uint8_t *payload,
                        size_t length);

@@ -46,7 +46,9 @@ typedef struct {
   const tinyml_backend *backend;
   const char *firmware_version;
   tinyml_rx rx;
-  uint8_t tensor[TINYML_MAX_PAYLOAD];     /* decoded input tensor */
+  /* The input tensor, whatever its encoding on the wire. Aligned, so that the invoke's copy of
+   * it into the arena (inside the measured span) takes the same path for every request. */
+  uint8_t tensor[TINYML_MAX_PAYLOAD] __attribute__((aligned(16)));
   uint8_t reply[TINYML_MAX_PAYLOAD];      /* payload being built */
   uint8_t wire[TINYML_WIRE_MAX_BYTES];    /* encoded frame being sent */
   uint16_t event_seq;
@@ -64,6 +66,13 @@ int tinyml_device_poll(tinyml_device *device);
 
 /* Handles received bytes directly (what poll does with board_serial_read's bytes). */
 void tinyml_device_receive(tinyml_device *device, const uint8_t *data, size_t length);
+
+/* Runs one inference of model `model` (an index below the backend's model_count) as INFER does
+ * and measures it: *cost in board_cycles() counts, *micros in board_micros(). Public so that a
+ * port's own drivers (the QEMU image's batch mode) measure exactly what the protocol reports.
+ * Returns 0 on success. */
+int tinyml_device_invoke(tinyml_device *device, uint16_t model, const void *input,
+                         void *output, uint32_t *cost, uint32_t *micros);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,275 @@
+/* Batch mode: see batch.h for what it is for and the file formats. */
+#include "batch.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "semihosting.h"
+
+#define BATCH_KEY " batch="
+#define RECORD_TRAILER_BYTES 8u /* u32 cost, u32 micros after the output tensor */
+/* The largest input or output tensor a batch takes. The generated models need under 1 KiB; a
+ * fixed buffer keeps the image free of a heap, and the RAM (4 MB) has room for far more. */
+#define MAX_TENSOR_BYTES 8192u
+
+static const uint8_t input_magic[8] = {'T', 'M', 'L', 'B', 'A', 'T', '1', '\0'};
+static const uint8_t output_magic[8] = {'T', 'M', 'L', 'O', 'U', 'T', '1', '\0'};
+
+/* The invoke copies the input into the arena and the output out of it with memcpy, whose path
+ * (and so the instruction count) depends on where source and destination sit modulo the word
+ * size. So that a batch counts exactly what INFER reports, the input sits as INFER's does (the
+ * device's tensor buffer, whatever the encoding) and the output as in INFER's reply: after its
+ * u8 status, u32 cost and u32 micros. */
+#define SKEW_MODULUS 8u
+#define INFER_OUTPUT_OFFSET 9u
+
+/* In .bss, not on the 8 KiB stack. */
+static struct {
+  char command_line[512];
+  char path[512];
+  uint8_t input[MAX_TENSOR_BYTES + SKEW_MODULUS] __attribute__((aligned(SKEW_MODULUS)));
+  uint8_t record[MAX_TENSOR_BYTES + RECORD_TRAILER_BYTES + SKEW_MODULUS]
+      __attribute__((aligned(SKEW_MODULUS)));
+} batch;
+
+static size_t skew(const uint8_t *infer_address) {
+  return (size_t)((uintptr_t)infer_address % SKEW_MODULUS);
+}
+
+const char *qemu_batch_directory(void) {
+  const size_t key_length = sizeof BATCH_KEY - 1;
+  const char *at;
+  if (semihost_command_line(batch.command_line, sizeof batch.command_line) < 0) return NULL;
+  /* A plain scan, as board_qemu.c does for " imu=": newlib's strstr is a kilobyte. */
+  for (at = batch.command_line; *at != '\0'; ++at) {
+    if (strncmp(at, BATCH_KEY, key_length) == 0 && at[key_length] != '\0') {
+      return at + key_length;
+    }
+  }
+  return NULL;
+}
+
+/* ---- the one-line error message, without printf (the image carries no stdio) ------------ */
+
+typedef struct {
+  char text[256];
+  size_t length;
+} message;
+
+static void put_text(message *out, const char *text) {
+  while (*text != '\0' && out->length + 1 < sizeof out->text) out->text[out->length++] = *text++;
+  out->text[out->length] = '\0';
+}
+
+static void put_unsigned(message *out, uint64_t value) {
+  char digits[21];
+  size_t count = 0;
+  do {
+    digits[count++] = (char)('0' + value % 10u);
+    value /= 10u;
+  } while (value != 0);
+  while (count > 0 && out->length + 1 < sizeof out->text) out->text[out->length++] = digits[--count];
+  out->text[out->length] = '\0';
+}
+
+/* Ends every message the same way and sends it; returns the error status for main. */
+static int fail(message *out) {
+  put_text(out, "\n");
+  semihost_write0(out->text);
+  return QEMU_BATCH_EXIT_ERROR;
+}
+
+static int fail_text(const char *first, const char *second) {
+  message out = {{0}, 0};
+  put_text(&out, "batch: ");
+  put_text(&out, first);
+  put_text(&out, second);
+  return fail(&out);
+}
+
+static int fail_sample(uint32_t index, const char *what) {
+  message out = {{0}, 0};
+  put_text(&out, "batch: sample ");
+  put_unsigned(&out, index);
+  put_text(&out, what);
+  return fail(&out);
+}
+
+/* ---- files -------------------------------------------------------------------------------- */
+
+static uint16_t get_u16(const uint8_t *bytes) {
+  return (uint16_t)(bytes[0] | (bytes[1] << 8));
+}
+
+static uint32_t get_u32(const uint8_t *bytes) {
+  return (uint32_t)bytes[0] | ((uint32_t)bytes[1] << 8) | ((uint32_t)bytes[2] << 16) |
+         ((uint32_t)bytes[3] << 24);
+}
+
+static void put_u32(uint8_t *bytes, uint32_t value) {
+  bytes[0] = (uint8_t)value;
+  bytes[1] = (uint8_t)(value >> 8);
+  bytes[2] = (uint8_t)(value >> 16);
+  bytes[3] = (uint8_t)(value >> 24);
+}
+
+/* DIR/name into batch.path; 0, or -1 when it does not fit. */
+static int join_path(const char *directory, const char *name) {
+  const size_t directory_length = strlen(directory), name_length = strlen(name);
+  if (directory_length + 1 + name_length + 1 > sizeof batch.path) return -1;
+  memcpy(batch.path, directory, directory_length);
+  batch.path[directory_length] = '/';
+  memcpy(batch.path + directory_length + 1, name, name_length + 1);
+  return 0;
+}
+
+static int read_exactly(int handle, void *buffer, size_t length) {
+  return semihost_read(handle, buffer, length) == (int)length ? 0 : -1;
+}
+
+/* Checks the input file's header against the model it names and the file's length. Returns 0
+ * and fills the model index and sample count, or reports the problem and returns the error
+ * status. */
+static int check_inputs(int handle, const tinyml_backend *backend, uint16_t *model,
+                        uint32_t *count) {
+  uint8_t header[QEMU_BATCH_INPUT_HEADER_BYTES];
+  const tinyml_model_info *info;
+  uint32_t sample_bytes;
+  uint64_t expected;
+  long length;
+  message out = {{0}, 0};
+
+  if (read_exactly(handle, header, sizeof header) != 0) {
+    return fail_text(QEMU_BATCH_INPUTS_NAME, " is shorter than its 20-byte header");
+  }
+  if (memcmp(header, input_magic, sizeof input_magic) != 0) {
+    return fail_text(QEMU_BATCH_INPUTS_NAME, " is not a batch input file (no TMLBAT1 magic)");
+  }
+  *model = get_u16(header + 8);
+  *count = get_u32(header + 12);
+  sample_bytes = get_u32(header + 16);
+  if (get_u16(header + 10) != 0) {
+    return fail_text(QEMU_BATCH_INPUTS_NAME, ": the reserved header field is not 0");
+  }
+  put_text(&out, "batch: ");
+  if (*model >= backend->model_count) {
+    put_text(&out, "unknown model ");
+    put_unsigned(&out, *model);
+    put_text(&out, " (the image has ");
+    put_unsigned(&out, backend->model_count);
+    if (backend->model_count > 0) {
+      put_text(&out, ", 0 to ");
+      put_unsigned(&out, backend->model_count - 1u);
+    }
+    put_text(&out, ")");
+    return fail(&out);
+  }
+  info = backend->model_info(backend, *model);
+  if (sample_bytes != info->input.bytes) {
+    put_text(&out, "wrong input size: model ");
+    put_text(&out, info->name);
+    put_text(&out, " takes ");
+    put_unsigned(&out, info->input.bytes);
+    put_text(&out, " input bytes per sample, ");
+    put_text(&out, QEMU_BATCH_INPUTS_NAME);
+    put_text(&out, " has ");
+    put_unsigned(&out, sample_bytes);
+    return fail(&out);
+  }
+  if (info->input.bytes > MAX_TENSOR_BYTES || info->output.bytes > MAX_TENSOR_BYTES) {
+    put_text(&out, "model ");
+    put_text(&out, info->name);
+    put_text(&out, "'s tensors exceed the batch buffers (");
+    put_unsigned(&out, MAX_TENSOR_BYTES);
+    put_text(&out, " bytes)");
+    return fail(&out);
+  }
+  /* The whole file checked up front: a truncated file fails before any work, not at the end. */
+  length = semihost_file_length(handle);
+  expected = QEMU_BATCH_INPUT_HEADER_BYTES + (uint64_t)*count * sample_bytes;
+  if (length < 0 || (uint64_t)length != expected) {
+    put_text(&out, QEMU_BATCH_INPUTS_NAME);
+    put_text(&out, " holds ");
+    if (length < 0) {
+      put_text(&out, "an unknown number of");
+    } else {
+      put_unsigned(&out, (uint64_t)length);
+    }
+    put_text(&out, " bytes; its header promises ");
+    put_unsigned(&out, expected);
+    put_text(&out, " (");
+    put_unsigned(&out, *count);
+    put_text(&out, " samples of ");
+    put_unsigned(&out, sample_bytes);
+    put_text(&out, " bytes)");
+    return fail(&out);
+  }
+  return 0;
+}
+
+static int run_samples(tinyml_device *device, uint16_t model, uint32_t count, int inputs,
+                       int outputs) {
+  const tinyml_model_info *info = device->backend->model_info(device->backend, model);
+  const uint32_t input_bytes = info->input.bytes, output_bytes = info->output.bytes;
+  const uint32_t record_bytes = output_bytes + RECORD_TRAILER_BYTES;
+  uint8_t *const input = batch.input + skew(device->tensor);
+  uint8_t *const record = batch.record + skew(device->reply + INFER_OUTPUT_OFFSET);
+  uint8_t header[QEMU_BATCH_OUTPUT_HEADER_BYTES];
+  uint32_t index, cost, micros;
+
+  memcpy(header, output_magic, sizeof output_magic);
+  put_u32(header + 8, count);
+  put_u32(header + 12, output_bytes);
+  put_u32(header + 16, record_bytes);
+  if (semihost_write(outputs, header, sizeof header) != 0) {
+    return fail_text("cannot write ", QEMU_BATCH_OUTPUTS_NAME);
+  }
+  /* One sample per host round trip each way: a round trip costs microseconds of host time and
+   * no virtual time, against milliseconds for an inference. */
+  for (index = 0; index < count; ++index) {
+    if (read_exactly(inputs, input, input_bytes) != 0) {
+      return fail_sample(index, ": cannot read it from " QEMU_BATCH_INPUTS_NAME);
+    }
+    if (tinyml_device_invoke(device, model, input, record, &cost, &micros) != 0) {
+      return fail_sample(index, ": the model's invoke failed");
+    }
+    put_u32(record + output_bytes, cost);
+    put_u32(record + output_bytes + 4u, micros);
+    if (semihost_write(outputs, record, record_bytes) != 0) {
+      return fail_sample(index, ": cannot write it to " QEMU_BATCH_OUTPUTS_NAME);
+    }
+  }
+  return 0;
+}
+
+int qemu_batch_run(tinyml_device *device, const char *directory) {
+  uint16_t model;
+  uint32_t count;
+  int inputs, outputs, status;
+
+  if (join_path(directory, QEMU_BATCH_INPUTS_NAME) != 0) {
+    return fail_text("the batch directory's path is too long: ", directory);
+  }
+  inputs = semihost_open_read(batch.path);
+  if (inputs < 0) return fail_text("cannot open ", batch.path);
+  status = check_inputs(inputs, device->backend, &model, &count);
+  if (status != 0) {
+    semihost_close(inputs);
+    return status;
+  }
+  /* The output file is created only for a valid input file: no half-written leftovers from a
+   * request that never ran. */
+  if (join_path(directory, QEMU_BATCH_OUTPUTS_NAME) != 0) {
+    semihost_close(inputs);
+    return fail_text("the batch directory's path is too long: ", directory);
+  }
+  outputs = semihost_open_write(batch.path);
+  if (outputs < 0) {
+    semihost_close(inputs);
+    return fail_text("cannot create ", batch.path);
+  }
+  status = run_samples(device, model, count, inputs, outputs);
+  semihost_close(inputs);
+  semihost_close(outputs);
+  return status;
+}
