@@ -491,8 +491,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM ends the run the way Ctrl-C does: the finally blocks run, so emulators started for
+    it are stopped and partial results are closed properly."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def terminate(number, frame):
+            print("tinyml: terminated", file=sys.stderr)
+            sys.exit(128 + number)
+
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
+    _exit_cleanly_on_sigterm()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

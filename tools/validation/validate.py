@@ -113,6 +113,9 @@ def _validate_model(reference, links, model_indices, options: Options, progress,
     except KeyboardInterrupt:
         reason = "interrupted"
         raise
+    except SystemExit:  # SIGTERM (tools/cli.py)
+        reason = "terminated"
+        raise
     finally:
         bar.close()
         journal.end_session(reason, counted["samples"], time.monotonic() - began,
