@@ -89,6 +89,10 @@ def _serve(number, link, model_index, reference, work, results, stop) -> None:
             except TinyMLError as error:
                 results.put(LinkFailure(number, f"{link.name}, sample {index}: {error}"))
                 return
+            except Exception as error:  # a bug must stop the run loudly, not lose a sample
+                results.put(LinkFailure(number, f"{link.name}, sample {index}: internal error "
+                                                f"{type(error).__name__}: {error}"))
+                return
             results.put(Outcome(index, number, result, device.retries_used - retries,
                                 device.bytes_sent - sent))
     finally:
