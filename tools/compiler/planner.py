@@ -23,6 +23,7 @@ class Plan:
     arena_bytes: int
     input_tensor: int
     output_tensor: int
+    in_place: frozenset[int] = frozenset()  # positions of layers writing over their input
 
     def offset(self, tensor: int) -> int:
         return self.tensor_offsets[tensor]
@@ -80,11 +81,13 @@ def compile_plan(model: TFLiteModel) -> Plan:
         raise CompileError(f"{model.source}: no op writes the model output")
     last[output_key] = len(layers)
 
+    chains, in_place = _in_place_chains(model, layers, buffer_of, first, last)
     buffers = [Buffer(("tensor", key), _bytes(model, key), first[key], last[key])
                for key in first]
     buffers += [Buffer(("scratch", step), layer.scratch_bytes, step, step)
                 for step, layer in enumerate(layers) if layer.scratch_bytes]
-    offsets, arena_bytes = place(buffers)
+    offsets, arena_bytes = place(buffers, [tuple(("tensor", key) for key in chain)
+                                           for chain in chains])
 
     tensor_offsets = {key: offsets[("tensor", key)] for key in first}
     for alias, key in root.items():
@@ -93,7 +96,42 @@ def compile_plan(model: TFLiteModel) -> Plan:
     scratch_offsets = {step: offsets[("scratch", step)]
                        for step, layer in enumerate(layers) if layer.scratch_bytes}
     return Plan(model, layers, tensor_offsets, scratch_offsets, arena_bytes, input_tensor,
-                output_tensor)
+                output_tensor, frozenset(in_place))
+
+
+def _in_place_chains(model: TFLiteModel, layers: list[Layer], buffer_of, first: dict[int, int],
+                     last: dict[int, int]) -> tuple[list[list[int]], set[int]]:
+    """Chooses the layers that write their output over their input: returns the chains of
+    buffers that share one offset, and those layers' positions. Moves each such output's
+    first step to the step after its layer (`first` is updated): while the layer runs, its
+    output's bytes lie inside its input's, which are alive then."""
+    chains: list[list[int]] = []
+    chain_ending_with: dict[int, list[int]] = {}
+    in_place: set[int] = set()
+    for step, layer in enumerate(layers):
+        if not layer.in_place_ok:
+            continue
+        source, target = buffer_of(layer.reads[0]), buffer_of(layer.writes[0])
+        others = [buffer_of(t) for t in layer.reads[1:] + layer.writes[1:]]
+        if (source == target or source in others
+                # A later reader of the input (or the caller, for the model output) would
+                # find the output's bytes there.
+                or last[source] != step
+                or first[target] != step
+                # An output nothing reads gains nothing and would have no lifetime left.
+                or last[target] <= step
+                # The output must fit in the bytes the input holds during this step.
+                or _bytes(model, target) > _bytes(model, source)):
+            continue
+        chain = chain_ending_with.pop(source, None)
+        if chain is None:
+            chain = [source]
+            chains.append(chain)
+        chain.append(target)
+        chain_ending_with[target] = chain
+        first[target] = step + 1
+        in_place.add(step)
+    return chains, in_place
 
 
 def _bytes(model: TFLiteModel, tensor: int) -> int:

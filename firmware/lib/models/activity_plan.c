@@ -359,10 +359,10 @@ static const tinyml_fully_connected_params layer3_params = {
     /* shift */ layer3_shift
 };
 
-/* op #5 SOFTMAX */
+/* op #5 SOFTMAX, output over its input (in place) */
 static const tinyml_softmax_params layer4_params = {
     /* input */ 32u,
-    /* output */ 0u,
+    /* output */ 32u,
     /* outer_size */ 1,
     /* depth */ 4,
     /* input_multiplier */ 1856632832,
@@ -384,5 +384,5 @@ const tinyml_plan g_activity_plan = {
     5u, /* layers */
     ACTIVITY_PLAN_ARENA_BYTES,
     768u, /* input offset */
-    0u /* output offset */
+    32u /* output offset */
 };

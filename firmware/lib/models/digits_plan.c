@@ -65,10 +65,10 @@ static const tinyml_conv2d_params layer0_params = {
     /* shift */ layer0_shift
 };
 
-/* op #1 MAX_POOL_2D */
+/* op #1 MAX_POOL_2D, output over its input (in place) */
 static const tinyml_pool2d_params layer1_params = {
     /* input */ 0u,
-    /* output */ 5408u,
+    /* output */ 0u,
     /* batches */ 1,
     /* input_h */ 26,
     /* input_w */ 26,
@@ -215,9 +215,9 @@ static const int8_t layer2_shift[24] = {
 
 /* op #2 CONV_2D */
 static const tinyml_conv2d_params layer2_params = {
-    /* input */ 5408u,
-    /* output */ 0u,
-    /* scratch */ 2912u,
+    /* input */ 0u,
+    /* output */ 1360u,
+    /* scratch */ 4272u,
     /* batches */ 1,
     /* input_h */ 13,
     /* input_w */ 13,
@@ -244,10 +244,10 @@ static const tinyml_conv2d_params layer2_params = {
     /* shift */ layer2_shift
 };
 
-/* op #3 MAX_POOL_2D */
+/* op #3 MAX_POOL_2D, output over its input (in place) */
 static const tinyml_pool2d_params layer3_params = {
-    /* input */ 0u,
-    /* output */ 2912u,
+    /* input */ 1360u,
+    /* output */ 1360u,
     /* batches */ 1,
     /* input_h */ 11,
     /* input_w */ 11,
@@ -941,7 +941,7 @@ static const int8_t layer4_shift[48] = {
 
 /* op #4 CONV_2D */
 static const tinyml_conv2d_params layer4_params = {
-    /* input */ 2912u,
+    /* input */ 1360u,
     /* output */ 864u,
     /* scratch */ 0u,
     /* batches */ 1,
@@ -2821,10 +2821,10 @@ static const tinyml_fully_connected_params layer6_params = {
     /* shift */ layer6_shift
 };
 
-/* op #8 SOFTMAX */
+/* op #8 SOFTMAX, output over its input (in place) */
 static const tinyml_softmax_params layer7_params = {
     /* input */ 64u,
-    /* output */ 0u,
+    /* output */ 64u,
     /* outer_size */ 1,
     /* depth */ 10,
     /* input_multiplier */ 1939830656,
@@ -2849,5 +2849,5 @@ const tinyml_plan g_digits_plan = {
     8u, /* layers */
     DIGITS_PLAN_ARENA_BYTES,
     5408u, /* input offset */
-    0u /* output offset */
+    64u /* output offset */
 };

@@ -79,7 +79,8 @@ def plan_source(name: str, plan: Plan, banner: str) -> str:
         body = ",\n".join(
             f"    /* {field_name} */ {_field_value(plan, step, layer, field_name, value, arrays)}"
             for field_name, value in layer.fields)
-        out.append(f"/* op #{layer.op_index} {layer.op} */\n"
+        note = ", output over its input (in place)" if step in plan.in_place else ""
+        out.append(f"/* op #{layer.op_index} {layer.op}{note} */\n"
                    f"static const {layer.params_type} layer{step}_params = {{\n{body}\n}};\n\n")
     if plan.layers:
         rows = ",\n".join(f'    {{"{layer.op}", {layer.kernel}, &layer{step}_params}}'

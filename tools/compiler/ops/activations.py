@@ -89,7 +89,13 @@ def _layer(op: OpView, kernel: str, params_type: str, source: Tensor, output: Te
                  header=HEADER,
                  fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
                          *fields],
-                 reads=(source.index,), writes=(output.index,))
+                 reads=(source.index,), writes=(output.index,),
+                 # Every kernel here (op_relu.c, op_logistic.c, op_tanh.c) computes int8
+                 # output[i] from int8 input[i] only, in increasing i, so writing over the input
+                 # destroys nothing still to be read. Softmax (op_softmax.c) takes rows in
+                 # order; within a row it reads the row twice before writing it, then writes
+                 # out[c] after reading in[c], and rows do not overlap.
+                 in_place_ok=True)
 
 
 @lowering("SOFTMAX")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tools.compiler.graph import OpView
 from tools.compiler.layers import Layer, Offset
 from tools.compiler.ops import lowering
@@ -11,6 +13,35 @@ from tools.compiler.ops.common import (
     require_int8_activation,
     spatial_padding,
 )
+
+
+def in_place_safe(batches: int, in_hw: tuple[int, int], out_hw: tuple[int, int],
+                  strides: tuple[int, int], pads: tuple[int, int]) -> bool:
+    """Whether op_pooling.c stays exact with its output at its input's offset.
+
+    The kernel writes the outputs one at a time in storage order (batch, y, x, channel), each
+    after reading its whole window. With both tensors at one offset, when output element o is
+    computed, outputs 0 .. o-1 have overwritten input elements 0 .. o-1; so the kernel never
+    reads an overwritten byte if and only if every input element read for output o lies at
+    index >= o. Input and output have the same channel count and a window reads one channel,
+    so with pixel indices p_out = (b * out_h + y) * out_w + x and
+    p_in = (b * in_h + in_y) * in_w + in_x that is p_in >= p_out for the lowest pixel the
+    window reads: its first row and column clipped to the image, max(0, y * stride_h - pad_top)
+    and max(0, x * stride_w - pad_left).
+
+    Checked for every output pixel of this layer. It holds with no padding before (in_y >= y,
+    in_x >= x, in_h >= out_h, in_w >= out_w) and fails for example for a stride-1 SAME window
+    larger than 1, whose outputs read pixels above and left of themselves.
+    """
+    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    batch = np.arange(batches, dtype=np.int64)[:, None, None]
+    y = np.arange(out_h, dtype=np.int64)[None, :, None]
+    x = np.arange(out_w, dtype=np.int64)[None, None, :]
+    lowest_y = np.maximum(0, y * strides[0] - pads[0])
+    lowest_x = np.maximum(0, x * strides[1] - pads[1])
+    lowest_read = (batch * in_h + lowest_y) * in_w + lowest_x
+    written = (batch * out_h + y) * out_w + x
+    return bool(np.all(lowest_read >= written))
 
 
 @lowering("MAX_POOL_2D", "AVERAGE_POOL_2D")
@@ -40,4 +71,6 @@ def lower_pool2d(op: OpView) -> Layer:
                 ("stride_h", strides[0]), ("stride_w", strides[1]),
                 ("pad_top", pad_top), ("pad_left", pad_left),
                 ("act_min", act_min), ("act_max", act_max)],
-        reads=(source.index,), writes=(output.index,))
+        reads=(source.index,), writes=(output.index,),
+        in_place_ok=in_place_safe(batches, (in_h, in_w), (out_h, out_w), strides,
+                                  (pad_top, pad_left)))

@@ -57,7 +57,11 @@ def lower_quantize(op: OpView) -> Layer:
                     ("size", _elements(op, source, output)),
                     # AffineQuantize divides by the scale cast back to float: exact float32.
                     ("scale", float(f32(output.scale))), ("zero_point", output.zero_point)],
-            reads=(source.index,), writes=(output.index,))
+            reads=(source.index,), writes=(output.index,),
+            # op_quantize.c writes int8 output[i] after reading float input[i], in increasing
+            # i: byte i lies below input element i + 1 (bytes 4i + 4 ..), so nothing still to
+            # be read is overwritten.
+            in_place_ok=True)
     require_int8_activation(op, source, "input")
     _require_scale(op, source)
     multiplier, shift = requantize_multiplier(op, source.scale, output.scale)
@@ -69,7 +73,9 @@ def lower_quantize(op: OpView) -> Layer:
                 ("input_zero_point", source.zero_point),
                 ("output_zero_point", output.zero_point),
                 ("multiplier", multiplier), ("shift", shift)],
-        reads=(source.index,), writes=(output.index,))
+        reads=(source.index,), writes=(output.index,),
+        # op_quantize.c computes int8 output[i] from int8 input[i] only, in increasing i.
+        in_place_ok=True)
 
 
 @lowering("DEQUANTIZE")
@@ -84,4 +90,5 @@ def lower_dequantize(op: OpView) -> Layer:
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
                 ("size", _elements(op, source, output)),
                 ("scale", float(f32(source.scale))), ("zero_point", source.zero_point)],
+        # Not in place: float output[0] (bytes 0 .. 3) would overwrite input[1 .. 3] unread.
         reads=(source.index,), writes=(output.index,))

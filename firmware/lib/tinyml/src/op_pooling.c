@@ -30,6 +30,10 @@ static int32_t pool_window(const tinyml_pool2d_params *p, const int8_t *input, i
   return count;
 }
 
+/* The output may lie over the input (the converter's in-place plan; see in_place_safe in
+ * tools/compiler/ops/pooling.py, which proves it per layer from this order): outputs are written
+ * one at a time in storage order, each after its whole window has been read. Keep that order,
+ * and read the input only through this loop. */
 static void pool2d(const tinyml_pool2d_params *p, uint8_t *arena, int average) {
   const int8_t *input = (const int8_t *)(arena + p->input);
   int8_t *output = (int8_t *)(arena + p->output);

@@ -1,7 +1,10 @@
 /* Activation kernels: SOFTMAX, LOGISTIC, TANH, RELU, RELU6 (int8 in, int8 out).
  *
  * Each mirrors the int8 path of TFLite Micro's reference kernel; every multiplier, shift and
- * bound below is computed by the converter exactly as TFLM's Prepare computes it. */
+ * bound below is computed by the converter exactly as TFLM's Prepare computes it.
+ *
+ * The output may start at the input's offset (the converter plans these layers in place):
+ * each kernel reads element i, or for SOFTMAX a whole row, before writing it, in order. */
 #ifndef TINYML_OP_ACTIVATIONS_H
 #define TINYML_OP_ACTIVATIONS_H
 

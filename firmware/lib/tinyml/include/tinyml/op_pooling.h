@@ -1,4 +1,6 @@
-/* MAX_POOL_2D and AVERAGE_POOL_2D (int8; input and output share scale and zero point). */
+/* MAX_POOL_2D and AVERAGE_POOL_2D (int8; input and output share scale and zero point). The
+ * output may start at the input's offset where the converter has shown that the kernel's
+ * storage-order writes never overwrite an input still to be read. */
 #ifndef TINYML_OP_POOLING_H
 #define TINYML_OP_POOLING_H
 

@@ -1,5 +1,7 @@
 /* QUANTIZE (int8 -> int8 requantization, float32 -> int8) and DEQUANTIZE (int8 -> float32),
- * per-tensor, as TFLM's reference kernels compute them. */
+ * per-tensor, as TFLM's reference kernels compute them. The QUANTIZE kernels may run with the
+ * output at the input's offset: they read element i before writing it, in order, and their
+ * output is no wider than their input. DEQUANTIZE may not. */
 #ifndef TINYML_OP_QUANTIZE_H
 #define TINYML_OP_QUANTIZE_H
 
