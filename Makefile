@@ -18,7 +18,7 @@ else
 DEMO_DIR := $(DEMO_MODELS)
 endif
 
-.PHONY: all setup demo test lint models firmware-models clean
+.PHONY: all setup demo test lint models firmware-models bench clean
 
 all: test
 
@@ -50,8 +50,14 @@ endif
 test: $(SETUP_STAMP)
 	$(BIN)/python -m pytest
 
+# BENCHMARKS.md: cost, flash and RAM of the committed models and of public model shapes built by
+# the TFLite converter, the validation throughput over the emulated link, the training times.
+# Generated (it holds this machine's timings), so not committed.
+bench: $(SETUP_STAMP)
+	$(BIN)/python benchmarks/bench_suite.py --out BENCHMARKS.md
+
 lint: $(SETUP_STAMP)
-	$(BIN)/ruff check training tools tests
+	$(BIN)/ruff check training tools tests benchmarks
 
 # Retrain the committed default models in place (then review and commit the changes).
 models: $(SETUP_STAMP)

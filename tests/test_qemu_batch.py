@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import MODELS_DIR
 from tests.support.firmware_link import device_process
 from tools import firmware, qemu, qemu_batch
+from tools.compiler.planner import compile_plan
 from tools.evaluate import load_test_set
 from tools.qemu_batch import QemuBatchError, read_outputs, run_batch, write_inputs
 from tools.reference import TFLMRunner, run_all
@@ -83,6 +84,37 @@ def test_whole_test_set_equals_tflm(qemu_image, over_protocol, name):
 
 
 @needs_qemu
+def test_profiled_batch_keeps_the_costs_and_adds_layers_and_stack(qemu_image, digits,
+                                                                   over_protocol):
+    model, inputs = digits
+    index, _ = over_protocol
+    plain = run_batch(index["digits"], inputs[:3], elf=qemu_image, measure_boot=False)
+    profiled = run_batch(index["digits"], inputs[:3], elf=qemu_image, measure_boot=False,
+                         profile_layers=True)
+    # The profile runs after the measured invoke: same outputs, same costs.
+    np.testing.assert_array_equal(profiled.outputs, plain.outputs)
+    np.testing.assert_array_equal(profiled.costs, plain.costs)
+    assert plain.layer_costs is None and plain.empty_invoke is None
+    layers = len(compile_plan(model).layers)
+    assert profiled.layer_costs.shape == (3, layers)
+    np.testing.assert_array_equal(profiled.costs.astype(np.int64),
+                                  profiled.empty_invoke + profiled.layer_costs.sum(axis=1))
+    for result in (plain, profiled):
+        assert np.all(0 < result.invoke_stack) and np.all(
+            result.invoke_stack < result.stack_high_water)
+
+
+@needs_qemu
+def test_unknown_flags_are_refused(qemu_image, over_protocol, tmp_path):
+    index, _ = over_protocol
+    write_inputs(tmp_path / qemu_batch.INPUTS_NAME, index["digits"], np.zeros((1, 784), np.int8),
+                 flags=0x8000)
+    shard = qemu_batch._Shard(0, tmp_path, 1)
+    with pytest.raises(QemuBatchError, match=r"asks for flags this image does not know"):
+        qemu_batch._wait([qemu_batch._start(shard, qemu_image)], 1.0)
+
+
+@needs_qemu
 def test_wrong_input_size_is_named(qemu_image, over_protocol):
     index, _ = over_protocol
     with pytest.raises(QemuBatchError,
@@ -145,6 +177,22 @@ def test_input_file_layout(tmp_path):
     data = (tmp_path / "in.bin").read_bytes()
     assert data[:20] == b"TMLBAT1\0" + struct.pack("<HHII", 513, 0, 2, 6)
     assert data[20:] == samples.tobytes()
+    write_inputs(tmp_path / "in.bin", 513, samples, qemu_batch.PROFILE_LAYERS)
+    assert (tmp_path / "in.bin").read_bytes()[10:12] == struct.pack("<H", 1)
+
+
+def test_output_records_with_profile_fields(tmp_path):
+    # 1 output byte, cost, micros, stack high-water, invoke stack, 2 layers, empty invoke, then
+    # the two layer costs and 4 bytes a later image appends.
+    records = [bytes([7]) + struct.pack("<IIIIIIII", 100 + i, 1, 600, 300, 2, 40, 50 + i, 10)
+               + b"more" for i in range(2)]
+    record_bytes = len(records[0])
+    (tmp_path / "out.bin").write_bytes(b"TMLOUT1\0" + struct.pack("<III", 2, 1, record_bytes)
+                                       + b"".join(records))
+    found = qemu_batch.read_records(tmp_path / "out.bin", 2)
+    assert found.costs.tolist() == [100, 101] and found.stack_high_water.tolist() == [600, 600]
+    assert found.invoke_stack.tolist() == [300, 300] and found.empty_invoke.tolist() == [40, 40]
+    assert found.layer_costs.tolist() == [[50, 10], [51, 10]]
 
 
 def test_output_records_may_grow(tmp_path):

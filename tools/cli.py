@@ -474,6 +474,44 @@ def _run_capture(args, parser) -> int:
     return capture.exit_code
 
 
+def _add_bench(commands) -> None:
+    from tools.bench.bench import DEFAULT_RUNS, DEFAULT_SEED, TARGETS
+
+    parser = commands.add_parser(
+        "bench", help="measure one model's cost, flash and RAM on the target",
+        description="Build an image holding just this model (built-in runtime; on QEMU with "
+                    "the Cortex-M4 DSP paths on and off), run --runs seeded random int8 inputs "
+                    "with every layer timed, require every output to equal TFLite Micro's "
+                    "(exit 1 otherwise), and report the cost per inference, per layer and per "
+                    "MAC, the flash split and the RAM against TFLM's arena: a table on stdout, "
+                    "JSON with --json. --target host times the native build in nanoseconds.")
+    parser.add_argument("model", help="a .tflite, or a model directory such as models/digits")
+    parser.add_argument("--target", choices=TARGETS, default="qemu",
+                        help="qemu: instructions on the emulated Cortex-M4F (default); host: "
+                             "nanoseconds on this machine")
+    parser.add_argument("--runs", type=_positive_int, default=DEFAULT_RUNS,
+                        help=f"inferences, each on its own random input (default {DEFAULT_RUNS})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"seed of the random inputs (default {DEFAULT_SEED})")
+    parser.add_argument("--name", help="C name of the model (default: the card's name, or the "
+                                       "file's)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser.set_defaults(handler=_run_bench)
+
+
+def _run_bench(args, parser) -> int:
+    from tools.atomic import atomic_write_text
+    from tools.bench.bench import run_bench
+    from tools.bench.report import format_table
+
+    result = run_bench(args.model, target=args.target, runs=args.runs, seed=args.seed,
+                       name=args.name, quiet=args.quiet)
+    print(format_table(result))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinyml", description="From data to a validated int8 model on a microcontroller.")
@@ -488,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_emulate(commands)
     _add_capture(commands)
     _add_validate(commands)
+    _add_bench(commands)
     return parser
 
 

@@ -8,13 +8,19 @@ outputs to another file and exits. `run_batch` splits the samples into contiguou
 one QEMU per shard at once, and times the whole run, each shard and, separately, QEMU's boot
 (an empty batch), so that `wall_s - boot_s` is the floor of executing the inferences in QEMU.
 
+With `profile_layers`, the image also times every layer of every sample (after the measured
+invoke, which it does not change) and what the invoke costs around the layers; tools/bench
+reports it.
+
 Files, little-endian (the same as batch.h):
-  batch_inputs.bin   b"TMLBAT1\\0", u16 model index, u16 reserved (0), u32 sample count, u32 input
-                     bytes per sample, then the samples.
+  batch_inputs.bin   b"TMLBAT1\\0", u16 model index, u16 flags (bit 0: profile the layers),
+                     u32 sample count, u32 input bytes per sample, then the samples.
   batch_outputs.bin  b"TMLOUT1\\0", u32 sample count, u32 output bytes per sample, u32 record
                      bytes, then per sample a record: the output tensor bytes, u32 cost
-                     (instructions), u32 micros (virtual microseconds); fields may be appended
-                     to a record later, so a reader steps by the record bytes.
+                     (instructions), u32 micros (virtual microseconds), then, from images that
+                     have them, u32 stack high-water mark (bytes), u32 invoke stack (bytes),
+                     u32 layer count L, u32 empty invoke cost and L u32 layer costs; fields may
+                     be appended to a record later, so a reader steps by the record bytes.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ OUTPUTS_NAME = "batch_outputs.bin"
 _INPUT_HEADER = struct.Struct("<8sHHII")
 _OUTPUT_HEADER = struct.Struct("<8sIII")
 _TRAILER_BYTES = 8  # u32 cost, u32 micros after the output tensor
+# Then u32 stack high-water, u32 invoke stack, u32 layer count, u32 empty invoke, the layer
+# costs (newer images).
+_PROFILE_FIELDS_BYTES = 16
+PROFILE_LAYERS = 0x0001  # the input header's flag
 
 # How long a shard may take: QEMU's start plus a generous time per sample. The digits model
 # takes 1.7 M instructions, a few milliseconds in QEMU; a loaded machine may take ten times that.
@@ -62,6 +72,11 @@ class BatchResult:
     shard_wall_s: list[float]  # each shard's QEMU, start to exit
     shard_sizes: list[int]
     boot_s: float | None  # an empty batch's QEMU, start to exit; None when not measured
+    # From images that report them (None otherwise):
+    stack_high_water: np.ndarray | None = None  # (N,) bytes, deepest stack since reset
+    invoke_stack: np.ndarray | None = None  # (N,) bytes, the invoke's own deepest stack
+    empty_invoke: np.ndarray | None = None  # (N,) the invoke's cost with no layers (profiled)
+    layer_costs: np.ndarray | None = None  # (N, layers) uint32 (profiled)
 
     @property
     def floor_s(self) -> float | None:
@@ -73,11 +88,25 @@ class BatchResult:
         return int(self.costs.sum(dtype=np.uint64))
 
 
-def write_inputs(path: Path, model_index: int, samples: np.ndarray) -> None:
-    """batch_inputs.bin for `samples` (N, ...) int8."""
+@dataclasses.dataclass
+class Records:
+    """What batch_outputs.bin holds; the fields after micros are None when the image that wrote
+    it has none."""
+
+    outputs: np.ndarray  # (N, output bytes) int8
+    costs: np.ndarray  # (N,) uint32
+    micros: np.ndarray  # (N,) uint32
+    stack_high_water: np.ndarray | None = None  # (N,) uint32
+    invoke_stack: np.ndarray | None = None  # (N,) uint32
+    empty_invoke: np.ndarray | None = None  # (N,) uint32, profiled batches only
+    layer_costs: np.ndarray | None = None  # (N, L) uint32, profiled batches only
+
+
+def write_inputs(path: Path, model_index: int, samples: np.ndarray, flags: int = 0) -> None:
+    """batch_inputs.bin for `samples` (N, ...) int8; `flags`: PROFILE_LAYERS or 0."""
     samples = np.ascontiguousarray(samples)
     per_sample = int(np.prod(samples.shape[1:], dtype=np.int64)) if samples.ndim > 1 else 1
-    header = _INPUT_HEADER.pack(INPUT_MAGIC, model_index, 0, len(samples), per_sample)
+    header = _INPUT_HEADER.pack(INPUT_MAGIC, model_index, flags, len(samples), per_sample)
     with Path(path).open("wb") as stream:
         stream.write(header)
         stream.write(samples.tobytes())
@@ -86,6 +115,13 @@ def write_inputs(path: Path, model_index: int, samples: np.ndarray) -> None:
 def read_outputs(path: Path, expected_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(outputs (N, output bytes) int8, costs (N,) uint32, micros (N,) uint32) from
     batch_outputs.bin; QemuBatchError when it is missing, short or not the expected count."""
+    records = read_records(path, expected_count)
+    return records.outputs, records.costs, records.micros
+
+
+def read_records(path: Path, expected_count: int) -> Records:
+    """Every field of batch_outputs.bin that the image wrote; QemuBatchError when the file is
+    missing, short or not the expected count."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -105,9 +141,28 @@ def read_outputs(path: Path, expected_count: int) -> tuple[np.ndarray, np.ndarra
     records = np.frombuffer(data, np.uint8, offset=_OUTPUT_HEADER.size).reshape(
         count, record_bytes)
     outputs = records[:, :output_bytes].view(np.int8).copy()
-    costs = records[:, output_bytes:output_bytes + 4].copy().view("<u4").reshape(count)
-    micros = records[:, output_bytes + 4:output_bytes + 8].copy().view("<u4").reshape(count)
-    return outputs, costs.astype(np.uint32), micros.astype(np.uint32)
+
+    def column(offset: int, words: int = 1) -> np.ndarray:
+        raw = records[:, offset:offset + 4 * words].copy().view("<u4")
+        return raw.reshape(count, words).astype(np.uint32)
+
+    result = Records(outputs, column(output_bytes)[:, 0], column(output_bytes + 4)[:, 0])
+    extra = output_bytes + _TRAILER_BYTES
+    if record_bytes < extra + _PROFILE_FIELDS_BYTES:
+        return result  # an older image's records
+    result.stack_high_water = column(extra)[:, 0]
+    result.invoke_stack = column(extra + 4)[:, 0]
+    layers = column(extra + 8)[:, 0]
+    if count and np.any(layers != layers[0]):
+        raise QemuBatchError(f"{path}: records disagree on their layer count")
+    layer_count = int(layers[0]) if count else 0
+    if layer_count:
+        if record_bytes < extra + _PROFILE_FIELDS_BYTES + 4 * layer_count:
+            raise QemuBatchError(f"{path}: records of {record_bytes} bytes cannot hold "
+                                 f"{layer_count} layer costs")
+        result.empty_invoke = column(extra + 12)[:, 0]
+        result.layer_costs = column(extra + _PROFILE_FIELDS_BYTES, layer_count)
+    return result
 
 
 @dataclasses.dataclass
@@ -122,7 +177,8 @@ class _Shard:
 
 def run_batch(model_index: int, inputs: np.ndarray, *, jobs: int = 1, elf: Path | None = None,
               workdir: Path | None = None, measure_boot: bool = True,
-              sample_timeout_s: float = SAMPLE_TIMEOUT_S) -> BatchResult:
+              sample_timeout_s: float = SAMPLE_TIMEOUT_S,
+              profile_layers: bool = False) -> BatchResult:
     """Runs `inputs` (N, ...) int8 through model `model_index` of the QEMU image (the firmware's
     registry order: its MODEL_INFO list), `jobs` QEMUs at once on contiguous shards.
 
@@ -131,7 +187,8 @@ def run_batch(model_index: int, inputs: np.ndarray, *, jobs: int = 1, elf: Path 
     removed afterwards. `measure_boot`: first run an empty batch alone and time it (boot_s).
     Raises QemuBatchError when a QEMU exits non-zero (with the last line of its stderr, where
     the image says what was wrong with a batch), or runs past BOOT_TIMEOUT_S plus
-    `sample_timeout_s` per sample of its shard."""
+    `sample_timeout_s` per sample of its shard. `profile_layers`: also time every layer (the
+    result's layer_costs and empty_invoke); each sample then runs about twice."""
     inputs = np.asarray(inputs)
     if inputs.dtype != np.int8:
         raise InputError(f"batch inputs must be int8, not {inputs.dtype}")
@@ -143,30 +200,34 @@ def run_batch(model_index: int, inputs: np.ndarray, *, jobs: int = 1, elf: Path 
         raise InputError(f"jobs must be at least 1, not {jobs}")
     elf = Path(elf) if elf is not None else firmware.build("qemu", quiet=True)
     qemu.find_qemu()
+    flags = PROFILE_LAYERS if profile_layers else 0
+    if profile_layers:
+        sample_timeout_s *= 3  # each sample runs twice, plus the timing around every layer
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
         return _run_in(Path(workdir), model_index, inputs, jobs, elf, measure_boot,
-                       sample_timeout_s)
+                       sample_timeout_s, flags)
     with tempfile.TemporaryDirectory(prefix="tinyml-batch-") as directory:
         return _run_in(Path(directory), model_index, inputs, jobs, elf, measure_boot,
-                       sample_timeout_s)
+                       sample_timeout_s, flags)
 
 
 def _run_in(workdir: Path, model_index: int, inputs: np.ndarray, jobs: int, elf: Path,
-            measure_boot: bool, sample_timeout_s: float) -> BatchResult:
+            measure_boot: bool, sample_timeout_s: float, flags: int) -> BatchResult:
     boot_s = None
     if measure_boot or len(inputs) == 0:
         # Alone, before the shards, so that it neither slows them nor is slowed by them. The
         # same header as the real batch: a bad model index or input size shows up here, fast.
-        boot = _prepare(workdir / "boot", 0, model_index, inputs[:0])
+        boot = _prepare(workdir / "boot", 0, model_index, inputs[:0], flags)
         _wait([_start(boot, elf)], sample_timeout_s)
         boot_s = boot.ended - boot.started
         if len(inputs) == 0:
-            outputs, costs, micros = read_outputs(boot.directory / OUTPUTS_NAME, 0)
-            return BatchResult(outputs, costs, micros, boot_s, [boot_s], [0], boot_s)
+            records = read_records(boot.directory / OUTPUTS_NAME, 0)
+            return BatchResult(records.outputs, records.costs, records.micros, boot_s,
+                               [boot_s], [0], boot_s)
 
     parts = np.array_split(np.arange(len(inputs)), min(jobs, len(inputs)))
-    shards = [_prepare(workdir / f"shard-{index}", index, model_index, inputs[part])
+    shards = [_prepare(workdir / f"shard-{index}", index, model_index, inputs[part], flags)
               for index, part in enumerate(parts)]
     started = time.monotonic()
     try:
@@ -177,17 +238,24 @@ def _run_in(workdir: Path, model_index: int, inputs: np.ndarray, jobs: int, elf:
         _stop(shards)
     wall_s = max(shard.ended for shard in shards) - started
 
-    results = [read_outputs(shard.directory / OUTPUTS_NAME, shard.samples) for shard in shards]
-    outputs, costs, micros = (np.concatenate(column) for column in zip(*results, strict=True))
-    return BatchResult(outputs, costs, micros, wall_s,
+    results = [read_records(shard.directory / OUTPUTS_NAME, shard.samples) for shard in shards]
+
+    def joined(field: str) -> np.ndarray | None:
+        parts = [getattr(records, field) for records in results]
+        return None if any(part is None for part in parts) else np.concatenate(parts)
+
+    return BatchResult(joined("outputs"), joined("costs"), joined("micros"), wall_s,
                        [shard.ended - shard.started for shard in shards],
-                       [shard.samples for shard in shards], boot_s)
+                       [shard.samples for shard in shards], boot_s,
+                       joined("stack_high_water"), joined("invoke_stack"),
+                       joined("empty_invoke"), joined("layer_costs"))
 
 
-def _prepare(directory: Path, index: int, model_index: int, samples: np.ndarray) -> _Shard:
+def _prepare(directory: Path, index: int, model_index: int, samples: np.ndarray,
+             flags: int = 0) -> _Shard:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / OUTPUTS_NAME).unlink(missing_ok=True)  # a kept workdir's last run
-    write_inputs(directory / INPUTS_NAME, model_index, samples)
+    write_inputs(directory / INPUTS_NAME, model_index, samples, flags)
     return _Shard(index, directory, len(samples))
 
 

@@ -4,10 +4,18 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "board.h"
 #include "semihosting.h"
+#include "startup.h"
+#include "tinyml/builtin_backend.h"
+#include "tinyml/runtime.h"
 
 #define BATCH_KEY " batch="
-#define RECORD_TRAILER_BYTES 8u /* u32 cost, u32 micros after the output tensor */
+/* u32 cost, micros, stack high-water, invoke stack, layer count L and empty invoke after the
+ * output tensor, then L u32 layer costs. */
+#define RECORD_TRAILER_BYTES 24u
+/* Layer costs go out in chunks of this many: no buffer sized for the largest plan. */
+#define LAYER_CHUNK 64u
 /* The largest input or output tensor a batch takes. The generated models need under 1 KiB; a
  * fixed buffer keeps the image free of a heap, and the RAM (4 MB) has room for far more. */
 #define MAX_TENSOR_BYTES 8192u
@@ -106,6 +114,8 @@ static uint32_t get_u32(const uint8_t *bytes) {
          ((uint32_t)bytes[3] << 24);
 }
 
+static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
 static void put_u32(uint8_t *bytes, uint32_t value) {
   bytes[0] = (uint8_t)value;
   bytes[1] = (uint8_t)(value >> 8);
@@ -131,7 +141,7 @@ static int read_exactly(int handle, void *buffer, size_t length) {
  * and fills the model index and sample count, or reports the problem and returns the error
  * status. */
 static int check_inputs(int handle, const tinyml_backend *backend, uint16_t *model,
-                        uint32_t *count) {
+                        uint16_t *flags, uint32_t *count) {
   uint8_t header[QEMU_BATCH_INPUT_HEADER_BYTES];
   const tinyml_model_info *info;
   uint32_t sample_bytes;
@@ -148,8 +158,9 @@ static int check_inputs(int handle, const tinyml_backend *backend, uint16_t *mod
   *model = get_u16(header + 8);
   *count = get_u32(header + 12);
   sample_bytes = get_u32(header + 16);
-  if (get_u16(header + 10) != 0) {
-    return fail_text(QEMU_BATCH_INPUTS_NAME, ": the reserved header field is not 0");
+  *flags = get_u16(header + 10);
+  if ((*flags & ~QEMU_BATCH_PROFILE_LAYERS) != 0) {
+    return fail_text(QEMU_BATCH_INPUTS_NAME, " asks for flags this image does not know");
   }
   put_text(&out, "batch: ");
   if (*model >= backend->model_count) {
@@ -207,20 +218,122 @@ static int check_inputs(int handle, const tinyml_backend *backend, uint16_t *mod
   return 0;
 }
 
-static int run_samples(tinyml_device *device, uint16_t model, uint32_t count, int inputs,
-                       int outputs) {
+/* ---- the per-layer profile ------------------------------------------------------------ */
+
+/* The most layers a profile takes: the stand-in layer table is a fixed array (no heap). */
+#define MAX_PROFILED_LAYERS 256u
+
+/* The empty kernel that stands in for every layer: compiled to a lone return. */
+static void empty_kernel(const void *params, uint8_t *arena) {
+  (void)params;
+  (void)arena;
+}
+
+/* In .bss: the profile's stand-ins must not deepen the stack it helps to measure. */
+static struct {
+  tinyml_layer empty_layers[MAX_PROFILED_LAYERS];
+  tinyml_plan empty_plan; /* the model's plan with every layer's kernel the empty one */
+  const tinyml_plan *empty_plans[1];
+  tinyml_builtin_context empty_context;
+  tinyml_backend empty_backend;
+  uint8_t layer_costs[LAYER_CHUNK * 4u];
+} profile;
+
+/* The plan behind `model`: the QEMU image always runs the built-in backend, whose context holds
+ * the registry's plans (tinyml_builtin_models) and the arena. */
+static const tinyml_builtin_context *builtin_context(const tinyml_device *device) {
+  return (const tinyml_builtin_context *)device->backend->context;
+}
+
+/* Fills profile.empty_plan: the model's plan with the same number of layers, each running the
+ * empty kernel. 0, or -1 when the plan has more layers than the table. */
+static int prepare_empty_plan(const tinyml_plan *plan) {
+  uint16_t layer;
+  if (plan->layer_count > MAX_PROFILED_LAYERS) return -1;
+  for (layer = 0; layer < plan->layer_count; ++layer) {
+    profile.empty_layers[layer].op = plan->layers[layer].op;
+    profile.empty_layers[layer].run = empty_kernel;
+    profile.empty_layers[layer].params = NULL;
+  }
+  profile.empty_plan = *plan;
+  profile.empty_plan.layers = profile.empty_layers;
+  profile.empty_plans[0] = &profile.empty_plan;
+  return 0;
+}
+
+/* The measured invoke of INFER on the empty plan, through a stand-in backend over the same
+ * arena: everything the invoke costs apart from the kernels' own work. `output` sits where the
+ * real invoke's does, so its copy takes the same path. */
+static int empty_invoke(tinyml_device *device, const uint8_t *input, uint8_t *output,
+                        uint32_t *cost) {
+  const tinyml_builtin_context *context = builtin_context(device);
+  const tinyml_backend *real = device->backend;
+  uint32_t micros;
+  int status;
+  if (tinyml_builtin_backend_init(&profile.empty_backend, &profile.empty_context,
+                                  profile.empty_plans, 1, context->arena,
+                                  context->arena_bytes) != 0) {
+    return -1;
+  }
+  device->backend = &profile.empty_backend;
+  status = tinyml_device_invoke(device, 0, input, output, cost, &micros);
+  device->backend = real;
+  return status;
+}
+
+/* The instructions of one call running one layer: the timer readings, the call, one pass of
+ * the layer loop, the kernel. Not inlined: the baseline and every layer must be measured by the
+ * same instructions, not by copies that the compiler may schedule differently. */
+static uint32_t __attribute__((noinline)) one_layer_span(const tinyml_plan *plan, uint8_t *arena,
+                                                         uint16_t layer) {
+  const uint32_t start = board_cycles();
+  tinyml_plan_run_layers(plan, arena, layer, (uint16_t)(layer + 1u));
+  return board_cycles() - start;
+}
+
+/* Runs the sample again layer by layer and writes the L layer costs to `outputs`. A layer's
+ * cost is its span minus the span of the empty kernel in the same place: the kernel's own
+ * instructions beyond an empty kernel's. The empty invoke counts the loop passes and the empty
+ * kernels, so cost = empty invoke + the layer costs, exactly. */
+static int write_layer_costs(tinyml_device *device, uint16_t model, const uint8_t *input,
+                             int outputs) {
+  const tinyml_builtin_context *context = builtin_context(device);
+  const tinyml_plan *plan = context->plans[model];
+  const uint32_t baseline = one_layer_span(&profile.empty_plan, context->arena, 0);
+  uint16_t layer = 0;
+  uint32_t filled;
+  memcpy(context->arena + plan->input_offset, input, plan->info->input.bytes);
+  while (layer < plan->layer_count) {
+    for (filled = 0; filled < LAYER_CHUNK && layer < plan->layer_count; ++filled, ++layer) {
+      put_u32(profile.layer_costs + 4u * filled,
+              one_layer_span(plan, context->arena, layer) - baseline);
+    }
+    if (semihost_write(outputs, profile.layer_costs, 4u * filled) != 0) return -1;
+  }
+  return 0;
+}
+
+/* ---- the batch ---------------------------------------------------------------------------- */
+
+static int run_samples(tinyml_device *device, uint16_t model, uint16_t flags, uint32_t count,
+                       int inputs, int outputs) {
   const tinyml_model_info *info = device->backend->model_info(device->backend, model);
   const uint32_t input_bytes = info->input.bytes, output_bytes = info->output.bytes;
-  const uint32_t record_bytes = output_bytes + RECORD_TRAILER_BYTES;
+  const int profiled = (flags & QEMU_BATCH_PROFILE_LAYERS) != 0;
+  const uint32_t layers = profiled ? builtin_context(device)->plans[model]->layer_count : 0u;
+  const uint32_t record_bytes = output_bytes + RECORD_TRAILER_BYTES + 4u * layers;
   uint8_t *const input = batch.input + skew(device->tensor);
   uint8_t *const record = batch.record + skew(device->reply + INFER_OUTPUT_OFFSET);
   uint8_t header[QEMU_BATCH_OUTPUT_HEADER_BYTES];
-  uint32_t index, cost, micros;
+  uint32_t index, cost, micros, empty_cost = 0, deepest = 0, depth, invoke_stack;
 
   memcpy(header, output_magic, sizeof output_magic);
   put_u32(header + 8, count);
   put_u32(header + 12, output_bytes);
   put_u32(header + 16, record_bytes);
+  if (profiled && prepare_empty_plan(builtin_context(device)->plans[model]) != 0) {
+    return fail_text("the model has too many layers to profile", "");
+  }
   if (semihost_write(outputs, header, sizeof header) != 0) {
     return fail_text("cannot write ", QEMU_BATCH_OUTPUTS_NAME);
   }
@@ -230,12 +343,28 @@ static int run_samples(tinyml_device *device, uint16_t model, uint32_t count, in
     if (read_exactly(inputs, input, input_bytes) != 0) {
       return fail_sample(index, ": cannot read it from " QEMU_BATCH_INPUTS_NAME);
     }
+    /* Before the real invoke, which then overwrites its output. */
+    if (profiled && empty_invoke(device, input, record, &empty_cost) != 0) {
+      return fail_sample(index, ": the empty invoke of the profile failed");
+    }
+    /* The invoke's own stack: repainted just before it, read just after it. What was deepest
+     * before (start-up, the file checks, earlier samples) is kept for the run's figure. */
+    deepest = max_u32(deepest, qemu_stack_high_water());
+    qemu_stack_repaint();
+    depth = qemu_stack_depth();
     if (tinyml_device_invoke(device, model, input, record, &cost, &micros) != 0) {
       return fail_sample(index, ": the model's invoke failed");
     }
+    deepest = max_u32(deepest, qemu_stack_high_water());
+    invoke_stack = qemu_stack_high_water() - depth;
     put_u32(record + output_bytes, cost);
     put_u32(record + output_bytes + 4u, micros);
-    if (semihost_write(outputs, record, record_bytes) != 0) {
+    put_u32(record + output_bytes + 8u, deepest);
+    put_u32(record + output_bytes + 12u, invoke_stack);
+    put_u32(record + output_bytes + 16u, layers);
+    put_u32(record + output_bytes + 20u, empty_cost);
+    if (semihost_write(outputs, record, output_bytes + RECORD_TRAILER_BYTES) != 0 ||
+        (profiled && write_layer_costs(device, model, input, outputs) != 0)) {
       return fail_sample(index, ": cannot write it to " QEMU_BATCH_OUTPUTS_NAME);
     }
   }
@@ -243,7 +372,7 @@ static int run_samples(tinyml_device *device, uint16_t model, uint32_t count, in
 }
 
 int qemu_batch_run(tinyml_device *device, const char *directory) {
-  uint16_t model;
+  uint16_t model, flags;
   uint32_t count;
   int inputs, outputs, status;
 
@@ -252,7 +381,7 @@ int qemu_batch_run(tinyml_device *device, const char *directory) {
   }
   inputs = semihost_open_read(batch.path);
   if (inputs < 0) return fail_text("cannot open ", batch.path);
-  status = check_inputs(inputs, device->backend, &model, &count);
+  status = check_inputs(inputs, device->backend, &model, &flags, &count);
   if (status != 0) {
     semihost_close(inputs);
     return status;
@@ -268,7 +397,7 @@ int qemu_batch_run(tinyml_device *device, const char *directory) {
     semihost_close(inputs);
     return fail_text("cannot create ", batch.path);
   }
-  status = run_samples(device, model, count, inputs, outputs);
+  status = run_samples(device, model, flags, count, inputs, outputs);
   semihost_close(inputs);
   semihost_close(outputs);
   return status;

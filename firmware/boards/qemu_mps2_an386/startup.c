@@ -103,6 +103,21 @@ uint32_t qemu_stack_high_water(void) {
   return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)word);
 }
 
+void qemu_stack_repaint(void) {
+  volatile uint32_t *word; /* volatile: a loop, not a call into libc's memset */
+  uint32_t sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  /* The same margin as at reset: below it the stack is free whatever this frame holds. */
+  for (word = __stack_bottom; word < (volatile uint32_t *)(sp - 64u); ++word) *word = STACK_PAINT;
+}
+
+/* A leaf that saves nothing on the stack, so its SP is the caller's at the call. */
+uint32_t __attribute__((noinline)) qemu_stack_depth(void) {
+  uint32_t sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  return (uint32_t)((uintptr_t)__stack_top - sp);
+}
+
 /* ---- fault reporting ------------------------------------------------------------------- */
 
 typedef struct {

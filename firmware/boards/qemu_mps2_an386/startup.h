@@ -16,6 +16,14 @@ uint32_t qemu_stack_size(void);
  * frame could store the pattern itself), exact in practice. */
 uint32_t qemu_stack_high_water(void);
 
+/* Paints the unused stack again, from its bottom to a margin below this call's frame, so that
+ * the next qemu_stack_high_water() reports the deepest use since this call (or the margin, if
+ * nothing went deeper). Batch mode uses it to measure one invoke's stack. */
+void qemu_stack_repaint(void);
+
+/* Bytes of stack in use at the call: the stack top minus the caller's stack pointer. */
+uint32_t qemu_stack_depth(void);
+
 /* Sleeps until a byte arrives on UART0, unless one is already waiting. */
 void board_wait_for_serial(void);
 

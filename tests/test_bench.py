@@ -1,0 +1,288 @@
+"""`tinyml bench` (tools/bench): the figures of models/linear and of a small converter-built
+conv model on QEMU, the relations between them that hold by construction, the JSON, and the
+errors: a corrupt or missing .tflite, a missing toolchain (exit 2), an output that differs from
+TFLM's (exit 1). Also the linker-map parser and the MAC count, which need no QEMU."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tools import cli
+from tools.bench import linkmap, macs, measure
+from tools.bench.bench import run_bench
+from tools.bench.model import c_name
+from tools.compiler.layers import Const
+from tools.compiler.planner import compile_plan
+from tools.tflite_model import TFLiteModel
+
+_missing = [tool for tool in ("arm-none-eabi-gcc", "cmake", "qemu-system-arm")
+            if shutil.which(tool) is None]
+needs_qemu = pytest.mark.skipif(
+    bool(_missing), reason=f"{', '.join(_missing)} not installed (the bench builds and runs "
+                           "QEMU images)")
+needs_host_build = pytest.mark.skipif(
+    shutil.which("cmake") is None or not any(shutil.which(cc) for cc in ("cc", "gcc")),
+    reason="cmake or a C compiler is not installed (the host build)")
+
+RUNS = 4
+
+
+def _check_identity(variant: dict) -> None:
+    """Per input: cost = the invoke around the layers + the sum of the layer costs, exactly
+    (batch.c's profile is built for this)."""
+    samples = variant["per_sample"]
+    costs = np.array(samples["cost"], np.int64)
+    around = np.array(samples["empty_invoke"], np.int64)
+    layers = np.array(samples["layer_costs"], np.int64)
+    assert layers.shape == (len(costs), len(variant["layers"]))
+    np.testing.assert_array_equal(costs, around + layers.sum(axis=1))
+    assert np.all(around > 0) and np.all(layers > 0)
+
+
+def _weight_bytes(plan) -> int:
+    return sum(value.values.nbytes for layer in plan.layers for _, value in layer.fields
+               if isinstance(value, Const) and value.label in ("filter", "bias"))
+
+
+@pytest.fixture(scope="module")
+def linear(tmp_path_factory):
+    """`tinyml bench models/linear --json FILE` through the CLI."""
+    out = tmp_path_factory.mktemp("bench") / "linear.json"
+    assert cli.main(["-q", "bench", str(MODELS_DIR / "linear"), "--runs", str(RUNS),
+                     "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory) -> dict[str, Path]:
+    """Small int8 models built with the TFLite converter, seeded weights and calibration:
+    "conv" (CONV_2D, DEPTHWISE_CONV_2D, a reshape, FULLY_CONNECTED) and "transpose" (an op the
+    built-in runtime lacks)."""
+    import tensorflow as tf
+
+    from tests.support.modelgen import Case, convert_cases
+
+    rng = np.random.default_rng(6)
+    conv = tf.constant(rng.normal(size=(3, 3, 3, 8)).astype(np.float32) * 0.5)
+    depthwise = tf.constant(rng.normal(size=(3, 3, 8, 1)).astype(np.float32) * 0.5)
+    dense = tf.constant(rng.normal(size=(6 * 6 * 8, 5)).astype(np.float32) * 0.1)
+
+    def build(x):
+        x = tf.nn.relu(tf.nn.conv2d(x, conv, strides=1, padding="VALID"))
+        x = tf.nn.relu(tf.nn.depthwise_conv2d(x, depthwise, [1, 1, 1, 1], padding="SAME"))
+        return tf.matmul(tf.reshape(x, (1, -1)), dense)
+
+    cases = [Case("bench conv", (1, 8, 8, 3), build),
+             Case("bench transpose", (1, 4, 6), lambda x: tf.transpose(x, [0, 2, 1]) * 2.0)]
+    folder = tmp_path_factory.mktemp("converted")
+    paths = {}
+    for name, data in zip(("conv", "transpose"), convert_cases(cases, seed=6), strict=True):
+        paths[name] = folder / f"bench_{name}.tflite"
+        paths[name].write_bytes(data)
+    return paths
+
+
+@needs_qemu
+def test_linear_figures_are_complete_and_consistent(linear):
+    model, cost, flash, ram = linear["model"], linear["cost"], linear["flash"], linear["ram"]
+    card = json.loads((MODELS_DIR / "linear" / "card.json").read_text())
+    plan = compile_plan(TFLiteModel.from_file(MODELS_DIR / "linear" / "model.tflite"))
+    assert model["name"] == "linear" and model["macs"] == card["macs"] == 1
+    assert model["layers"] == len(plan.layers) and model["ops"] == ["FULLY_CONNECTED"]
+    assert linear["target"] == "qemu" and cost["unit"] == "instructions"
+    assert linear["check"] == {"reference": linear["check"]["reference"],
+                               "identical": {"dsp": RUNS, "no_dsp": RUNS}, "samples": RUNS}
+    for variant in cost["variants"].values():
+        _check_identity(variant)
+        median = variant["per_inference"]["median"]
+        assert variant["per_mac"] == median / model["macs"]
+        assert variant["over_lower_bound"] == median / (model["macs"] / 2)
+        assert variant["layers"][0]["op"] == "FULLY_CONNECTED"
+    assert cost["lower_bound"]["instructions"] == 0.5
+    # Flash: every byte attributed, and the weights are exactly the plan's filter and bias.
+    assert flash["total"] == flash["image_flash"] > 0
+    assert flash["weights"] == _weight_bytes(plan) > 0
+    assert flash["runtime"] > 0 and flash["plan"] > 0 and flash["firmware"] > 0
+    assert flash["model_part"] == flash["runtime"] + flash["plan"] + flash["weights"]
+    assert flash["tflite_bytes"] == (MODELS_DIR / "linear" / "model.tflite").stat().st_size
+    # RAM: the plan's arena, a measured stack, TFLM's measured arena (as the card records it).
+    assert ram["plan_arena"] == plan.arena_bytes
+    assert 0 < ram["invoke_stack"] < ram["image_stack_high_water"] <= 8192
+    assert ram["total"] == ram["plan_arena"] + ram["invoke_stack"]
+    assert ram["tflm_arena"] == card["tflm_arena_bytes"]
+    assert linear["machine"]["cpus"] >= 1 and linear["machine"]["qemu"]
+
+
+@needs_qemu
+def test_table_on_stdout_progress_on_stderr(linear, capsys):
+    # The module fixture ran with -q: run again (everything is built) to see both streams.
+    assert cli.main(["bench", str(MODELS_DIR / "linear" / "model.tflite"), "--runs", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("linear: ") and "per inference (instructions)" in out
+    assert "flash: runtime" in out and "RAM:   plan arena" in out
+    assert "bench: linear: 2 inferences on QEMU (DSP paths on)" in err
+
+
+@needs_qemu
+def test_converter_built_conv_model(converted):
+    result = run_bench(converted["conv"], runs=RUNS, quiet=True)
+    model = TFLiteModel.from_file(converted["conv"])
+    assert result["model"]["macs"] == model.macs() > 0
+    assert result["model"]["ops"] == ["CONV_2D", "DEPTHWISE_CONV_2D", "RESHAPE",
+                                      "FULLY_CONNECTED"]
+    variants = result["cost"]["variants"]
+    for variant in variants.values():
+        _check_identity(variant)
+    # The DSP paths pay off on every MAC layer; layers without DSP paths cost the same.
+    on, off = variants["dsp"], variants["no_dsp"]
+    assert off["per_inference"]["median"] > on["per_inference"]["median"]
+    assert result["cost"]["no_dsp_over_dsp"] > 1
+    for layer_on, layer_off in zip(on["layers"], off["layers"], strict=True):
+        assert layer_on["macs"] == macs.op_macs(model, layer_on["op_index"]) > 0
+        assert layer_off["cost"] > layer_on["cost"]
+    assert on["empty_invoke"] == off["empty_invoke"]
+    assert result["flash"]["runtime_no_dsp"] < result["flash"]["runtime"]
+
+
+@needs_host_build
+def test_host_target_times_in_nanoseconds(tmp_path):
+    out = tmp_path / "host.json"
+    assert cli.main(["-q", "bench", str(MODELS_DIR / "linear"), "--target", "host",
+                     "--runs", "3", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["target"] == "host" and result["cost"]["unit"] == "ns"
+    assert list(result["cost"]["variants"]) == ["host"]
+    host = result["cost"]["variants"]["host"]
+    assert host["per_inference"]["median"] > 0 and host["over_lower_bound"] is None
+    assert result["flash"] is None and result["ram"]["invoke_stack"] is None
+    assert "lower_bound" not in result["cost"]
+
+
+@needs_qemu
+def test_a_difference_from_tflm_fails_the_bench(linear, monkeypatch, capsys):
+    reference = measure.reference_outputs
+
+    def off_by_one(model, inputs, arena_bytes):
+        expected = reference(model, inputs, arena_bytes).copy()
+        expected[2, 0] = np.int8(expected[2, 0] ^ 3)  # sample 2 differs by 3 at most
+        return expected
+
+    monkeypatch.setattr(measure, "reference_outputs", off_by_one)
+    assert cli.main(["-q", "bench", str(MODELS_DIR / "linear"), "--runs", "3"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "sample 2 differs from TFLM's output" in err and "largest difference" in err
+
+
+def test_corrupt_and_missing_models_are_one_line_errors(tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes((MODELS_DIR / "linear" / "model.tflite").read_bytes()[:600])
+    assert cli.main(["bench", str(corrupt)]) == 2
+    assert cli.main(["bench", str(tmp_path / "missing.tflite")]) == 2
+    assert cli.main(["bench", str(tmp_path)]) == 2  # a directory without model.tflite
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 3
+    assert "corrupt.tflite: corrupt .tflite model" in lines[0]
+    assert "model not found" in lines[1] and "model not found" in lines[2]
+
+
+@needs_qemu
+def test_missing_toolchain_is_a_one_line_error(monkeypatch, capsys):
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which",
+                        lambda name, *args, **kw: None if name == "arm-none-eabi-gcc"
+                        else which(name, *args, **kw))
+    assert cli.main(["-q", "bench", str(MODELS_DIR / "linear")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no arm-none-eabi-gcc on PATH" in err
+
+
+def test_a_model_the_runtime_cannot_compile_is_refused(converted, capsys):
+    # The host target: the refusal comes from the converter, before anything needs QEMU.
+    assert cli.main(["-q", "bench", str(converted["transpose"]), "--target", "host"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "TRANSPOSE is not supported by the built-in runtime" in err
+
+
+@needs_qemu
+def test_benchmarks_md_lists_what_could_not_be_benched(linear):
+    from benchmarks.bench_markdown import render
+
+    suite = {"entries": [
+        {"label": "linear", "description": "the committed linear model", "result": linear},
+        {"label": "odd", "description": "a model with a TRANSPOSE",
+         "error": "odd.tflite: op #0 TRANSPOSE: TRANSPOSE is not supported",
+         "error_kind": "CompileError"}],
+        "validation": None, "validation_error": None, "training": [], "runs": RUNS,
+        "seconds": 1.0}
+    text = render(suite)
+    assert "| `linear` | the committed linear model | 1 |" in text
+    assert "### Not benched" in text
+    assert "- `odd` (a model with a TRANSPOSE): odd.tflite: op #0 TRANSPOSE" in text
+    assert linear["machine"]["qemu"] in text  # what it ran on
+
+
+# ---- no QEMU needed -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", COMMITTED_MODELS)
+def test_macs_per_op_add_up_to_the_card(name):
+    model = TFLiteModel.from_file(MODELS_DIR / name / "model.tflite")
+    card = json.loads((MODELS_DIR / name / "card.json").read_text())
+    per_op = [macs.op_macs(model, index) for index in range(len(model.operators))]
+    assert sum(per_op) == model.macs() == card["macs"]
+
+
+def test_linker_map_sections_and_merged_strings(tmp_path):
+    text = """Archive member included to satisfy reference by file (symbol)
+
+Linker script and memory map
+
+.text           0x00000000       0x40
+ *(.vectors)
+ .vectors       0x00000000       0x10 CMakeFiles/x.dir/startup.c.obj
+ .text.a_function_with_a_long_name
+                0x00000010        0xc libtinyml_core.a(op_conv2d.c.obj)
+                0x00000010                a_function_with_a_long_name
+ *fill*         0x0000001c        0x4
+ .rodata.str1.4
+                0x00000020        0x8 libtinyml_core.a(net_plan.c.obj)
+                                 0xa (size before relaxing)
+ .rodata.layer0_filter
+                0x00000020       0x10 libtinyml_core.a(net_plan.c.obj)
+ .text.memcpy   0x00000030        0x8 /usr/lib/libc_nano.a(lib_a-memcpy.o)
+                0x00000040                        . = ALIGN (0x4)
+
+.data           0x20000000        0x4 load address 0x00000040
+ .data.x        0x20000000        0x4 CMakeFiles/x.dir/board.c.obj
+OUTPUT(x.elf elf32-littlearm)
+"""
+    path = tmp_path / "x.map"
+    path.write_text(text)
+    placed = linkmap.parse_map(path)
+    text_entries = placed[".text"]
+    assert [(e.name, e.occupied) for e in text_entries] == [
+        (".vectors", 16), (".text.a_function_with_a_long_name", 12), ("*fill*", 4),
+        (".rodata.str1.4", 0), (".rodata.layer0_filter", 16), (".text.memcpy", 8)]
+    assert text_entries[1].object_name == "op_conv2d.c.obj"
+    assert text_entries[1].archive == "libtinyml_core.a"
+    assert text_entries[5].archive == "libc_nano.a" and text_entries[0].archive is None
+    assert [e.name for e in placed[".data"]] == [".data.x"]
+    with pytest.raises(linkmap.InputError, match="not a GNU ld map"):
+        (tmp_path / "other.map").write_text("hello\n")
+        linkmap.parse_map(tmp_path / "other.map")
+
+
+def test_c_names_for_any_file_name():
+    assert c_name("my-model v2") == "my_model_v2"
+    assert c_name("2d_net") == "m_2d_net"
+    assert c_name("---") == "model"
+    assert len(c_name("x" * 50)) == 32

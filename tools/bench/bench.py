@@ -1,0 +1,103 @@
+"""`tinyml bench MODEL`: convert, build, run, check, and gather the figures (tools/bench)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from tools.bench import arena, image, measure, model, report
+from tools.errors import InputError
+
+TARGETS = ("qemu", "host")
+DEFAULT_RUNS = 20
+DEFAULT_SEED = 0
+
+
+def run_bench(source: str | Path, *, target: str = "qemu", runs: int = DEFAULT_RUNS,
+              seed: int = DEFAULT_SEED, name: str | None = None,
+              build_root: Path | None = None, quiet: bool = False) -> dict:
+    """The bench's figures for one model (see tools/bench/report.py for their layout).
+
+    InputError (exit 2) for a missing or corrupt .tflite, a model the runtime cannot compile or
+    a missing tool; CheckFailed (exit 1) when an output differs from TFLM's."""
+    if target not in TARGETS:
+        raise InputError(f"unknown bench target {target!r}; choose from {', '.join(TARGETS)}")
+    if runs < 1:
+        raise InputError(f"runs must be at least 1, not {runs}")
+    started = time.monotonic()
+    bench = model.load(source, name)
+    if target == "qemu":  # before the slow steps: a user without QEMU learns it at once
+        from tools import qemu
+
+        qemu.find_qemu()
+    say = _progress(quiet)
+    seconds: dict[str, float] = {}
+    directory = image.work_dir(bench, build_root)
+    say(f"{bench.name}: converting {bench.path} into {_shown(directory / 'models')}")
+    with _timed(seconds, "convert"):
+        converted = image.convert(bench, directory)
+    with _timed(seconds, "tflm_arena"):
+        tflm_arena = arena.measure_tflm_arena(bench.path)
+
+    images = []
+    with _timed(seconds, "build"):
+        if target == "qemu":
+            for disable_dsp in (False, True):
+                say(f"{bench.name}: building the QEMU image "
+                    f"({'portable kernels' if disable_dsp else 'DSP paths on'})")
+                images.append(image.build_qemu(directory, disable_dsp=disable_dsp, quiet=True))
+        else:
+            say(f"{bench.name}: building the host runner")
+            images.append(image.build_host(directory, quiet=True))
+
+    inputs = measure.random_inputs(bench.input_shape, runs, seed)
+    say(f"{bench.name}: TFLM's outputs for {runs} random inputs (seed {seed})")
+    with _timed(seconds, "reference"):
+        expected = measure.reference_outputs(bench.model, inputs, tflm_arena)
+    results = {}
+    with _timed(seconds, "run"):
+        for built in images:
+            say(f"{bench.name}: {runs} inferences on {_where(built)}, every layer timed")
+            records = measure.run_image(built, inputs)
+            measure.check_outputs(records.outputs, expected,
+                                  f"{bench.name} on {_where(built)}")
+            results[built.variant] = records
+    seconds["total"] = time.monotonic() - started
+    return report.assemble(bench, converted.plan, target, runs, seed, images, results,
+                           tflm_arena, directory, seconds)
+
+
+def _where(built: image.Image) -> str:
+    return {"dsp": "QEMU (DSP paths on)", "no_dsp": "QEMU (portable kernels)",
+            "host": "the host"}[built.variant]
+
+
+class _timed:
+    """Adds the block's wall time to seconds[key]."""
+
+    def __init__(self, seconds: dict, key: str):
+        self.seconds, self.key = seconds, key
+
+    def __enter__(self):
+        self.started = time.monotonic()
+
+    def __exit__(self, *exc):
+        self.seconds[self.key] = self.seconds.get(self.key, 0.0) + time.monotonic() - self.started
+        return False
+
+
+def _progress(quiet: bool):
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"bench: {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+

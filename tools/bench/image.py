@@ -1,0 +1,71 @@
+"""The images a bench runs: the model alone, converted into its own build directory, then built
+for QEMU with the DSP paths on and off, or for the host.
+
+Everything lives under build/bench/<name>-<sha256[:8]>/ (models/, qemu/, qemu-nodsp/, host/),
+so a second bench of the same model rebuilds nothing, and a changed model gets fresh trees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools import firmware
+from tools.atomic import atomic_write_text
+from tools.bench.model import BenchModel
+from tools.compiler.convert import REPO_ROOT, ConvertedModel, convert_file, registry_files
+
+BUILD_ROOT = REPO_ROOT / "build" / "bench"
+HOST_RUNNER = "tinyml-bench"  # firmware/boards/host/bench_model.c, built with the host target
+
+
+@dataclass(frozen=True)
+class Image:
+    variant: str  # "dsp", "no_dsp" (QEMU) or "host"
+    elf: Path  # QEMU: the image; host: the batch runner
+    build_dir: Path
+
+    @property
+    def map_file(self) -> Path:
+        return self.build_dir / "tinyml-qemu.map"
+
+
+def work_dir(bench: BenchModel, root: Path | None = None) -> Path:
+    return Path(root or BUILD_ROOT) / f"{bench.name}-{bench.sha256[:8]}"
+
+
+def convert(bench: BenchModel, directory: Path) -> ConvertedModel:
+    """The model's sources in directory/models, holding only this model, as `tinyml convert
+    MODEL --out directory/models` writes them. Only files whose text changed are written, so
+    CMake recompiles nothing on a rerun. A model the runtime cannot run raises CompileError
+    (one line, exit 2) here, before anything is written."""
+    models = directory / "models"
+    # The TFLM arena is measured once by the bench itself, not again for the settings.
+    converted = convert_file(bench.path, models, bench.name, measure_arena=False)
+    files = {**converted.files, **registry_files([converted.entry])}
+    models.mkdir(parents=True, exist_ok=True)
+    for stale in models.iterdir():
+        if stale.name not in files:
+            stale.unlink()
+    for name, text in files.items():
+        path = models / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)
+    return converted
+
+
+def build_qemu(directory: Path, *, disable_dsp: bool, quiet: bool) -> Image:
+    build_dir = directory / ("qemu-nodsp" if disable_dsp else "qemu")
+    elf = firmware.build("qemu", models_dir=directory / "models", build_dir=build_dir,
+                         disable_dsp=disable_dsp, quiet=quiet)
+    return Image("no_dsp" if disable_dsp else "dsp", elf, build_dir)
+
+
+def build_host(directory: Path, *, quiet: bool) -> Image:
+    build_dir = directory / "host"
+    firmware.build("host", models_dir=directory / "models", build_dir=build_dir, quiet=quiet)
+    runner = build_dir / HOST_RUNNER
+    if not runner.is_file():
+        raise firmware.FirmwareError(f"the host build left no {runner}; does "
+                                     f"firmware/CMakeLists.txt still build {HOST_RUNNER}?")
+    return Image("host", runner, build_dir)
