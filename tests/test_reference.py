@@ -27,6 +27,20 @@ def test_arena_measurement_is_the_smallest_that_works():
     assert not _tflm_runs_with(model, arena - 16)
 
 
+def test_the_isolated_arena_measurement_agrees_and_survives_a_crashing_probe(monkeypatch):
+    """In a worker process, as `tinyml convert` measures: the same figure; and a worker that
+    dies on a probe (as TFLM's interpreter does on some too-small arenas) counts as "does not
+    run" instead of taking the caller down."""
+    import tools.reference as reference
+
+    model = TFLiteModel.from_file(MODELS_DIR / "digits" / "model.tflite")
+    expected = measure_tflm_arena(model)
+    assert measure_tflm_arena(model, isolated=True) == expected
+    monkeypatch.setattr(reference._IsolatedProbe, "worker_module",
+                        "tests.support.crashing_tflm_probe")
+    assert measure_tflm_arena(model, isolated=True) == expected
+
+
 class _Perturbed:
     """A runner whose output for one tensor is off by one LSB, as a runtime that rounds one op
     differently would be."""

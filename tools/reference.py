@@ -130,20 +130,75 @@ def _tflm_runs_with(model: TFLiteModel, arena_size: int) -> bool:
         return False
 
 
-def measure_tflm_arena(model: TFLiteModel) -> int:
+class _IsolatedProbe:
+    """_tflm_runs_with in a worker process (tools/tflm_probe.py): a probe that crashes counts as
+    "does not run", and a fresh worker takes the next one."""
+
+    worker_module = "tools.tflm_probe"
+
+    def __init__(self, model: TFLiteModel, directory: str):
+        self.path = os.path.join(directory, "model.tflite")
+        with open(self.path, "wb") as stream:
+            stream.write(model.data)
+        self.process = None
+
+    def __call__(self, arena_size: int) -> bool:
+        import subprocess
+
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.worker_module, self.path], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        try:
+            self.process.stdin.write(f"{arena_size}\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline().strip()
+        except OSError:  # the worker died: a broken pipe
+            answer = ""
+        if answer in ("0", "1"):
+            return answer == "1"
+        self.close()  # it crashed on this size: TFLM cannot run the model with it
+        return False
+
+    def close(self) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+def measure_tflm_arena(model: TFLiteModel, isolated: bool = False) -> int:
     """The smallest tensor arena, in bytes, with which TFLM's host interpreter loads and runs the
     model. Measured on this 64-bit host: a 32-bit target needs somewhat less (smaller pointers in
     TFLM's bookkeeping), so the figure is an upper bound for the board.
+
+    `isolated` probes in a worker process, for models nobody has measured before: TFLM's
+    interpreter can crash on a too-small arena instead of failing (tools/tflm_probe.py).
     """
+    if not isolated:
+        return _search_arena(model, lambda size: _tflm_runs_with(model, size))
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tflm-arena-") as directory:
+        probe = _IsolatedProbe(model, directory)
+        try:
+            return _search_arena(model, probe)
+        finally:
+            probe.close()
+
+
+def _search_arena(model: TFLiteModel, runs_with) -> int:
     low, high = 0, 1024
-    while not _tflm_runs_with(model, high):
+    while not runs_with(high):
         low, high = high, high * 2
         if high > ARENA_SEARCH_LIMIT:
             raise InputError(f"{model.source}: TFLM cannot run the model with any arena up to "
                              f"{ARENA_SEARCH_LIMIT >> 20} MiB")
     while high - low > 16:  # TFLM aligns arena allocations to 16 bytes
         middle = (low + high) // 2
-        if _tflm_runs_with(model, middle):
+        if runs_with(middle):
             high = middle
         else:
             low = middle

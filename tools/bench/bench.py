@@ -6,8 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from tools.bench import arena, image, measure, model, report
+from tools.bench import image, measure, model, report
 from tools.errors import InputError
+from tools.reference import measure_tflm_arena
 
 TARGETS = ("qemu", "host")
 DEFAULT_RUNS = 20
@@ -38,7 +39,7 @@ def run_bench(source: str | Path, *, target: str = "qemu", runs: int = DEFAULT_R
     with _timed(seconds, "convert"):
         converted = image.convert(bench, directory)
     with _timed(seconds, "tflm_arena"):
-        tflm_arena = arena.measure_tflm_arena(bench.path)
+        tflm_arena = measure_tflm_arena(bench.model, isolated=True)
 
     images = []
     with _timed(seconds, "build"):

@@ -101,7 +101,7 @@ def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str
     if measure_arena:
         from tools.reference import measure_tflm_arena
 
-        measured = measure_tflm_arena(model)
+        measured = measure_tflm_arena(model, isolated=True)
     else:
         measured = 0
     settings = _settings(name, card, measured)
