@@ -17,6 +17,7 @@ from tests.support.modelgen import Case, convert_cases
 from tests.support.opcheck import compare_models
 from tools.compiler.host import CORE_INCLUDES, build_runner, run_builtin
 from tools.compiler.ops import supported_ops
+from tools.compiler.ops.conv import conv_filter_layout, conv_filter_values, output_stage_table
 from tools.evaluate import load_test_set
 from tools.reference import TFLMRunner, run_all
 from tools.tflite_model import TFLiteModel
@@ -330,3 +331,111 @@ def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(tmp_path):
                              "-kernel", str(elf)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all identical" in result.stdout + result.stderr  # semihosting writes to stderr
+
+
+# ---- what the converter precomputes for the DSP kernels --------------------------------------
+
+
+def test_conv_filter_layout_starts_runs_on_blocks_of_four():
+    # (filter_h, filter_w, filter_c, input_c, input_w, dilation_h, dilation_w)
+    # digits' first layer: rows of 3 contiguous values, each stored as 4.
+    assert conv_filter_layout(3, 3, 1, 1, 28, 1, 1) == (12, 4, 1)
+    # Rows of a multiple of 4 need no gaps.
+    assert conv_filter_layout(3, 3, 8, 8, 13, 1, 1) == (72, 24, 8)
+    # The whole patch one run (the filter spans the input's width): dense, the end padded.
+    assert conv_filter_layout(5, 1, 6, 6, 1, 1, 1) == (32, 6, 6)
+    assert conv_filter_layout(1, 3, 5, 5, 9, 1, 1) == (16, 15, 5)
+    # Groups (filter_c < input_c) and dilation across break rows into taps.
+    assert conv_filter_layout(3, 3, 4, 8, 10, 1, 1) == (36, 12, 4)
+    assert conv_filter_layout(2, 2, 7, 7, 10, 1, 2) == (32, 16, 8)
+    assert conv_filter_layout(2, 2, 3, 3, 10, 1, 2) == (12, 6, 3)  # taps of 4: a third more
+    # Gaps adding more than a quarter: dense (3x3x3: rows of 12 would be 36 values for 27).
+    assert conv_filter_layout(3, 3, 3, 3, 10, 1, 1) == (28, 9, 3)
+    assert conv_filter_layout(3, 3, 1, 2, 10, 1, 1) == (12, 3, 1)
+
+
+def test_conv_filter_values_places_taps_and_zeroes_the_gaps():
+    weights = np.arange(1, 2 * 3 * 3 + 1, dtype=np.int8).reshape(2, 3, 3, 1)
+    values = conv_filter_values(weights, 12, 4, 1)
+    assert values.shape == (2, 12)
+    assert values[0].tolist() == [1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0]
+    assert values[1].tolist() == [10, 11, 12, 0, 13, 14, 15, 0, 16, 17, 18, 0]
+
+
+def _general_requantization(acc: int, multiplier: int, shift: int, output_offset: int) -> int:
+    """gemmlowp's MultiplyByQuantizedMultiplier (TFLM's double rounding) plus the offset,
+    unclamped, in Python integers; acc fits int32 and shift < 0 here."""
+    product = acc * multiplier
+    nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
+    high = _trunc_div(product + nudge, 1 << 31)  # C's division truncates toward zero
+    right = -shift
+    mask = (1 << right) - 1
+    remainder, threshold = high & mask, (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if remainder > threshold else 0) + output_offset
+
+
+def _trunc_div(a: int, b: int) -> int:
+    quotient = abs(a) // b
+    return quotient if a >= 0 else -quotient
+
+
+def _fast_requantization(acc: int, stage) -> int:
+    """tinyml_output_stage_fast (op_conv.h) with the instructions' semantics: SMMLAR's 64-bit sum
+    wraps, its high word is taken; the C's int32 sums are checked not to overflow."""
+    _, multiplier2, rounding, right = (int(v) for v in stage)
+    total = ((acc << 32) + acc * multiplier2 + (1 << 31)) % (1 << 64)
+    high = (total >> 32) - ((1 << 32) if total >> 63 else 0)
+    value = high + rounding - (1 if high < 0 else 0)
+    assert -(1 << 31) <= high + rounding and value < (1 << 31), "the converter's bound is wrong"
+    return value >> right
+
+
+def test_output_stage_table_gives_the_general_requantization():
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        channels, values = int(rng.integers(1, 5)), int(rng.integers(1, 40))
+        weights = rng.integers(-127, 128, size=(channels, values))
+        bias = rng.integers(-2**24, 2**24, size=channels)
+        multipliers = rng.integers(1 << 30, 1 << 31, size=channels)
+        shifts = rng.integers(-31, 0, size=channels)
+        output_offset = int(rng.integers(-128, 128))
+        table = output_stage_table(weights, bias, multipliers, shifts, output_offset)
+        if table is None:
+            continue
+        table = table.reshape(channels, 4)
+        for channel in range(channels):
+            bound = abs(int(bias[channel])) + 255 * int(np.abs(weights[channel]).sum())
+            for acc in [bound, -bound, 0, 1, -1, *rng.integers(-bound, bound + 1, size=20)]:
+                acc = int(acc)
+                assert _fast_requantization(acc, table[channel]) == _general_requantization(
+                    acc, int(multipliers[channel]), int(shifts[channel]), output_offset)
+        assert table[:, 0].tolist() == bias.tolist()
+
+
+def test_output_stage_table_ties_round_away_from_zero():
+    # multiplier 2^30 (scale 2^-1 * 2^shift): every odd accumulator is a tie of the first rounding.
+    table = output_stage_table(np.ones((1, 1)), None, [1 << 30], [-1], 0).reshape(4)
+    for acc in range(-20, 21):
+        assert _fast_requantization(acc, table) == _general_requantization(acc, 1 << 30, -1, 0)
+
+
+def test_output_stage_table_is_left_out_where_it_would_not_be_exact():
+    weights = np.ones((1, 4))
+    assert output_stage_table(weights, None, [1 << 30], [-3], 5) is not None
+    assert output_stage_table(weights, None, [1 << 30], [0], 5) is None  # no right shift
+    assert output_stage_table(weights, None, [1 << 30], [1], 5) is None
+    assert output_stage_table(weights, None, [0], [-3], 5) is None  # a zero scale
+    assert output_stage_table(weights, [2**31 - 100], [1 << 30], [-3], 5) is None  # may wrap
+    # The rounding constant with the offset folded in, 2^30 + 5 * 2^31, does not fit.
+    assert output_stage_table(weights, None, [1 << 30], [-31], 5) is None
+    assert output_stage_table(weights, None, [1 << 30], [-31], 0) is not None
+
+
+def test_output_stage_table_folds_the_input_offset_for_fully_connected():
+    weights = np.array([[1, -2, 3], [4, 5, -6]])
+    table = output_stage_table(weights, [10, 20], [1 << 30] * 2, [-2] * 2, -7,
+                               folded_input_offset=3).reshape(2, 4)
+    assert table[:, 0].tolist() == [10 + 3 * 2, 20 + 3 * 3]
+    assert table[:, 1].tolist() == [-(1 << 31)] * 2  # 2 * 2^30 - 2^32
+    assert table[:, 2].tolist() == [2 - 7 * 4] * 2
+    assert table[:, 3].tolist() == [2, 2]

@@ -28,6 +28,10 @@ static const int8_t layer0_shift[1] = {
     -6
 };
 
+static const int32_t layer0_output_stage[4] = {
+    -676, -2130574224, 416, 6
+};
+
 /* op #0 FULLY_CONNECTED */
 static const tinyml_fully_connected_params layer0_params = {
     /* input */ 0u,
@@ -42,7 +46,8 @@ static const tinyml_fully_connected_params layer0_params = {
     /* filter */ layer0_filter,
     /* bias */ layer0_bias,
     /* multiplier */ layer0_multiplier,
-    /* shift */ layer0_shift
+    /* shift */ layer0_shift,
+    /* output_stage */ layer0_output_stage
 };
 
 static const tinyml_layer g_linear_layers[1] = {

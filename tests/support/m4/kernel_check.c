@@ -24,6 +24,7 @@ static uint8_t arena_ref[ARENA_BYTES] __attribute__((aligned(16)));
 static int8_t filter[MAX_FILTER];
 static int32_t bias[MAX_CHANNELS], multiplier[MAX_CHANNELS];
 static int8_t shift[MAX_CHANNELS];
+static int32_t output_stage[4 * MAX_CHANNELS];
 static uint32_t rng_state = 0x2545F491u;
 
 static uint32_t next_random(void) { /* xorshift32 */
@@ -62,10 +63,11 @@ static void pick_quantization(int32_t filter_values, int32_t channels, int32_t *
                               int32_t *act_min, int32_t *act_max, const int32_t **bias_out) {
   int32_t i;
   for (i = 0; i < filter_values; ++i) filter[i] = (int8_t)random_in(-127, 127);
+  const int right_shifts_only = (next_random() & 1) != 0; /* what the output_stage needs */
   for (i = 0; i < channels; ++i) {
     bias[i] = random_in(-60000, 60000);
     multiplier[i] = random_in(1 << 30, INT32_MAX);
-    shift[i] = (int8_t)random_in(-16, 1);
+    shift[i] = (int8_t)random_in(-16, right_shifts_only ? -1 : 1);
   }
   *output_offset = random_in(-128, 127);
   *act_min = -128;
@@ -75,6 +77,38 @@ static void pick_quantization(int32_t filter_values, int32_t channels, int32_t *
     *act_max = random_in(*act_min, 127);
   }
   *bias_out = (next_random() & 3) ? bias : NULL;
+}
+
+static int64_t abs64(int64_t x) { return x < 0 ? -x : x; }
+
+/* The DSP kernels' output_stage table as tools/compiler/ops/conv.py's output_stage_table builds
+ * it, from channel c's weights weights[c * stride + i * step], i < count; NULL where the
+ * converter would not emit one. fold: FULLY_CONNECTED's start value takes the input offset. */
+static const int32_t *make_output_stage(const int8_t *weights, int32_t channels, int32_t stride,
+                                        int32_t count, int32_t step, const int32_t *bias_or_null,
+                                        int32_t output_offset, int32_t input_offset, int fold) {
+  const int64_t limit = (int64_t)1 << 31;
+  int32_t c, i;
+  for (c = 0; c < channels; ++c) {
+    const int32_t right = -shift[c];
+    const int64_t b = bias_or_null != NULL ? bias_or_null[c] : 0;
+    int64_t sum = 0, magnitude = 0, bound, rounding;
+    if (multiplier[c] < (1 << 30) || right < 1) return NULL;
+    rounding = ((int64_t)1 << (right - 1)) + (int64_t)output_offset * ((int64_t)1 << right);
+    for (i = 0; i < count; ++i) {
+      sum += weights[c * stride + i * step];
+      magnitude += abs64(weights[c * stride + i * step]);
+    }
+    bound = abs64(b) + 255 * magnitude;
+    if (bound >= limit || bound * multiplier[c] / limit + 1 + abs64(rounding) + 1 >= limit) {
+      return NULL;
+    }
+    output_stage[4 * c] = (int32_t)(b + (fold ? (int64_t)input_offset * sum : 0));
+    output_stage[4 * c + 1] = (int32_t)(uint32_t)(2 * (int64_t)multiplier[c] - ((int64_t)1 << 32));
+    output_stage[4 * c + 2] = (int32_t)rounding;
+    output_stage[4 * c + 3] = right;
+  }
+  return output_stage;
 }
 
 /* Same random input in both arenas, same junk in outputs and scratch; runs both kernels and
@@ -96,6 +130,47 @@ static int run_both(const char *name, void (*dsp)(const void *, uint8_t *),
   return 0;
 }
 
+/* A filter layout as conv_filter_layout (tools/compiler/ops/conv.py) may pick: dense, rows or
+ * taps starting on a block of 4; gaps zero. 0 when the filter does not fit. */
+static int pick_conv_layout(tinyml_conv2d_params *p) {
+  const int32_t kind = random_in(0, 2);
+  const int32_t values = p->filter_h * p->filter_w * p->filter_c;
+  int32_t oc, fy, fx, ic;
+  p->filter_tap_stride = p->filter_c;
+  p->filter_row_stride = p->filter_w * p->filter_c;
+  p->filter_depth = (values + 3) & ~3;
+  if (kind == 1) {
+    p->filter_row_stride = (p->filter_w * p->filter_c + 3) & ~3;
+    p->filter_depth = p->filter_h * p->filter_row_stride;
+  } else if (kind == 2) {
+    p->filter_tap_stride = (p->filter_c + 3) & ~3;
+    p->filter_row_stride = p->filter_w * p->filter_tap_stride;
+    p->filter_depth = p->filter_h * p->filter_row_stride;
+  }
+  if (p->output_c * p->filter_depth > MAX_FILTER) return 0;
+  /* Spread the dense values pick_quantization drew to their places, last first. */
+  for (oc = p->output_c - 1; oc >= 0; --oc) {
+    for (fy = p->filter_h - 1; fy >= 0; --fy) {
+      for (fx = p->filter_w - 1; fx >= 0; --fx) {
+        for (ic = p->filter_c - 1; ic >= 0; --ic) {
+          filter[oc * p->filter_depth + fy * p->filter_row_stride + fx * p->filter_tap_stride +
+                 ic] = filter[oc * values + (fy * p->filter_w + fx) * p->filter_c + ic];
+        }
+      }
+    }
+  }
+  for (oc = 0; oc < p->output_c; ++oc) { /* zero the gaps */
+    int8_t *f = filter + oc * p->filter_depth;
+    int32_t k;
+    for (k = 0; k < p->filter_depth; ++k) {
+      const int32_t row = k / p->filter_row_stride, in_row = k % p->filter_row_stride;
+      const int32_t tap = in_row / p->filter_tap_stride, in_tap = in_row % p->filter_tap_stride;
+      if (row >= p->filter_h || tap >= p->filter_w || in_tap >= p->filter_c) f[k] = 0;
+    }
+  }
+  return 1;
+}
+
 static int check_conv2d(void) {
   tinyml_conv2d_params p;
   int32_t groups, in_bytes, out_bytes;
@@ -114,15 +189,16 @@ static int check_conv2d(void) {
   p.input_offset = random_in(-127, 128);
   pick_quantization(p.output_c * p.filter_h * p.filter_w * p.filter_c, p.output_c,
                     &p.output_offset, &p.act_min, &p.act_max, &p.bias);
+  if (!pick_conv_layout(&p)) return 0;
+  p.output_stage = make_output_stage(filter, p.output_c, p.filter_depth, p.filter_depth, 1,
+                                     p.bias, p.output_offset, p.input_offset, 0);
   in_bytes = p.batches * p.input_h * p.input_w * p.input_c;
   out_bytes = p.batches * p.output_h * p.output_w * p.output_c;
   p.input = 0;
   p.output = (uint32_t)align16(in_bytes);
   p.scratch = (uint32_t)align16((int32_t)p.output + out_bytes);
   p.filter = filter, p.multiplier = multiplier, p.shift = shift;
-  if ((int32_t)p.scratch + 4 * (p.filter_h * p.filter_w * p.filter_c + 1) > ARENA_BYTES) {
-    return 0;
-  }
+  if ((int32_t)p.scratch + 4 * p.filter_depth > ARENA_BYTES) return 0;
   return run_both("CONV_2D", tinyml_conv2d_s8, ref_conv2d_s8, &p, (int32_t)p.output, out_bytes);
 }
 
@@ -149,6 +225,8 @@ static int check_depthwise(void) {
   p.input = 0;
   p.output = (uint32_t)align16(in_bytes);
   p.filter = filter, p.multiplier = multiplier, p.shift = shift;
+  p.output_stage = make_output_stage(filter, p.output_c, 1, p.filter_h * p.filter_w,
+                                     p.output_c, p.bias, p.output_offset, p.input_offset, 0);
   if ((int32_t)p.output + out_bytes > ARENA_BYTES) return 0;
   return run_both("DEPTHWISE_CONV_2D", tinyml_depthwise_conv2d_s8, ref_depthwise_conv2d_s8, &p,
                   (int32_t)p.output, out_bytes);
@@ -169,6 +247,8 @@ static int check_fully_connected(void) {
   p.input = 0;
   p.output = (uint32_t)align16(in_bytes);
   p.filter = filter, p.multiplier = multiplier, p.shift = shift;
+  p.output_stage = make_output_stage(filter, p.output_depth, p.accum_depth, p.accum_depth, 1,
+                                     p.bias, p.output_offset, p.input_offset, 1);
   return run_both("FULLY_CONNECTED", tinyml_fully_connected_s8, ref_fully_connected_s8, &p,
                   (int32_t)p.output, out_bytes);
 }

@@ -50,6 +50,46 @@ def _requantization(multipliers, shifts) -> list[tuple[str, object]]:
             ("shift", Const("int8_t", np.array(shifts, np.int8), "shift"))]
 
 
+# The largest |input + input_offset| of an int8 input: offsets run from -127 to 128.
+_MAX_OFFSET_INPUT = 255
+_INT32_LIMIT = 1 << 31
+
+
+def output_stage_table(channel_weights: np.ndarray, bias, multipliers, shifts,
+                       output_offset: int, folded_input_offset: int | None = None
+                       ) -> np.ndarray | None:
+    """The DSP kernels' fast output stage (tinyml_output_stage_fast in op_conv.h), per output
+    channel {start, 2 * multiplier - 2^32, 2^(s-1) + output_offset * 2^s, s} with s = -shift,
+    flattened; None when it would not give the general requantization's bytes for every input.
+
+    `channel_weights` is [channels, values]. `start` seeds the accumulator: the bias, plus
+    `folded_input_offset` times the channel's weight sum when the kernel leaves the input offset
+    out of its products (FULLY_CONNECTED). The kernel computes y = round(acc * multiplier / 2^31)
+    exactly for any int32 acc; what must not overflow int32 is y + rounding, so the table is only
+    emitted when the accumulator's bound, |bias| + 255 * sum |w|, keeps that sum in range (and
+    keeps the reference's own int32 accumulator from wrapping). Multipliers below 2^30 (a zero
+    scale) and shifts >= 0 (a scale >= 0.5, no right shift to round) take the general path."""
+    channel_weights = np.asarray(channel_weights, dtype=np.int64)
+    rows = []
+    for channel, (multiplier, shift) in enumerate(zip(multipliers, shifts, strict=True)):
+        multiplier, shift = int(multiplier), int(shift)
+        if multiplier < (1 << 30) or shift >= 0:
+            return None
+        right = -shift
+        rounding = (1 << (right - 1)) + output_offset * (1 << right)
+        channel_bias = 0 if bias is None else int(bias[channel])
+        weights = channel_weights[channel]
+        bound = abs(channel_bias) + _MAX_OFFSET_INPUT * int(np.abs(weights).sum())
+        high_bound = bound * multiplier // _INT32_LIMIT + 1  # |round(acc * M / 2^31)|
+        if bound >= _INT32_LIMIT or high_bound + abs(rounding) + 1 >= _INT32_LIMIT:
+            return None
+        start = channel_bias
+        if folded_input_offset is not None:
+            start += folded_input_offset * int(weights.sum())
+        rows.append((start, 2 * multiplier - (1 << 32), rounding, right))
+    return np.array(rows, dtype=np.int64).astype(np.int32).reshape(-1)
+
+
 def _window_fields(op: OpView, in_hw, filter_hw, out_hw) -> list[tuple[str, object]]:
     """Strides, dilations and TFLM's padding of a convolution window."""
     options = op.options
@@ -62,15 +102,61 @@ def _window_fields(op: OpView, in_hw, filter_hw, out_hw) -> list[tuple[str, obje
             ("pad_top", pad_top), ("pad_left", pad_left)]
 
 
-def _output_stage_fields(op: OpView, source: Tensor, output: Tensor, weights: Tensor,
-                         multipliers, shifts, channels: int) -> list[tuple[str, object]]:
-    """Offsets, clamp bounds, weights, bias and requantization, in the order all three params
-    structs declare them."""
+def _output_stage_fields(op: OpView, source: Tensor, output: Tensor, filter_values: np.ndarray,
+                         multipliers, shifts, channels: int, channel_weights: np.ndarray,
+                         fold_input_offset: bool = False) -> list[tuple[str, object]]:
+    """Offsets, clamp bounds, the filter (as the kernel reads it), bias, requantization and the
+    fast output stage, in the order all three params structs declare them."""
     act_min, act_max = fused_activation_range(op, op.options.fusedActivationFunction, output)
+    bias = _bias(op, channels)
+    table = output_stage_table(
+        channel_weights, None if isinstance(bias, Null) else bias.values, multipliers, shifts,
+        output.zero_point, -source.zero_point if fold_input_offset else None)
     return [("input_offset", -source.zero_point), ("output_offset", output.zero_point),
             ("act_min", act_min), ("act_max", act_max),
-            ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
-            ("bias", _bias(op, channels)), *_requantization(multipliers, shifts)]
+            ("filter", Const("int8_t", filter_values.reshape(-1), "filter")),
+            ("bias", bias), *_requantization(multipliers, shifts),
+            ("output_stage", Null() if table is None else Const("int32_t", table,
+                                                                "output_stage"))]
+
+
+def conv_filter_layout(filter_h: int, filter_w: int, filter_c: int, input_c: int, input_w: int,
+                       dilation_h: int, dilation_w: int) -> tuple[int, int, int]:
+    """(depth, row_stride, tap_stride): where CONV_2D's filter values lie, per output channel.
+
+    Tap (fy, fx) of a filter starts at fy * row_stride + fx * tap_stride; depth, a multiple of 4,
+    is the values per filter, the gaps zero. The DSP kernel widens the input in blocks of 4 values
+    and its dot product reads 4 weights at a time, so a run of values that lie next to each other
+    in the input (a filter row when the rows are contiguous: no dilation across, no groups; else a
+    tap's channels) starts a new block; the values a run's last block has past the run then meet
+    zero weights, whatever the kernel leaves there. Not worth it when the whole patch is one run,
+    or when the gaps would add more than a quarter: then the values are dense (row_stride
+    filter_w * filter_c, tap_stride filter_c) and only the end is padded."""
+    values = filter_h * filter_w * filter_c
+    dense = (values + -values % 4, filter_w * filter_c, filter_c)
+    rows_contiguous = dilation_w == 1 and filter_c == input_c
+    if rows_contiguous and (filter_h == 1 or (dilation_h == 1 and filter_w == input_w)):
+        return dense
+    if rows_contiguous:
+        row = filter_w * filter_c + -(filter_w * filter_c) % 4
+        candidate = (filter_h * row, row, filter_c)
+    else:
+        tap = filter_c + -filter_c % 4
+        candidate = (filter_h * filter_w * tap, filter_w * tap, tap)
+    return candidate if 4 * candidate[0] <= 5 * dense[0] else dense
+
+
+def conv_filter_values(weights: np.ndarray, depth: int, row_stride: int,
+                       tap_stride: int) -> np.ndarray:
+    """The [out_c, filter_h, filter_w, filter_c] weights laid out as conv_filter_layout says:
+    [out_c, depth], zeros in the gaps."""
+    out_c, filter_h, filter_w, filter_c = weights.shape
+    values = np.zeros((out_c, depth), dtype=np.int8)
+    for fy in range(filter_h):
+        for fx in range(filter_w):
+            start = fy * row_stride + fx * tap_stride
+            values[:, start:start + filter_c] = weights[:, fy, fx, :]
+    return values
 
 
 @lowering("CONV_2D")
@@ -87,11 +173,13 @@ def lower_conv2d(op: OpView) -> Layer:
     op.require(in_c % filter_c == 0 and out_c % (in_c // filter_c) == 0,
                f"{in_c} input channels do not split into groups of {filter_c}")
     multipliers, shifts = conv_channel_multipliers(source.scale, filter_scales, output.scale)
-    # The DSP kernel's im2col: two int16 columns of K = filter_h * filter_w * filter_c values,
-    # each rounded up to an even count (word-aligned second column): 4 * (K + K % 2) bytes.
+    window = _window_fields(op, (in_h, in_w), (filter_h, filter_w), (out_h, out_w))
+    depth, row_stride, tap_stride = conv_filter_layout(
+        filter_h, filter_w, filter_c, in_c, in_w, dict(window)["dilation_h"],
+        dict(window)["dilation_w"])
+    # The DSP kernel's im2col: two int16 columns laid out as the filter, 4 * depth bytes.
     # Requested for every build, so that the plan does not depend on the target.
-    column = filter_h * filter_w * filter_c
-    scratch_bytes = 2 * 2 * (column + column % 2)
+    scratch_bytes = 2 * 2 * depth
     return Layer(
         op="CONV_2D", op_index=op.index, kernel="tinyml_conv2d_s8",
         params_type="tinyml_conv2d_params", header=HEADER,
@@ -100,8 +188,12 @@ def lower_conv2d(op: OpView) -> Layer:
                 ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
                 ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
                 ("filter_h", filter_h), ("filter_w", filter_w), ("filter_c", filter_c),
-                *_window_fields(op, (in_h, in_w), (filter_h, filter_w), (out_h, out_w)),
-                *_output_stage_fields(op, source, output, weights, multipliers, shifts, out_c)],
+                ("filter_depth", depth), ("filter_row_stride", row_stride),
+                ("filter_tap_stride", tap_stride), *window,
+                *_output_stage_fields(
+                    op, source, output,
+                    conv_filter_values(weights.data, depth, row_stride, tap_stride),
+                    multipliers, shifts, out_c, weights.data.reshape(out_c, -1))],
         reads=(source.index,), writes=(output.index,), scratch_bytes=scratch_bytes)
 
 
@@ -131,7 +223,8 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
                 ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
                 ("filter_h", filter_h), ("filter_w", filter_w), ("depth_multiplier", multiplier),
                 *_window_fields(op, (in_h, in_w), (filter_h, filter_w), (out_h, out_w)),
-                *_output_stage_fields(op, source, output, weights, multipliers, shifts, out_c)],
+                *_output_stage_fields(op, source, output, weights.data, multipliers, shifts,
+                                      out_c, weights.data.reshape(-1, out_c).T)],
         reads=(source.index,), writes=(output.index,))
 
 
@@ -164,5 +257,7 @@ def lower_fully_connected(op: OpView) -> Layer:
         params_type="tinyml_fully_connected_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
                 ("batches", batches), ("accum_depth", depth), ("output_depth", units),
-                *_output_stage_fields(op, source, output, weights, multipliers, shifts, units)],
+                *_output_stage_fields(op, source, output, weights.data, multipliers, shifts,
+                                      units, weights.data.reshape(units, depth),
+                                      fold_input_offset=True)],
         reads=(source.index,), writes=(output.index,))

@@ -10,38 +10,53 @@ static int8_t conv_output(const tinyml_conv2d_params *p, int32_t acc, int32_t ch
 
 #if !defined(TINYML_USE_DSP)
 
+/* Taps [*first, *end) of one axis whose input coordinate origin + dilation * tap is inside
+ * [0, size): the reference skips the others (zero padding contributes nothing). */
+static void conv_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
+                      int32_t *first, int32_t *end) {
+  *first = origin < 0 ? (-origin + dilation - 1) / dilation : 0;
+  *end = size > origin ? tinyml_min_i32(taps, (size - origin + dilation - 1) / dilation) : 0;
+  if (*end < *first) *end = *first;
+}
+
 void tinyml_conv2d_s8(const void *params, uint8_t *arena) {
   const tinyml_conv2d_params *p = (const tinyml_conv2d_params *)params;
   const int8_t *input = (const int8_t *)(arena + p->input);
   int8_t *output = (int8_t *)(arena + p->output);
   const int32_t filters_per_group = p->output_c / (p->input_c / p->filter_c);
+  const int32_t filter_c = p->filter_c, offset = p->input_offset;
+  const int32_t tap_step = p->dilation_w * p->input_c;
+  const int32_t row_step = p->dilation_h * p->input_w * p->input_c;
   int32_t batch, out_y, out_x, oc, fy, fx, ic;
   for (batch = 0; batch < p->batches; ++batch) {
     for (out_y = 0; out_y < p->output_h; ++out_y) {
       const int32_t in_y0 = out_y * p->stride_h - p->pad_top;
+      int32_t fy0, fy1;
+      conv_taps(in_y0, p->dilation_h, p->filter_h, p->input_h, &fy0, &fy1);
       for (out_x = 0; out_x < p->output_w; ++out_x) {
         const int32_t in_x0 = out_x * p->stride_w - p->pad_left;
+        int8_t *out = output + ((batch * p->output_h + out_y) * p->output_w + out_x) * p->output_c;
+        const int8_t *origin; /* the first visited tap's input, channel 0 */
+        int32_t fx0, fx1;
+        conv_taps(in_x0, p->dilation_w, p->filter_w, p->input_w, &fx0, &fx1);
+        if (fy0 == fy1 || fx0 == fx1) { /* the window misses the image: the bias alone */
+          for (oc = 0; oc < p->output_c; ++oc) out[oc] = conv_output(p, 0, oc);
+          continue;
+        }
+        origin = input + ((batch * p->input_h + in_y0 + p->dilation_h * fy0) * p->input_w +
+                          in_x0 + p->dilation_w * fx0) * p->input_c;
         for (oc = 0; oc < p->output_c; ++oc) {
-          const int32_t channel0 = (oc / filters_per_group) * p->filter_c;
+          const int8_t *row = origin + (oc / filters_per_group) * filter_c;
+          const int8_t *filter_row = p->filter + oc * p->filter_depth +
+                                     fy0 * p->filter_row_stride + fx0 * p->filter_tap_stride;
           int32_t acc = 0;
-          for (fy = 0; fy < p->filter_h; ++fy) {
-            const int32_t in_y = in_y0 + p->dilation_h * fy;
-            if (in_y < 0 || in_y >= p->input_h) continue;
-            for (fx = 0; fx < p->filter_w; ++fx) {
-              const int32_t in_x = in_x0 + p->dilation_w * fx;
-              const int8_t *pixel;
-              const int8_t *weights;
-              if (in_x < 0 || in_x >= p->input_w) continue; /* zero padding: no contribution */
-              pixel = input + ((batch * p->input_h + in_y) * p->input_w + in_x) * p->input_c +
-                      channel0;
-              weights = p->filter + ((oc * p->filter_h + fy) * p->filter_w + fx) * p->filter_c;
-              for (ic = 0; ic < p->filter_c; ++ic) {
-                acc += weights[ic] * (pixel[ic] + p->input_offset);
-              }
+          for (fy = fy0; fy < fy1; ++fy, row += row_step, filter_row += p->filter_row_stride) {
+            const int8_t *pixel = row, *weights = filter_row;
+            for (fx = fx0; fx < fx1; ++fx, pixel += tap_step, weights += p->filter_tap_stride) {
+              for (ic = 0; ic < filter_c; ++ic) acc += weights[ic] * (pixel[ic] + offset);
             }
           }
-          output[((batch * p->output_h + out_y) * p->output_w + out_x) * p->output_c + oc] =
-              conv_output(p, acc, oc);
+          out[oc] = conv_output(p, acc, oc);
         }
       }
     }
@@ -50,208 +65,538 @@ void tinyml_conv2d_s8(const void *params, uint8_t *arena) {
 
 #else /* TINYML_USE_DSP */
 
-/* CMSIS-NN style: im2col of two output pixels into int16 columns (input offset added, padding
- * written as 0, which contributes nothing exactly as the reference's skipped taps), then a
- * 2 filters x 2 columns SMLAD kernel. Integer sums are exact modulo 2^32 in any order, so the
- * accumulators equal the reference's bit for bit.
+/* im2col of two output pixels into int16 columns (input offset added) laid out as the filter,
+ * then two filters x two columns with SXTB16 and SMLAD. Integer sums are exact modulo 2^32 in
+ * any order, so the accumulators equal the reference's bit for bit; padding taps are written as
+ * 0, which contributes nothing, exactly as the reference's skipped taps.
  *
- * Column layout: within each complete block of 4 patch values the middle two are swapped,
- * (v0, v2, v1, v3), so that the pairs SXTB16(w) = (w0, w2) and SXTB16(w ROR 8) = (w1, w3) of 4
- * filter bytes line up with the column's int16 pairs without any repacking. Values past the
- * last complete block (K % 4 of them) stay in natural order and are done one by one.
+ * Scratch (arena, 16-byte aligned, 4 * filter_depth bytes): the two columns interleaved by
+ * blocks of 4 values. Block b is 16 bytes, column 0's words (v0, v2) and (v1, v3) then column
+ * 1's, so that one LDM fetches a block of both columns, and SXTB16 of 4 filter bytes, (w0, w2),
+ * and of the same word ROR 8, (w1, w3), pair with the column's words without repacking.
  *
- * Scratch (arena, 16-byte aligned): two int16 columns of K = filter_h * filter_w * filter_c
- * values, each rounded up to an even count: 4 * (K + K % 2) bytes. */
+ * The filter's layout (conv_filter_layout in tools/compiler/ops/conv.py) starts each run of
+ * values that lie next to each other in the input (the whole patch, a filter row, or a tap's
+ * channels) on a block, and its gaps hold zero weights. So a run is widened straight from the
+ * input a word at a time, whatever its length, and what the column holds in the gaps does not
+ * matter. Pixels with padding, and layouts without such runs, are gathered first into a small
+ * buffer on the stack in the filter's order, padding and gaps as the input zero point (which
+ * widens to 0), then widened; filters too deep for it are written value by value. */
 
-/* Where patch value k lives in the column. */
-static int32_t column_slot(int32_t k, int32_t blocked) {
-  return k < blocked ? (k ^ ((((k >> 1) ^ k) & 1) * 3)) : k; /* 1 <-> 2 within a block */
-}
+/* The gathering buffer on the stack: filters of up to this depth. */
+#define CONV_STAGE_BYTES 128
 
-/* Column values k .. k+n-1 = src[0 .. n-1] + offset. */
-static void column_copy(int16_t *col, int32_t blocked, int32_t k, const int8_t *src, int32_t n,
-                        int32_t offset) {
-  const int32_t offset2 = tinyml_dup16(offset);
-  for (; n > 0 && (k & 3) != 0; --n, ++k, ++src) {
-    tinyml_store_s16(col + column_slot(k, blocked), *src + offset);
-  }
-  /* Aligned whole blocks: SXTAB16 widens and reorders 4 values in two instructions. */
-  for (; n >= 4; n -= 4, k += 4, src += 4) {
-    const int32_t x = tinyml_load_s8x4(src);
-    tinyml_store_s16x2(col + k, tinyml_sxtab16(offset2, x));
-    tinyml_store_s16x2(col + k + 2, tinyml_sxtab16_ror8(offset2, x));
-  }
-  for (; n > 0; --n, ++k, ++src) tinyml_store_s16(col + column_slot(k, blocked), *src + offset);
-}
+enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_NONE };
 
-/* Column values k .. k+n-1 = 0 (padding). */
-static void column_zero(int16_t *col, int32_t blocked, int32_t k, int32_t n) {
-  for (; n > 0 && (k & 3) != 0; --n, ++k) tinyml_store_s16(col + column_slot(k, blocked), 0);
-  if (n >= 4) {
-    memset(col + k, 0, (size_t)(n & ~3) * sizeof(int16_t));
-    k += n & ~3;
-    n &= 3;
-  }
-  for (; n > 0; --n, ++k) tinyml_store_s16(col + column_slot(k, blocked), 0);
-}
+typedef struct {
+  int32_t blocks;          /* filter_depth / 4 */
+  int32_t runs;            /* RUNS_*: the runs widened straight from the input */
+  int32_t offset2;         /* the input offset in both lanes */
+  int32_t last_origin;     /* the last patch origin (input offset) whose words stay inside the
+                              input tensor */
+  /* The runs of a pixel inside the image: runs_outer x runs_inner runs of run_words words; the
+   * input steps src_inner bytes from run to run and src_outer from row to row (from a row's
+   * first run), the column col_inner and col_outer halfwords. */
+  int32_t runs_outer, runs_inner, run_words;
+  int32_t src_inner, src_outer, col_inner, col_outer;
+  int32_t y_limit, x_limit; /* the patch is inside the image for in_y0, in_x0 in [0, limit) */
+} conv_layout;
 
-/* The patch of one output pixel (linear index over batch, y, x) for the group starting at input
- * channel channel0, in filter order [filter_h][filter_w][filter_c]. */
-static void conv_im2col(const tinyml_conv2d_params *p, const int8_t *input, int32_t pixel,
-                        int32_t channel0, int16_t *col) {
-  const int32_t out_x = pixel % p->output_w;
-  const int32_t out_y = (pixel / p->output_w) % p->output_h;
-  const int32_t batch = pixel / (p->output_w * p->output_h);
-  const int32_t in_y0 = out_y * p->stride_h - p->pad_top;
-  const int32_t in_x0 = out_x * p->stride_w - p->pad_left;
+static conv_layout conv_layout_of(const tinyml_conv2d_params *p) {
+  const int dense = p->filter_tap_stride == p->filter_c &&
+                    p->filter_row_stride == p->filter_w * p->filter_c;
+  const int rows_contiguous = p->dilation_w == 1 && p->filter_c == p->input_c &&
+                              p->filter_tap_stride == p->filter_c;
+  const int32_t row_step = p->dilation_h * p->input_w * p->input_c;
   const int32_t row_values = p->filter_w * p->filter_c;
-  const int32_t blocked = (p->filter_h * row_values) & ~3;
-  /* A filter row that lies inside the image is one contiguous run of input bytes when pixels
-   * are adjacent (no dilation) and the filter sees every channel (no groups). */
-  const int contiguous_rows = p->dilation_w == 1 && p->filter_c == p->input_c && in_x0 >= 0 &&
-                              in_x0 + p->filter_w <= p->input_w;
-  int32_t fy, fx, k = 0;
-  for (fy = 0; fy < p->filter_h; ++fy) {
-    const int32_t in_y = in_y0 + p->dilation_h * fy;
-    const int8_t *row;
-    if (in_y < 0 || in_y >= p->input_h) {
-      column_zero(col, blocked, k, row_values);
-      k += row_values;
-      continue;
+  int32_t run_values = 0;
+  conv_layout l;
+  l.blocks = p->filter_depth / 4;
+  l.offset2 = tinyml_dup16(p->input_offset);
+  l.runs_outer = l.runs_inner = 1;
+  l.src_inner = l.col_inner = 0;
+  l.src_outer = row_step;
+  l.col_outer = 2 * p->filter_row_stride;
+  if (dense && rows_contiguous &&
+      (p->filter_h == 1 || (p->dilation_h == 1 && p->filter_w == p->input_w))) {
+    l.runs = RUNS_PATCH;
+    run_values = p->filter_h * row_values;
+  } else if (rows_contiguous && p->filter_row_stride % 4 == 0) {
+    l.runs = RUNS_ROWS;
+    l.runs_outer = p->filter_h;
+    run_values = row_values;
+  } else if (p->filter_tap_stride % 4 == 0 && p->filter_row_stride % 4 == 0) {
+    l.runs = RUNS_TAPS;
+    l.runs_outer = p->filter_h, l.runs_inner = p->filter_w;
+    l.src_inner = p->dilation_w * p->input_c, l.col_inner = 2 * p->filter_tap_stride;
+    run_values = p->filter_c;
+  } else {
+    l.runs = RUNS_NONE;
+  }
+  l.run_words = (run_values + 3) / 4;
+  l.last_origin = p->batches * p->input_h * p->input_w * p->input_c -
+                  ((l.runs_outer - 1) * l.src_outer + (l.runs_inner - 1) * l.src_inner +
+                   4 * l.run_words);
+  l.y_limit = tinyml_max_i32(p->input_h - (p->filter_h - 1) * p->dilation_h, 0);
+  l.x_limit = tinyml_max_i32(p->input_w - (p->filter_w - 1) * p->dilation_w, 0);
+  return l;
+}
+
+static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+  for (; n >= 4; n -= 4, src += 4, dst += 4) memcpy(dst, src, 4);
+  if (n & 2) memcpy(dst, src, 2), src += 2, dst += 2;
+  if (n & 1) *dst = *src;
+}
+
+/* `words` words of input bytes widened into a column's halves of consecutive blocks. */
+static inline void column_words(int16_t *col, const int8_t *src, int32_t words,
+                                int32_t offset2) {
+  for (; words > 0; --words, src += 4, col += 8) {
+    const int32_t x = tinyml_load_s8x4(src);
+    tinyml_store_s16x2x2(col, tinyml_sxtab16(offset2, x), tinyml_sxtab16_ror8(offset2, x));
+  }
+}
+
+/* The runs of a pixel whose patch is inside the image, from its origin `src`. */
+static inline __attribute__((always_inline)) void column_runs(int16_t *col, const int8_t *src,
+                                                              const conv_layout *l) {
+  const int32_t offset2 = l->offset2, run_words = l->run_words;
+  const int32_t src_outer = l->src_outer, col_outer = l->col_outer;
+  int32_t outer, inner;
+  if (l->runs_inner == 1 && run_words == 1) { /* e.g. rows of up to 4 values */
+    for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
+      const int32_t x = tinyml_load_s8x4(src);
+      tinyml_store_s16x2x2(col, tinyml_sxtab16(offset2, x), tinyml_sxtab16_ror8(offset2, x));
     }
-    row = input + (batch * p->input_h + in_y) * p->input_w * p->input_c + channel0;
-    if (contiguous_rows) {
-      column_copy(col, blocked, k, row + in_x0 * p->input_c, row_values, p->input_offset);
-      k += row_values;
-      continue;
+  } else if (l->runs_inner == 1) {
+    for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
+      column_words(col, src, run_words, offset2);
     }
-    for (fx = 0; fx < p->filter_w; ++fx, k += p->filter_c) {
-      const int32_t in_x = in_x0 + p->dilation_w * fx;
-      if (in_x < 0 || in_x >= p->input_w) {
-        column_zero(col, blocked, k, p->filter_c);
-      } else {
-        column_copy(col, blocked, k, row + in_x * p->input_c, p->filter_c, p->input_offset);
+  } else {
+    for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
+      const int8_t *run = src;
+      int16_t *to = col;
+      for (inner = l->runs_inner; inner > 0; --inner, run += l->src_inner, to += l->col_inner) {
+        column_words(to, run, run_words, offset2);
       }
     }
   }
 }
 
-/* Two filters (a, b) x two columns (0, 1); acc = {a0, b0, a1, b1}. Each filter word is
- * widened once for both columns and each column pair is loaded once for both filters:
- * per 4 depth values 6 loads, 4 SXTB16 and 8 SMLAD for 16 MACs. */
-static void conv_dot_2x2(const int8_t *wa, const int8_t *wb, const int16_t *c0,
-                         const int16_t *c1, int32_t depth, int32_t acc[4]) {
-  int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
-  int32_t blocks, k;
-  for (blocks = depth >> 2; blocks > 0; --blocks) {
-    const int32_t wa_word = tinyml_load_s8x4(wa);
-    const int32_t wb_word = tinyml_load_s8x4(wb);
-    const int32_t wa02 = tinyml_sxtb16(wa_word), wa13 = tinyml_sxtb16_ror8(wa_word);
-    const int32_t wb02 = tinyml_sxtb16(wb_word), wb13 = tinyml_sxtb16_ror8(wb_word);
-    int32_t x02 = tinyml_load_s16x2(c0), x13 = tinyml_load_s16x2(c0 + 2);
-    a0 = tinyml_smlad(wa02, x02, a0);
-    a0 = tinyml_smlad(wa13, x13, a0);
-    b0 = tinyml_smlad(wb02, x02, b0);
-    b0 = tinyml_smlad(wb13, x13, b0);
-    x02 = tinyml_load_s16x2(c1);
-    x13 = tinyml_load_s16x2(c1 + 2);
-    a1 = tinyml_smlad(wa02, x02, a1);
-    a1 = tinyml_smlad(wa13, x13, a1);
-    b1 = tinyml_smlad(wb02, x02, b1);
-    b1 = tinyml_smlad(wb13, x13, b1);
-    wa += 4, wb += 4, c0 += 4, c1 += 4;
+/* Where an output pixel's patch starts, stepped over the pixels in storage order. */
+typedef struct {
+  int32_t x, y, batch; /* the output pixel */
+  int32_t in_x, in_y;  /* its patch's first input pixel, outside the image with padding */
+  int32_t offset;      /* ((batch * input_h + in_y) * input_w + in_x) * input_c */
+} conv_cursor;
+
+static inline void conv_cursor_step(const tinyml_conv2d_params *p, conv_cursor *c) {
+  c->in_x += p->stride_w;
+  c->offset += p->stride_w * p->input_c;
+  if (++c->x == p->output_w) {
+    c->x = 0;
+    c->in_x = -p->pad_left;
+    c->in_y += p->stride_h;
+    if (++c->y == p->output_h) c->y = 0, c->in_y = -p->pad_top, ++c->batch;
+    c->offset = ((c->batch * p->input_h + c->in_y) * p->input_w + c->in_x) * p->input_c;
   }
-  for (k = 0; k < (depth & 3); ++k) {
-    const int32_t x0 = tinyml_load_s16(c0 + k), x1 = tinyml_load_s16(c1 + k);
-    a0 += wa[k] * x0, a1 += wa[k] * x1, b0 += wb[k] * x0, b1 += wb[k] * x1;
-  }
-  acc[0] = a0, acc[1] = b0, acc[2] = a1, acc[3] = b1;
 }
 
-/* Two filters x one column (the odd last pixel); acc = {a, b}. */
-static void conv_dot_2x1(const int8_t *wa, const int8_t *wb, const int16_t *col, int32_t depth,
-                         int32_t acc[2]) {
-  int32_t a = 0, b = 0;
-  int32_t blocks, k;
-  for (blocks = depth >> 2; blocks > 0; --blocks) {
-    const int32_t wa_word = tinyml_load_s8x4(wa);
-    const int32_t wb_word = tinyml_load_s8x4(wb);
-    const int32_t x02 = tinyml_load_s16x2(col), x13 = tinyml_load_s16x2(col + 2);
-    a = tinyml_smlad(tinyml_sxtb16(wa_word), x02, a);
-    a = tinyml_smlad(tinyml_sxtb16_ror8(wa_word), x13, a);
-    b = tinyml_smlad(tinyml_sxtb16(wb_word), x02, b);
-    b = tinyml_smlad(tinyml_sxtb16_ror8(wb_word), x13, b);
-    wa += 4, wb += 4, col += 4;
-  }
-  for (k = 0; k < (depth & 3); ++k) {
-    const int32_t x = tinyml_load_s16(col + k);
-    a += wa[k] * x, b += wb[k] * x;
-  }
-  acc[0] = a, acc[1] = b;
-}
-
-/* One filter x one column: the odd last filter. */
-static int32_t conv_dot_1x1(const int8_t *w, const int16_t *col, int32_t depth) {
-  int32_t acc = 0;
-  int32_t blocks, k;
-  for (blocks = depth >> 2; blocks > 0; --blocks) {
-    const int32_t word = tinyml_load_s8x4(w);
-    acc = tinyml_smlad(tinyml_sxtb16(word), tinyml_load_s16x2(col), acc);
-    acc = tinyml_smlad(tinyml_sxtb16_ror8(word), tinyml_load_s16x2(col + 2), acc);
-    w += 4, col += 4;
-  }
-  for (k = 0; k < (depth & 3); ++k) acc += w[k] * tinyml_load_s16(col + k);
-  return acc;
-}
-
-/* Output channels first .. end-1 of `columns` (1 or 2) pixels whose im2col columns are c0, c1;
- * out points at the first pixel's output channel 0. */
-static void conv_columns(const tinyml_conv2d_params *p, const int16_t *c0, const int16_t *c1,
-                         int32_t columns, int32_t first, int32_t end, int8_t *out) {
-  const int32_t depth = p->filter_h * p->filter_w * p->filter_c;
-  int8_t *out1 = out + p->output_c;
-  int32_t oc = first;
-  for (; oc + 1 < end; oc += 2) {
-    const int8_t *wa = p->filter + oc * depth;
-    int32_t acc[4];
-    if (columns == 2) {
-      conv_dot_2x2(wa, wa + depth, c0, c1, depth, acc);
-      out1[oc] = conv_output(p, acc[2], oc);
-      out1[oc + 1] = conv_output(p, acc[3], oc + 1);
-    } else {
-      conv_dot_2x1(wa, wa + depth, c0, depth, acc);
+/* A patch value by value into column `col`: zeros first, then the taps inside the image
+ * (patch origin in_y0, in_x0 of image `batch`, the group starting at input channel channel0). */
+static __attribute__((noinline)) void conv_im2col_values(const tinyml_conv2d_params *p,
+                                                         const conv_layout *l,
+                                                         const int8_t *input, int32_t batch,
+                                                         int32_t in_y0, int32_t in_x0,
+                                                         int32_t channel0, int16_t *col) {
+  static const uint8_t lane[4] = {0, 2, 1, 3}; /* where v0 .. v3 of a block go */
+  const int32_t image = batch * p->input_h * p->input_w * p->input_c + channel0;
+  int32_t b, fy, fx, ic;
+  for (b = 0; b < l->blocks; ++b) tinyml_store_s16x2x2(col + 8 * b, 0, 0);
+  for (fy = 0; fy < p->filter_h; ++fy) {
+    const int32_t in_y = in_y0 + p->dilation_h * fy;
+    for (fx = 0; fx < p->filter_w; ++fx) {
+      const int32_t in_x = in_x0 + p->dilation_w * fx;
+      const int32_t k = fy * p->filter_row_stride + fx * p->filter_tap_stride;
+      const int8_t *src;
+      if (in_y < 0 || in_y >= p->input_h || in_x < 0 || in_x >= p->input_w) continue;
+      src = input + image + (in_y * p->input_w + in_x) * p->input_c;
+      for (ic = 0; ic < p->filter_c; ++ic) {
+        tinyml_store_s16(col + 8 * ((k + ic) >> 2) + lane[(k + ic) & 3],
+                         src[ic] + p->input_offset);
+      }
     }
-    out[oc] = conv_output(p, acc[0], oc);
-    out[oc + 1] = conv_output(p, acc[1], oc + 1);
   }
-  if (oc < end) {
-    const int8_t *w = p->filter + oc * depth;
-    out[oc] = conv_output(p, conv_dot_1x1(w, c0, depth), oc);
-    if (columns == 2) out1[oc] = conv_output(p, conv_dot_1x1(w, c1, depth), oc);
+}
+
+/* The same through a buffer on the stack, faster for patches with padding or without runs:
+ * gathered in the filter's order, padding taps and gaps as the zero point, then widened a word
+ * at a time. Its own function, so that the buffer is on the stack only while it runs. */
+static __attribute__((noinline)) void conv_im2col_staged(const tinyml_conv2d_params *p,
+                                                         const conv_layout *l,
+                                                         const int8_t *input, int32_t batch,
+                                                         int32_t in_y0, int32_t in_x0,
+                                                         int32_t channel0, int16_t *col) {
+  const int32_t image = batch * p->input_h * p->input_w * p->input_c + channel0;
+  const int32_t row_values = p->filter_w * p->filter_c;
+  int8_t stage[CONV_STAGE_BYTES];
+  int32_t fy, fx;
+  memset(stage, -p->input_offset, (size_t)p->filter_depth);
+  for (fy = 0; fy < p->filter_h; ++fy) {
+    const int32_t in_y = in_y0 + p->dilation_h * fy;
+    int8_t *at = stage + fy * p->filter_row_stride;
+    const int8_t *row;
+    if (in_y < 0 || in_y >= p->input_h) continue;
+    row = input + image + in_y * p->input_w * p->input_c;
+    if (p->dilation_w == 1 && p->filter_c == p->input_c && p->filter_tap_stride == p->filter_c &&
+        in_x0 >= 0 && in_x0 + p->filter_w <= p->input_w) {
+      copy_bytes(at, row + in_x0 * p->input_c, row_values);
+      continue;
+    }
+    for (fx = 0; fx < p->filter_w; ++fx, at += p->filter_tap_stride) {
+      const int32_t in_x = in_x0 + p->dilation_w * fx;
+      if (in_x >= 0 && in_x < p->input_w) copy_bytes(at, row + in_x * p->input_c, p->filter_c);
+    }
+  }
+  column_words(col, stage, l->blocks, l->offset2);
+}
+
+/* A patch with padding, or without runs, for the group starting at input channel channel0. */
+static void conv_im2col_general(const tinyml_conv2d_params *p, const conv_layout *l,
+                                const int8_t *input, int32_t batch, int32_t in_y0,
+                                int32_t in_x0, int32_t channel0, int16_t *col) {
+  if (p->filter_depth <= CONV_STAGE_BYTES) {
+    conv_im2col_staged(p, l, input, batch, in_y0, in_x0, channel0, col);
+  } else {
+    conv_im2col_values(p, l, input, batch, in_y0, in_x0, channel0, col);
+  }
+}
+
+/* The patch of the pixel at cursor c for the group starting at input channel channel0, into
+ * column `col` (a half of the scratch's first block). */
+static inline __attribute__((always_inline)) void conv_im2col(const tinyml_conv2d_params *p,
+                                                              const conv_layout *l,
+                                                              const int8_t *input,
+                                                              const conv_cursor *c,
+                                                              int32_t channel0, int16_t *col) {
+  if (l->runs != RUNS_NONE && (uint32_t)c->in_y < (uint32_t)l->y_limit &&
+      (uint32_t)c->in_x < (uint32_t)l->x_limit && c->offset + channel0 <= l->last_origin) {
+    column_runs(col, input + c->offset + channel0, l);
+  } else {
+    conv_im2col_general(p, l, input, c->batch, c->in_y, c->in_x, channel0, col);
+  }
+}
+
+/* Four accumulators: filters a, b by columns 0, 1. */
+typedef struct {
+  int32_t a0, b0, a1, b1;
+} conv_acc;
+
+/* Filters wa, wb (`blocks` blocks each) against both columns. */
+static void conv_dot(const int8_t *wa, const int8_t *wb, const int16_t *col, int32_t blocks,
+                     conv_acc *acc) {
+  for (; blocks > 0; --blocks, wa += 4, wb += 4, col += 8) {
+    const int32_t x0 = tinyml_load_s16x2(col), x1 = tinyml_load_s16x2(col + 2);
+    const int32_t x2 = tinyml_load_s16x2(col + 4), x3 = tinyml_load_s16x2(col + 6);
+    int32_t w = tinyml_load_s8x4(wa), w02 = tinyml_sxtb16(w), w13 = tinyml_sxtb16_ror8(w);
+    acc->a0 = tinyml_smlad(w13, x1, tinyml_smlad(w02, x0, acc->a0));
+    acc->a1 = tinyml_smlad(w13, x3, tinyml_smlad(w02, x2, acc->a1));
+    w = tinyml_load_s8x4(wb), w02 = tinyml_sxtb16(w), w13 = tinyml_sxtb16_ror8(w);
+    acc->b0 = tinyml_smlad(w13, x1, tinyml_smlad(w02, x0, acc->b0));
+    acc->b1 = tinyml_smlad(w13, x3, tinyml_smlad(w02, x2, acc->b1));
+  }
+}
+
+/* How the accumulators become bytes: the general requantization, or the output_stage table
+ * with the full int8 range (SSAT only) or with a narrower activation range. */
+enum { OUTPUT_GENERAL, OUTPUT_FAST, OUTPUT_FAST_CLAMP };
+
+static int8_t conv_out(const tinyml_conv2d_params *p, int32_t acc, int32_t channel, int mode) {
+  int32_t value;
+  if (mode == OUTPUT_GENERAL) return conv_output(p, acc, channel);
+  value = tinyml_ssat8(tinyml_output_stage_fast(acc, p->output_stage + 4 * channel));
+  if (mode == OUTPUT_FAST_CLAMP) value = tinyml_clamp_i32(value, p->act_min, p->act_max);
+  return (int8_t)value;
+}
+
+/* Output channels first .. end-1 of the pixels whose columns are in the scratch, in C; out0 /
+ * out1 point at the two pixels' output channel 0 (the same pixel twice for an odd last one,
+ * whose patch is then in both columns). An odd last filter is paired with itself. */
+static void conv_columns(const tinyml_conv2d_params *p, const int16_t *col, int32_t first,
+                         int32_t end, int8_t *out0, int8_t *out1, int mode) {
+  int32_t oc;
+  for (oc = first; oc < end; oc += 2) {
+    const int32_t ob = oc + 1 < end ? oc + 1 : oc;
+    conv_acc acc;
+    if (mode == OUTPUT_GENERAL) {
+      acc.a0 = acc.a1 = acc.b0 = acc.b1 = 0;
+    } else {
+      acc.a0 = acc.a1 = p->output_stage[4 * oc];
+      acc.b0 = acc.b1 = p->output_stage[4 * ob];
+    }
+    conv_dot(p->filter + oc * p->filter_depth, p->filter + ob * p->filter_depth, col,
+             p->filter_depth / 4, &acc);
+    out0[oc] = conv_out(p, acc.a0, oc, mode);
+    out1[oc] = conv_out(p, acc.a1, oc, mode);
+    if (ob != oc) {
+      out0[ob] = conv_out(p, acc.b0, ob, mode);
+      out1[ob] = conv_out(p, acc.b1, ob, mode);
+    }
+  }
+}
+
+/* The assembly is Thumb-2 (Cortex-M: its LDRD/STRD take any two registers). */
+#if !defined(TINYML_DSP_EMULATED) && defined(__GNUC__) && defined(__thumb2__)
+#define CONV_PAIRS_ASM 1
+
+/* What conv_pairs_asm reads; the C side fills it per pixel pair. The assembly below has the
+ * offsets. */
+typedef struct {
+  const int8_t *filter;     /*  0: filter a of the first pair */
+  const int32_t *stage;     /*  4: its output_stage entries */
+  int8_t *out0;             /*  8: pixel 0's output at filter a's channel */
+  int8_t *out1;             /* 12: pixel 1's */
+  const int16_t *columns;   /* 16: the scratch */
+  const int16_t *end;       /* 20: columns + 2 * filter_depth (filter_depth >= 4) */
+  int32_t depth;            /* 24: filter_depth */
+  const int32_t *stage_end; /* 28: stage + 8 * pairs (pairs >= 1) */
+} conv_pairs_job;
+
+typedef char conv_pairs_job_is_8_words[sizeof(conv_pairs_job) == 32 ? 1 : -1];
+
+/* The hot loop of the DSP CONV_2D with the output_stage table and the full int8 range: for each
+ * pair of filters, the dot products with both columns, then the four outputs. Per block 16
+ * instructions for 16 MACs (LDM of both columns' words; per filter a load, two SXTB16 and four
+ * SMLAD; half the loop's compare and branch: two blocks an iteration), per output 6 (SMMLAR,
+ * ADD, SUB, ASR, SSAT, STRB), per pair 20 more. In assembly because GCC, given the C, spills
+ * inside and around the block loop: the loop needs 14 registers, and LDM needs its four in
+ * ascending order. The pair loop's state lives in a copy of the job on the stack. */
+__attribute__((naked, noinline)) static void conv_pairs_asm(
+    const conv_pairs_job *job __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+      "ldmia r0, {r1-r8}\n\t"
+      "push {r1-r8}\n\t" /* [sp]: filter, stage, out0, out1, columns, end, depth, stage_end */
+      "1:\n\t"
+      "ldrd r10, r9, [sp, #0]\n\t" /* pa, stage */
+      "ldr r11, [sp, #24]\n\t"
+      "add r11, r11, r10\n\t" /* pb */
+      "ldrd r12, lr, [sp, #16]\n\t" /* columns, end */
+      "ldr r0, [r9]\n\t"
+      "ldr r2, [r9, #16]\n\t"
+      "mov r1, r0\n\t"
+      "mov r3, r2\n\t"
+      "sub r4, lr, r12\n\t" /* two blocks per iteration: an odd count enters halfway */
+      "tst r4, #16\n\t"
+      "bne 3f\n\t"
+      "2:\n\t"
+      "ldmia r12!, {r4-r7}\n\t"
+      "ldr r8, [r10], #4\n\t"
+      "sxtb16 r9, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "smlad r0, r8, r4, r0\n\t"
+      "smlad r0, r9, r5, r0\n\t"
+      "smlad r1, r8, r6, r1\n\t"
+      "smlad r1, r9, r7, r1\n\t"
+      "ldr r8, [r11], #4\n\t"
+      "sxtb16 r9, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "smlad r2, r8, r4, r2\n\t"
+      "smlad r2, r9, r5, r2\n\t"
+      "smlad r3, r8, r6, r3\n\t"
+      "smlad r3, r9, r7, r3\n\t"
+      "3:\n\t"
+      "ldmia r12!, {r4-r7}\n\t"
+      "ldr r8, [r10], #4\n\t"
+      "sxtb16 r9, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "smlad r0, r8, r4, r0\n\t"
+      "smlad r0, r9, r5, r0\n\t"
+      "smlad r1, r8, r6, r1\n\t"
+      "smlad r1, r9, r7, r1\n\t"
+      "ldr r8, [r11], #4\n\t"
+      "sxtb16 r9, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "smlad r2, r8, r4, r2\n\t"
+      "smlad r2, r9, r5, r2\n\t"
+      "smlad r3, r8, r6, r3\n\t"
+      "smlad r3, r9, r7, r3\n\t"
+      "cmp r12, lr\n\t"
+      "bne 2b\n\t"
+      "str r11, [sp, #0]\n\t" /* filter b's end is the next pair's filter a */
+      "ldrd r10, r11, [sp, #8]\n\t" /* out0, out1 */
+      "ldr r12, [sp, #4]\n\t"
+      "ldmia r12!, {r4-r7}\n\t" /* a: start, 2M - 2^32, rounding, shift */
+      "smmlar r8, r0, r5, r0\n\t"
+      "add r9, r8, r6\n\t"
+      "sub r9, r9, r8, lsr #31\n\t"
+      "asr r9, r9, r7\n\t"
+      "ssat r9, #8, r9\n\t"
+      "strb r9, [r10], #1\n\t"
+      "smmlar r8, r1, r5, r1\n\t"
+      "add r9, r8, r6\n\t"
+      "sub r9, r9, r8, lsr #31\n\t"
+      "asr r9, r9, r7\n\t"
+      "ssat r9, #8, r9\n\t"
+      "strb r9, [r11], #1\n\t"
+      "ldmia r12!, {r4-r7}\n\t" /* b */
+      "smmlar r8, r2, r5, r2\n\t"
+      "add r9, r8, r6\n\t"
+      "sub r9, r9, r8, lsr #31\n\t"
+      "asr r9, r9, r7\n\t"
+      "ssat r9, #8, r9\n\t"
+      "strb r9, [r10], #1\n\t"
+      "smmlar r8, r3, r5, r3\n\t"
+      "add r9, r8, r6\n\t"
+      "sub r9, r9, r8, lsr #31\n\t"
+      "asr r9, r9, r7\n\t"
+      "ssat r9, #8, r9\n\t"
+      "strb r9, [r11], #1\n\t"
+      "strd r10, r11, [sp, #8]\n\t"
+      "str r12, [sp, #4]\n\t"
+      "ldr r4, [sp, #28]\n\t"
+      "cmp r12, r4\n\t"
+      "bne 1b\n\t"
+      "add sp, sp, #32\n\t"
+      "pop {r4-r11, pc}\n\t");
+}
+#endif
+
+#if defined(CONV_PAIRS_ASM)
+/* The column of the pixel at (batch, y, x), whose patch starts at input offset `origin`, when
+ * every patch is inside the image. */
+static void conv_column_inside(const tinyml_conv2d_params *p, const conv_layout *l,
+                               const int8_t *input, int32_t origin, int32_t batch, int32_t y,
+                               int32_t x, int16_t *col) {
+  if (origin <= l->last_origin) {
+    column_runs(col, input + origin, l);
+  } else { /* its last word would read past the input: one of the last pixels */
+    conv_im2col_values(p, l, input, batch, y * p->stride_h, x * p->stride_w, 0, col);
+  }
+}
+
+/* The common case in its own loop, with the least bookkeeping per pixel pair: one group, no
+ * padding reaching any pixel, a patch made of runs, the output_stage table with the full range.
+ * The patch origin steps through the input; all filter pairs in assembly, an odd last filter
+ * in C. */
+static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
+                            const int8_t *input, int8_t *output, int16_t *scratch,
+                            conv_pairs_job *job) {
+  const int32_t pixels = p->batches * p->output_h * p->output_w;
+  const int32_t step = p->stride_w * p->input_c;
+  const int32_t row_jump = (p->stride_h * p->input_w - p->output_w * p->stride_w) * p->input_c;
+  const int32_t image_jump = (p->input_h - p->output_h * p->stride_h) * p->input_w * p->input_c;
+  const int32_t paired = 2 * ((job->stage_end - job->stage) / 8);
+  int32_t pixel, origin = 0, x = 0, y = 0, batch = 0;
+  for (pixel = 0; pixel < pixels; pixel += 2) {
+    int8_t *out0 = output + pixel * p->output_c, *out1 = out0;
+    conv_column_inside(p, l, input, origin, batch, y, x, scratch);
+    if (pixel + 1 < pixels) {
+      origin += step;
+      if (++x == p->output_w) {
+        x = 0, origin += row_jump;
+        if (++y == p->output_h) y = 0, ++batch, origin += image_jump;
+      }
+      out1 += p->output_c;
+    }
+    /* An odd last pixel goes into both columns, its outputs written twice. */
+    conv_column_inside(p, l, input, origin, batch, y, x, scratch + 4);
+    job->out0 = out0, job->out1 = out1;
+    conv_pairs_asm(job);
+    if (paired < p->output_c) {
+      conv_columns(p, scratch, paired, p->output_c, out0, out1, OUTPUT_FAST);
+    }
+    origin += step;
+    if (++x == p->output_w) {
+      x = 0, origin += row_jump;
+      if (++y == p->output_h) y = 0, ++batch, origin += image_jump;
+    }
+  }
+}
+#endif
+
+static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
+  const int8_t *input = (const int8_t *)(arena + p->input);
+  int8_t *output = (int8_t *)(arena + p->output);
+  int16_t *scratch = (int16_t *)(void *)(arena + p->scratch); /* accessed through memcpy */
+  const conv_layout l = conv_layout_of(p);
+  const int32_t groups = p->input_c / p->filter_c;
+  const int32_t filters_per_group = p->output_c / groups;
+  const int32_t pixels = p->batches * p->output_h * p->output_w;
+  conv_cursor first, second;
+  int32_t pixel, group;
+#if defined(CONV_PAIRS_ASM)
+  /* Filter pairs of a group in assembly (all but an odd last filter), the rest in C. */
+  const int32_t pairs = mode == OUTPUT_FAST && p->filter_depth > 0 ? filters_per_group / 2 : 0;
+  conv_pairs_job job;
+  job.columns = scratch, job.end = scratch + 2 * p->filter_depth, job.depth = p->filter_depth;
+  job.filter = p->filter, job.stage = p->output_stage;
+  job.stage_end = p->output_stage != NULL ? p->output_stage + 8 * pairs : NULL;
+#else
+  const int32_t pairs = 0;
+#endif
+#if defined(CONV_PAIRS_ASM)
+  if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0 &&
+      (p->output_h - 1) * p->stride_h < l.y_limit && (p->output_w - 1) * p->stride_w < l.x_limit) {
+    conv_run_inside(p, &l, input, output, scratch, &job);
+    return;
+  }
+#endif
+  first.x = first.y = first.batch = 0;
+  first.in_x = -p->pad_left, first.in_y = -p->pad_top;
+  first.offset = (first.in_y * p->input_w + first.in_x) * p->input_c;
+  for (pixel = 0; pixel < pixels; pixel += 2) {
+    /* The pair's pixels; an odd last one is both, its outputs written twice. */
+    int8_t *out0 = output + pixel * p->output_c;
+    int8_t *out1 = out0;
+    second = first;
+    if (pixel + 1 < pixels) conv_cursor_step(p, &second), out1 += p->output_c;
+    if (groups == 1) { /* the common case, without the group loop's bookkeeping */
+      conv_im2col(p, &l, input, &first, 0, scratch);
+      conv_im2col(p, &l, input, &second, 0, scratch + 4);
+#if defined(CONV_PAIRS_ASM)
+      if (pairs > 0) {
+        job.out0 = out0, job.out1 = out1;
+        conv_pairs_asm(&job);
+      }
+#endif
+      if (2 * pairs < p->output_c) {
+        conv_columns(p, scratch, 2 * pairs, p->output_c, out0, out1, mode);
+      }
+      first = second;
+      conv_cursor_step(p, &first);
+      continue;
+    }
+    for (group = 0; group < groups; ++group) {
+      const int32_t oc = group * filters_per_group;
+      conv_im2col(p, &l, input, &first, group * p->filter_c, scratch);
+      conv_im2col(p, &l, input, &second, group * p->filter_c, scratch + 4);
+#if defined(CONV_PAIRS_ASM)
+      if (pairs > 0) {
+        job.filter = p->filter + oc * p->filter_depth;
+        job.stage = p->output_stage + 4 * oc;
+        job.stage_end = job.stage + 8 * pairs;
+        job.out0 = out0 + oc, job.out1 = out1 + oc;
+        conv_pairs_asm(&job);
+      }
+#endif
+      if (2 * pairs < filters_per_group) {
+        conv_columns(p, scratch, oc + 2 * pairs, oc + filters_per_group, out0, out1, mode);
+      }
+    }
+    first = second;
+    conv_cursor_step(p, &first);
   }
 }
 
 void tinyml_conv2d_s8(const void *params, uint8_t *arena) {
   const tinyml_conv2d_params *p = (const tinyml_conv2d_params *)params;
-  const int8_t *input = (const int8_t *)(arena + p->input);
-  int8_t *output = (int8_t *)(arena + p->output);
-  const int32_t depth = p->filter_h * p->filter_w * p->filter_c;
-  /* Accessed through memcpy only. The second column starts on a word boundary (even stride)
-   * so that its pair loads are aligned LDRs. */
-  int16_t *c0 = (int16_t *)(void *)(arena + p->scratch);
-  int16_t *c1 = c0 + depth + (depth & 1);
-  const int32_t groups = p->input_c / p->filter_c;
-  const int32_t filters_per_group = p->output_c / groups;
-  const int32_t pixels = p->batches * p->output_h * p->output_w;
-  int32_t pixel, group;
-  for (pixel = 0; pixel < pixels; pixel += 2) {
-    const int32_t columns = pixels - pixel >= 2 ? 2 : 1;
-    for (group = 0; group < groups; ++group) {
-      conv_im2col(p, input, pixel, group * p->filter_c, c0);
-      if (columns == 2) conv_im2col(p, input, pixel + 1, group * p->filter_c, c1);
-      conv_columns(p, c0, c1, columns, group * filters_per_group,
-                   (group + 1) * filters_per_group, output + pixel * p->output_c);
-    }
+  if (p->output_stage == NULL) {
+    conv_run(p, arena, OUTPUT_GENERAL);
+  } else if (p->act_min == -128 && p->act_max == 127) {
+    conv_run(p, arena, OUTPUT_FAST);
+  } else {
+    conv_run(p, arena, OUTPUT_FAST_CLAMP);
   }
 }
 

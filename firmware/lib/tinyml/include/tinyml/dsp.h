@@ -86,6 +86,14 @@ static inline int32_t tinyml_smlatb(int32_t a, int32_t b, int32_t acc) {
 static inline int32_t tinyml_smlatt(int32_t a, int32_t b, int32_t acc) {
   return tinyml_dsp_mac(acc, tinyml_dsp_top(a), tinyml_dsp_top(b));
 }
+/* SMMLAR: the high word of (acc << 32) + a * b + 2^31, the 64-bit sum wrapping. */
+static inline int32_t tinyml_smmlar(int32_t a, int32_t b, int32_t acc) {
+  const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * b) +
+                       0x80000000u;
+  return (int32_t)(uint32_t)(sum >> 32);
+}
+/* SSAT #8: x clamped to [-128, 127]. */
+static inline int32_t tinyml_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 
 #else /* ARM: ACLE */
 
@@ -103,10 +111,17 @@ static inline int32_t tinyml_smlatb(int32_t a, int32_t b, int32_t acc) {
 static inline int32_t tinyml_smlatt(int32_t a, int32_t b, int32_t acc) {
   return __smlatt(a, b, acc);
 }
+static inline int32_t tinyml_ssat8(int32_t x) { return __ssat(x, 8); }
 
 /* ACLE has no rotated SXTB16 and GCC does not fold a separate ROR into it, so with GCC/Clang
  * the rotation is the instruction's own ROR #8 operand: one instruction instead of two. */
 #if defined(__GNUC__)
+/* ACLE has no SMMLAR either. */
+static inline int32_t tinyml_smmlar(int32_t a, int32_t b, int32_t acc) {
+  int32_t result;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(result) : "r"(a), "r"(b), "r"(acc));
+  return result;
+}
 static inline int32_t tinyml_sxtb16_ror8(int32_t x) {
   int32_t result;
   __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(x));
@@ -118,6 +133,11 @@ static inline int32_t tinyml_sxtab16_ror8(int32_t a, int32_t x) {
   return result;
 }
 #else
+static inline int32_t tinyml_smmlar(int32_t a, int32_t b, int32_t acc) {
+  const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * b) +
+                       0x80000000u;
+  return (int32_t)(uint32_t)(sum >> 32);
+}
 static inline int32_t tinyml_sxtb16_ror8(int32_t x) {
   return __sxtb16((int32_t)(((uint32_t)x >> 8) | ((uint32_t)x << 24)));
 }
@@ -144,6 +164,16 @@ static inline int32_t tinyml_load_s16x2(const int16_t *p) {
   return x;
 }
 static inline void tinyml_store_s16x2(int16_t *p, int32_t x) { memcpy(p, &x, sizeof x); }
+/* Two words to a word-aligned address: one STRD in Thumb-2 (GCC does not merge the two stores;
+ * Thumb-2's STRD takes any two registers, Arm state's only an even/odd pair). */
+static inline void tinyml_store_s16x2x2(int16_t *p, int32_t a, int32_t b) {
+#if defined(__thumb2__) && defined(__GNUC__) && !defined(TINYML_DSP_EMULATED)
+  __asm__ volatile("strd %1, %2, [%0]" : : "r"(p), "r"(a), "r"(b) : "memory");
+#else
+  const int32_t words[2] = {a, b};
+  memcpy(p, words, sizeof words);
+#endif
+}
 static inline int32_t tinyml_load_s16(const int16_t *p) {
   int16_t x;
   memcpy(&x, p, sizeof x);

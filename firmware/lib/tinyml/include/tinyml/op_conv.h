@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinyml/dsp.h"
 #include "tinyml/fixedpoint.h"
 
 #ifdef __cplusplus
@@ -15,16 +16,21 @@ extern "C" {
 typedef struct {
   uint32_t input;   /* arena offsets, NHWC */
   uint32_t output;
-  uint32_t scratch; /* DSP im2col: 4 * (K + K % 2) bytes, K = filter_h * filter_w * filter_c */
+  uint32_t scratch; /* DSP im2col: 4 * filter_depth bytes */
   int32_t batches, input_h, input_w, input_c;
   int32_t output_h, output_w, output_c;
   int32_t filter_h, filter_w, filter_c; /* filter_c: input channels per group */
+  /* Where each filter's values lie (tools/compiler/ops/conv.py, conv_filter_layout): tap
+   * (fy, fx) starts at fy * filter_row_stride + fx * filter_tap_stride; filter_depth, a multiple
+   * of 4, is the values per filter, the gaps zero. */
+  int32_t filter_depth, filter_row_stride, filter_tap_stride;
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
   int32_t input_offset, output_offset, act_min, act_max;
-  const int8_t *filter; /* [output_c][filter_h][filter_w][filter_c] */
+  const int8_t *filter; /* [output_c][filter_depth] */
   const int32_t *bias;  /* [output_c] or NULL */
   const int32_t *multiplier;
   const int8_t *shift;
+  const int32_t *output_stage; /* see tinyml_output_stage_fast; NULL: not exact for this layer */
 } tinyml_conv2d_params;
 
 /* Depthwise and fully connected need no scratch: their DSP paths widen the input on the fly. */
@@ -40,6 +46,7 @@ typedef struct {
   const int32_t *bias;
   const int32_t *multiplier;
   const int8_t *shift;
+  const int32_t *output_stage;
 } tinyml_depthwise_conv2d_params;
 
 typedef struct {
@@ -51,6 +58,7 @@ typedef struct {
   const int32_t *bias;
   const int32_t *multiplier;
   const int8_t *shift;
+  const int32_t *output_stage;
 } tinyml_fully_connected_params;
 
 /* The output stage the three kernels share, as TFLM's: bias, per-channel requantization, output
@@ -63,6 +71,26 @@ static inline int8_t tinyml_conv_output(int32_t acc, const int32_t *bias,
   acc = tinyml_multiply_by_quantized_multiplier(acc, multiplier[channel], shift[channel]);
   return (int8_t)tinyml_clamp_i32(acc + output_offset, act_min, act_max);
 }
+
+#if defined(TINYML_USE_DSP)
+/* The DSP kernels' output stage for a layer whose output_stage table the converter emitted
+ * (tools/compiler/ops/conv.py, output_stage_table). Per output channel four int32s:
+ *   {start, 2 * multiplier - 2^32, 2^(s-1) + output_offset * 2^s, s},
+ * s = -shift >= 1. SMMLAR(acc, 2M - 2^32, acc) = acc + round(acc (2M - 2^32) / 2^32)
+ * = floor((acc M + 2^30) / 2^31), which is gemmlowp's rounding doubling high multiply for every
+ * int32 acc (M >= 2^30); (y + 2^(s-1) - (y < 0)) >> s is its rounding divide by 2^s, ties away
+ * from zero, and adding output_offset * 2^s before the shift adds output_offset after it. The
+ * converter emits the table only where no sum can overflow, every shift is negative and every
+ * multiplier is at least 2^30; otherwise output_stage is NULL and tinyml_conv_output is used.
+ * The result still needs the activation clamp. `stage` points at the channel's four values;
+ * `start` seeds the accumulator: the bias (0 without one), and for FULLY_CONNECTED plus
+ * input_offset times the sum of the row's weights, since that kernel leaves the offset out of
+ * its products. */
+static inline int32_t tinyml_output_stage_fast(int32_t acc, const int32_t *stage) {
+  const int32_t y = tinyml_smmlar(acc, stage[1], acc);
+  return (y + stage[2] - (int32_t)((uint32_t)y >> 31)) >> stage[3];
+}
+#endif
 
 void tinyml_conv2d_s8(const void *params, uint8_t *arena);
 void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena);
