@@ -282,6 +282,7 @@ DSP_INSTRUCTIONS = {
     "op_conv2d": {"smlad", "sxtb16", "sxtab16"},
     "op_fully_connected": {"smlad", "sxtb16", "sxtab16"},
     "op_depthwise_conv2d": {"smlabb", "smlatt", "smlatb", "sxtb16", "sxtab16"},
+    "op_pooling": {"ssub8", "sel", "sxtab16"},
 }
 
 
@@ -303,7 +304,10 @@ def test_runtime_builds_for_cortex_m4_with_dsp_instructions(tmp_path):
 
 
 M4_SUPPORT = REPO_ROOT / "tests" / "support" / "m4"
-DSP_KERNELS = ("conv2d", "depthwise_conv2d", "fully_connected")
+# Source op_<name>.c and the kernels it defines, tinyml_<kernel>_s8 (ref_<kernel>_s8 portable).
+DSP_KERNELS = {"conv2d": ("conv2d",), "depthwise_conv2d": ("depthwise_conv2d",),
+               "fully_connected": ("fully_connected",),
+               "pooling": ("max_pool2d", "average_pool2d")}
 
 
 def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(tmp_path):
@@ -315,11 +319,11 @@ def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(tmp_path):
         pytest.skip("arm-none-eabi-gcc / qemu-system-arm are not installed")
     include = [f"-I{RUNTIME / 'include'}", f"-I{M4_SUPPORT}"]
     objects = []
-    for kernel in DSP_KERNELS:
-        source = str(RUNTIME / "src" / f"op_{kernel}.c")
-        for variant, defines in (("dsp", []), ("ref", ["-DTINYML_DISABLE_DSP",
-                                                      f"-Dtinyml_{kernel}_s8=ref_{kernel}_s8"])):
-            objects.append(str(tmp_path / f"{variant}_{kernel}.o"))
+    for stem, kernels in DSP_KERNELS.items():
+        source = str(RUNTIME / "src" / f"op_{stem}.c")
+        renames = [f"-Dtinyml_{kernel}_s8=ref_{kernel}_s8" for kernel in kernels]
+        for variant, defines in (("dsp", []), ("ref", ["-DTINYML_DISABLE_DSP", *renames])):
+            objects.append(str(tmp_path / f"{variant}_{stem}.o"))
             subprocess.run([gcc, *ARM_FLAGS, *include, *defines, "-c", source, "-o",
                             objects[-1]], check=True)
     elf = tmp_path / "kernel_check.elf"

@@ -1,4 +1,5 @@
-/* Runs the DSP (SIMD) CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED kernels on a Cortex-M4
+/* Runs the DSP (SIMD) CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D and
+ * AVERAGE_POOL_2D kernels on a Cortex-M4
  * (QEMU mps2-an386) against the portable kernels, built from the same sources with
  * -DTINYML_DISABLE_DSP and renamed ref_*, on random parameters; compares every output byte.
  * The host tests prove the portable kernels equal TFLM and the DSP algorithms equal them under
@@ -9,10 +10,13 @@
 
 #include "semihost.h"
 #include "tinyml/op_conv.h"
+#include "tinyml/op_pooling.h"
 
 void ref_conv2d_s8(const void *params, uint8_t *arena);
 void ref_depthwise_conv2d_s8(const void *params, uint8_t *arena);
 void ref_fully_connected_s8(const void *params, uint8_t *arena);
+void ref_max_pool2d_s8(const void *params, uint8_t *arena);
+void ref_average_pool2d_s8(const void *params, uint8_t *arena);
 
 #define ITERATIONS 1000
 #define ARENA_BYTES 131072
@@ -111,14 +115,14 @@ static const int32_t *make_output_stage(const int8_t *weights, int32_t channels,
   return output_stage;
 }
 
-/* Same random input in both arenas, same junk in outputs and scratch; runs both kernels and
- * compares the output bytes. */
-static int run_both(const char *name, void (*dsp)(const void *, uint8_t *),
-                    void (*ref)(const void *, uint8_t *), const void *params,
-                    int32_t output_offset, int32_t output_bytes) {
+/* Same random bytes in both arenas below junk_from, same junk from there (outputs and scratch);
+ * runs both kernels and compares the output bytes. */
+static int run_both_junk_from(const char *name, void (*dsp)(const void *, uint8_t *),
+                              void (*ref)(const void *, uint8_t *), const void *params,
+                              int32_t junk_from, int32_t output_offset, int32_t output_bytes) {
   int32_t i;
   for (i = 0; i < ARENA_BYTES; ++i) arena_ref[i] = (uint8_t)next_random();
-  for (i = output_offset; i < ARENA_BYTES; ++i) arena_ref[i] = 0xA5;
+  for (i = junk_from; i < ARENA_BYTES; ++i) arena_ref[i] = 0xA5;
   memcpy(arena_dsp, arena_ref, ARENA_BYTES);
   dsp(params, arena_dsp);
   ref(params, arena_ref);
@@ -128,6 +132,12 @@ static int run_both(const char *name, void (*dsp)(const void *, uint8_t *),
     return 1;
   }
   return 0;
+}
+
+static int run_both(const char *name, void (*dsp)(const void *, uint8_t *),
+                    void (*ref)(const void *, uint8_t *), const void *params,
+                    int32_t output_offset, int32_t output_bytes) {
+  return run_both_junk_from(name, dsp, ref, params, output_offset, output_offset, output_bytes);
 }
 
 /* A filter layout as conv_filter_layout (tools/compiler/ops/conv.py) may pick: dense, rows or
@@ -253,6 +263,40 @@ static int check_fully_connected(void) {
                   (int32_t)p.output, out_bytes);
 }
 
+/* Both pools, separate buffers and, where the output starts no later than the input's first
+ * byte, in place (the converter's plan when its rule allows; either way the DSP kernel must
+ * write what the portable one writes, which reads and writes in the same storage order). */
+static int check_pooling(void) {
+  tinyml_pool2d_params p;
+  int32_t in_bytes, out_bytes, average;
+  memset(&p, 0, sizeof p);
+  p.batches = random_in(1, 2);
+  p.filter_h = random_in(1, 5);
+  p.filter_w = random_in(1, 5);
+  p.channels = random_in(1, 20);
+  p.stride_h = random_in(1, 3), p.stride_w = random_in(1, 3);
+  pick_axis(p.filter_h, p.stride_h, 1, &p.input_h, &p.output_h, &p.pad_top);
+  pick_axis(p.filter_w, p.stride_w, 1, &p.input_w, &p.output_w, &p.pad_left);
+  p.act_min = -128;
+  p.act_max = 127;
+  if (next_random() & 1) {
+    p.act_min = random_in(-128, 0);
+    p.act_max = random_in(p.act_min, 127);
+  }
+  in_bytes = p.batches * p.input_h * p.input_w * p.channels;
+  out_bytes = p.batches * p.output_h * p.output_w * p.channels;
+  /* Odd offsets too: the DSP path loads and stores words wherever the channels start. */
+  p.input = (uint32_t)random_in(0, 3);
+  p.output = (next_random() & 3) == 0 ? p.input : (uint32_t)align16((int32_t)p.input + in_bytes)
+                                                      + (uint32_t)random_in(0, 3);
+  average = (int32_t)(next_random() & 1);
+  if ((int32_t)p.output + out_bytes > ARENA_BYTES) return 0;
+  return run_both_junk_from(average ? "AVERAGE_POOL_2D" : "MAX_POOL_2D",
+                            average ? tinyml_average_pool2d_s8 : tinyml_max_pool2d_s8,
+                            average ? ref_average_pool2d_s8 : ref_max_pool2d_s8, &p,
+                            (int32_t)p.input + in_bytes, (int32_t)p.output, out_bytes);
+}
+
 static void print_number(int32_t value) {
   char text[12];
   int position = (int)sizeof text - 1;
@@ -269,7 +313,8 @@ static void print_number(int32_t value) {
 int main(void) {
   int32_t i;
   for (i = 0; i < ITERATIONS; ++i) {
-    if (check_conv2d() || check_depthwise() || check_fully_connected()) {
+    if (check_conv2d() || check_depthwise() || check_fully_connected() ||
+        check_pooling()) {
       semihost_print("first mismatch in iteration ");
       print_number(i);
       semihost_print("\n");

@@ -23,7 +23,11 @@ def in_place_safe(batches: int, in_hw: tuple[int, int], out_hw: tuple[int, int],
     after reading its whole window. With both tensors at one offset, when output element o is
     computed, outputs 0 .. o-1 have overwritten input elements 0 .. o-1; so the kernel never
     reads an overwritten byte if and only if every input element read for output o lies at
-    index >= o. Input and output have the same channel count and a window reads one channel,
+    index >= o. (The DSP build reads the windows of four channels, then writes their four
+    bytes at once: each byte is still written after its window is read, and the other three
+    channels' reads only move earlier, when fewer bytes have been overwritten, so the same
+    condition covers it.)
+    Input and output have the same channel count and a window reads one channel,
     so with pixel indices p_out = (b * out_h + y) * out_w + x and
     p_in = (b * in_h + in_y) * in_w + in_x that is p_in >= p_out for the lowest pixel the
     window reads: its first row and column clipped to the image, max(0, y * stride_h - pad_top)

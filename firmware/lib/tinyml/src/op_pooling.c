@@ -1,57 +1,129 @@
 #include "tinyml/op_pooling.h"
 
+#include "tinyml/dsp.h"
 #include "tinyml/fixedpoint.h"
 
-/* Visits the window of one output pixel, clipped to the image (padding contributes nothing and
- * is not counted, as in TFLM). Returns the number of input pixels visited. */
-static int32_t pool_window(const tinyml_pool2d_params *p, const int8_t *input, int32_t batch,
-                           int32_t out_y, int32_t out_x, int32_t channel, int32_t *sum,
-                           int32_t *max) {
-  const int32_t in_y0 = out_y * p->stride_h - p->pad_top;
-  const int32_t in_x0 = out_x * p->stride_w - p->pad_left;
-  const int32_t fy_start = tinyml_max_i32(0, -in_y0);
-  const int32_t fy_end = tinyml_min_i32(p->filter_h, p->input_h - in_y0);
-  const int32_t fx_start = tinyml_max_i32(0, -in_x0);
-  const int32_t fx_end = tinyml_min_i32(p->filter_w, p->input_w - in_x0);
-  int32_t count = 0;
+/* The window of one output pixel, clipped to the image (padding contributes nothing and is not
+ * counted, as in TFLM): filter rows [fy_start, fy_end) and columns [fx_start, fx_end) from the
+ * input pixel (in_y0, in_x0), which may lie in the padding. */
+typedef struct {
+  int32_t in_y0, in_x0, fy_start, fy_end, fx_start, fx_end;
+} pool_window_bounds;
+
+static pool_window_bounds window_bounds(const tinyml_pool2d_params *p, int32_t out_y,
+                                        int32_t out_x) {
+  pool_window_bounds w;
+  w.in_y0 = out_y * p->stride_h - p->pad_top;
+  w.in_x0 = out_x * p->stride_w - p->pad_left;
+  w.fy_start = tinyml_max_i32(0, -w.in_y0);
+  w.fy_end = tinyml_min_i32(p->filter_h, p->input_h - w.in_y0);
+  w.fx_start = tinyml_max_i32(0, -w.in_x0);
+  w.fx_end = tinyml_min_i32(p->filter_w, p->input_w - w.in_x0);
+  return w;
+}
+
+/* Round half away from zero; the converter rejects windows that see no pixel. */
+static int32_t average_of(int32_t sum, int32_t count) {
+  return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
+/* One channel of one output pixel, byte by byte. `image` is the batch's first input pixel. */
+static int32_t pool_channel(const tinyml_pool2d_params *p, const int8_t *image,
+                            const pool_window_bounds *w, int32_t channel, int average) {
+  int32_t sum = 0, max = -128, count = 0;
   int32_t fy, fx;
-  *sum = 0;
-  *max = -128;
-  for (fy = fy_start; fy < fy_end; ++fy) {
-    for (fx = fx_start; fx < fx_end; ++fx) {
+  for (fy = w->fy_start; fy < w->fy_end; ++fy) {
+    for (fx = w->fx_start; fx < w->fx_end; ++fx) {
       const int32_t value =
-          input[((batch * p->input_h + in_y0 + fy) * p->input_w + in_x0 + fx) * p->channels +
-                channel];
-      *sum += value;
-      if (value > *max) *max = value;
+          image[((w->in_y0 + fy) * p->input_w + w->in_x0 + fx) * p->channels + channel];
+      sum += value;
+      if (value > max) max = value;
       ++count;
     }
   }
-  return count;
+  return average ? average_of(sum, count) : max;
 }
+
+#if defined(TINYML_USE_DSP)
+/* Channels [channel, channel + 4) of one output pixel as four int8 lanes, clamped to the
+ * activation range. One word per window pixel: MAX_POOL_2D keeps the lanewise max (SSUB8 +
+ * SEL), starting from act_min, which is the lower clamp; AVERAGE_POOL_2D sums the even and the
+ * odd bytes in two int16 lanes each (SXTAB16), exact while count * 128 <= 32768. */
+static int32_t pool_channels4(const tinyml_pool2d_params *p, const int8_t *image,
+                              const pool_window_bounds *w, int32_t channel, int average) {
+  const int32_t pixel_step = p->channels, row_step = p->input_w * p->channels;
+  const int8_t *row =
+      image + ((w->in_y0 + w->fy_start) * p->input_w + w->in_x0 + w->fx_start) * p->channels +
+      channel;
+  const int32_t columns = w->fx_end - w->fx_start, row_bytes = columns * pixel_step;
+  int32_t fy;
+  if (!average) {
+    int32_t max = tinyml_dup8(p->act_min);
+    for (fy = w->fy_start; fy < w->fy_end; ++fy, row += row_step) {
+      const int8_t *pixel, *const row_end = row + row_bytes;
+      for (pixel = row; pixel != row_end; pixel += pixel_step) {
+        max = tinyml_max_s8x4(tinyml_load_s8x4(pixel), max);
+      }
+    }
+    return tinyml_min_s8x4(max, tinyml_dup8(p->act_max));
+  } else {
+    const int32_t count = (w->fy_end - w->fy_start) * columns;
+    int32_t even = 0, odd = 0; /* channels 0 and 2, 1 and 3 */
+    int32_t lane[4], i;
+    uint32_t packed = 0;
+    for (fy = w->fy_start; fy < w->fy_end; ++fy, row += row_step) {
+      const int8_t *pixel, *const row_end = row + row_bytes;
+      for (pixel = row; pixel != row_end; pixel += pixel_step) {
+        const int32_t word = tinyml_load_s8x4(pixel);
+        even = tinyml_sxtab16(even, word);
+        odd = tinyml_sxtab16_ror8(odd, word);
+      }
+    }
+    lane[0] = (int16_t)(uint16_t)((uint32_t)even & 0xFFFFu);
+    lane[1] = (int16_t)(uint16_t)((uint32_t)odd & 0xFFFFu);
+    lane[2] = (int16_t)(uint16_t)((uint32_t)even >> 16);
+    lane[3] = (int16_t)(uint16_t)((uint32_t)odd >> 16);
+    for (i = 0; i < 4; ++i) {
+      const int32_t result = tinyml_clamp_i32(average_of(lane[i], count), p->act_min, p->act_max);
+      packed |= ((uint32_t)result & 0xFFu) << (8 * i);
+    }
+    return (int32_t)packed;
+  }
+}
+#endif
 
 /* The output may lie over the input (the converter's in-place plan; see in_place_safe in
  * tools/compiler/ops/pooling.py, which proves it per layer from this order): outputs are written
- * one at a time in storage order, each after its whole window has been read. Keep that order,
- * and read the input only through this loop. */
+ * in storage order, each after its whole window has been read. The DSP path reads the windows of
+ * four channels and then writes those four bytes at once; the rule still holds, since every
+ * byte is still written after its own window is read, and the other three channels' reads only
+ * move earlier, when fewer bytes have been overwritten. Keep that order, and read the input
+ * only through pool_channel and pool_channels4. */
 static void pool2d(const tinyml_pool2d_params *p, uint8_t *arena, int average) {
   const int8_t *input = (const int8_t *)(arena + p->input);
   int8_t *output = (int8_t *)(arena + p->output);
-  int32_t batch, y, x, c;
+  int32_t batch, y, x;
+#if defined(TINYML_USE_DSP)
+  /* A window of more than 256 pixels could overflow the int16 sums. */
+  const int simd = p->channels >= 4 && (!average || p->filter_h * p->filter_w <= 256);
+#endif
   for (batch = 0; batch < p->batches; ++batch) {
+    const int8_t *image = input + batch * p->input_h * p->input_w * p->channels;
     for (y = 0; y < p->output_h; ++y) {
       for (x = 0; x < p->output_w; ++x) {
-        for (c = 0; c < p->channels; ++c) {
-          int32_t sum, max, result;
-          const int32_t count = pool_window(p, input, batch, y, x, c, &sum, &max);
-          if (average) {
-            /* Round half away from zero; the converter rejects windows that see no pixel. */
-            result = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-          } else {
-            result = max;
+        const pool_window_bounds w = window_bounds(p, y, x);
+        int8_t *out = output + ((batch * p->output_h + y) * p->output_w + x) * p->channels;
+        int32_t c = 0;
+#if defined(TINYML_USE_DSP)
+        if (simd) {
+          for (; c + 4 <= p->channels; c += 4) {
+            tinyml_store_s8x4(out + c, pool_channels4(p, image, &w, c, average));
           }
-          output[((batch * p->output_h + y) * p->output_w + x) * p->channels + c] =
-              (int8_t)tinyml_clamp_i32(result, p->act_min, p->act_max);
+        }
+#endif
+        for (; c < p->channels; ++c) {
+          out[c] = (int8_t)tinyml_clamp_i32(pool_channel(p, image, &w, c, average), p->act_min,
+                                            p->act_max);
         }
       }
     }

@@ -95,6 +95,28 @@ static inline int32_t tinyml_smmlar(int32_t a, int32_t b, int32_t acc) {
 /* SSAT #8: x clamped to [-128, 127]. */
 static inline int32_t tinyml_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 
+/* SSUB8 a, b then SEL: SSUB8 sets each byte's GE flag where a - b >= 0 (signed), SEL takes that
+ * byte from its first operand where GE is set, else from its second. Hence a bytewise signed
+ * max (SEL a, b) or min (SEL b, a), four int8 lanes in two instructions. */
+static inline int32_t tinyml_max_s8x4(int32_t a, int32_t b) {
+  uint32_t result = 0;
+  int index;
+  for (index = 0; index < 4; ++index) {
+    const int32_t lane_a = tinyml_dsp_byte(a, index), lane_b = tinyml_dsp_byte(b, index);
+    result |= ((uint32_t)(lane_a >= lane_b ? lane_a : lane_b) & 0xFFu) << (8 * index);
+  }
+  return (int32_t)result;
+}
+static inline int32_t tinyml_min_s8x4(int32_t a, int32_t b) {
+  uint32_t result = 0;
+  int index;
+  for (index = 0; index < 4; ++index) {
+    const int32_t lane_a = tinyml_dsp_byte(a, index), lane_b = tinyml_dsp_byte(b, index);
+    result |= ((uint32_t)(lane_a >= lane_b ? lane_b : lane_a) & 0xFFu) << (8 * index);
+  }
+  return (int32_t)result;
+}
+
 #else /* ARM: ACLE */
 
 static inline int32_t tinyml_sxtb16(int32_t x) { return __sxtb16(x); }
@@ -132,6 +154,20 @@ static inline int32_t tinyml_sxtab16_ror8(int32_t a, int32_t x) {
   __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(result) : "r"(a), "r"(x));
   return result;
 }
+/* SSUB8 + SEL in one asm statement: the GE flags SEL reads are set by the SSUB8 right before
+ * it, with nothing the compiler could schedule in between. The result goes to b's register, so
+ * a running max (m = max(x, m)) needs no move; the SSUB8 difference is a scratch register,
+ * early-clobbered because SEL still reads a and b after it is written. */
+static inline int32_t tinyml_max_s8x4(int32_t a, int32_t b) {
+  int32_t difference;
+  __asm__("ssub8 %1, %2, %0\n\tsel %0, %2, %0" : "+r"(b), "=&r"(difference) : "r"(a) : "cc");
+  return b;
+}
+static inline int32_t tinyml_min_s8x4(int32_t a, int32_t b) {
+  int32_t difference;
+  __asm__("ssub8 %1, %2, %0\n\tsel %0, %0, %2" : "+r"(b), "=&r"(difference) : "r"(a) : "cc");
+  return b;
+}
 #else
 static inline int32_t tinyml_smmlar(int32_t a, int32_t b, int32_t acc) {
   const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * b) +
@@ -144,10 +180,24 @@ static inline int32_t tinyml_sxtb16_ror8(int32_t x) {
 static inline int32_t tinyml_sxtab16_ror8(int32_t a, int32_t x) {
   return __sxtab16(a, (int32_t)(((uint32_t)x >> 8) | ((uint32_t)x << 24)));
 }
+/* ACLE's __sel reads the GE flags of the __ssub8 before it. */
+static inline int32_t tinyml_max_s8x4(int32_t a, int32_t b) {
+  (void)__ssub8(a, b);
+  return (int32_t)__sel(a, b);
+}
+static inline int32_t tinyml_min_s8x4(int32_t a, int32_t b) {
+  (void)__ssub8(a, b);
+  return (int32_t)__sel(b, a);
+}
 #endif
 
 #endif /* TINYML_DSP_EMULATED */
 
+/* An int8 value in all four byte lanes, e.g. an activation bound for tinyml_max_s8x4. */
+static inline int32_t tinyml_dup8(int32_t x) {
+  return (int32_t)(((uint32_t)x & 0xFFu) * 0x01010101u);
+}
+static inline void tinyml_store_s8x4(int8_t *p, int32_t x) { memcpy(p, &x, sizeof x); }
 /* A value in both int16 lanes, e.g. the input offset for SXTAB16. */
 static inline int32_t tinyml_dup16(int32_t x) {
   return (int32_t)(((uint32_t)x << 16) | ((uint32_t)x & 0xFFFFu));
