@@ -57,9 +57,12 @@ void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena) {
  * holds 4 channels of one tap. A depthwise sum never pairs two values of the same channel
  * within a word, so instead of SMLAD (which would need PKHBT repacking across taps, costing
  * more than it saves) each lane feeds its own accumulator through SMLABB / SMLATT:
- *   multiplier 1:  per tap 2 loads, SXTAB16 x2 (input + offset), SXTB16 x2, 4 MACs;
+ *   multiplier 1:  per tap 2 loads, SXTAB16 x2 (input + offset), SXTB16 x2, 4 MACs, over a
+ *                  per-pixel list of the visited taps' addresses (dw_pixel_m1), outputs
+ *                  requantized four at a time with the fast table;
  *   multiplier >= 4: one input value shared by 4 consecutive output channels, SMLABB/SMLATB.
- * Padding taps are skipped by clipping the window once per pixel instead of testing per tap.
+ * Padding taps are skipped by clipping the window once per pixel instead of testing per tap
+ * (interior pixels skip the clipping's divisions).
  * No scratch is needed. Integer sums are exact modulo 2^32, so the accumulators equal the
  * reference's bit for bit. */
 
@@ -86,8 +89,17 @@ static dw_window dw_window_at(const tinyml_depthwise_conv2d_params *p, const int
   const int32_t in_x0 = out_x * p->stride_w - p->pad_left;
   int32_t fy0, fy1, fx0, fx1;
   dw_window w;
-  dw_taps(in_y0, p->dilation_h, p->filter_h, p->input_h, &fy0, &fy1);
-  dw_taps(in_x0, p->dilation_w, p->filter_w, p->input_w, &fx0, &fx1);
+  /* Interior pixels (most of them) see the whole window: skip dw_taps' divisions. */
+  if (in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->input_h) {
+    fy0 = 0, fy1 = p->filter_h;
+  } else {
+    dw_taps(in_y0, p->dilation_h, p->filter_h, p->input_h, &fy0, &fy1);
+  }
+  if (in_x0 >= 0 && in_x0 + p->dilation_w * (p->filter_w - 1) < p->input_w) {
+    fx0 = 0, fx1 = p->filter_w;
+  } else {
+    dw_taps(in_x0, p->dilation_w, p->filter_w, p->input_w, &fx0, &fx1);
+  }
   w.rows = fy1 - fy0;
   w.cols = fx1 - fx0;
   w.input_col_step = p->dilation_w * p->input_c;
@@ -104,28 +116,6 @@ static dw_window dw_window_at(const tinyml_depthwise_conv2d_params *p, const int
               p->dilation_w * fx0) * p->input_c;
   w.filter += (fy0 * p->filter_w + fx0) * p->output_c;
   return w;
-}
-
-/* Multiplier 1: channels c .. c+3 (input channel = output channel). */
-static void dw_sum4_m1(const dw_window *win, int32_t c, int32_t offset, int32_t acc[4]) {
-  const int32_t offset2 = tinyml_dup16(offset);
-  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  int32_t row, col;
-  for (row = 0; row < win->rows; ++row) {
-    const int8_t *in = win->input + row * win->input_row_step + c;
-    const int8_t *w = win->filter + row * win->filter_row_step + c;
-    for (col = 0; col < win->cols; ++col) {
-      const int32_t x = tinyml_load_s8x4(in), f = tinyml_load_s8x4(w);
-      const int32_t x02 = tinyml_sxtab16(offset2, x), x13 = tinyml_sxtab16_ror8(offset2, x);
-      const int32_t f02 = tinyml_sxtb16(f), f13 = tinyml_sxtb16_ror8(f);
-      a0 = tinyml_smlabb(f02, x02, a0);
-      a2 = tinyml_smlatt(f02, x02, a2);
-      a1 = tinyml_smlabb(f13, x13, a1);
-      a3 = tinyml_smlatt(f13, x13, a3);
-      in += win->input_col_step, w += win->filter_col_step;
-    }
-  }
-  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
 /* Output channels oc .. oc+3, all fed by input channel ic (multiplier >= 4). */
@@ -171,6 +161,129 @@ static void dw_store4(const tinyml_depthwise_conv2d_params *p, const int32_t acc
   for (lane = 0; lane < 4; ++lane) out[oc + lane] = dw_output(p, acc[lane], oc + lane);
 }
 
+/* Requantizes channels c .. c+3 with the fast table and stores them as one word: SSAT to int8,
+ * the four bytes packed, the activation clamp bytewise (SSUB8/SEL) on all four at once. The
+ * accumulators were seeded with the table's start values. */
+static inline void dw_store4_fast(const int32_t *stage, int32_t a0, int32_t a1, int32_t a2,
+                                  int32_t a3, int32_t lo4, int32_t hi4, int8_t *out) {
+  const uint32_t b0 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a0, stage)) & 0xFFu;
+  const uint32_t b1 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a1, stage + 4)) & 0xFFu;
+  const uint32_t b2 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a2, stage + 8)) & 0xFFu;
+  const uint32_t b3 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a3, stage + 12)) & 0xFFu;
+  const int32_t word = (int32_t)(b0 | b1 << 8 | b2 << 16 | b3 << 24);
+  tinyml_store_s8x4(out, tinyml_min_s8x4(tinyml_max_s8x4(word, lo4), hi4));
+}
+
+/* Multiplier 1, one tap of channels c .. c+3: two loads, SXTAB16 x2 (input + offset), SXTB16 x2
+ * and 4 MACs. */
+static inline __attribute__((always_inline)) void dw_tap4(const int8_t *in, const int8_t *w,
+                                                          int32_t offset2, int32_t acc[4]) {
+  const int32_t x = tinyml_load_s8x4(in), f = tinyml_load_s8x4(w);
+  const int32_t x02 = tinyml_sxtab16(offset2, x), x13 = tinyml_sxtab16_ror8(offset2, x);
+  const int32_t f02 = tinyml_sxtb16(f), f13 = tinyml_sxtb16_ror8(f);
+  acc[0] = tinyml_smlabb(f02, x02, acc[0]);
+  acc[2] = tinyml_smlatt(f02, x02, acc[2]);
+  acc[1] = tinyml_smlabb(f13, x13, acc[1]);
+  acc[3] = tinyml_smlatt(f13, x13, acc[3]);
+}
+
+/* Windows of up to this many taps go through a flat list of tap addresses (2 pointers a tap on
+ * the stack): 3x3 up to 4x4 and 5x3. */
+#define DW_LIST_TAPS 16
+
+/* A pass of channels c .. c+3 over `taps` (>= 0) listed taps. On Thumb-2 in assembly: GCC
+ * keeps the list's end on the stack and reloads it every tap (17 instructions); here LDRD takes
+ * both addresses and the count runs down, 13 instructions a tap. x and f are overwritten by
+ * their odd lanes once the even lanes are out. Elsewhere (host, emulated DSP) the C twin. */
+static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *list,
+                                                           int32_t taps, int32_t c,
+                                                           int32_t offset2, int32_t acc[4]) {
+#if defined(__thumb2__) && defined(__GNUC__) && !defined(TINYML_DSP_EMULATED)
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  const int8_t *const *entry = list;
+  int32_t x, f, even_x, even_f;
+  if (taps <= 0) return;
+  __asm__(
+      "1:\n\t"
+      "ldrd %[x], %[f], [%[entry]], #8\n\t"
+      "ldr %[x], [%[x], %[c]]\n\t"
+      "ldr %[f], [%[f], %[c]]\n\t"
+      "sxtab16 %[ex], %[off], %[x]\n\t"
+      "sxtab16 %[x], %[off], %[x], ror #8\n\t"
+      "sxtb16 %[ef], %[f]\n\t"
+      "sxtb16 %[f], %[f], ror #8\n\t"
+      "smlabb %[a0], %[ef], %[ex], %[a0]\n\t"
+      "smlatt %[a2], %[ef], %[ex], %[a2]\n\t"
+      "smlabb %[a1], %[f], %[x], %[a1]\n\t"
+      "smlatt %[a3], %[f], %[x], %[a3]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [entry] "+r"(entry),
+        [n] "+r"(taps), [x] "=&r"(x), [f] "=&r"(f), [ex] "=&r"(even_x), [ef] "=&r"(even_f)
+      : [c] "r"(c), [off] "r"(offset2)
+      : "cc", "memory");
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+#else
+  const int8_t *const *entry = list, *const *end = list + 2 * taps;
+  for (; entry != end; entry += 2) dw_tap4(entry[0] + c, entry[1] + c, offset2, acc);
+#endif
+}
+
+/* Multiplier 1, all channels of one pixel (input channel = output channel). Four channels a
+ * pass over the visited taps, their accumulators in registers for the whole pass (a local
+ * array that is only indexed with constants). The window's taps are listed once per pixel as
+ * (input, filter) addresses of channel 0, so a pass is one flat loop whose only other live
+ * values are the list cursor, its end, the channel and the offset: it fits in registers,
+ * where the row loop's bookkeeping (two bases and four strides) made GCC spill in the loop. With the fast table the four outputs are requantized
+ * inline and stored as one word, instead of going through an array and a call per channel. */
+static void dw_pixel_m1(const tinyml_depthwise_conv2d_params *p, const dw_window *win,
+                        int8_t *out) {
+  const int32_t offset2 = tinyml_dup16(p->input_offset);
+  const int32_t *stage = p->output_stage;
+  const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
+  const int32_t rows = win->rows, cols = win->cols, channels = p->output_c;
+  const int32_t taps = rows * cols;
+  const int8_t *list[2 * DW_LIST_TAPS];
+  int32_t c, row, col;
+  if (taps <= DW_LIST_TAPS) {
+    const int8_t **entry = list;
+    for (row = 0; row < rows; ++row) {
+      for (col = 0; col < cols; ++col) {
+        entry[0] = win->input + row * win->input_row_step + col * win->input_col_step;
+        entry[1] = win->filter + row * win->filter_row_step + col * win->filter_col_step;
+        entry += 2;
+      }
+    }
+  }
+  for (c = 0; c + 3 < channels; c += 4) {
+    const int8_t *in = win->input + c, *w = win->filter + c;
+    int32_t acc[4] = {0, 0, 0, 0};
+    if (stage != NULL) {
+      acc[0] = stage[4 * c], acc[1] = stage[4 * c + 4];
+      acc[2] = stage[4 * c + 8], acc[3] = stage[4 * c + 12];
+    }
+    if (taps <= DW_LIST_TAPS) {
+      dw_list4(list, taps, c, offset2, acc);
+    } else {
+      for (row = 0; row < rows; ++row) {
+        for (col = 0; col < cols; ++col) {
+          dw_tap4(in + row * win->input_row_step + col * win->input_col_step,
+                  w + row * win->filter_row_step + col * win->filter_col_step, offset2, acc);
+        }
+      }
+    }
+    if (stage != NULL) {
+      dw_store4_fast(stage + 4 * c, acc[0], acc[1], acc[2], acc[3], lo4, hi4, out + c);
+    } else {
+      out[c] = dw_output(p, acc[0], c);
+      out[c + 1] = dw_output(p, acc[1], c + 1);
+      out[c + 2] = dw_output(p, acc[2], c + 2);
+      out[c + 3] = dw_output(p, acc[3], c + 3);
+    }
+  }
+  for (; c < channels; ++c) out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
+}
+
 /* All output channels of one pixel. */
 static void dw_pixel(const tinyml_depthwise_conv2d_params *p, const dw_window *win,
                      int8_t *out) {
@@ -178,13 +291,7 @@ static void dw_pixel(const tinyml_depthwise_conv2d_params *p, const dw_window *w
   int32_t acc[4];
   int32_t ic, oc;
   if (m == 1) {
-    for (oc = 0; oc + 3 < p->output_c; oc += 4) {
-      dw_sum4_m1(win, oc, p->input_offset, acc);
-      dw_store4(p, acc, oc, out);
-    }
-    for (; oc < p->output_c; ++oc) {
-      out[oc] = dw_output(p, dw_sum1(win, oc, oc, p->input_offset), oc);
-    }
+    dw_pixel_m1(p, win, out);
     return;
   }
   for (ic = 0; ic < p->input_c; ++ic) {
