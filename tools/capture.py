@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -159,7 +158,9 @@ class RecordingFile:
         if not self.samples:
             self.partial.unlink(missing_ok=True)
             return None
-        return hashlib.sha256(self.partial.read_bytes()).hexdigest()
+        from training.datasets import sha256_of
+
+        return sha256_of(self.partial)
 
     def publish(self) -> None:
         os.replace(self.partial, self.final)

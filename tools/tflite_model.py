@@ -173,20 +173,23 @@ class TFLiteModel:
         """Distinct operator names in order of first use."""
         return list(dict.fromkeys(op.name for op in self.operators))
 
+    def op_macs(self, op: OperatorInfo) -> int:
+        """Multiply-accumulates of one inference of `op`: one per weight use of a convolution
+        or fully connected layer, 0 for every other op (a few operations per element, not per
+        weight)."""
+        if op.name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            return 0
+        output = int(np.prod(self.tensor(op.outputs[0]).shape, dtype=np.int64))
+        weights = self.tensor(op.inputs[1]).shape
+        if op.name == "CONV_2D":  # weights [out_ch, kh, kw, in_ch per group]
+            return output * int(np.prod(weights[1:], dtype=np.int64))
+        if op.name == "DEPTHWISE_CONV_2D":  # weights [1, kh, kw, out_ch]
+            return output * int(weights[1] * weights[2])
+        return output * int(weights[1])  # weights [units, in_features]
+
     def macs(self) -> int:
         """Multiply-accumulates of one inference (convolutions and fully connected layers)."""
-        total = 0
-        for op in self.operators:
-            if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
-                output = self.tensor(op.outputs[0]).shape
-                weights = self.tensor(op.inputs[1]).shape
-                if op.name == "CONV_2D":  # weights [out_ch, kh, kw, in_ch]
-                    total += int(np.prod(output)) * int(np.prod(weights[1:]))
-                elif op.name == "DEPTHWISE_CONV_2D":  # weights [1, kh, kw, out_ch]
-                    total += int(np.prod(output)) * int(weights[1] * weights[2])
-                else:  # weights [units, in_features]
-                    total += int(np.prod(output)) * int(weights[1])
-        return total
+        return sum(self.op_macs(op) for op in self.operators)
 
     def require_int8_io(self) -> None:
         """Raise InputError unless every model input and output is an int8 tensor."""

@@ -25,14 +25,23 @@ def _describe(port) -> str:
     return f"{port.device} ({ids}, {port.description})"
 
 
+def _serial_ports() -> list:
+    from serial.tools import list_ports
+
+    return list_ports.comports()
+
+
+def board_ports(ports=None) -> list:
+    """The serial ports (pyserial ListPortInfo) of every Nano 33 BLE plugged in."""
+    ports = _serial_ports() if ports is None else ports
+    return [port for port in ports if (port.vid, port.pid) in BOARD_USB_IDS]
+
+
 def find_board_port(ports=None) -> str:
     """The device path of the one Nano 33 BLE plugged in; PortNotFound, listing what was found,
     when there is none or more than one."""
-    if ports is None:
-        from serial.tools import list_ports
-
-        ports = list_ports.comports()
-    boards = [port for port in ports if (port.vid, port.pid) in BOARD_USB_IDS]
+    ports = _serial_ports() if ports is None else ports
+    boards = board_ports(ports)
     if len(boards) == 1:
         return boards[0].device
     found = "; ".join(_describe(port) for port in (boards or ports)) or "no serial ports at all"

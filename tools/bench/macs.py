@@ -4,34 +4,23 @@ training/pipeline.py writes TFLiteModel.macs() into card.json: the products of C
 DEPTHWISE_CONV_2D and FULLY_CONNECTED, one per weight use. Those are the ops whose inner loop is
 a multiply-accumulate of an activation and a weight, and the ops with DSP paths. The other ops
 the runtime has (ADD, MUL, pooling, MEAN, SOFTMAX, ...) do a few operations per element, not per
-weight; they get 0 MACs here and show up in the per-layer costs on their own. The sum over ops
-equals TFLiteModel.macs(), so the bench and the cards agree.
+weight; they get 0 MACs here and show up in the per-layer costs on their own. Both come from
+TFLiteModel.op_macs, so the bench and the cards agree.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from tools.tflite_model import TFLiteModel
 
-MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # A Cortex-M4's SMLAD multiplies two pairs of 16-bit halves and adds both products to an
 # accumulator in one instruction: int8 MACs widened to 16 bits need at least MACs / 2 of them.
 MACS_PER_INSTRUCTION = 2
 
 
 def op_macs(model: TFLiteModel, op_index: int) -> int:
-    """MACs of one inference of operator `op_index`."""
-    op = model.operators[op_index]
-    if op.name not in MAC_OPS:
-        return 0
-    output = int(np.prod(model.tensor(op.outputs[0]).shape, dtype=np.int64))
-    weights = model.tensor(op.inputs[1]).shape
-    if op.name == "CONV_2D":  # weights [out_ch, kh, kw, in_ch per group]
-        return output * int(np.prod(weights[1:], dtype=np.int64))
-    if op.name == "DEPTHWISE_CONV_2D":  # weights [1, kh, kw, out_ch]
-        return output * int(weights[1] * weights[2])
-    return output * int(weights[1])  # FULLY_CONNECTED: weights [units, in_features]
+    """MACs of one inference of operator `op_index` (TFLiteModel.op_macs, which the cards'
+    totals come from)."""
+    return model.op_macs(model.operators[op_index])
 
 
 def lower_bound_instructions(macs: int) -> float:

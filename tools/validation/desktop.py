@@ -4,7 +4,6 @@ and LiteRT (reported beside it)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +45,6 @@ class DesktopReference:
         return np.argmax(outputs.reshape(len(outputs), -1), axis=1)
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def model_file(model_dir: Path) -> Path:
     """The .tflite of a model directory, as its card names it."""
     from training.pipeline import load_card
@@ -67,6 +62,7 @@ def prepare(model_dir: Path, limit: int | None = None, progress=None) -> Desktop
     images). `progress(label, total)` returns a bar with update() and close(), or is None."""
     from tools.evaluate import load_test_set
     from tools.reference import LiteRTRunner, TFLMRunner, run_all
+    from training.datasets import sha256_of
 
     model_dir = Path(model_dir)
     card, model, data, inputs, labels = load_test_set(model_dir, limit)
@@ -78,7 +74,7 @@ def prepare(model_dir: Path, limit: int | None = None, progress=None) -> Desktop
             bar.close()
     return DesktopReference(
         name=card["name"], model_dir=model_dir, card=card,
-        sha256=file_sha256(model_dir / card["model"]["file"]), dataset=data.name,
+        sha256=sha256_of(model_dir / card["model"]["file"]), dataset=data.name,
         inputs=inputs, labels=labels, x=data.x_test[:limit], output_tensor=model.outputs[0],
         input_zero_point=int(model.inputs[0].zero_point), tflm=outputs["tflm"],
         litert=outputs["litert"], class_names=data.labels)

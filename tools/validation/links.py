@@ -10,8 +10,8 @@ from tools.device import Device, DeviceTimeout
 from tools.errors import InputError
 from tools.framing import ProtocolError
 from tools.protocol import Hello, ModelInfo
-from tools.transport import BOARD_USB_IDS, PortNotFound, open_transport
-from tools.validation.desktop import file_sha256
+from tools.transport import PortNotFound, board_ports, find_board_port, open_transport
+from training.datasets import sha256_of
 
 # QEMU holds UART input back for about a second after it starts; a board may still be booting.
 FIRST_REPLY_TIMEOUT_S = 15.0
@@ -42,25 +42,14 @@ class Link:
                 "cost_unit": hello.cost_unit, "cost_hz": hello.cost_hz}
 
 
-def board_ports(ports=None) -> list[str]:
-    """Device paths of every Nano 33 BLE plugged in."""
-    if ports is None:
-        from serial.tools import list_ports
-
-        ports = list_ports.comports()
-    return sorted(port.device for port in ports if (port.vid, port.pid) in BOARD_USB_IDS)
-
-
 def _resolve_ports(ports: list[str] | None, jobs: int) -> list[str]:
     if ports:
         if jobs not in (1, len(ports)):
             raise InputError(f"--jobs {jobs} with {len(ports)} --port given: give one port per "
                              "job (or leave --jobs out)")
         return list(ports)
-    found = board_ports()
+    found = sorted(port.device for port in board_ports())
     if len(found) < jobs or (jobs == 1 and len(found) != 1):
-        from tools.transport import find_board_port
-
         if jobs == 1:
             return [find_board_port()]  # raises PortNotFound listing what is there
         raise PortNotFound(f"--jobs {jobs} needs {jobs} boards; found {len(found)}"
@@ -127,7 +116,7 @@ def check_models(link: Link, model_files: dict[str, Path]) -> dict[str, ModelInf
             raise StaleFirmware(f"{link.name} has no model {name!r} (it has "
                                 f"{', '.join(sorted(link.models)) or 'none'}): build and flash "
                                 "firmware that includes it")
-        expected = file_sha256(model_file)
+        expected = sha256_of(model_file)
         if info.sha256 != expected:
             raise StaleFirmware(
                 f"{link.name} runs a different {name} model: device sha256 {info.sha256}, "

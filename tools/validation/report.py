@@ -16,13 +16,15 @@ def _stats(values: np.ndarray) -> dict | None:
             "min": int(values.min()), "max": int(values.max())}
 
 
-def _agreement(outputs: np.ndarray, expected: np.ndarray) -> dict:
+def _agreement(outputs: np.ndarray, expected: np.ndarray, indices: np.ndarray) -> dict:
+    """`outputs` against `expected`, row by row; rows are the test samples `indices`, which
+    name the first differing ones."""
     gap = np.abs(outputs.astype(np.int32) - expected.astype(np.int32))
     per_sample = gap.max(axis=1) if len(gap) else np.zeros(0, np.int32)
     exact = int(np.sum(per_sample == 0))
     return {"exact": exact, "fraction": exact / len(outputs) if len(outputs) else None,
             "max_difference_lsb": int(per_sample.max()) if len(per_sample) else None,
-            "differing_samples": [int(i) for i in np.flatnonzero(per_sample)[:20]]}
+            "differing_samples": [int(i) for i in indices[np.flatnonzero(per_sample)[:20]]]}
 
 
 def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
@@ -34,13 +36,8 @@ def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
     costs = np.array([line["cost"] for line in lines], np.int64)
     micros = np.array([line["micros"] for line in lines], np.int64)
 
-    tflm_agreement = _agreement(outputs, reference.tflm[indices])
-    # Which samples differ: by their test-set index, not their position in this array.
-    tflm_agreement["differing_samples"] = [int(indices[i]) for i in
-                                           tflm_agreement["differing_samples"]]
-    litert_agreement = _agreement(outputs, reference.litert[indices])
-    litert_agreement["differing_samples"] = [int(indices[i]) for i in
-                                             litert_agreement["differing_samples"]]
+    tflm_agreement = _agreement(outputs, reference.tflm[indices], indices)
+    litert_agreement = _agreement(outputs, reference.litert[indices], indices)
     report = {
         "model": reference.name, "sha256": reference.sha256, "dataset": reference.dataset,
         "test_samples": reference.count, "validated": len(indices),
