@@ -77,15 +77,18 @@ def activity_cnn(input_shape=(100, 6), classes=4):
     The convolutions are Conv2D with (k, 1) kernels over a [time, 1, channel] view: the TFLite
     converter lowers Conv1D to exactly that CONV_2D anyway, and tensorflow-model-optimization's
     quantization-aware training supports Conv2D but not Conv1D. Two strided convolutions shorten
-    the 100-sample window cheaply; a global average makes the score independent of where in the
-    window the motion happens.
+    the 100-sample window cheaply; an average over the whole window makes the score independent
+    of where in the window the motion happens. That average is an AveragePooling2D as large as
+    the feature map rather than GlobalAveragePooling2D: the same float result, but it converts
+    to AVERAGE_POOL_2D instead of MEAN, whose int8 rounding differs in the board's TFLM.
     """
     keras, layers = _layers()
     inputs = layers.Input(input_shape, name="imu")
     hidden = layers.Reshape((input_shape[0], 1, input_shape[1]))(inputs)
     hidden = _conv_block(layers, hidden, 16, (5, 1), strides=(2, 1))   # 48 steps
     hidden = _conv_block(layers, hidden, 32, (5, 1), strides=(2, 1))   # 22 steps
-    hidden = layers.GlobalAveragePooling2D()(hidden)
+    hidden = layers.AveragePooling2D(pool_size=tuple(hidden.shape[1:3]))(hidden)
+    hidden = layers.Flatten()(hidden)
     hidden = layers.Dropout(0.2)(hidden)
     outputs = layers.Dense(classes, activation="softmax")(hidden)
     return keras.Model(inputs, outputs, name="activity_cnn")

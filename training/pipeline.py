@@ -27,7 +27,12 @@ from training.evaluation import (
     regression_metrics,
     score,
 )
-from training.quantize import calibration_indices, quantization_aware, to_int8_tflite
+from training.quantize import (
+    WEIGHT_QUANTIZATION,
+    calibration_indices,
+    quantization_aware,
+    to_int8_tflite,
+)
 from training.tasks import Task
 from training.train import fit, set_seeds
 
@@ -177,7 +182,8 @@ def build_card(options, data, parameters, tflite, normalization, float_scores, i
         "test": {"float": float_scores, "int8": int8_scores},
         "model": {"file": "model.tflite", "bytes": tflite.size, "sha256": tflite.sha256,
                   "ops": tflite.op_names(),
-                  "op_sequence": [op.name for op in tflite.operators]},
+                  "op_sequence": [op.name for op in tflite.operators],
+                  "weight_quantization": WEIGHT_QUANTIZATION},
         "tflm_arena_bytes": arena,
         "tflm_arena_note": "smallest arena with which tflite_micro's host interpreter (64-bit) "
                            "loads and invokes the model",

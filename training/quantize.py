@@ -1,5 +1,6 @@
-"""Full-integer int8 export: int8 input and output tensors, per-channel weights, calibrated on
-a fixed subset of the training data whose indices are recorded in card.json."""
+"""Full-integer int8 export: int8 input and output tensors, per-channel convolution weights,
+per-tensor dense weights, calibrated on a fixed subset of the training data whose indices are
+recorded in card.json."""
 
 from __future__ import annotations
 
@@ -16,12 +17,23 @@ def calibration_indices(sample_count: int, seed: int, count: int = CALIBRATION_C
     return sorted(int(i) for i in rng.choice(sample_count, size=count, replace=False))
 
 
-def to_int8_tflite(model, calibration_inputs: np.ndarray) -> bytes:
+# How the export quantizes weights; recorded in every card.
+WEIGHT_QUANTIZATION = {
+    "convolutions": "per-channel",
+    "dense": "per-tensor",
+    "why": "the board's TFLite Micro scales per-channel FULLY_CONNECTED weights with the first "
+           "channel's scale (docs/compiler.md, 'The board's TFLite Micro')",
+}
+
+
+def to_int8_tflite(model, calibration_inputs: np.ndarray, per_tensor_dense: bool = True) -> bytes:
     """Convert a trained tf_keras model (plain or QAT-wrapped) to an int8 .tflite.
 
-    The converter quantizes weights per channel by default for CONV_2D, DEPTHWISE_CONV_2D and
-    FULLY_CONNECTED; activation ranges come from the calibration inputs, fed one at a time as
-    the board will see them.
+    The converter quantizes CONV_2D and DEPTHWISE_CONV_2D weights per channel. It would do
+    FULLY_CONNECTED per channel too; `per_tensor_dense` (the default) asks for one scale per
+    dense layer instead, which every TFLM computes exactly, the board's pinned one included.
+    Activation ranges come from the calibration inputs, fed one at a time as the board will
+    see them.
     """
     import warnings
 
@@ -42,6 +54,7 @@ def to_int8_tflite(model, calibration_inputs: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = per_tensor_dense
     from tools.reference import native_stderr_silenced
 
     # Calibration supplies the input statistics; the converter warns before it reads them, and

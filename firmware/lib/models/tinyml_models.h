@@ -17,7 +17,7 @@ extern "C" {
 #define TINYML_MODEL_COUNT 3
 /* Arena each backend needs to run any of them. */
 #define TINYML_BUILTIN_ARENA_BYTES 6240u
-#define TINYML_TFLM_ARENA_BYTES 13280u
+#define TINYML_TFLM_ARENA_BYTES 12528u
 
 typedef struct {
   const tinyml_model_info *info;

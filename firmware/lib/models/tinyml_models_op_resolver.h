@@ -16,7 +16,7 @@ using tinyml_register_all_ops_resolver = tflite::MicroMutableOpResolver<6>;
 inline TfLiteStatus tinyml_register_all_ops(tinyml_register_all_ops_resolver& resolver) {
   if (resolver.AddReshape() != kTfLiteOk) return kTfLiteError;  // RESHAPE
   if (resolver.AddConv2D() != kTfLiteOk) return kTfLiteError;  // CONV_2D
-  if (resolver.AddMean() != kTfLiteOk) return kTfLiteError;  // MEAN
+  if (resolver.AddAveragePool2D() != kTfLiteOk) return kTfLiteError;  // AVERAGE_POOL_2D
   if (resolver.AddFullyConnected() != kTfLiteOk) return kTfLiteError;  // FULLY_CONNECTED
   if (resolver.AddSoftmax() != kTfLiteOk) return kTfLiteError;  // SOFTMAX
   if (resolver.AddMaxPool2D() != kTfLiteOk) return kTfLiteError;  // MAX_POOL_2D
