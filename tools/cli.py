@@ -260,6 +260,8 @@ def _run_convert(args, parser) -> int:
     print(f"{converted.name}: {len(plan.layers)} layers, plan arena {plan.arena_bytes} bytes, "
           f"weights {weights} bytes (.tflite {plan.model.size}), TFLM arena "
           f"{converted.entry.tflm_arena_bytes} bytes -> {args.out}")
+    for warning in converted.tflm_warnings():
+        print(f"warning: the TFLM firmware will not compile this: {warning}", file=sys.stderr)
     return 0
 
 

@@ -27,6 +27,11 @@ from tools.compiler.emit.resolver import RESOLVER_METHODS, resolver_header
 from tools.compiler.emit.settings import ModelSettings, settings_header, settings_source
 from tools.compiler.errors import CompileError
 from tools.compiler.planner import Plan, compile_plan
+from tools.compiler.tflm_compat import (
+    TflmIncompatibility,
+    pinned_tflm_incompatibilities,
+    tflm_refusal_c,
+)
 from tools.errors import InputError
 from tools.tflite_model import TFLiteModel
 
@@ -42,6 +47,11 @@ class ConvertedModel:
     plan: Plan
     files: dict[str, str]  # file name -> text
     entry: RegistryEntry
+    # What the board's TFLM would compute wrongly: its sources then refuse a TFLM build.
+    tflm_problems: list[TflmIncompatibility]
+
+    def tflm_warnings(self) -> list[str]:
+        return [problem.message(self.name) for problem in self.tflm_problems]
 
 
 def display_path(path: str | Path) -> str:
@@ -106,6 +116,7 @@ def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str
         measured = 0
     settings = _settings(name, card, measured)
     source = display_path(model.source)
+    tflm_problems = pinned_tflm_incompatibilities(model)
 
     def top(title: str) -> str:
         return banner(title, source, model.sha256, command)
@@ -114,7 +125,7 @@ def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str
         f"{name}_model_data.h": model_data_header(name, model.size, top(
             f"{name}: the .tflite model for TFLite Micro")),
         f"{name}_model_data.c": model_data_source(name, model.data, top(
-            f"{name}: the .tflite model for TFLite Micro")),
+            f"{name}: the .tflite model for TFLite Micro"), tflm_refusal_c(name, tflm_problems)),
         f"{name}_settings.h": settings_header(model, settings, top(
             f"{name}: tensor contract, identity and TFLM settings")),
         f"{name}_settings.c": settings_source(model, settings, top(
@@ -128,7 +139,7 @@ def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str
     entry = RegistryEntry(name=name, sha256=model.sha256, ops=model.op_names(),
                           plan_arena_bytes=plan.arena_bytes,
                           tflm_arena_bytes=settings.tflm_arena_bytes)
-    return ConvertedModel(name, plan, files, entry)
+    return ConvertedModel(name, plan, files, entry, tflm_problems)
 
 
 def registry_files(entries: list[RegistryEntry]) -> dict[str, str]:

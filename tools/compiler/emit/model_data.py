@@ -18,9 +18,10 @@ def model_data_header(name: str, size: int, banner: str) -> str:
             f"#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
 
 
-def model_data_source(name: str, data: bytes, banner: str) -> str:
+def model_data_source(name: str, data: bytes, banner: str, refusal: str = "") -> str:
+    """`refusal`: C lines that stop a TFLM build of a model the board's TFLM gets wrong."""
     body = c_array_body("uint8_t", np.frombuffer(data, dtype=np.uint8))
-    return (f"{banner}#include \"{name}_model_data.h\"\n\n"
+    return (f"{banner}{refusal}#include \"{name}_model_data.h\"\n\n"
             f"#if defined(__cplusplus)\n#define TINYML_ALIGN16 alignas(16)\n"
             f"#elif defined(__GNUC__) || defined(__clang__)\n"
             f"#define TINYML_ALIGN16 __attribute__((aligned(16)))\n"

@@ -1,0 +1,103 @@
+"""Models the board's pinned TFLite Micro computes with other bytes (per-channel dense weights,
+int8 MEAN) are refused at compile time for the TFLM backend, with the model, the op and the
+fix named, while the built-in build takes them; `tinyml convert` warns. The export that
+`tinyml train` uses writes per-tensor dense weights, so the committed models are not refused."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tools.cli import main
+from tools.compiler.host import CORE_INCLUDES
+from tools.compiler.tflm_compat import pinned_tflm_incompatibilities
+from tools.tflite_model import TFLiteModel
+from training.quantize import to_int8_tflite
+
+
+def _dense_and_mean_model():
+    """Conv -> global average (MEAN) -> two dense layers: every op the pinned TFLM gets wrong."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.layers.Input((6, 6, 2))
+    hidden = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
+    hidden = keras.layers.Dense(8, activation="relu")(hidden)
+    return keras.Model(inputs, keras.layers.Dense(3)(hidden))
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    model = _dense_and_mean_model()
+    calibration = np.random.default_rng(0).uniform(-1, 1, (16, 6, 6, 2)).astype(np.float32)
+    directory = tmp_path_factory.mktemp("exports")
+    paths = {}
+    for per_tensor in (False, True):
+        path = directory / f"{'per_tensor' if per_tensor else 'per_channel'}.tflite"
+        path.write_bytes(to_int8_tflite(model, calibration, per_tensor_dense=per_tensor))
+        paths[per_tensor] = path
+    return paths
+
+
+def _dense_filter_scales(model: TFLiteModel) -> list[int]:
+    return [len(set(model.tensor(op.inputs[1]).scales)) for op in model.operators
+            if op.name == "FULLY_CONNECTED"]
+
+
+def test_per_channel_dense_and_int8_mean_are_found(exports):
+    model = TFLiteModel.from_file(exports[False])
+    assert _dense_filter_scales(model) == [8, 3]
+    found = [(p.op_name, p.op_index) for p in pinned_tflm_incompatibilities(model)]
+    by_op = {op.index: op.name for op in model.operators}
+    assert [name for name, _ in found] == ["MEAN", "FULLY_CONNECTED", "FULLY_CONNECTED"]
+    assert all(by_op[index] == name for name, index in found)
+
+
+def test_the_training_export_makes_dense_weights_per_tensor(exports):
+    model = TFLiteModel.from_file(exports[True])
+    assert _dense_filter_scales(model) == [1, 1]
+    assert [p.op_name for p in pinned_tflm_incompatibilities(model)] == ["MEAN"]
+
+
+@pytest.mark.parametrize("name", COMMITTED_MODELS)
+def test_the_committed_models_run_exactly_on_the_boards_tflm(name):
+    model = TFLiteModel.from_file(MODELS_DIR / name / "model.tflite")
+    assert pinned_tflm_incompatibilities(model) == []
+
+
+def _compile(source, directory, *flags) -> subprocess.CompletedProcess:
+    return subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", *flags, *CORE_INCLUDES,
+                           f"-I{directory}", "-c", str(source), "-o", str(directory / "x.o")],
+                          capture_output=True, text=True)
+
+
+def test_convert_warns_and_the_tflm_build_refuses_with_the_op_and_the_fix(exports, tmp_path,
+                                                                          capsys):
+    out = tmp_path / "generated"
+    assert main(["convert", str(exports[False]), "--name", "mine", "--out", str(out)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("warning:")]
+    assert len(warnings) == 3
+    assert "model 'mine' op #" in warnings[0] and "MEAN" in warnings[0]
+    assert "per-channel weights" in warnings[1] and "nano33ble_builtin" in warnings[1]
+
+    for source in sorted(out.glob("*.c")):
+        built_in = _compile(source, out)
+        assert built_in.returncode == 0, built_in.stderr
+    tflm = _compile(out / "mine_model_data.c", out, "-DTINYML_BACKEND_TFLM")
+    assert tflm.returncode != 0
+    errors = [line for line in tflm.stderr.splitlines() if "error: #error" in line]
+    assert len(errors) == 3, tflm.stderr
+    assert "model 'mine' op #" in errors[1] and "FULLY_CONNECTED" in errors[1]
+    assert "first channel's scale" in errors[1] and "per-tensor" in errors[1]
+
+
+def test_a_model_the_boards_tflm_computes_exactly_converts_without_warning(tmp_path, capsys):
+    out = tmp_path / "generated"
+    assert main(["convert", str(MODELS_DIR / "digits" / "model.tflite"), "--out",
+                 str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    tflm = _compile(out / "digits_model_data.c", out, "-DTINYML_BACKEND_TFLM")
+    assert tflm.returncode == 0, tflm.stderr

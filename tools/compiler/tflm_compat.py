@@ -1,0 +1,79 @@
+"""What the board's pinned TFLite Micro computes differently from the TFLM we validate against.
+
+The board builds TFLM from the TFLM Arduino library at the commit platformio.ini pins
+(tflite-micro-arduino-examples 7948b85, synced from tflite-micro in December 2023). The desktop
+reference, and so `tinyml validate`, is today's TFLM. Two of that library's int8 kernels give
+other bytes, found by running its TFLM on QEMU's Cortex-M4 and reading its sources:
+
+- FULLY_CONNECTED with per-channel weights: its Prepare derives one multiplier from the filter's
+  first scale (`filter->params.scale`) and applies it to every output channel. Per-channel dense
+  weights came with upstream TFLM in 2024; the TFLite converter writes them by default.
+- int8 MEAN: it averages through float32 and TfLiteRound when the input and output
+  quantization differ, and by truncating integer division when they are equal; today's TFLM
+  uses one integer multiplier path. The two differ by an LSB on ordinary inputs.
+
+A model with either cannot be computed exactly by the TFLM firmware, so its generated sources
+refuse to compile there (an #error under TINYML_BACKEND_TFLM) and `tinyml convert` warns; the
+built-in runtime runs it exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tools.tflite_model import TFLiteModel
+
+PINNED_TFLM = "the pinned TFLite Micro (tflite-micro-arduino-examples 7948b85)"
+BUILTIN_FIX = "or build a nano33ble_builtin environment"
+
+
+@dataclass(frozen=True)
+class TflmIncompatibility:
+    op_index: int
+    op_name: str
+    reason: str
+    fix: str
+
+    def message(self, model_name: str) -> str:
+        return (f"model '{model_name}' op #{self.op_index} {self.op_name}: {self.reason} in "
+                f"{PINNED_TFLM}; {self.fix}, {BUILTIN_FIX}")
+
+
+def _per_channel_dense(model: TFLiteModel, inputs: tuple[int, ...]) -> bool:
+    if len(inputs) < 2 or inputs[1] < 0:
+        return False
+    filter_tensor = model.tensor(inputs[1])
+    return filter_tensor.type_name == "INT8" and len(set(filter_tensor.scales)) > 1
+
+
+def pinned_tflm_incompatibilities(model: TFLiteModel) -> list[TflmIncompatibility]:
+    """The ops of `model` that the board's TFLM would compute with other bytes than TFLM's."""
+    found = []
+    for op in model.operators:
+        if op.name == "FULLY_CONNECTED" and _per_channel_dense(model, op.inputs):
+            found.append(TflmIncompatibility(
+                op.index, op.name,
+                "per-channel weights are scaled with the first channel's scale",
+                "export dense layers per-tensor (tinyml train does; the TFLite converter's "
+                "_experimental_disable_per_channel_quantization_for_dense_layers = True)"))
+        elif op.name == "MEAN" and model.tensor(op.inputs[0]).type_name == "INT8":
+            found.append(TflmIncompatibility(
+                op.index, op.name,
+                "int8 MEAN rounds through float32",
+                "average with AveragePooling2D over the whole feature map instead of "
+                "GlobalAveragePooling2D (it converts to AVERAGE_POOL_2D)"))
+    return found
+
+
+def tflm_refusal_c(model_name: str, problems: list[TflmIncompatibility]) -> str:
+    """C lines that stop a TFLM build of this model with the reason, the op and the fix."""
+    if not problems:
+        return ""
+    lines = "".join(f'#error "{_c_string(p.message(model_name))}"\n' for p in problems)
+    return (f"/* The board's TFLM would compute this model with other bytes than TFLite Micro's\n"
+            f" * reference (tools/compiler/tflm_compat.py): refuse that build. */\n"
+            f"#if defined(TINYML_BACKEND_TFLM)\n{lines}#endif\n\n")
+
+
+def _c_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
