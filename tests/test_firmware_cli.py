@@ -14,6 +14,7 @@ import pytest
 import tools.firmware as firmware
 from tests.conftest import REPO_ROOT
 from tools.cli import main
+from tools.errors import InputError
 
 PROGRAM = """\
 #include <stdint.h>
@@ -238,13 +239,27 @@ def test_flash_without_platformio_is_one_line_exit_2(tmp_path, monkeypatch, caps
     assert err.count("\n") == 1
 
 
+REAL_PIO_ENVS = firmware.pio_envs()
+REAL_FLASHABLE_ENVS = firmware.flashable_envs()
+
+
+def test_every_platformio_env_is_a_build_target_and_every_board_env_flashable():
+    """The CLI reads the envs from platformio.ini: the Rev2 ones included, Renode's not
+    flashable (it has no USB link)."""
+    assert {"nano33ble", "nano33ble_rev2", "nano33ble_builtin", "nano33ble_builtin_rev2",
+            "nano33ble_renode"} <= set(REAL_PIO_ENVS)
+    assert set(REAL_PIO_ENVS) - set(REAL_FLASHABLE_ENVS) == {"nano33ble_renode"}
+    assert firmware.targets() == ("host", "qemu", *REAL_PIO_ENVS)
+
+
 @pytest.fixture
 def fake_project(tmp_path, monkeypatch):
-    """A repository root with a platformio.ini naming the envs, and a pio that only logs."""
+    """A repository root with a platformio.ini naming the real envs, and a pio that only logs."""
     (tmp_path / "platformio.ini").write_text(
         "[platformio]\nsrc_dir = firmware/src\n\n"
-        + "".join(f"[env:{env}]\nplatform = nordicnrf52\nbuild_flags = ${{env.flags}}\n\n"
-                  for env in firmware.PIO_ENVS))
+        + "".join(f"[env:{env}]\nplatform = nordicnrf52\nbuild_flags = ${{env.flags}}\n"
+                  + ("" if env in REAL_FLASHABLE_ENVS else "custom_tinyml_flash = no\n") + "\n"
+                  for env in REAL_PIO_ENVS))
     monkeypatch.setattr(firmware, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(firmware, "BUILD_ROOT", tmp_path / "build" / "firmware")
     monkeypatch.delenv("PLATFORMIO_BUILD_DIR", raising=False)
@@ -299,6 +314,28 @@ def test_flash_reports_the_port_pio_used(fake_project, capsys):
     simulate("Auto-detected: /dev/ttyACM0\nUploading .pio/build/nano33ble/firmware.bin\n", 0)
     assert main(["firmware", "flash"]) == 0
     assert capsys.readouterr().out.strip() == "flashed nano33ble through /dev/ttyACM0"
+
+
+@pytest.mark.parametrize("env", ["nano33ble_rev2", "nano33ble_builtin_rev2"])
+def test_the_rev2_envs_build_and_flash(env, fake_project, capsys):
+    simulate, commands = fake_project
+    simulate("Auto-detected: /dev/ttyACM0\n", 0)
+    elf = firmware.target_elf(env)
+    elf.parent.mkdir(parents=True)
+    elf.write_bytes(b"")
+    assert main(["firmware", "build", "--target", env]) == 0
+    assert main(["firmware", "flash", "--env", env]) == 0
+    assert [command[3] for command in commands] == [env, env]
+    assert f"flashed {env} through /dev/ttyACM0" in capsys.readouterr().out
+
+
+def test_the_renode_env_builds_but_is_not_flashed(fake_project, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["firmware", "flash", "--env", "nano33ble_renode"])
+    assert stopped.value.code == 2
+    assert "invalid choice: 'nano33ble_renode'" in capsys.readouterr().err
+    with pytest.raises(InputError, match="an emulator build"):
+        firmware.flash("nano33ble_renode")
 
 
 def test_flash_of_an_env_platformio_ini_lacks(fake_project, capsys):

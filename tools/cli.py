@@ -104,7 +104,7 @@ def _add_run(commands) -> None:
 
 
 def _add_firmware(commands) -> None:
-    from tools.firmware import FLASHABLE_ENVS, TARGETS
+    from tools.firmware import flashable_envs, targets
 
     parser = commands.add_parser(
         "firmware", help="build, measure and flash the firmware",
@@ -118,7 +118,8 @@ def _add_firmware(commands) -> None:
                     "stdout. The whole build output goes to a log in the build directory; a "
                     "failure shows its last lines. The nano33ble envs need the PlatformIO "
                     "registry on their first build.")
-    build.add_argument("--target", choices=TARGETS, required=True, help="what to build")
+    build.add_argument("--target", choices=targets(), required=True,
+                       help="what to build: host, qemu or an env of platformio.ini")
     build.add_argument("--sanitize", action="store_true",
                        help="host only: AddressSanitizer and UBSan (own build dir, host-asan)")
     build.add_argument("--no-dsp", action="store_true",
@@ -142,7 +143,8 @@ def _add_firmware(commands) -> None:
                     "host executable, text/data/bss are reported as size(1) does.")
     what = size.add_mutually_exclusive_group(required=True)
     what.add_argument("elf", nargs="?", type=Path, help="an ELF file")
-    what.add_argument("--target", choices=TARGETS, help="a target's ELF (built if missing)")
+    what.add_argument("--target", choices=targets(),
+                      help="a target's ELF (built if missing)")
     size.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     size.set_defaults(handler=_run_firmware_size)
 
@@ -150,7 +152,7 @@ def _add_firmware(commands) -> None:
         "flash", help="build and upload to a Nano 33 BLE Sense",
         description="Build the env if needed and upload it with `pio run -t upload`. The "
                     "board is found by USB unless --port is given.")
-    flash.add_argument("--env", choices=FLASHABLE_ENVS, default="nano33ble",
+    flash.add_argument("--env", choices=flashable_envs(), default="nano33ble",
                        help="PlatformIO env (default nano33ble: TFLite Micro)")
     flash.add_argument("--port", help="serial port of the board, e.g. /dev/ttyACM0")
     flash.set_defaults(handler=_run_firmware_flash)

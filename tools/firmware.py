@@ -32,10 +32,8 @@ BUILD_ROOT = REPO_ROOT / "build" / "firmware"
 TOOLCHAIN_FILE = FIRMWARE_DIR / "cmake" / "arm-none-eabi.cmake"
 
 CMAKE_TARGETS = ("host", "qemu")
-PIO_ENVS = ("nano33ble", "nano33ble_builtin", "nano33ble_renode")
-TARGETS = CMAKE_TARGETS + PIO_ENVS
-# nano33ble_renode builds for the emulator; only these two go onto a real board.
-FLASHABLE_ENVS = ("nano33ble", "nano33ble_builtin")
+# An env with `custom_tinyml_flash = no` in platformio.ini builds for an emulator, not a board.
+_FLASH_OPTION = "custom_tinyml_flash"
 _EXECUTABLES = {"host": "tinyml-host", "qemu": "tinyml-qemu.elf"}
 _TAIL_LINES = 20
 
@@ -53,7 +51,7 @@ class FirmwareError(TinyMLError):
 def build_dir_for(target: str, *, sanitize: bool = False, disable_dsp: bool = False) -> Path:
     """The conventional build directory. Variants get their own, so switching an option never
     reconfigures (and fully rebuilds) the default build, and a cache never holds a stale option."""
-    if target in PIO_ENVS:
+    if target in pio_envs():
         return _pio_build_root() / target
     suffix = ("-asan" if sanitize else "") + ("-nodsp" if disable_dsp else "")
     return BUILD_ROOT / f"{target}{suffix}"
@@ -65,7 +63,7 @@ def target_elf(target: str, *, sanitize: bool = False, disable_dsp: bool = False
     _check_target(target)
     directory = Path(build_dir) if build_dir else build_dir_for(
         target, sanitize=sanitize, disable_dsp=disable_dsp)
-    if target in PIO_ENVS:
+    if target in pio_envs():
         return (directory / target if build_dir else directory) / "firmware.elf"
     return directory / _EXECUTABLES[target]
 
@@ -81,7 +79,7 @@ def build(target: str, *, sanitize: bool = False, disable_dsp: bool = False,
     _check_target(target)
     if sanitize and target != "host":
         raise InputError(f"--sanitize applies to the host target only, not {target}")
-    if target in PIO_ENVS:
+    if target in pio_envs():
         if models_dir is not None:
             raise InputError("--models-dir applies to the CMake targets (host, qemu); the "
                              "PlatformIO envs build firmware/lib/models")
@@ -96,8 +94,33 @@ def build(target: str, *, sanitize: bool = False, disable_dsp: bool = False,
 
 
 def _check_target(target: str) -> None:
-    if target not in TARGETS:
-        raise InputError(f"unknown firmware target {target!r}; choose from {', '.join(TARGETS)}")
+    if target not in targets():
+        raise InputError(f"unknown firmware target {target!r}; choose from "
+                         f"{', '.join(targets())}")
+
+
+def pio_envs() -> tuple[str, ...]:
+    """The PlatformIO environments platformio.ini defines, in its order; none if it is missing
+    or unreadable (building one then says why)."""
+    try:
+        config = _pio_config()
+    except FirmwareError:
+        return ()
+    return tuple(section[4:] for section in config.sections() if section.startswith("env:"))
+
+
+def flashable_envs() -> tuple[str, ...]:
+    """The environments that go onto a real board: all but those marked for an emulator."""
+    try:
+        config = _pio_config()
+    except FirmwareError:
+        return ()
+    return tuple(env for env in pio_envs()
+                 if config.get(f"env:{env}", _FLASH_OPTION, fallback="yes").strip() != "no")
+
+
+def targets() -> tuple[str, ...]:
+    return CMAKE_TARGETS + pio_envs()
 
 
 def _build_cmake(target: str, *, sanitize: bool, disable_dsp: bool, build_dir: Path | None,
@@ -170,10 +193,11 @@ def _build_pio(env_name: str, *, disable_dsp: bool, build_dir: Path | None, jobs
 def flash(env: str = "nano33ble", port: str | None = None, *, quiet: bool = False) -> str | None:
     """Builds (if needed) and uploads `env` with `pio run -t upload`. Returns the port PlatformIO
     used, when it says."""
-    if env not in FLASHABLE_ENVS:
-        raise InputError(f"cannot flash {env!r}; choose from {', '.join(FLASHABLE_ENVS)}")
-    pio = _pio_command()
     _check_pio_env(env)
+    if env not in flashable_envs():
+        raise InputError(f"cannot flash {env!r}, an emulator build ({_FLASH_OPTION} = no in "
+                         f"platformio.ini); choose from {', '.join(flashable_envs())}")
+    pio = _pio_command()
     log = _new_log(BUILD_ROOT / env / "upload.log")
     command = [*pio, "run", "-e", env, "-d", str(REPO_ROOT), "-t", "upload"]
     if port:
