@@ -310,10 +310,13 @@ DSP_KERNELS = {"conv2d": ("conv2d",), "depthwise_conv2d": ("depthwise_conv2d",),
                "pooling": ("max_pool2d", "average_pool2d")}
 
 
-def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(tmp_path):
+@pytest.mark.parametrize("dsp_path", [[], ["-DTINYML_DSP_INLINE_ASM"]],
+                         ids=["builtins", "inline-asm"])
+def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(dsp_path, tmp_path):
     """The real instructions, not the emulation: tests/support/m4/kernel_check.c runs each DSP
     kernel against the portable one (same source, -DTINYML_DISABLE_DSP, renamed ref_*) on random
-    parameters on QEMU's Cortex-M4 board."""
+    parameters on QEMU's Cortex-M4 board; once with the compiler's builtins, once with the inline
+    assembly that GCC 7 (the board's PlatformIO toolchain) compiles instead."""
     gcc, qemu = shutil.which("arm-none-eabi-gcc"), shutil.which("qemu-system-arm")
     if gcc is None or qemu is None:
         pytest.skip("arm-none-eabi-gcc / qemu-system-arm are not installed")
@@ -322,7 +325,7 @@ def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(tmp_path):
     for stem, kernels in DSP_KERNELS.items():
         source = str(RUNTIME / "src" / f"op_{stem}.c")
         renames = [f"-Dtinyml_{kernel}_s8=ref_{kernel}_s8" for kernel in kernels]
-        for variant, defines in (("dsp", []), ("ref", ["-DTINYML_DISABLE_DSP", *renames])):
+        for variant, defines in (("dsp", dsp_path), ("ref", ["-DTINYML_DISABLE_DSP", *renames])):
             objects.append(str(tmp_path / f"{variant}_{stem}.o"))
             subprocess.run([gcc, *ARM_FLAGS, *include, *defines, "-c", source, "-o",
                             objects[-1]], check=True)

@@ -1,7 +1,10 @@
 /* SIMD helpers for the int8 kernels' DSP fast paths (Cortex-M4/M7/M33 "DSP extension").
  *
  * TINYML_USE_DSP is defined when the fast paths are compiled:
- *   - on an ARM target with __ARM_FEATURE_DSP, using the ACLE intrinsics of <arm_acle.h>;
+ *   - on an ARM target with __ARM_FEATURE_DSP: with GCC or Clang through the compiler's builtins
+ *     where it has them and inline assembly where not, never <arm_acle.h> (GCC's has the SIMD32
+ *     intrinsics only from GCC 10, and the Nano 33 BLE's PlatformIO toolchain is GCC 7.2.1);
+ *     with any other compiler through the ACLE intrinsics;
  *   - on any other host with -DTINYML_EMULATE_DSP, using the portable C below, which has the
  *     instructions' exact semantics, so that the tests run the DSP algorithms (lane packing,
  *     pairing, odd-count tails) against TFLM on the host.
@@ -18,8 +21,10 @@
 
 #if !defined(TINYML_DISABLE_DSP)
 #if defined(__ARM_FEATURE_DSP)
-#include <arm_acle.h>
 #define TINYML_USE_DSP 1
+#if !defined(__GNUC__)
+#include <arm_acle.h> /* only for the non-GNU fallback at the end of the ARM branch below */
+#endif
 #elif defined(TINYML_EMULATE_DSP)
 #define TINYML_USE_DSP 1
 #define TINYML_DSP_EMULATED 1
@@ -117,33 +122,97 @@ static inline int32_t tinyml_min_s8x4(int32_t a, int32_t b) {
   return (int32_t)result;
 }
 
-#else /* ARM: ACLE */
+#elif defined(__GNUC__) /* ARM with GCC or Clang */
 
-static inline int32_t tinyml_sxtb16(int32_t x) { return __sxtb16(x); }
-static inline int32_t tinyml_sxtab16(int32_t a, int32_t x) { return __sxtab16(a, x); }
+/* The compiler's own builtins where it has them (GCC >= 10, Clang): <arm_acle.h> only wraps
+ * these, and the scheduler knows their latencies. GCC 7, the Nano 33 BLE's PlatformIO toolchain,
+ * has neither them nor __has_builtin: there the same instructions come from inline assembly, not
+ * volatile and with exact operands so the compiler may still delete, CSE and move them (an asm
+ * has no latency for the scheduler, so GCC 12 orders them a little differently: digits costs
+ * 0.03 % more instructions that way).
+ * -DTINYML_DSP_INLINE_ASM forces the assembly, so the tests build and run it on GCC 12 too. The
+ * Q flag SMLAD, SMLAxy and SSAT may set is left undescribed, as GCC does for its builtins while
+ * nothing reads it. */
+#if !defined(TINYML_DSP_INLINE_ASM) && defined(__has_builtin)
+#if __has_builtin(__builtin_arm_sxtb16) && __has_builtin(__builtin_arm_sxtab16) && \
+    __has_builtin(__builtin_arm_smlad) && __has_builtin(__builtin_arm_smlabb) && \
+    __has_builtin(__builtin_arm_smlatb) && __has_builtin(__builtin_arm_smlatt) && \
+    __has_builtin(__builtin_arm_ssat)
+#define TINYML_DSP_BUILTINS 1
+#endif
+#endif
+
+#define TINYML_DSP_ASM_UNARY(name, instruction)                          \
+  static inline int32_t name(int32_t x) {                                \
+    int32_t result;                                                      \
+    __asm__(instruction " %0, %1" : "=r"(result) : "r"(x));              \
+    return result;                                                       \
+  }
+#define TINYML_DSP_ASM_MAC(name, instruction)                                              \
+  static inline int32_t name(int32_t a, int32_t b, int32_t acc) {                          \
+    int32_t result;                                                                        \
+    __asm__(instruction " %0, %1, %2, %3" : "=r"(result) : "r"(a), "r"(b), "r"(acc));      \
+    return result;                                                                         \
+  }
+
+#if defined(TINYML_DSP_BUILTINS)
+/* Each builtin behind an always-inline function of its own, as <arm_acle.h> wraps them: GCC's
+ * inliner then weighs the kernels as it did when dsp.h used that header, and GCC 12 compiles
+ * them to the same bytes (a direct call changes which kernels it splits). */
+#define TINYML_DSP_WRAPPED static inline __attribute__((__always_inline__))
+TINYML_DSP_WRAPPED int32_t tinyml_dsp_sxtb16(int32_t x) { return __builtin_arm_sxtb16(x); }
+TINYML_DSP_WRAPPED int32_t tinyml_dsp_sxtab16(int32_t a, int32_t x) {
+  return __builtin_arm_sxtab16(a, x);
+}
+TINYML_DSP_WRAPPED int32_t tinyml_dsp_smlad(int32_t a, int32_t b, int32_t acc) {
+  return __builtin_arm_smlad(a, b, acc);
+}
+TINYML_DSP_WRAPPED int32_t tinyml_dsp_smlabb(int32_t a, int32_t b, int32_t acc) {
+  return __builtin_arm_smlabb(a, b, acc);
+}
+TINYML_DSP_WRAPPED int32_t tinyml_dsp_smlatb(int32_t a, int32_t b, int32_t acc) {
+  return __builtin_arm_smlatb(a, b, acc);
+}
+TINYML_DSP_WRAPPED int32_t tinyml_dsp_smlatt(int32_t a, int32_t b, int32_t acc) {
+  return __builtin_arm_smlatt(a, b, acc);
+}
+static inline int32_t tinyml_sxtb16(int32_t x) { return tinyml_dsp_sxtb16(x); }
+static inline int32_t tinyml_sxtab16(int32_t a, int32_t x) { return tinyml_dsp_sxtab16(a, x); }
 static inline int32_t tinyml_smlad(int32_t a, int32_t b, int32_t acc) {
-  return __smlad(a, b, acc);
+  return tinyml_dsp_smlad(a, b, acc);
 }
 static inline int32_t tinyml_smlabb(int32_t a, int32_t b, int32_t acc) {
-  return __smlabb(a, b, acc);
+  return tinyml_dsp_smlabb(a, b, acc);
 }
 static inline int32_t tinyml_smlatb(int32_t a, int32_t b, int32_t acc) {
-  return __smlatb(a, b, acc);
+  return tinyml_dsp_smlatb(a, b, acc);
 }
 static inline int32_t tinyml_smlatt(int32_t a, int32_t b, int32_t acc) {
-  return __smlatt(a, b, acc);
+  return tinyml_dsp_smlatt(a, b, acc);
 }
-static inline int32_t tinyml_ssat8(int32_t x) { return __ssat(x, 8); }
-
-/* ACLE has no rotated SXTB16 and GCC does not fold a separate ROR into it, so with GCC/Clang
- * the rotation is the instruction's own ROR #8 operand: one instruction instead of two. */
-#if defined(__GNUC__)
-/* ACLE has no SMMLAR either. */
-static inline int32_t tinyml_smmlar(int32_t a, int32_t b, int32_t acc) {
+static inline int32_t tinyml_ssat8(int32_t x) { return __builtin_arm_ssat(x, 8); }
+#else
+TINYML_DSP_ASM_UNARY(tinyml_sxtb16, "sxtb16")
+TINYML_DSP_ASM_MAC(tinyml_smlad, "smlad")
+TINYML_DSP_ASM_MAC(tinyml_smlabb, "smlabb")
+TINYML_DSP_ASM_MAC(tinyml_smlatb, "smlatb")
+TINYML_DSP_ASM_MAC(tinyml_smlatt, "smlatt")
+static inline int32_t tinyml_sxtab16(int32_t a, int32_t x) {
   int32_t result;
-  __asm__("smmlar %0, %1, %2, %3" : "=r"(result) : "r"(a), "r"(b), "r"(acc));
+  __asm__("sxtab16 %0, %1, %2" : "=r"(result) : "r"(a), "r"(x));
   return result;
 }
+static inline int32_t tinyml_ssat8(int32_t x) {
+  int32_t result;
+  __asm__("ssat %0, #8, %1" : "=r"(result) : "r"(x));
+  return result;
+}
+#endif
+
+/* SMMLAR: ACLE has no intrinsic for it. */
+TINYML_DSP_ASM_MAC(tinyml_smmlar, "smmlar")
+/* The rotation is the instruction's own ROR #8 operand: one instruction instead of two (ACLE
+ * has no rotated SXTB16, and GCC does not fold a separate ROR into its builtin). */
 static inline int32_t tinyml_sxtb16_ror8(int32_t x) {
   int32_t result;
   __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(x));
@@ -168,7 +237,24 @@ static inline int32_t tinyml_min_s8x4(int32_t a, int32_t b) {
   __asm__("ssub8 %1, %2, %0\n\tsel %0, %0, %2" : "+r"(b), "=&r"(difference) : "r"(a) : "cc");
   return b;
 }
-#else
+
+#else /* ARM with another compiler (armcc, IAR, ...): the ACLE intrinsics of <arm_acle.h> */
+
+static inline int32_t tinyml_sxtb16(int32_t x) { return __sxtb16(x); }
+static inline int32_t tinyml_sxtab16(int32_t a, int32_t x) { return __sxtab16(a, x); }
+static inline int32_t tinyml_smlad(int32_t a, int32_t b, int32_t acc) {
+  return __smlad(a, b, acc);
+}
+static inline int32_t tinyml_smlabb(int32_t a, int32_t b, int32_t acc) {
+  return __smlabb(a, b, acc);
+}
+static inline int32_t tinyml_smlatb(int32_t a, int32_t b, int32_t acc) {
+  return __smlatb(a, b, acc);
+}
+static inline int32_t tinyml_smlatt(int32_t a, int32_t b, int32_t acc) {
+  return __smlatt(a, b, acc);
+}
+static inline int32_t tinyml_ssat8(int32_t x) { return __ssat(x, 8); }
 static inline int32_t tinyml_smmlar(int32_t a, int32_t b, int32_t acc) {
   const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * b) +
                        0x80000000u;
@@ -189,7 +275,6 @@ static inline int32_t tinyml_min_s8x4(int32_t a, int32_t b) {
   (void)__ssub8(a, b);
   return (int32_t)__sel(b, a);
 }
-#endif
 
 #endif /* TINYML_DSP_EMULATED */
 
