@@ -104,6 +104,17 @@ def test_platformio_ini_has_every_environment_on_the_board():
         assert "-Ifirmware/include" in _build_flags(env), "libraries need board.h's folder"
 
 
+def test_every_environment_builds_with_the_cores_float_abi():
+    """The mbed core and libmbed.a are softfp; PlatformIO's builder appends -mfloat-abi=soft,
+    which every env removes and replaces (platformio.ini says why)."""
+    config = _config()
+    for env in ENVS:
+        assert _lines(_option(config, f"env:{env}", "build_unflags")) == ["-mfloat-abi=soft"], env
+        flags = _build_flags(env)
+        assert "-mfloat-abi=softfp" in flags and "-mfpu=fpv4-sp-d16" in flags, env
+        assert "-mfloat-abi=soft" not in flags, env
+
+
 def test_platform_and_every_library_are_pinned():
     config = _config()
     platform = _option(config, "env", "platform")
