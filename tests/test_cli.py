@@ -55,11 +55,12 @@ def test_bad_usage_exits_2(arguments, message, capsys):
 @pytest.mark.slow
 def test_evaluate_exits_1_and_names_the_op_when_runtimes_differ(capsys):
     # On the committed digits CNN, LiteRT's reference FULLY_CONNECTED rounds differently from
-    # TFLM on a few images (docs/models.md); within a 3 LSB tolerance the same run passes.
+    # TFLM on a few images (docs/models.md): by 1 LSB there, up to 11 LSB after the softmax;
+    # within that tolerance the same run passes.
     model = str(MODELS_DIR / "digits")
     assert main(["-q", "evaluate", model, "--litert-kernels", "reference"]) == 1
     captured = capsys.readouterr()
     assert "rounds differently: FULLY_CONNECTED" in captured.out
     assert "FAIL: outputs differ by up to" in captured.err
     assert main(["-q", "evaluate", model, "--litert-kernels", "reference",
-                 "--tolerance", "3"]) == 0
+                 "--tolerance", "11"]) == 0
