@@ -210,3 +210,16 @@ def test_a_refused_model_leaves_an_existing_directory_untouched(odd_models, tmp_
     snapshot = {p.name: p.read_bytes() for p in out.iterdir()}
     _refused([str(odd_models["transpose"])], out, capsys, "TRANSPOSE")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == snapshot
+
+
+def test_plans_name_every_field_so_the_compiler_checks_them(generated, tmp_path):
+    """Designated initializers: a plan whose field names do not match the kernel's struct (here
+    one renamed, as a header change would leave it) no longer compiles."""
+    source = (generated / "digits_plan.c").read_text()
+    assert "/* stride_w */" not in source and ".stride_w = 1," in source
+    include = [*CORE_INCLUDES, f"-I{generated}"]
+    renamed = tmp_path / "digits_plan.c"
+    renamed.write_text(source.replace(".stride_w = ", ".stride_width = ", 1))
+    result = subprocess.run(["gcc", *C99, *include, "-c", str(renamed), "-o",
+                             str(tmp_path / "plan.o")], capture_output=True, text=True)
+    assert result.returncode != 0 and "stride_width" in result.stderr, result.stderr

@@ -34,31 +34,31 @@ static const int32_t layer0_output_stage[4] = {
 
 /* op #0 FULLY_CONNECTED */
 static const tinyml_fully_connected_params layer0_params = {
-    /* input */ 0u,
-    /* output */ 16u,
-    /* batches */ 1,
-    /* accum_depth */ 1,
-    /* output_depth */ 1,
-    /* input_offset */ 1,
-    /* output_offset */ 6,
-    /* act_min */ -128,
-    /* act_max */ 127,
-    /* filter */ layer0_filter,
-    /* bias */ layer0_bias,
-    /* multiplier */ layer0_multiplier,
-    /* shift */ layer0_shift,
-    /* output_stage */ layer0_output_stage
+    .input = 0u,
+    .output = 16u,
+    .batches = 1,
+    .accum_depth = 1,
+    .output_depth = 1,
+    .input_offset = 1,
+    .output_offset = 6,
+    .act_min = -128,
+    .act_max = 127,
+    .filter = layer0_filter,
+    .bias = layer0_bias,
+    .multiplier = layer0_multiplier,
+    .shift = layer0_shift,
+    .output_stage = layer0_output_stage
 };
 
 static const tinyml_layer g_linear_layers[1] = {
-    {"FULLY_CONNECTED", tinyml_fully_connected_s8, &layer0_params}
+    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer0_params}
 };
 
 const tinyml_plan g_linear_plan = {
-    &g_linear_info,
-    g_linear_layers,
-    1u, /* layers */
-    LINEAR_PLAN_ARENA_BYTES,
-    0u, /* input offset */
-    16u /* output offset */
+    .info = &g_linear_info,
+    .layers = g_linear_layers,
+    .layer_count = 1u,
+    .arena_bytes = LINEAR_PLAN_ARENA_BYTES,
+    .input_offset = 0u,
+    .output_offset = 16u
 };

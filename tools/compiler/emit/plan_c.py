@@ -1,5 +1,9 @@
 """The built-in runtime's plan as C: weights as const arrays, one params struct per layer, the
-layer table and the tinyml_plan with its arena size."""
+layer table and the tinyml_plan with its arena size.
+
+Every struct is filled with designated initializers (`.stride_w = 1`), so the C compiler checks
+each field name against the kernel's header: reordering or renaming a field there cannot
+silently shift the values into the wrong ones."""
 
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: 
         return arrays[(step, name)]
     if isinstance(value, Operand):
         if value.tensor in plan.tensor_offsets:
-            return f"{{NULL, {plan.offset(value.tensor)}u}}"
-        return f"{{{arrays[(step, name)]}, 0u}}"
+            return f"{{.constant = NULL, .offset = {plan.offset(value.tensor)}u}}"
+        return f"{{.constant = {arrays[(step, name)]}, .offset = 0u}}"
     if isinstance(value, (list, tuple)):
         return "{" + ", ".join(_field_value(plan, step, layer, element, v, arrays)
                                for element, v in _elements(name, value)) + "}"
@@ -77,13 +81,14 @@ def plan_source(name: str, plan: Plan, banner: str) -> str:
                 out.append(f"static const {value.ctype} {array}[{value.values.size}] = {{\n"
                            f"{c_array_body(value.ctype, value.values)}\n}};\n\n")
         body = ",\n".join(
-            f"    /* {field_name} */ {_field_value(plan, step, layer, field_name, value, arrays)}"
+            f"    .{field_name} = {_field_value(plan, step, layer, field_name, value, arrays)}"
             for field_name, value in layer.fields)
         note = ", output over its input (in place)" if step in plan.in_place else ""
         out.append(f"/* op #{layer.op_index} {layer.op}{note} */\n"
                    f"static const {layer.params_type} layer{step}_params = {{\n{body}\n}};\n\n")
     if plan.layers:
-        rows = ",\n".join(f'    {{"{layer.op}", {layer.kernel}, &layer{step}_params}}'
+        rows = ",\n".join(f'    {{.op = "{layer.op}", .run = {layer.kernel}, '
+                          f'.params = &layer{step}_params}}'
                           for step, layer in enumerate(plan.layers))
         out.append(f"static const tinyml_layer g_{name}_layers[{len(plan.layers)}] = {{\n"
                    f"{rows}\n}};\n\n")
@@ -91,11 +96,11 @@ def plan_source(name: str, plan: Plan, banner: str) -> str:
     else:
         layers = "NULL"
     out.append(f"const tinyml_plan g_{name}_plan = {{\n"
-               f"    &g_{name}_info,\n"
-               f"    {layers},\n"
-               f"    {len(plan.layers)}u, /* layers */\n"
-               f"    {name.upper()}_PLAN_ARENA_BYTES,\n"
-               f"    {plan.offset(plan.input_tensor)}u, /* input offset */\n"
-               f"    {plan.offset(plan.output_tensor)}u /* output offset */\n"
+               f"    .info = &g_{name}_info,\n"
+               f"    .layers = {layers},\n"
+               f"    .layer_count = {len(plan.layers)}u,\n"
+               f"    .arena_bytes = {name.upper()}_PLAN_ARENA_BYTES,\n"
+               f"    .input_offset = {plan.offset(plan.input_tensor)}u,\n"
+               f"    .output_offset = {plan.offset(plan.output_tensor)}u\n"
                f"}};\n")
     return "".join(out)
