@@ -1,7 +1,13 @@
 # tinyml-pipeline. `make demo` runs the pipeline on the bundled data, `make test` the tests; both
 # set up everything first (Debian packages where possible, .venv, the package).
 
-PYTHON ?= python3
+# The ML stack is pinned for Python 3.11: python3 if that is 3.11, else python3.11 from PATH;
+# PYTHON=/path/to/python3.11 chooses another.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for candidate in python3 python3.11; do \
+  [ "$$($$candidate -c 'import sys; print(sys.version_info[:2] == (3, 11))' 2>/dev/null)" = True ] \
+  && command -v $$candidate && break; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.setup-done
@@ -18,16 +24,26 @@ else
 DEMO_DIR := $(DEMO_MODELS)
 endif
 
-.PHONY: all setup demo test lint models firmware-models bench clean
+.PHONY: all setup demo test lint models firmware-models bench clean distclean check-python
 
 all: test
 
-$(SETUP_STAMP): pyproject.toml scripts/install-system-deps.sh
+# A set-up that fails removes the half-made .venv, so the next run starts over instead of
+# trusting it; the stamp is written only when everything installed.
+$(SETUP_STAMP): pyproject.toml scripts/install-system-deps.sh | check-python
 	scripts/install-system-deps.sh
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip || { rm -rf $(VENV); exit 1; }
+	$(BIN)/pip install --quiet -e '.[dev]' || { rm -rf $(VENV); exit 1; }
 	touch $@
+
+check-python:
+	@version=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	if [ "$$version" != "3.11" ]; then \
+	  echo "error: needs Python 3.11 (PYTHON=$(or $(PYTHON),none found) is $${version:-not runnable}); install python3.11 and run make PYTHON=/path/to/python3.11" >&2; \
+	  exit 2; \
+	fi
 
 setup: $(SETUP_STAMP)
 
@@ -69,3 +85,7 @@ firmware-models: $(SETUP_STAMP)
 
 clean:
 	rm -rf build .pytest_cache
+	@echo "removed build/ and .pytest_cache; kept .venv (make distclean removes it too), models/, firmware/lib/models/ and data/"
+
+distclean: clean
+	rm -rf $(VENV)
