@@ -1,5 +1,5 @@
-"""Exceptions that the CLI turns into one-line messages and exit codes (DESIGN.md: 1 a check
-failed, 2 bad usage or bad input)."""
+"""Exceptions that the CLI turns into one-line messages and exit codes (1 a check failed, 2 bad
+usage or bad input)."""
 
 
 class TinyMLError(Exception):
