@@ -257,3 +257,15 @@ def _package_version() -> str:
 def test_firmware_version_matches_the_package():
     header = (REPO_ROOT / "firmware/include/firmware_version.h").read_text()
     assert f'#define TINYML_FIRMWARE_VERSION "{_package_version()}"' in header
+
+
+@pytest.mark.parametrize("rate", [float("inf"), float("nan"), 0.0, -10.0])
+def test_a_replay_header_with_an_unusable_rate_is_refused(host_firmware, tmp_path, rate):
+    """The ports share one header check (tinyml/imu_replay.h): an infinite, NaN, zero or
+    negative rate is refused as a wrong one is."""
+    path = tmp_path / "bad_rate.bin"
+    # Written by hand: tools/imu_replay.py refuses to write most of these.
+    path.write_bytes(struct.pack("<8sfHH", b"TMLIMU1\0", rate, 6, 0) + bytes(24 * 10))
+    with device_process([str(host_firmware), "--imu", str(path)]) as (device, _):
+        with pytest.raises(DeviceError, match="UNSUPPORTED"):
+            device.capture_start(10.0)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tinyml/little_endian.h"
 #include "tinyml/runtime.h"
 #include "tinyml_models.h"
 
@@ -35,11 +36,6 @@ static uint32_t now_ns(void) {
 static void empty_kernel(const void *params, uint8_t *unused) {
   (void)params;
   (void)unused;
-}
-
-static uint32_t get_u32(const unsigned char *bytes) {
-  return (uint32_t)bytes[0] | ((uint32_t)bytes[1] << 8) | ((uint32_t)bytes[2] << 16) |
-         ((uint32_t)bytes[3] << 24);
 }
 
 static void put_u32(FILE *stream, uint32_t value) {
@@ -114,7 +110,7 @@ static int run(const tinyml_plan *plan, uint32_t count, int profiled, FILE *inpu
 
 int main(int argc, char **argv) {
   char path[4096];
-  unsigned char header[20];
+  uint8_t header[20];
   FILE *inputs, *outputs;
   uint32_t model, flags, count, sample_bytes;
   int status;
@@ -129,10 +125,10 @@ int main(int argc, char **argv) {
       memcmp(header, "TMLBAT1", 8) != 0) {
     return fail("not a batch input file: ", path);
   }
-  model = (uint32_t)(header[8] | (header[9] << 8));
-  flags = (uint32_t)(header[10] | (header[11] << 8));
-  count = get_u32(header + 12);
-  sample_bytes = get_u32(header + 16);
+  model = tinyml_get_u16le(header + 8);
+  flags = tinyml_get_u16le(header + 10);
+  count = tinyml_get_u32le(header + 12);
+  sample_bytes = tinyml_get_u32le(header + 16);
   if (model >= TINYML_MODEL_COUNT) return fail("unknown model", "");
   if ((flags & ~PROFILE_LAYERS) != 0) return fail("unknown flags", "");
   if (sample_bytes != tinyml_builtin_models[model]->info->input.bytes) {

@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "tinyml/imu_replay.h"
 
 /* How long an idle serial read may wait for bytes; keeps the main loop from spinning. */
 #define IDLE_WAIT_MS 20
 
-static const char replay_magic[8] = {'T', 'M', 'L', 'I', 'M', 'U', '1', '\0'};
 
 static struct {
   board_host_options options;
@@ -94,22 +94,16 @@ const board_identity_t *board_identity(void) {
   return host.options.imu_path != NULL ? &identity_with_imu : &identity;
 }
 
-/* The replay file: "TMLIMU1\0", f32 rate, u16 channels, u16 reserved, then f32 samples, all
- * little-endian (so is every host this builds on). Each start replays it from the beginning. */
+/* The replay file (tinyml/imu_replay.h), played from its beginning at each start. */
 int board_imu_start(uint32_t rate_hz) {
-  char magic[8];
+  uint8_t header[TINYML_IMU_REPLAY_HEADER_BYTES];
   float rate;
-  uint16_t channels_and_reserved[2];
   board_imu_stop();
   if (host.options.imu_path == NULL) return BOARD_UNSUPPORTED;
   host.imu = fopen(host.options.imu_path, "rb");
   if (host.imu == NULL) return BOARD_UNSUPPORTED;
-  if (fread(magic, 1, sizeof magic, host.imu) != sizeof magic ||
-      memcmp(magic, replay_magic, sizeof magic) != 0 ||
-      fread(&rate, sizeof rate, 1, host.imu) != 1 ||
-      fread(channels_and_reserved, sizeof channels_and_reserved, 1, host.imu) != 1 ||
-      channels_and_reserved[0] != BOARD_IMU_CHANNELS || !(rate > 0.0f) ||
-      (float)rate_hz < rate * 0.99f || (float)rate_hz > rate * 1.01f) {
+  if (fread(header, 1, sizeof header, host.imu) != sizeof header ||
+      (rate = tinyml_imu_replay_rate(header, rate_hz)) == 0.0f) {
     board_imu_stop();
     return BOARD_UNSUPPORTED;
   }

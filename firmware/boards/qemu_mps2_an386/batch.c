@@ -8,6 +8,7 @@
 #include "semihosting.h"
 #include "startup.h"
 #include "tinyml/builtin_backend.h"
+#include "tinyml/little_endian.h"
 #include "tinyml/runtime.h"
 
 #define BATCH_KEY " batch="
@@ -105,23 +106,7 @@ static int fail_sample(uint32_t index, const char *what) {
 
 /* ---- files -------------------------------------------------------------------------------- */
 
-static uint16_t get_u16(const uint8_t *bytes) {
-  return (uint16_t)(bytes[0] | (bytes[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *bytes) {
-  return (uint32_t)bytes[0] | ((uint32_t)bytes[1] << 8) | ((uint32_t)bytes[2] << 16) |
-         ((uint32_t)bytes[3] << 24);
-}
-
 static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
-
-static void put_u32(uint8_t *bytes, uint32_t value) {
-  bytes[0] = (uint8_t)value;
-  bytes[1] = (uint8_t)(value >> 8);
-  bytes[2] = (uint8_t)(value >> 16);
-  bytes[3] = (uint8_t)(value >> 24);
-}
 
 /* DIR/name into batch.path; 0, or -1 when it does not fit. */
 static int join_path(const char *directory, const char *name) {
@@ -155,10 +140,10 @@ static int check_inputs(int handle, const tinyml_backend *backend, uint16_t *mod
   if (memcmp(header, input_magic, sizeof input_magic) != 0) {
     return fail_text(QEMU_BATCH_INPUTS_NAME, " is not a batch input file (no TMLBAT1 magic)");
   }
-  *model = get_u16(header + 8);
-  *count = get_u32(header + 12);
-  sample_bytes = get_u32(header + 16);
-  *flags = get_u16(header + 10);
+  *model = tinyml_get_u16le(header + 8);
+  *count = tinyml_get_u32le(header + 12);
+  sample_bytes = tinyml_get_u32le(header + 16);
+  *flags = tinyml_get_u16le(header + 10);
   if ((*flags & ~QEMU_BATCH_PROFILE_LAYERS) != 0) {
     return fail_text(QEMU_BATCH_INPUTS_NAME, " asks for flags this image does not know");
   }
@@ -305,7 +290,7 @@ static int write_layer_costs(tinyml_device *device, uint16_t model, const uint8_
   memcpy(context->arena + plan->input_offset, input, plan->info->input.bytes);
   while (layer < plan->layer_count) {
     for (filled = 0; filled < LAYER_CHUNK && layer < plan->layer_count; ++filled, ++layer) {
-      put_u32(profile.layer_costs + 4u * filled,
+      tinyml_put_u32le(profile.layer_costs + 4u * filled,
               one_layer_span(plan, context->arena, layer) - baseline);
     }
     if (semihost_write(outputs, profile.layer_costs, 4u * filled) != 0) return -1;
@@ -328,9 +313,9 @@ static int run_samples(tinyml_device *device, uint16_t model, uint16_t flags, ui
   uint32_t index, cost, micros, empty_cost = 0, deepest = 0, depth, invoke_stack;
 
   memcpy(header, output_magic, sizeof output_magic);
-  put_u32(header + 8, count);
-  put_u32(header + 12, output_bytes);
-  put_u32(header + 16, record_bytes);
+  tinyml_put_u32le(header + 8, count);
+  tinyml_put_u32le(header + 12, output_bytes);
+  tinyml_put_u32le(header + 16, record_bytes);
   if (profiled && prepare_empty_plan(builtin_context(device)->plans[model]) != 0) {
     return fail_text("the model has too many layers to profile", "");
   }
@@ -357,12 +342,12 @@ static int run_samples(tinyml_device *device, uint16_t model, uint16_t flags, ui
     }
     deepest = max_u32(deepest, qemu_stack_high_water());
     invoke_stack = qemu_stack_high_water() - depth;
-    put_u32(record + output_bytes, cost);
-    put_u32(record + output_bytes + 4u, micros);
-    put_u32(record + output_bytes + 8u, deepest);
-    put_u32(record + output_bytes + 12u, invoke_stack);
-    put_u32(record + output_bytes + 16u, layers);
-    put_u32(record + output_bytes + 20u, empty_cost);
+    tinyml_put_u32le(record + output_bytes, cost);
+    tinyml_put_u32le(record + output_bytes + 4u, micros);
+    tinyml_put_u32le(record + output_bytes + 8u, deepest);
+    tinyml_put_u32le(record + output_bytes + 12u, invoke_stack);
+    tinyml_put_u32le(record + output_bytes + 16u, layers);
+    tinyml_put_u32le(record + output_bytes + 20u, empty_cost);
     if (semihost_write(outputs, record, output_bytes + RECORD_TRAILER_BYTES) != 0 ||
         (profiled && write_layer_costs(device, model, input, outputs) != 0)) {
       return fail_sample(index, ": cannot write it to " QEMU_BATCH_OUTPUTS_NAME);

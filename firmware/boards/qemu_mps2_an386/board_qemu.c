@@ -25,11 +25,12 @@
  * every 1342177280 instructions.
  *
  * IMU: a recorded stream replayed from a host file through semihosting (see board_imu_start). */
-#include <math.h>
 #include <string.h>
 
 #include "board.h"
 #include "semihosting.h"
+#include "tinyml/imu_replay.h"
+#include "tinyml/little_endian.h"
 #include "uart_cmsdk.h"
 
 #define SYSCLK_HZ 25000000u
@@ -141,20 +142,15 @@ const board_identity_t *board_identity(void) { return &identity; }
 
 /* ---- IMU replay -------------------------------------------------------------------------- */
 
-/* The replay file: little-endian; "TMLIMU1\0", float32 sample rate in Hz, uint16 channels (6),
- * uint16 reserved (0), then float32[channels] per sample: acc x, y, z in m/s^2, gyro x, y, z
- * in rad/s. The same format as the host port's.
+/* The replay file (tinyml/imu_replay.h), the same as the host port's.
  *
  * Where it comes from: the path after "imu=" on the semihosting command line (tools/qemu.py
  * passes `-semihosting-config ...,arg=tinyml-qemu,arg=imu=PATH`; the rest of the line is the
  * path, spaces included), else "imu_replay.bin" in QEMU's working directory. */
 #define IMU_DEFAULT_PATH "imu_replay.bin"
 #define IMU_PATH_KEY " imu="
-#define IMU_HEADER_BYTES 16
 #define IMU_SAMPLE_BYTES (BOARD_IMU_CHANNELS * 4)
 #define IMU_BATCH 16 /* samples per semihosting read: host round trips are the slow part */
-
-static const uint8_t imu_magic[8] = {'T', 'M', 'L', 'I', 'M', 'U', '1', '\0'};
 
 static int imu_handle = -1; /* semihosting file handle, -1 when stopped */
 
@@ -188,33 +184,18 @@ static int imu_replay_exists(void) {
   return 1;
 }
 
-static float read_f32(const uint8_t *bytes) {
-  float value;
-  memcpy(&value, bytes, sizeof value); /* the core is little-endian, like the file */
-  return value;
-}
-
 static int read_all(int handle, uint8_t *buffer, size_t length) {
   return semihost_read(handle, buffer, length) == (int)length;
 }
 
 int board_imu_start(uint32_t rate_hz) {
-  uint8_t header[IMU_HEADER_BYTES];
-  float file_rate;
+  uint8_t header[TINYML_IMU_REPLAY_HEADER_BYTES];
   int handle;
 
   board_imu_stop();
   handle = semihost_open_read(replay_path());
   if (handle < 0) return BOARD_UNSUPPORTED;
-  if (!read_all(handle, header, sizeof header) || memcmp(header, imu_magic, 8) != 0 ||
-      header[12] != BOARD_IMU_CHANNELS || header[13] != 0) {
-    semihost_close(handle);
-    return BOARD_UNSUPPORTED;
-  }
-  file_rate = read_f32(header + 8);
-  /* The model was trained at rate_hz: a stream recorded more than 1 % off would be misread. */
-  if (!(file_rate > 0.0f) || isinf(file_rate) ||
-      fabsf((float)rate_hz - file_rate) > 0.01f * file_rate) {
+  if (!read_all(handle, header, sizeof header) || tinyml_imu_replay_rate(header, rate_hz) == 0.0f) {
     semihost_close(handle);
     return BOARD_UNSUPPORTED;
   }
@@ -245,7 +226,7 @@ int board_imu_read(float sample[BOARD_IMU_CHANNELS]) {
     imu.next = 0;
   }
   for (channel = 0; channel < BOARD_IMU_CHANNELS; ++channel) {
-    sample[channel] = read_f32(imu.buffer + imu.next + 4u * (unsigned)channel);
+    sample[channel] = tinyml_get_f32le(imu.buffer + imu.next + 4u * (unsigned)channel);
   }
   imu.next += IMU_SAMPLE_BYTES;
   return BOARD_IMU_OK;

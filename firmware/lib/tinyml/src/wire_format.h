@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tinyml/little_endian.h"
+
 typedef struct {
   uint8_t *data;
   size_t capacity;
@@ -70,20 +72,8 @@ static inline void put_str(payload_writer *writer, const char *text) {
   put_bytes(writer, text, length);
 }
 
-static inline uint16_t get_u16(const uint8_t *bytes) {
-  return (uint16_t)(bytes[0] | (bytes[1] << 8));
-}
-
-static inline uint32_t get_u32(const uint8_t *bytes) {
-  return (uint32_t)bytes[0] | ((uint32_t)bytes[1] << 8) | ((uint32_t)bytes[2] << 16) |
-         ((uint32_t)bytes[3] << 24);
-}
-
-static inline float get_f32(const uint8_t *bytes) {
-  uint32_t bits = get_u32(bytes);
-  float value;
-  memcpy(&value, &bits, sizeof value);
-  return value;
-}
+static inline uint16_t get_u16(const uint8_t *bytes) { return tinyml_get_u16le(bytes); }
+static inline uint32_t get_u32(const uint8_t *bytes) { return tinyml_get_u32le(bytes); }
+static inline float get_f32(const uint8_t *bytes) { return tinyml_get_f32le(bytes); }
 
 #endif /* TINYML_WIRE_FORMAT_H */
