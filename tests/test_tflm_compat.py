@@ -1,7 +1,8 @@
-"""Models the board's pinned TFLite Micro computes with other bytes (per-channel dense weights,
-int8 MEAN) are refused at compile time for the TFLM backend, with the model, the op and the
-fix named, while the built-in build takes them; `tinyml convert` warns. The export that
-`tinyml train` uses writes per-tensor dense weights, so the committed models are not refused."""
+"""Models the board's pinned TFLite Micro computes with other bytes or cannot run (per-channel
+dense weights, int8 MEAN, grouped CONV_2D, rank-5 broadcasting ADD/MUL) are refused at compile
+time for the TFLM backend, with the model, the op and the fix named, while the built-in build
+takes them; `tinyml convert` warns. The export that `tinyml train` uses writes per-tensor dense
+weights, so the committed models are not refused."""
 
 import subprocess
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tests.support.modelgen import Case, convert_cases
 from tools.cli import main
 from tools.compiler.host import CORE_INCLUDES
 from tools.compiler.tflm_compat import pinned_tflm_incompatibilities
@@ -101,3 +103,33 @@ def test_a_model_the_boards_tflm_computes_exactly_converts_without_warning(tmp_p
     assert "warning" not in capsys.readouterr().err
     tflm = _compile(out / "digits_model_data.c", out, "-DTINYML_BACKEND_TFLM")
     assert tflm.returncode == 0, tflm.stderr
+
+
+def _conv_and_broadcast_cases() -> list[Case]:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    grouped = rng.normal(size=(3, 3, 2, 4), scale=0.5).astype(np.float32)  # 4 channels, 2 groups
+    plain = rng.normal(size=(3, 3, 4, 4), scale=0.5).astype(np.float32)
+    row = rng.uniform(-1, 1, size=(1, 1, 1, 1, 3)).astype(np.float32)
+
+    def conv(weights):
+        return lambda x: tf.nn.conv2d(x, weights, strides=1, padding="VALID")
+
+    return [Case("grouped conv", (1, 6, 6, 4), conv(grouped)),
+            Case("plain conv", (1, 6, 6, 4), conv(plain)),
+            Case("rank-5 broadcast add", (1, 2, 2, 2, 3), lambda x: x + row),
+            Case("rank-5 broadcast mul", (1, 2, 2, 2, 3), lambda x: x * row),
+            Case("rank-5 add of equal shapes", (1, 2, 2, 2, 3), lambda x: x + x * 0.5),
+            Case("rank-4 broadcast add", (1, 2, 2, 3), lambda x: x + row[0])]
+
+
+def test_grouped_convolutions_and_rank5_broadcasts_are_found():
+    models = [TFLiteModel(data) for data in convert_cases(_conv_and_broadcast_cases(), seed=4)]
+    found = [[p.op_name for p in pinned_tflm_incompatibilities(model)] for model in models]
+    grouped, plain, add5, mul5, equal5, add4 = found
+    assert grouped == ["CONV_2D"] and plain == []
+    assert add5 == ["ADD"] and mul5 == ["MUL"]
+    assert "ADD" not in equal5 and "ADD" not in add4  # same shapes, or rank 4: exact there
+    reasons = {p.op_name: p.reason for p in pinned_tflm_incompatibilities(models[0])}
+    assert "grouped convolution" in reasons["CONV_2D"]

@@ -2,8 +2,10 @@
 
 The board builds TFLM from the TFLM Arduino library at the commit platformio.ini pins
 (tflite-micro-arduino-examples 7948b85, synced from tflite-micro in December 2023). The desktop
-reference, and so `tinyml validate`, is today's TFLM. Two of that library's int8 kernels give
-other bytes, found by running its TFLM on QEMU's Cortex-M4 and reading its sources:
+reference, and so `tinyml validate`, is today's TFLM. Four int8 cases of that library's kernels
+give other bytes or stop the board, found by running its TFLM on QEMU's Cortex-M4 (the committed
+models on their test sets, 600 randomized models of every op the converter accepts) and reading
+its sources:
 
 - FULLY_CONNECTED with per-channel weights: its Prepare derives one multiplier from the filter's
   first scale (`filter->params.scale`) and applies it to every output channel. Per-channel dense
@@ -11,8 +13,13 @@ other bytes, found by running its TFLM on QEMU's Cortex-M4 and reading its sourc
 - int8 MEAN: it averages through float32 and TfLiteRound when the input and output
   quantization differ, and by truncating integer division when they are equal; today's TFLM
   uses one integer multiplier path. The two differ by an LSB on ordinary inputs.
+- Grouped CONV_2D (filter depth below the input depth): its CMSIS-NN CONV_2D has no groups and
+  takes the filter's depth for the input's (MatchingDim's check is compiled out for Arduino), so
+  it convolves the wrong bytes.
+- ADD and MUL that broadcast with a tensor of rank 5: the CMSIS-NN kernels hand them to the 4-D
+  broadcasting reference kernel, whose shape check calls abort().
 
-A model with either cannot be computed exactly by the TFLM firmware, so its generated sources
+A model with any of them cannot be run exactly by the TFLM firmware, so its generated sources
 refuse to compile there (an #error under TINYML_BACKEND_TFLM) and `tinyml convert` warns; the
 built-in runtime runs it exactly.
 """
@@ -20,6 +27,8 @@ built-in runtime runs it exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from tools.tflite_model import TFLiteModel
 
@@ -46,8 +55,20 @@ def _per_channel_dense(model: TFLiteModel, inputs: tuple[int, ...]) -> bool:
     return filter_tensor.type_name == "INT8" and len(set(filter_tensor.scales)) > 1
 
 
+def _grouped_conv(model: TFLiteModel, inputs: tuple[int, ...]) -> bool:
+    input_shape, filter_shape = model.tensor(inputs[0]).shape, model.tensor(inputs[1]).shape
+    return len(input_shape) == 4 and len(filter_shape) == 4 and filter_shape[3] != input_shape[3]
+
+
+def _rank5_broadcast(model: TFLiteModel, inputs: tuple[int, ...]) -> bool:
+    shapes = [model.tensor(index).shape for index in inputs[:2]]
+    sizes = {int(np.prod(shape, dtype=np.int64)) for shape in shapes}
+    return max(len(shape) for shape in shapes) > 4 and len(sizes) > 1
+
+
 def pinned_tflm_incompatibilities(model: TFLiteModel) -> list[TflmIncompatibility]:
-    """The ops of `model` that the board's TFLM would compute with other bytes than TFLM's."""
+    """The ops of `model` that the board's TFLM would compute with other bytes than TFLM's, or
+    not at all."""
     found = []
     for op in model.operators:
         if op.name == "FULLY_CONNECTED" and _per_channel_dense(model, op.inputs):
@@ -62,6 +83,16 @@ def pinned_tflm_incompatibilities(model: TFLiteModel) -> list[TflmIncompatibilit
                 "int8 MEAN rounds through float32",
                 "average with AveragePooling2D over the whole feature map instead of "
                 "GlobalAveragePooling2D (it converts to AVERAGE_POOL_2D)"))
+        elif op.name == "CONV_2D" and _grouped_conv(model, op.inputs):
+            found.append(TflmIncompatibility(
+                op.index, op.name,
+                "a grouped convolution is computed as an ungrouped one over the wrong bytes",
+                "use groups=1 (or a DEPTHWISE_CONV_2D where each group is one channel)"))
+        elif op.name in ("ADD", "MUL") and _rank5_broadcast(model, op.inputs):
+            found.append(TflmIncompatibility(
+                op.index, op.name,
+                "broadcasting with a rank-5 tensor aborts at run time",
+                "keep the operands at rank 4 or below, or give both the same shape"))
     return found
 
 
