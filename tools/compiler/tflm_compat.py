@@ -4,7 +4,7 @@ The board builds TFLM from the TFLM Arduino library at the commit platformio.ini
 (tflite-micro-arduino-examples 7948b85, synced from tflite-micro in December 2023). The desktop
 reference, and so `tinyml validate`, is today's TFLM. Four int8 cases of that library's kernels
 give other bytes or stop the board, found by running its TFLM on QEMU's Cortex-M4 (the committed
-models on their test sets, 600 randomized models of every op the converter accepts) and reading
+models on their test sets, 606 randomized models of every op the converter accepts) and reading
 its sources:
 
 - FULLY_CONNECTED with per-channel weights: its Prepare derives one multiplier from the filter's
