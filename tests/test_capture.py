@@ -20,9 +20,10 @@ from tools.capture import HEADER_BYTES, SAMPLE_BYTES
 from tools.cli import main
 from tools.device import Device, DeviceTimeout
 from tools.errors import InputError
+from tools.hashing import sha256_of
 from tools.imu_replay import read_replay, series_stream, write_replay
 from training import captures as captures_data
-from training.datasets import load_basic_motions, sha256_of
+from training.datasets import load_basic_motions
 
 pytestmark = pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("cc") is None,
                                 reason="cmake and a C compiler are needed for the host port")

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tools.hashing import sha256_of
 from tools.reference import measure_tflm_arena
 from tools.tflite_model import TFLiteModel
 from training import datasets
@@ -33,7 +34,7 @@ def test_card_describes_its_model_file(name):
     assert card["output"]["dtype"] == "int8" and card["input"]["dtype"] == "int8"
     assert card["tflm_arena_bytes"] == measure_tflm_arena(model)
     for file in card["dataset"]["files"]:
-        assert file["sha256"] == datasets.sha256_of(MODELS_DIR.parent / file["path"])
+        assert file["sha256"] == sha256_of(MODELS_DIR.parent / file["path"])
     for plot in ("training.png", "prediction.png" if name == "linear" else "confusion.png"):
         assert (MODELS_DIR / name / plot).stat().st_size > 1000
 

@@ -26,7 +26,8 @@ from tools.compiler.ops.activations import (
     softmax_input_scaling,
 )
 from tools.compiler.planner import compile_plan
-from tools.reference import TFLMRunner, native_stderr_silenced
+from tools.console import native_stderr_silenced
+from tools.reference import TFLMRunner
 from tools.tflite_model import TFLiteModel
 
 BATCHES = 5

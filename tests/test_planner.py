@@ -21,7 +21,8 @@ from tools.compiler.host import CORE_INCLUDES, RUNTIME_DIR, build_runner, compil
 from tools.compiler.memory import Buffer, place
 from tools.compiler.ops import common, pooling
 from tools.compiler.planner import Plan, compile_plan, lower
-from tools.reference import TFLMRunner, native_stderr_silenced
+from tools.console import native_stderr_silenced
+from tools.reference import TFLMRunner
 from tools.tflite_model import TFLiteModel
 
 SAME, VALID = common.PADDING_SAME, common.PADDING_VALID

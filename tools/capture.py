@@ -26,6 +26,7 @@ from tools.atomic import atomic_write_text
 from tools.device import Device
 from tools.errors import InputError
 from tools.framing import DeviceError, ProtocolError, Status
+from tools.hashing import sha256_of
 from tools.imu_replay import CHANNELS, encode_replay
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -158,8 +159,6 @@ class RecordingFile:
         if not self.samples:
             self.partial.unlink(missing_ok=True)
             return None
-        from training.datasets import sha256_of
-
         return sha256_of(self.partial)
 
     def publish(self) -> None:

@@ -175,7 +175,7 @@ def _non_negative_int(text: str) -> int:
 def _import_tensorflow_quietly() -> None:
     # Its C++ start-up lines are printed before logging is set up, so no setting stops them;
     # an import that fails still raises, and is reported, as usual.
-    from tools.reference import native_stderr_silenced
+    from tools.console import native_stderr_silenced
 
     with native_stderr_silenced():
         import tensorflow  # noqa: F401

@@ -32,14 +32,14 @@ class Evaluation:
 
 def load_test_set(model_dir: Path, limit: int | None = None):
     """A model directory's card, model, data set, int8 test inputs and test labels."""
-    from training import datasets
+    from training import captures
     from training.evaluation import Normalization, int8_inputs
     from training.pipeline import load_card
 
     card = load_card(model_dir)
     model = TFLiteModel.from_file(Path(model_dir) / card["model"]["file"])
     model.require_int8_io()
-    data = datasets.load_described(card["dataset"], card["training"]["seed"])
+    data = captures.load_described(card["dataset"], card["training"]["seed"])
     x, y = data.x_test[:limit], data.y_test[:limit]
     return card, model, data, int8_inputs(x, model.inputs[0], Normalization.from_card(card)), y
 

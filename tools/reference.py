@@ -6,31 +6,17 @@ intermediate tensor, which is how `compare` finds the operator where two runtime
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
+from tools.console import native_stderr_silenced
 from tools.errors import InputError
 from tools.tflite_model import TFLiteModel
 
 ARENA_SEARCH_LIMIT = 64 << 20  # no model this project deploys needs more than 64 MiB
-
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Silence what native code writes to fd 2 (TFLM logs every failed allocation there)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class LiteRTRunner:

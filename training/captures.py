@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from tools.errors import InputError
+from tools.hashing import sha256_of
 from tools.imu_replay import read_replay
-from training.datasets import REPO_ROOT, Dataset, sha256_of
+from training import datasets
+from training.datasets import REPO_ROOT, Dataset
 
 NAME = "captures"
 RECORDING_SUFFIX = ".imu"
@@ -173,3 +175,11 @@ def load_from_card(entry: dict) -> Dataset:
         raise InputError(f"{directory}: the captures changed since the model was trained "
                          f"({', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''})")
     return data
+
+
+def load_described(entry: dict, seed: int = 0) -> Dataset:
+    """The data set a card's "dataset" entry describes: a bundled one by name, or the recorded
+    captures the entry lists (they are not bundled, so the entry says where they are)."""
+    if entry.get("name") == "captures":
+        return load_from_card(entry)
+    return datasets.load(entry["name"], seed)

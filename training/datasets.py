@@ -7,7 +7,6 @@ trained and scored on the same samples whatever the machine.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.errors import InputError
+from tools.hashing import sha256_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TINYML_DATA_DIR", REPO_ROOT / "data"))
@@ -88,14 +88,6 @@ class Dataset:
                       "test": int(len(self.x_test))},
             **self.notes,
         }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checked_file(relative: str, expected_sha256: str, data_dir: Path | None = None) -> Path:
@@ -286,11 +278,4 @@ def load(name: str, seed: int = 0) -> Dataset:
     return LOADERS[name](seed)
 
 
-def load_described(entry: dict, seed: int = 0) -> Dataset:
-    """The data set a card's "dataset" entry describes: a bundled one by name, or the recorded
-    captures the entry lists (they are not bundled, so the entry says where they are)."""
-    if entry.get("name") == "captures":
-        from training.captures import load_from_card
 
-        return load_from_card(entry)
-    return load(entry["name"], seed)

@@ -12,7 +12,8 @@ import numpy as np
 
 from tests.support.modelgen import Case, convert_cases
 from tools.compiler.host import build_runner, run_builtin
-from tools.reference import TFLMRunner, native_stderr_silenced
+from tools.console import native_stderr_silenced
+from tools.reference import TFLMRunner
 from tools.tflite_model import TFLiteModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
