@@ -29,8 +29,9 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
 
 from benchmarks import bench_markdown  # noqa: E402
 from tools.errors import TinyMLError  # noqa: E402
+from training.tasks import TASKS  # noqa: E402
 
-COMMITTED = ("linear", "digits", "activity")
+COMMITTED = tuple(TASKS)
 VALIDATION_MODEL = "digits"
 VALIDATION_LIMIT = 2000  # test samples streamed; enough for a steady rate, quick to run
 VALIDATION_JOBS = 2

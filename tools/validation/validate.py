@@ -25,8 +25,9 @@ from tools.validation import links as links_module
 from tools.validation import report as report_module
 from tools.validation.journal import Journal
 from tools.validation.stream import Outcome, stream
+from training.tasks import TASKS
 
-MODEL_NAMES = ("activity", "digits", "linear")
+MODEL_NAMES = tuple(sorted(TASKS))  # the built-in models, in the firmware registry's order
 
 
 @dataclasses.dataclass
