@@ -74,3 +74,15 @@ def test_run_rejects_an_unknown_backend(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         _run(LINEAR, tmp_path / "x.npy", tmp_path / "y.npy", "cmsis")
     assert stop.value.code == 2
+
+
+def test_run_takes_the_x_array_of_an_npz(tmp_path):
+    inputs = np.random.default_rng(3).integers(-128, 128, (5, 1), dtype=np.int8)
+    np.savez(tmp_path / "test.npz", x=inputs, y=np.zeros(5))
+    assert _run(LINEAR, tmp_path / "test.npz", tmp_path / "y.npy", "tflm") == 0
+    assert np.load(tmp_path / "y.npy").shape[0] == 5
+
+
+def test_run_refuses_an_npz_without_x(tmp_path, capsys):
+    np.savez(tmp_path / "test.npz", a=np.zeros((2, 1), np.int8), b=np.zeros(2))
+    _refused(tmp_path, capsys, LINEAR, tmp_path / "test.npz", "needs an array named 'x'")

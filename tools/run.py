@@ -19,13 +19,26 @@ BACKENDS = ("builtin", "tflm", "litert")
 
 
 def load_inputs(path: Path, model: TFLiteModel) -> np.ndarray:
-    """Reads X.npy and returns it as a batch shaped (N, *input_shape)."""
+    """Reads X.npy, or the array `x` of an .npz (a test set's layout; its only array if it has
+    one), and returns it as a batch shaped (N, *input_shape)."""
     try:
-        inputs = np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"inputs not found: {path}") from None
     except (OSError, ValueError) as error:
-        raise InputError(f"{path}: not a readable .npy array ({error})") from None
+        raise InputError(f"{path}: not a readable .npy or .npz array ({error})") from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            names = list(loaded.files)
+            if "x" not in names and len(names) != 1:
+                raise InputError(f"{path}: an .npz needs an array named 'x' (it has: "
+                                 f"{', '.join(names) or 'none'})")
+            try:
+                inputs = loaded["x" if "x" in names else names[0]]
+            except ValueError as error:
+                raise InputError(f"{path}: unreadable array ({error})") from None
+    else:
+        inputs = loaded
     expected = model.inputs[0].shape
     if not expected or expected[0] != 1:
         raise InputError(f"{model.source}: input shape {list(expected)} has no batch dimension "
