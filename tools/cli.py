@@ -96,7 +96,8 @@ def _add_run(commands) -> None:
                     "runtime compiled for this machine (cached); tflm: TFLite Micro's host "
                     "interpreter; litert: the LiteRT interpreter.")
     parser.add_argument("model", type=Path, help="an int8 .tflite")
-    parser.add_argument("--inputs", type=Path, required=True, help="int8 inputs: .npy, or .npz with an array x")
+    parser.add_argument("--inputs", type=Path, required=True,
+                        help="int8 inputs: .npy, or .npz with an array x")
     parser.add_argument("--out", type=Path, required=True, help="where to save outputs, .npy")
     parser.add_argument("--backend", choices=BACKENDS, default="builtin",
                         help="runtime to use (default builtin)")
