@@ -209,3 +209,36 @@ def test_jobs_must_match_the_ports_given(capsys):
         main(["validate", "--model", "linear", "--port", "loop://", "--jobs", "3"])
     assert exit_info.value.code == 2
     assert "give one port per job" in capsys.readouterr().err
+
+
+def test_a_second_run_on_the_same_report_directory_is_refused(tmp_path, capsys):
+    """Two runs would interleave their journals: the second stops at once, naming the first."""
+    from tools.validation.lock import report_directory_locked
+
+    with report_directory_locked(tmp_path / "report"):
+        assert main(["validate", "--model", "linear", "--emulator", "host",
+                     "--report", str(tmp_path / "report")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "is in use by another tinyml validate" in error and f"pid {os.getpid()}" in error
+    with report_directory_locked(tmp_path / "report"):  # released: free again
+        pass
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('{"kind":"sample","index":81}', "outside 0..80"),
+    ('{"kind":"sample","index":"3"}', "outside 0..80"),
+    ("not json at all", "not a validation journal"),
+])
+def test_resume_refuses_a_damaged_journal_in_one_line(line, expected, tmp_path):
+    from types import SimpleNamespace
+
+    from tools.errors import InputError
+    from tools.validation.journal import Journal
+
+    reference = SimpleNamespace(name="linear", sha256="ab" * 32, dataset="linear", count=81)
+    path = tmp_path / "results.jsonl"
+    Journal(path, reference, resume=False).close()
+    with path.open("a") as stream:
+        stream.write(line + "\n")
+    with pytest.raises(InputError, match=expected):
+        Journal(path, reference, resume=True)

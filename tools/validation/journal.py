@@ -40,8 +40,12 @@ class Journal:
         if len(complete) != len(text):
             with self.path.open("r+", encoding="utf-8") as stream:
                 stream.truncate(len(complete.encode("utf-8")))
-        lines = [json.loads(line) for line in complete.splitlines() if line.strip()]
-        if not lines or lines[0].get("kind") != "run":
+        try:
+            lines = [json.loads(line) for line in complete.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise InputError(f"{self.path}: not a validation journal (line {error.lineno}: "
+                             f"{error.msg}); move it away or run without --resume") from None
+        if not lines or not isinstance(lines[0], dict) or lines[0].get("kind") != "run":
             raise InputError(f"{self.path}: not a validation journal; move it away or run "
                              "without --resume")
         found = lines[0]
@@ -49,12 +53,18 @@ class Journal:
             if found.get(key) != header[key]:
                 raise InputError(f"{self.path} holds results for {key} {found.get(key)!r}, this "
                                  f"run has {header[key]!r}; run without --resume to start over")
-        for line in lines[1:]:
-            if line["kind"] == "sample":
-                self.samples[line["index"]] = line
-            elif line["kind"] == "session":
+        for number, line in enumerate(lines[1:], start=2):
+            kind = line.get("kind") if isinstance(line, dict) else None
+            if kind == "sample":
+                index = line.get("index")
+                if not isinstance(index, int) or not 0 <= index < header["samples"]:
+                    raise InputError(f"{self.path}: line {number} is a sample {index!r} outside "
+                                     f"0..{header['samples'] - 1}; move it away or run without "
+                                     f"--resume")
+                self.samples[index] = line
+            elif kind == "session":
                 self.sessions.append(line)
-            elif line["kind"] == "end" and self.sessions:
+            elif kind == "end" and self.sessions:
                 self.sessions[-1].update(end=line)
 
     def _write(self, line: dict) -> None:

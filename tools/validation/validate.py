@@ -24,6 +24,7 @@ from tools.validation import desktop
 from tools.validation import links as links_module
 from tools.validation import report as report_module
 from tools.validation.journal import Journal
+from tools.validation.lock import report_directory_locked
 from tools.validation.stream import Outcome, stream
 from training.tasks import TASKS
 
@@ -62,7 +63,11 @@ def _progress_factory(quiet: bool):
 
 
 def run(options: Options, out=None) -> int:
-    out = out or sys.stdout
+    with report_directory_locked(Path(options.report_dir)):
+        return _run_locked(options, out or sys.stdout)
+
+
+def _run_locked(options: Options, out) -> int:
     progress = _progress_factory(options.quiet)
     started = time.monotonic()
     # The emulators boot while the desktop reference runs.
