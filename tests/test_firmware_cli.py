@@ -14,7 +14,9 @@ import pytest
 import tools.firmware as firmware
 from tests.conftest import REPO_ROOT
 from tools.cli import main
+from tools.elf import elf_sections
 from tools.errors import InputError
+from tools.size_report import size_report
 
 PROGRAM = """\
 #include <stdint.h>
@@ -107,14 +109,14 @@ def _ours(elf: Path) -> list[tuple[str, int, int]]:
     # non-allocated relocations; everything else must match.
     hidden = {"SYMTAB", "STRTAB", "REL", "RELA"}
     return [(section.name, section.size, section.address)
-            for section in firmware.elf_sections(elf)
+            for section in elf_sections(elf)
             if section.allocated or section.type_name not in hidden]
 
 
 def test_arm_sections_and_totals_match_arm_none_eabi_size(tmp_path):
     elf = _compile_arm(tmp_path, SPLIT_SCRIPT)
     assert _ours(elf) == _binutils_sections("arm-none-eabi-size", elf)
-    report = firmware.size_report(elf)
+    report = size_report(elf)
     text, data, bss = _berkeley("arm-none-eabi-size", elf)
     assert (report["text"], report["data"], report["bss"]) == (text, data, bss)
     # The usual embedded arithmetic, here derived from the program headers.
@@ -140,13 +142,13 @@ def test_arm_load_addresses_match_objdump(tmp_path):
         if len(fields) == 7 and fields[0].isdigit() and "LOAD" in flags:
             expected[fields[1]] = (int(fields[3], 16), int(fields[4], 16))
     ours = {section.name: (section.address, section.load_address)
-            for section in firmware.elf_sections(elf) if section.name in expected}
+            for section in elf_sections(elf) if section.name in expected}
     assert ours == expected and len(expected) >= 2
 
 
 def test_an_image_loaded_into_one_region_keeps_writable_data_in_ram(tmp_path):
     elf = _compile_arm(tmp_path, ONE_REGION_SCRIPT)
-    report = firmware.size_report(elf)
+    report = size_report(elf)
     rows = {row["name"]: row for row in report["sections"]}
     assert rows[".data"]["region"] == "RAM" and rows[".text"]["region"] == "flash"
     assert report["flash_bytes"] == report["text"]
@@ -155,7 +157,7 @@ def test_an_image_loaded_into_one_region_keeps_writable_data_in_ram(tmp_path):
 
 def test_host_executable_matches_size_and_says_flash_does_not_apply(host_elf, capsys):
     assert _ours(host_elf) == _binutils_sections("size", host_elf)
-    report = firmware.size_report(host_elf)
+    report = size_report(host_elf)
     assert (report["text"], report["data"], report["bss"]) == _berkeley("size", host_elf)
     assert report["kind"] == "host" and report["flash_bytes"] is None
     assert main(["firmware", "size", str(host_elf)]) == 0

@@ -298,7 +298,8 @@ def _run_firmware_build(args, parser) -> int:
 
 
 def _run_firmware_size(args, parser) -> int:
-    from tools.firmware import build, format_size_report, size_report, target_elf
+    from tools.firmware import build, target_elf
+    from tools.size_report import format_size_report, size_report
 
     elf = args.elf
     if args.target:

@@ -28,7 +28,7 @@ from pathlib import Path
 from tools.bench.linkmap import Placed, parse_map
 from tools.compiler.layers import Const, Operand
 from tools.compiler.planner import Plan
-from tools.firmware import size_report
+from tools.size_report import size_report
 
 CATEGORIES = ("runtime", "plan", "weights", "firmware", "libc", "padding")
 # Const arrays that hold a constant tensor of the .tflite as it is; the others (multiplier,
