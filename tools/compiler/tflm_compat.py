@@ -102,7 +102,7 @@ def tflm_refusal_c(model_name: str, problems: list[TflmIncompatibility]) -> str:
         return ""
     lines = "".join(f'#error "{_c_string(p.message(model_name))}"\n' for p in problems)
     return (f"/* The board's TFLM would compute this model with other bytes than TFLite Micro's\n"
-            f" * reference (tools/compiler/tflm_compat.py): refuse that build. */\n"
+            f" * reference, or stop (tools/compiler/tflm_compat.py): refuse that build. */\n"
             f"#if defined(TINYML_BACKEND_TFLM)\n{lines}#endif\n\n")
 
 
