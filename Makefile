@@ -35,9 +35,8 @@ all: test
 $(SETUP_STAMP): pyproject.toml scripts/install-system-deps.sh | check-python
 	scripts/install-system-deps.sh
 	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
-	$(BIN)/pip install --quiet --upgrade pip || { rm -rf $(VENV); exit 1; }
-	$(BIN)/pip install --quiet -e '.[dev]' || { rm -rf $(VENV); exit 1; }
+	{ $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet --upgrade pip \
+	  && $(BIN)/pip install --quiet -e '.[dev]'; } || { rm -rf $(VENV); exit 1; }
 	touch $@
 
 check-python:

@@ -96,14 +96,17 @@ def _check_target(target: str) -> None:
                          f"{', '.join(targets())}")
 
 
+def _env_names(config: configparser.ConfigParser) -> tuple[str, ...]:
+    return tuple(section[4:] for section in config.sections() if section.startswith("env:"))
+
+
 def pio_envs() -> tuple[str, ...]:
     """The PlatformIO environments platformio.ini defines, in its order; none if it is missing
     or unreadable (building one then says why)."""
     try:
-        config = _pio_config()
+        return _env_names(_pio_config())
     except FirmwareError:
         return ()
-    return tuple(section[4:] for section in config.sections() if section.startswith("env:"))
 
 
 def flashable_envs() -> tuple[str, ...]:
@@ -112,7 +115,7 @@ def flashable_envs() -> tuple[str, ...]:
         config = _pio_config()
     except FirmwareError:
         return ()
-    return tuple(env for env in pio_envs()
+    return tuple(env for env in _env_names(config)
                  if config.get(f"env:{env}", _FLASH_OPTION, fallback="yes").strip() != "no")
 
 
@@ -244,7 +247,7 @@ def _pio_config() -> configparser.ConfigParser:
 
 
 def _check_pio_env(env_name: str) -> None:
-    envs = [section[4:] for section in _pio_config().sections() if section.startswith("env:")]
+    envs = _env_names(_pio_config())  # raises, unlike pio_envs, when the file is unreadable
     if env_name not in envs:
         raise FirmwareError(f"platformio.ini has no [env:{env_name}] (it has: "
                             f"{', '.join(envs) or 'none'})")
