@@ -18,7 +18,7 @@ DEMO_BUILD := build/demo
 DEMO_MODELS ?= $(DEMO_BUILD)/models
 # The built-in models, from their one list (training/tasks.py); read when a recipe runs, after
 # the set-up has made .venv.
-MODELS = $(shell $(BIN)/python -m training.tasks)
+MODELS = $(shell $(BIN)/python -m tinyml_pipeline.training.tasks)
 
 ifeq ($(SKIP_TRAIN),1)
 DEMO_DIR := models
@@ -32,7 +32,7 @@ all: test
 
 # A set-up that fails removes the half-made .venv, so the next run starts over instead of
 # trusting it; the stamp is written only when everything installed.
-$(SETUP_STAMP): pyproject.toml scripts/install-system-deps.sh | check-python
+$(SETUP_STAMP): pyproject.toml setup.py scripts/install-system-deps.sh | check-python
 	scripts/install-system-deps.sh
 	rm -rf $(VENV)
 	{ $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet --upgrade pip \

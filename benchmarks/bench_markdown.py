@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tools.bench import machine as machine_info
-from tools.bench.report import FLASH_NOTE, HOW, LOWER_BOUND, RAM_NOTE
+from tinyml_pipeline.tools.bench import machine as machine_info
+from tinyml_pipeline.tools.bench.report import FLASH_NOTE, HOW, LOWER_BOUND, RAM_NOTE
 
 
 def _n(value, digits: int = 0) -> str:

@@ -28,8 +28,8 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks import bench_markdown  # noqa: E402
-from tools.errors import TinyMLError  # noqa: E402
-from training.tasks import TASKS  # noqa: E402
+from tinyml_pipeline.tools.errors import TinyMLError  # noqa: E402
+from tinyml_pipeline.training.tasks import TASKS  # noqa: E402
 
 COMMITTED = tuple(TASKS)
 VALIDATION_MODEL = "digits"
@@ -43,7 +43,7 @@ def say(message: str) -> None:
 
 def bench_one(label: str, source: Path, runs: int, origin: str, description: str) -> dict:
     """One model's figures, or its failure as one line."""
-    from tools.bench.bench import run_bench
+    from tinyml_pipeline.tools.bench.bench import run_bench
 
     entry = {"label": label, "origin": origin, "description": description,
              "source": str(source)}

@@ -110,11 +110,11 @@ def build_tflite(spec: PublicModel, seed: int) -> bytes:
     # TensorFlow's start-up chatter (oneDNN, CUDA probes) would bury the bench's progress.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    from tools.reference import native_stderr_silenced
+    from tinyml_pipeline.tools.reference import native_stderr_silenced
 
     with native_stderr_silenced():  # absl logs to fd 2 at import, whatever the variables say
         import tf_keras
-    from training.quantize import to_int8_tflite
+    from tinyml_pipeline.training.quantize import to_int8_tflite
 
     tf_keras.utils.set_random_seed(seed)
     model = spec.build(tf_keras, tf_keras.layers)

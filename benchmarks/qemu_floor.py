@@ -24,15 +24,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
-from tools import firmware  # noqa: E402
-from tools.errors import TinyMLError  # noqa: E402
+from tinyml_pipeline.tools import firmware  # noqa: E402
+from tinyml_pipeline.tools.errors import TinyMLError  # noqa: E402
 
 
 def model_index_from_device(name: str) -> int:
     """The index of model `name` in the QEMU image's MODEL_INFO list."""
-    from tools import emulate
-    from tools.device import Device
-    from tools.transport import open_transport
+    from tinyml_pipeline.tools import emulate
+    from tinyml_pipeline.tools.device import Device
+    from tinyml_pipeline.tools.transport import open_transport
 
     with emulate.start("qemu") as emulator, Device(open_transport(emulator.url),
                                                    timeout=15.0) as device:
@@ -44,8 +44,8 @@ def model_index_from_device(name: str) -> int:
 
 def measure(model: str, jobs: int, limit: int | None, model_index: int | None,
             check: bool) -> dict:
-    from tools.evaluate import load_test_set
-    from tools.qemu_batch import run_batch
+    from tinyml_pipeline.tools.evaluate import load_test_set
+    from tinyml_pipeline.tools.qemu_batch import run_batch
 
     elf = firmware.build("qemu", quiet=True)
     _, tflite, _, inputs, _ = load_test_set(REPO_ROOT / "models" / model, limit)
@@ -75,7 +75,7 @@ def measure(model: str, jobs: int, limit: int | None, model_index: int | None,
     if check:
         import numpy as np
 
-        from tools.reference import TFLMRunner, run_all
+        from tinyml_pipeline.tools.reference import TFLMRunner, run_all
 
         expected = run_all(TFLMRunner(tflite), inputs).reshape(samples, -1)
         figures["identical_to_tflm"] = int(np.all(expected == result.outputs, axis=1).sum())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from training.tasks import TASKS
+from tinyml_pipeline.training.tasks import TASKS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")

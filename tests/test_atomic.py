@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-import tools.atomic as atomic
+import tinyml_pipeline.tools.atomic as atomic
 
 
 def _mode(path) -> int:

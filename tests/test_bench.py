@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
-from tools import cli
-from tools.bench import linkmap, macs, measure
-from tools.bench.bench import run_bench
-from tools.bench.model import c_name
-from tools.compiler.layers import Const
-from tools.compiler.planner import compile_plan
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools import cli
+from tinyml_pipeline.tools.bench import linkmap, macs, measure
+from tinyml_pipeline.tools.bench.bench import run_bench
+from tinyml_pipeline.tools.bench.model import c_name
+from tinyml_pipeline.tools.compiler.layers import Const
+from tinyml_pipeline.tools.compiler.planner import compile_plan
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 _missing = [tool for tool in ("arm-none-eabi-gcc", "cmake", "qemu-system-arm")
             if shutil.which(tool) is None]

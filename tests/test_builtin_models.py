@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
-from tools.compiler.host import build_runner, run_builtin
-from tools.compiler.planner import compile_plan
-from tools.evaluate import load_test_set
-from tools.reference import TFLMRunner, measure_tflm_arena, run_all
+from tinyml_pipeline.tools.compiler.host import build_runner, run_builtin
+from tinyml_pipeline.tools.compiler.planner import compile_plan
+from tinyml_pipeline.tools.evaluate import load_test_set
+from tinyml_pipeline.tools.reference import TFLMRunner, measure_tflm_arena, run_all
 
 
 @pytest.mark.slow

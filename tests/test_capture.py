@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tools import emulate, firmware
-from tools.capture import HEADER_BYTES, SAMPLE_BYTES
-from tools.cli import main
-from tools.device import Device, DeviceTimeout
-from tools.errors import InputError
-from tools.hashing import sha256_of
-from tools.imu_replay import read_replay, series_stream, write_replay
-from training import captures as captures_data
-from training.datasets import load_basic_motions
+from tinyml_pipeline.tools import emulate, firmware
+from tinyml_pipeline.tools.capture import HEADER_BYTES, SAMPLE_BYTES
+from tinyml_pipeline.tools.cli import main
+from tinyml_pipeline.tools.device import Device, DeviceTimeout
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.hashing import sha256_of
+from tinyml_pipeline.tools.imu_replay import read_replay, series_stream, write_replay
+from tinyml_pipeline.training import captures as captures_data
+from tinyml_pipeline.training.datasets import load_basic_motions
 
 pytestmark = pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("cc") is None,
                                 reason="cmake and a C compiler are needed for the host port")
@@ -208,7 +208,7 @@ def test_ctrl_c_keeps_what_arrived(host_firmware, replays, streams, tmp_path):
                               "--imu-paced"], stdout=subprocess.PIPE, text=True)
     try:
         url = board.stdout.readline().split()[1]
-        cli = subprocess.Popen([sys.executable, "-m", "tools.cli", "-q", "capture", "--label",
+        cli = subprocess.Popen([sys.executable, "-m", "tinyml_pipeline.tools.cli", "-q", "capture", "--label",
                                 "walking", "--seconds", "60", "--port", url,
                                 "--out", str(tmp_path)],
                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -301,7 +301,7 @@ def test_captures_only_train_the_activity_model(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_train_activity_on_the_captures(recorded, tmp_path, capsys):
-    from tools.tflite_model import TFLiteModel
+    from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
     out = tmp_path / "activity"
     assert main(["-q", "train", "activity", "--captures", str(recorded), "--epochs", "3",

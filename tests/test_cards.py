@@ -6,13 +6,13 @@ import json
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
-from tools.hashing import sha256_of
-from tools.reference import measure_tflm_arena
-from tools.tflite_model import TFLiteModel
-from training import datasets
-from training.evaluation import Normalization
-from training.pipeline import int8_metrics
-from training.tasks import get_task
+from tinyml_pipeline.tools.hashing import sha256_of
+from tinyml_pipeline.tools.reference import measure_tflm_arena
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
+from tinyml_pipeline.training import datasets
+from tinyml_pipeline.training.evaluation import Normalization
+from tinyml_pipeline.training.pipeline import int8_metrics
+from tinyml_pipeline.training.tasks import get_task
 
 
 def _card(name):

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from tests.conftest import MODELS_DIR
-from tools.cli import main
+from tinyml_pipeline.tools.cli import main
 
 
 def test_evaluate_linear_reports_both_runtimes(tmp_path, capsys):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
-from tools.cli import main
-from tools.compiler.convert import DEFAULT_OUT, convert_file, registry_files
-from tools.compiler.host import CORE_INCLUDES, runtime_sources
+from tinyml_pipeline.tools.cli import main
+from tinyml_pipeline.tools.compiler.convert import DEFAULT_OUT, convert_file, registry_files
+from tinyml_pipeline.tools.compiler.host import CORE_INCLUDES, runtime_sources
 
 STANDIN = Path(__file__).parent / "support" / "tflm_standin"
 C99 = ["-std=c99", "-Wall", "-Wextra", "-Werror"]

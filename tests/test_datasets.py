@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from tools.errors import InputError
-from training import datasets
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.training import datasets
 
 
 def test_mnist_shapes_and_splits():

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from tools import emulate
-from tools.device import Device
-from tools.transport import open_transport
+from tinyml_pipeline.tools import emulate
+from tinyml_pipeline.tools.device import Device
+from tinyml_pipeline.tools.transport import open_transport
 
 NEEDS = {"host": ("cmake", "cc"), "qemu": ("cmake", "arm-none-eabi-gcc", "qemu-system-arm")}
 
@@ -38,7 +38,7 @@ def test_renode_missing_is_one_clear_error(monkeypatch):
 def test_tinyml_emulate_prints_the_url_and_stops_on_ctrl_c():
     if shutil.which("cmake") is None:
         pytest.skip("cmake not installed")
-    process = subprocess.Popen([sys.executable, "-m", "tools.cli", "emulate", "--target", "host"],
+    process = subprocess.Popen([sys.executable, "-m", "tinyml_pipeline.tools.cli", "emulate", "--target", "host"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = process.stdout.readline().strip()

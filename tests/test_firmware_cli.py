@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import tools.firmware as firmware
+import tinyml_pipeline.tools.firmware as firmware
 from tests.conftest import REPO_ROOT
-from tools.cli import main
-from tools.elf import elf_sections
-from tools.errors import InputError
-from tools.size_report import size_report
+from tinyml_pipeline.tools.cli import main
+from tinyml_pipeline.tools.elf import elf_sections
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.size_report import size_report
 
 PROGRAM = """\
 #include <stdint.h>

@@ -16,13 +16,13 @@ import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR, REPO_ROOT
 from tests.support.firmware_link import committed_sha256, device_process, first_test_input
-from tools import firmware
-from tools.device import Device
-from tools.evaluate import load_test_set
-from tools.framing import DeviceError, Status, cobs_encode, crc32, encode_frame
-from tools.imu_replay import series_stream, write_replay
-from tools.protocol import Encoding, Request, StreamEndReason
-from tools.reference import TFLMRunner, run_all
+from tinyml_pipeline.tools import firmware
+from tinyml_pipeline.tools.device import Device
+from tinyml_pipeline.tools.evaluate import load_test_set
+from tinyml_pipeline.tools.framing import DeviceError, Status, cobs_encode, crc32, encode_frame
+from tinyml_pipeline.tools.imu_replay import series_stream, write_replay
+from tinyml_pipeline.tools.protocol import Encoding, Request, StreamEndReason
+from tinyml_pipeline.tools.reference import TFLMRunner, run_all
 
 pytestmark = pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("cc") is None,
                                 reason="cmake and a C compiler are needed for the host port")

@@ -12,12 +12,12 @@ import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
 from tests.support.firmware_link import committed_sha256, device_process, first_test_input
-from tools import firmware, qemu
-from tools.cli import main
-from tools.evaluate import load_test_set
-from tools.imu_replay import series_stream, write_replay
-from tools.protocol import StreamEndReason
-from tools.reference import TFLMRunner, run_all
+from tinyml_pipeline.tools import firmware, qemu
+from tinyml_pipeline.tools.cli import main
+from tinyml_pipeline.tools.evaluate import load_test_set
+from tinyml_pipeline.tools.imu_replay import series_stream, write_replay
+from tinyml_pipeline.tools.protocol import StreamEndReason
+from tinyml_pipeline.tools.reference import TFLMRunner, run_all
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in ("arm-none-eabi-gcc", "cmake", "qemu-system-arm")),

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tools import qemu
-from tools.errors import InputError
+from tinyml_pipeline.tools import qemu
+from tinyml_pipeline.tools.errors import InputError
 
 FIRMWARE = REPO_ROOT / "firmware"
 TOOLCHAIN_FILE = FIRMWARE / "cmake" / "arm-none-eabi.cmake"

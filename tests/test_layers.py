@@ -12,10 +12,11 @@ from pathlib import Path
 from tests.conftest import REPO_ROOT
 
 PACKAGES = ("tools", "training")
+PREFIX = "tinyml_pipeline."  # the installed import name of both folders (setup.py)
 BOTTOM, MIDDLE, TOP, ENTRY = range(4)
 LAYER_NAMES = ("bottom", "middle", "top", "entry")
-# Longest prefix wins.
-LAYERS = {
+# Longest prefix wins; names without PREFIX, as the graph prints them.
+SHORT_LAYERS = {
     "tools": BOTTOM, "training": MIDDLE,
     "tools.errors": BOTTOM, "tools.atomic": BOTTOM, "tools.hashing": BOTTOM,
     "tools.console": BOTTOM, "tools.elf": BOTTOM, "tools.tflite_model": BOTTOM,
@@ -29,6 +30,7 @@ LAYERS = {
     "tools.run": TOP,
     "tools.cli": ENTRY,
 }
+LAYERS = {PREFIX + name: layer for name, layer in SHORT_LAYERS.items()}
 
 
 def modules() -> dict[str, Path]:
@@ -37,7 +39,7 @@ def modules() -> dict[str, Path]:
         for path in sorted((REPO_ROOT / package).rglob("*.py")):
             parts = path.relative_to(REPO_ROOT).with_suffix("").parts
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            found[name] = path
+            found[PREFIX + name] = path
     return found
 
 
@@ -112,15 +114,17 @@ def test_there_are_no_import_cycles():
 
 def test_the_walk_sees_function_level_imports():
     """A lazy import counts: evaluate's load_test_set imports training inside the function."""
-    assert "training.captures" in import_graph()["tools.evaluate"]
+    assert f"{PREFIX}training.captures" in import_graph()[f"{PREFIX}tools.evaluate"]
 
 
 def main() -> None:
     graph = import_graph()
+    print(f"(every name is under {PREFIX.rstrip('.')})")
     for layer, layer_name in enumerate(LAYER_NAMES):
         print(f"[{layer_name}]")
         for name in sorted(n for n in graph if layer_of(n) == layer):
-            print(f"  {name} -> {', '.join(sorted(graph[name])) or '-'}")
+            targets = ", ".join(sorted(t.removeprefix(PREFIX) for t in graph[name])) or "-"
+            print(f"  {name.removeprefix(PREFIX)} -> {targets}")
 
 
 if __name__ == "__main__":

@@ -17,18 +17,18 @@ import numpy as np
 import pytest
 
 from tests.support.modelgen import Case, convert_cases
-from tools.compiler.errors import CompileError
-from tools.compiler.host import RUNTIME_DIR, build_runner, run_builtin
-from tools.compiler.ops.activations import (
+from tinyml_pipeline.tools.compiler.errors import CompileError
+from tinyml_pipeline.tools.compiler.host import RUNTIME_DIR, build_runner, run_builtin
+from tinyml_pipeline.tools.compiler.ops.activations import (
     input_radius,
     relu6_bounds,
     sigmoid_input_scaling,
     softmax_input_scaling,
 )
-from tools.compiler.planner import compile_plan
-from tools.console import native_stderr_silenced
-from tools.reference import TFLMRunner
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.compiler.planner import compile_plan
+from tinyml_pipeline.tools.console import native_stderr_silenced
+from tinyml_pipeline.tools.reference import TFLMRunner
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 BATCHES = 5
 PER_BATCH = 40

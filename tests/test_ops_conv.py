@@ -15,12 +15,16 @@ import pytest
 from tests.conftest import MODELS_DIR, REPO_ROOT
 from tests.support.modelgen import Case, convert_cases
 from tests.support.opcheck import compare_models
-from tools.compiler.host import CORE_INCLUDES, build_runner, run_builtin
-from tools.compiler.ops import supported_ops
-from tools.compiler.ops.conv import conv_filter_layout, conv_filter_values, output_stage_table
-from tools.evaluate import load_test_set
-from tools.reference import TFLMRunner, run_all
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.compiler.host import CORE_INCLUDES, build_runner, run_builtin
+from tinyml_pipeline.tools.compiler.ops import supported_ops
+from tinyml_pipeline.tools.compiler.ops.conv import (
+    conv_filter_layout,
+    conv_filter_values,
+    output_stage_table,
+)
+from tinyml_pipeline.tools.evaluate import load_test_set
+from tinyml_pipeline.tools.reference import TFLMRunner, run_all
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 BATCHES = 5
 PER_BATCH = 42  # 210 models per op

@@ -38,7 +38,7 @@ from tests.support.modelgen import (
     split_branches,
 )
 from tests.support.opcheck import compare_models
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 BATCHES = 5
 PER_BATCH = 40

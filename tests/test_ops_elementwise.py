@@ -7,11 +7,11 @@ import pytest
 
 from tests.support.modelgen import Case, _schema, convert_cases, pack
 from tests.support.opcheck import compare_models
-from tools.compiler.errors import CompileError
-from tools.compiler.ops.elementwise import broadcast_loops
-from tools.compiler.ops.reduce import mean_multiplier
-from tools.compiler.planner import compile_plan
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.compiler.errors import CompileError
+from tinyml_pipeline.tools.compiler.ops.elementwise import broadcast_loops
+from tinyml_pipeline.tools.compiler.ops.reduce import mean_multiplier
+from tinyml_pipeline.tools.compiler.planner import compile_plan
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 BATCHES = 5
 PER_BATCH = 42

@@ -11,7 +11,7 @@ import pytest
 from tests.support.modelgen import Case, convert_cases
 from tests.support.opcheck import compare_models
 from tests.support.surgery import reshape_to_expand_dims, reshape_to_squeeze
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 BATCHES = 5
 PER_BATCH = 40

@@ -17,13 +17,19 @@ import pytest
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
 from tests.support.modelgen import _schema, pack
 from tests.support.opcheck import compare_models
-from tools.compiler.host import CORE_INCLUDES, RUNTIME_DIR, build_runner, compiler, run_builtin
-from tools.compiler.memory import Buffer, place
-from tools.compiler.ops import common, pooling
-from tools.compiler.planner import Plan, compile_plan, lower
-from tools.console import native_stderr_silenced
-from tools.reference import TFLMRunner
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.compiler.host import (
+    CORE_INCLUDES,
+    RUNTIME_DIR,
+    build_runner,
+    compiler,
+    run_builtin,
+)
+from tinyml_pipeline.tools.compiler.memory import Buffer, place
+from tinyml_pipeline.tools.compiler.ops import common, pooling
+from tinyml_pipeline.tools.compiler.planner import Plan, compile_plan, lower
+from tinyml_pipeline.tools.console import native_stderr_silenced
+from tinyml_pipeline.tools.reference import TFLMRunner
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 SAME, VALID = common.PADDING_SAME, common.PADDING_VALID
 POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import MODELS_DIR, REPO_ROOT
-from tools.errors import TinyMLError
-from tools.framing import (
+from tinyml_pipeline.tools.errors import TinyMLError
+from tinyml_pipeline.tools.framing import (
     BadCrc,
     BadFraming,
     DeviceError,
@@ -30,7 +30,7 @@ from tools.framing import (
     encode_frame,
     max_stuffed_length,
 )
-from tools.protocol import (
+from tinyml_pipeline.tools.protocol import (
     Encoding,
     Event,
     Feature,

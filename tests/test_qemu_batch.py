@@ -13,11 +13,11 @@ import pytest
 
 from tests.conftest import MODELS_DIR
 from tests.support.firmware_link import device_process
-from tools import firmware, qemu, qemu_batch
-from tools.compiler.planner import compile_plan
-from tools.evaluate import load_test_set
-from tools.qemu_batch import QemuBatchError, read_outputs, run_batch, write_inputs
-from tools.reference import TFLMRunner, run_all
+from tinyml_pipeline.tools import firmware, qemu, qemu_batch
+from tinyml_pipeline.tools.compiler.planner import compile_plan
+from tinyml_pipeline.tools.evaluate import load_test_set
+from tinyml_pipeline.tools.qemu_batch import QemuBatchError, read_outputs, run_batch, write_inputs
+from tinyml_pipeline.tools.reference import TFLMRunner, run_all
 
 _missing = [tool for tool in ("arm-none-eabi-gcc", "cmake", "qemu-system-arm")
             if shutil.which(tool) is None]

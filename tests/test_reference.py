@@ -5,9 +5,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
-from tools.evaluate import evaluate_model, format_report
-from tools.reference import TFLMRunner, _tflm_runs_with, first_differing_op, measure_tflm_arena
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.evaluate import evaluate_model, format_report
+from tinyml_pipeline.tools.reference import (
+    TFLMRunner,
+    _tflm_runs_with,
+    first_differing_op,
+    measure_tflm_arena,
+)
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 
 @pytest.mark.slow
@@ -31,7 +36,7 @@ def test_the_isolated_arena_measurement_agrees_and_survives_a_crashing_probe(mon
     """In a worker process, as `tinyml convert` measures: the same figure; and a worker that
     dies on a probe (as TFLM's interpreter does on some too-small arenas) counts as "does not
     run" instead of taking the caller down."""
-    import tools.reference as reference
+    import tinyml_pipeline.tools.reference as reference
 
     model = TFLiteModel.from_file(MODELS_DIR / "digits" / "model.tflite")
     expected = measure_tflm_arena(model)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import MODELS_DIR
-from tools.cli import main
+from tinyml_pipeline.tools.cli import main
 
 LINEAR = MODELS_DIR / "linear" / "model.tflite"
 DIGITS = MODELS_DIR / "digits" / "model.tflite"
@@ -17,7 +17,7 @@ def _run(model, inputs, out, backend) -> int:
 
 @pytest.mark.parametrize("model", [LINEAR, DIGITS], ids=["linear", "digits"])
 def test_builtin_tflm_and_litert_give_the_same_bytes(model, tmp_path):
-    from tools.tflite_model import TFLiteModel
+    from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
     shape = TFLiteModel.from_file(model).inputs[0].shape
     inputs = np.random.default_rng(7).integers(-128, 128, (12, *shape[1:]), dtype=np.int8)

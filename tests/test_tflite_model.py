@@ -3,8 +3,8 @@
 import pytest
 
 from tests.conftest import MODELS_DIR
-from tools.errors import InputError
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 
 def test_not_a_tflite_file(tmp_path):

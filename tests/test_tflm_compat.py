@@ -11,11 +11,11 @@ import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
 from tests.support.modelgen import Case, convert_cases
-from tools.cli import main
-from tools.compiler.host import CORE_INCLUDES
-from tools.compiler.tflm_compat import pinned_tflm_incompatibilities
-from tools.tflite_model import TFLiteModel
-from training.quantize import to_int8_tflite
+from tinyml_pipeline.tools.cli import main
+from tinyml_pipeline.tools.compiler.host import CORE_INCLUDES
+from tinyml_pipeline.tools.compiler.tflm_compat import pinned_tflm_incompatibilities
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
+from tinyml_pipeline.training.quantize import to_int8_tflite
 
 
 def _dense_and_mean_model():

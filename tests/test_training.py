@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from tools.cli import main
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.cli import main
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 CASES = {
     # name: (cli arguments, input shape, output shape)
@@ -56,7 +56,7 @@ def test_training_path_writes_an_int8_model(case, tmp_path, capsys):
 
 
 def test_calibration_indices_are_fixed_by_the_seed():
-    from training.quantize import calibration_indices
+    from tinyml_pipeline.training.quantize import calibration_indices
 
     assert calibration_indices(1000, seed=4) == calibration_indices(1000, seed=4)
     assert calibration_indices(1000, seed=4) != calibration_indices(1000, seed=5)

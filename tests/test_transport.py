@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tools.device import Device, DeviceTimeout
-from tools.transport import PortNotFound, find_board_port, open_transport
+from tinyml_pipeline.tools.device import Device, DeviceTimeout
+from tinyml_pipeline.tools.transport import PortNotFound, find_board_port, open_transport
 
 
 def _port(device, vid=None, pid=None, description="n/a"):

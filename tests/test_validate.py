@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import MODELS_DIR, REPO_ROOT
 from tests.support.faulty_links import BitFlippingTransport, TamperingTransport
-from tools.cli import main
-from tools.validation.validate import Options, run
+from tinyml_pipeline.tools.cli import main
+from tinyml_pipeline.tools.validation.validate import Options, run
 
 NEEDS_HOST = ("cmake", "cc")
 NEEDS_QEMU = ("cmake", "arm-none-eabi-gcc", "qemu-system-arm")
@@ -111,7 +111,7 @@ def _children(pid: int) -> list[int]:
 def test_a_killed_emulator_exits_2_keeps_the_journal_and_resume_finishes(tmp_path, capsys):
     _require(NEEDS_QEMU)
     journal = tmp_path / "digits" / "results.jsonl"
-    command = [sys.executable, "-m", "tools.cli", "-q", "validate", "--model", "digits",
+    command = [sys.executable, "-m", "tinyml_pipeline.tools.cli", "-q", "validate", "--model", "digits",
                "--emulator", "qemu", "--limit", "600", "--report", str(tmp_path)]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
@@ -213,7 +213,7 @@ def test_jobs_must_match_the_ports_given(capsys):
 
 def test_a_second_run_on_the_same_report_directory_is_refused(tmp_path, capsys):
     """Two runs would interleave their journals: the second stops at once, naming the first."""
-    from tools.validation.lock import report_directory_locked
+    from tinyml_pipeline.tools.validation.lock import report_directory_locked
 
     with report_directory_locked(tmp_path / "report"):
         assert main(["validate", "--model", "linear", "--emulator", "host",
@@ -232,8 +232,8 @@ def test_a_second_run_on_the_same_report_directory_is_refused(tmp_path, capsys):
 def test_resume_refuses_a_damaged_journal_in_one_line(line, expected, tmp_path):
     from types import SimpleNamespace
 
-    from tools.errors import InputError
-    from tools.validation.journal import Journal
+    from tinyml_pipeline.tools.errors import InputError
+    from tinyml_pipeline.tools.validation.journal import Journal
 
     reference = SimpleNamespace(name="linear", sha256="ab" * 32, dataset="linear", count=81)
     path = tmp_path / "results.jsonl"

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tools import protocol
-from tools.atomic import atomic_write_text
-from tools.device import Device
-from tools.errors import InputError
-from tools.framing import DeviceError, ProtocolError, Status
-from tools.hashing import sha256_of
-from tools.imu_replay import CHANNELS, encode_replay
+from tinyml_pipeline.tools import protocol
+from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.device import Device
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.framing import DeviceError, ProtocolError, Status
+from tinyml_pipeline.tools.hashing import sha256_of
+from tinyml_pipeline.tools.imu_replay import CHANNELS, encode_replay
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "data" / "captures"
@@ -66,7 +66,7 @@ def default_rate_hz() -> float:
     try:
         return float(json.loads(ACTIVITY_CARD.read_text())["dataset"]["sample_rate_hz"])
     except (OSError, ValueError, KeyError, TypeError):
-        from training.tasks import get_task
+        from tinyml_pipeline.training.tasks import get_task
 
         return float(get_task("activity").sample_rate_hz)
 

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from tools.errors import TinyMLError
+from tinyml_pipeline.tools.errors import TinyMLError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "models"
@@ -25,7 +25,7 @@ def _quiet_tensorflow() -> None:
 
 
 def _add_train(commands) -> None:
-    from training.tasks import TASKS
+    from tinyml_pipeline.training.tasks import TASKS
 
     parser = commands.add_parser(
         "train", help="train a model and export it as int8 TFLite",
@@ -87,7 +87,7 @@ def _add_convert(commands) -> None:
 
 
 def _add_run(commands) -> None:
-    from tools.run import BACKENDS
+    from tinyml_pipeline.tools.run import BACKENDS
 
     parser = commands.add_parser(
         "run", help="run a .tflite on a batch of int8 inputs in one backend",
@@ -105,7 +105,7 @@ def _add_run(commands) -> None:
 
 
 def _add_firmware(commands) -> None:
-    from tools.firmware import flashable_envs, targets
+    from tinyml_pipeline.tools.firmware import flashable_envs, targets
 
     parser = commands.add_parser(
         "firmware", help="build, measure and flash the firmware",
@@ -176,15 +176,15 @@ def _non_negative_int(text: str) -> int:
 def _import_tensorflow_quietly() -> None:
     # Its C++ start-up lines are printed before logging is set up, so no setting stops them;
     # an import that fails still raises, and is reported, as usual.
-    from tools.console import native_stderr_silenced
+    from tinyml_pipeline.tools.console import native_stderr_silenced
 
     with native_stderr_silenced():
         import tensorflow  # noqa: F401
 
 
 def _run_train(args, parser) -> int:
-    from training.pipeline import TrainOptions, train_and_export
-    from training.tasks import get_task
+    from tinyml_pipeline.training.pipeline import TrainOptions, train_and_export
+    from tinyml_pipeline.training.tasks import get_task
 
     task = get_task(args.model)
     architecture = args.arch or task.architectures[0]
@@ -215,7 +215,7 @@ def _captures_dataset(args, task, parser) -> str | None:
                      "recordings")
     if args.dataset:
         parser.error("--captures replaces --dataset; give one of them")
-    from training.captures import NAME, find_recordings
+    from tinyml_pipeline.training.captures import NAME, find_recordings
 
     find_recordings(args.captures)
     return NAME
@@ -238,8 +238,8 @@ def _card_summary(card: dict, out: Path) -> str:
 
 
 def _run_evaluate(args, parser) -> int:
-    from tools.atomic import atomic_write_text
-    from tools.evaluate import evaluate_model, format_report
+    from tinyml_pipeline.tools.atomic import atomic_write_text
+    from tinyml_pipeline.tools.evaluate import evaluate_model, format_report
 
     result = evaluate_model(args.model_dir, litert_kernels=args.litert_kernels, limit=args.limit,
                             progress=not args.quiet)
@@ -254,7 +254,7 @@ def _run_evaluate(args, parser) -> int:
 
 
 def _run_convert(args, parser) -> int:
-    from tools.compiler.convert import DEFAULT_OUT, convert_to_directory
+    from tinyml_pipeline.tools.compiler.convert import DEFAULT_OUT, convert_to_directory
 
     args.out = args.out or DEFAULT_OUT
     converted = convert_to_directory(args.model, args.out, args.name)
@@ -269,13 +269,13 @@ def _run_convert(args, parser) -> int:
 
 
 def _const_bytes(layer) -> int:
-    from tools.compiler.layers import Const
+    from tinyml_pipeline.tools.compiler.layers import Const
 
     return sum(value.values.nbytes for _, value in layer.fields if isinstance(value, Const))
 
 
 def _run_run(args, parser) -> int:
-    from tools.run import run_model
+    from tinyml_pipeline.tools.run import run_model
 
     outputs = run_model(args.model, args.inputs, args.out, args.backend)
     print(f"{len(outputs)} samples through {args.backend} -> {args.out}")
@@ -283,7 +283,7 @@ def _run_run(args, parser) -> int:
 
 
 def _run_firmware_build(args, parser) -> int:
-    from tools.firmware import build
+    from tinyml_pipeline.tools.firmware import build
 
     if args.sanitize and args.target != "host":
         parser.error("--sanitize applies to --target host only")
@@ -298,8 +298,8 @@ def _run_firmware_build(args, parser) -> int:
 
 
 def _run_firmware_size(args, parser) -> int:
-    from tools.firmware import build, target_elf
-    from tools.size_report import format_size_report, size_report
+    from tinyml_pipeline.tools.firmware import build, target_elf
+    from tinyml_pipeline.tools.size_report import format_size_report, size_report
 
     elf = args.elf
     if args.target:
@@ -314,7 +314,7 @@ def _run_firmware_size(args, parser) -> int:
 
 
 def _run_firmware_flash(args, parser) -> int:
-    from tools.firmware import flash
+    from tinyml_pipeline.tools.firmware import flash
 
     port = flash(args.env, args.port, quiet=args.quiet)
     print(f"flashed {args.env}" + (f" through {port}" if port else ""))
@@ -322,7 +322,7 @@ def _run_firmware_flash(args, parser) -> int:
 
 
 def _add_emulate(commands) -> None:
-    from tools.emulate import TARGETS
+    from tinyml_pipeline.tools.emulate import TARGETS
 
     parser = commands.add_parser(
         "emulate", help="run an emulated board and print the URL to connect to",
@@ -341,7 +341,7 @@ def _add_emulate(commands) -> None:
 def _run_emulate(args, parser) -> int:
     import time
 
-    from tools.emulate import EmulatorError, start
+    from tinyml_pipeline.tools.emulate import EmulatorError, start
 
     with start(args.target, imu_replay=args.imu, quiet=args.quiet) as emulator:
         print(emulator.url, flush=True)
@@ -357,8 +357,8 @@ def _run_emulate(args, parser) -> int:
 
 
 def _add_validate(commands) -> None:
-    from tools.emulate import TARGETS
-    from tools.validation.validate import MODEL_NAMES
+    from tinyml_pipeline.tools.emulate import TARGETS
+    from tinyml_pipeline.tools.validation.validate import MODEL_NAMES
 
     parser = commands.add_parser(
         "validate", help="stream a test set to a board or emulator and check its outputs",
@@ -407,7 +407,7 @@ def _fraction(text: str) -> float:
 
 
 def _run_validate(args, parser) -> int:
-    from tools.validation.validate import MODEL_NAMES, Options, run
+    from tinyml_pipeline.tools.validation.validate import MODEL_NAMES, Options, run
 
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
@@ -448,7 +448,7 @@ def _add_capture(commands) -> None:
 
 
 def _capture_label(text: str) -> str:
-    from tools.capture import is_safe_label
+    from tinyml_pipeline.tools.capture import is_safe_label
 
     if not is_safe_label(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a safe directory name: use letters, "
@@ -464,8 +464,8 @@ def _positive_float(text: str) -> float:
 
 
 def _run_capture(args, parser) -> int:
-    from tools.capture import DEFAULT_OUT, default_rate_hz, record
-    from tools.transport import open_transport
+    from tinyml_pipeline.tools.capture import DEFAULT_OUT, default_rate_hz, record
+    from tinyml_pipeline.tools.transport import open_transport
 
     rate = args.rate or default_rate_hz()
     if round(args.seconds * rate) < 1:
@@ -481,7 +481,7 @@ def _run_capture(args, parser) -> int:
 
 
 def _add_bench(commands) -> None:
-    from tools.bench.bench import DEFAULT_RUNS, DEFAULT_SEED, TARGETS
+    from tinyml_pipeline.tools.bench.bench import DEFAULT_RUNS, DEFAULT_SEED, TARGETS
 
     parser = commands.add_parser(
         "bench", help="measure one model's cost, flash and RAM on the target",
@@ -506,9 +506,9 @@ def _add_bench(commands) -> None:
 
 
 def _run_bench(args, parser) -> int:
-    from tools.atomic import atomic_write_text
-    from tools.bench.bench import run_bench
-    from tools.bench.report import format_table
+    from tinyml_pipeline.tools.atomic import atomic_write_text
+    from tinyml_pipeline.tools.bench.bench import run_bench
+    from tinyml_pipeline.tools.bench.report import format_table
 
     result = run_bench(args.model, target=args.target, runs=args.runs, seed=args.seed,
                        name=args.name, quiet=args.quiet)

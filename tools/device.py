@@ -17,9 +17,16 @@ import time
 
 import numpy as np
 
-from tools import protocol
-from tools.framing import DeviceError, Frame, FrameError, FrameReader, ProtocolError, encode_frame
-from tools.protocol import Encoding, Request
+from tinyml_pipeline.tools import protocol
+from tinyml_pipeline.tools.framing import (
+    DeviceError,
+    Frame,
+    FrameError,
+    FrameReader,
+    ProtocolError,
+    encode_frame,
+)
+from tinyml_pipeline.tools.protocol import Encoding, Request
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_RETRIES = 3

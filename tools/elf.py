@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError
 
 SHT_NOBITS = 8
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4

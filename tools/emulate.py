@@ -10,8 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tools import firmware, qemu
-from tools.errors import InputError
+from tinyml_pipeline.tools import firmware, qemu
+from tinyml_pipeline.tools.errors import InputError
 
 TARGETS = ("qemu", "host", "renode")
 RENODE_SCRIPT = firmware.REPO_ROOT / "firmware" / "renode" / "nano33ble.resc"

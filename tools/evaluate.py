@@ -8,8 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.reference import LiteRTRunner, OpDifference, TFLMRunner, first_differing_op, run_all
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.reference import (
+    LiteRTRunner,
+    OpDifference,
+    TFLMRunner,
+    first_differing_op,
+    run_all,
+)
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 # How many differing samples are traced op by op to name the operator responsible.
 TRACED_SAMPLES = 20
@@ -32,9 +38,9 @@ class Evaluation:
 
 def load_test_set(model_dir: Path, limit: int | None = None):
     """A model directory's card, model, data set, int8 test inputs and test labels."""
-    from training import captures
-    from training.evaluation import Normalization, int8_inputs
-    from training.pipeline import load_card
+    from tinyml_pipeline.training import captures
+    from tinyml_pipeline.training.evaluation import Normalization, int8_inputs
+    from tinyml_pipeline.training.pipeline import load_card
 
     card = load_card(model_dir)
     model = TFLiteModel.from_file(Path(model_dir) / card["model"]["file"])
@@ -46,7 +52,7 @@ def load_test_set(model_dir: Path, limit: int | None = None):
 
 def evaluate_model(model_dir: Path, litert_kernels: str = "optimized", limit: int | None = None,
                    progress: bool = True) -> Evaluation:
-    from training.evaluation import score
+    from tinyml_pipeline.training.evaluation import score
 
     card, model, data, inputs, y = load_test_set(model_dir, limit)
 

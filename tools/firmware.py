@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.errors import InputError, TinyMLError
+from tinyml_pipeline.tools.errors import InputError, TinyMLError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE_DIR = REPO_ROOT / "firmware"

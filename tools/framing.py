@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
-from tools.errors import TinyMLError
+from tinyml_pipeline.tools.errors import TinyMLError
 
 DEFAULT_MAX_PAYLOAD = 2048
 DELIMITER = 0x00

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.atomic import atomic_write_bytes
-from tools.errors import InputError
+from tinyml_pipeline.tools.atomic import atomic_write_bytes
+from tinyml_pipeline.tools.errors import InputError
 
 MAGIC = b"TMLIMU1\0"
 CHANNELS = 6

@@ -17,7 +17,7 @@ from enum import IntEnum, IntFlag
 
 import numpy as np
 
-from tools.framing import DeviceError, Frame, ProtocolError, Status
+from tinyml_pipeline.tools.framing import DeviceError, Frame, ProtocolError, Status
 
 PROTOCOL_VERSION = 1
 REPLY_BIT = 0x80

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError
 
 QEMU_BINARY = "qemu-system-arm"
 QEMU_MACHINE = "mps2-an386"

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tools import firmware, qemu
-from tools.errors import InputError
+from tinyml_pipeline.tools import firmware, qemu
+from tinyml_pipeline.tools.errors import InputError
 
 INPUT_MAGIC = b"TMLBAT1\0"
 OUTPUT_MAGIC = b"TMLOUT1\0"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.console import native_stderr_silenced
-from tools.errors import InputError
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.console import native_stderr_silenced
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 ARENA_SEARCH_LIMIT = 64 << 20  # no model this project deploys needs more than 64 MiB
 
@@ -120,7 +120,7 @@ class _IsolatedProbe:
     """_tflm_runs_with in a worker process (tools/tflm_probe.py): a probe that crashes counts as
     "does not run", and a fresh worker takes the next one."""
 
-    worker_module = "tools.tflm_probe"
+    worker_module = "tinyml_pipeline.tools.tflm_probe"
 
     def __init__(self, model: TFLiteModel, directory: str):
         self.path = os.path.join(directory, "model.tflite")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.atomic import atomic_write_bytes
-from tools.errors import InputError
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.atomic import atomic_write_bytes
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 BACKENDS = ("builtin", "tflm", "litert")
 
@@ -59,16 +59,16 @@ def load_inputs(path: Path, model: TFLiteModel) -> np.ndarray:
 
 def run_backend(model: TFLiteModel, batch: np.ndarray, backend: str) -> np.ndarray:
     if backend == "builtin":
-        from tools.compiler.host import build_runner, run_builtin
+        from tinyml_pipeline.tools.compiler.host import build_runner, run_builtin
 
         return run_builtin(build_runner([("model", model)]), "model", model, batch)
     if backend == "tflm":
-        from tools.reference import TFLMRunner, native_stderr_silenced
+        from tinyml_pipeline.tools.reference import TFLMRunner, native_stderr_silenced
 
         with native_stderr_silenced():
             runner = TFLMRunner(model, arena_size="generous")
     elif backend == "litert":
-        from tools.reference import LiteRTRunner
+        from tinyml_pipeline.tools.reference import LiteRTRunner
 
         runner = LiteRTRunner(model)
     else:

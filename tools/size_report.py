@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.elf import SHF_EXECINSTR, Section, read_elf
+from tinyml_pipeline.tools.elf import SHF_EXECINSTR, Section, read_elf
 
 # Cortex-M's architectural memory map (Armv6-M/v7-M/v8-M): 0x0000_0000-0x1FFF_FFFF is the Code
 # region, where every part keeps its flash (nRF52840: 0x0-0x10_0000; QEMU's mps2-an386 runs code

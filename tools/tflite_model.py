@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError
 
 TFLITE_IDENTIFIER = b"TFL3"
 

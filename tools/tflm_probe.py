@@ -13,8 +13,8 @@ import sys
 
 
 def main(model_path: str) -> int:
-    from tools.reference import _tflm_runs_with
-    from tools.tflite_model import TFLiteModel
+    from tinyml_pipeline.tools.reference import _tflm_runs_with
+    from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
     model = TFLiteModel.from_file(model_path)
     for line in sys.stdin:

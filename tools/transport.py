@@ -4,7 +4,7 @@ VID:PID."""
 
 from __future__ import annotations
 
-from tools.device import ProtocolError
+from tinyml_pipeline.tools.device import ProtocolError
 
 # USB IDs the Arduino Nano 33 BLE (Sense) enumerates with: the mbed core's sketch CDC port, and
 # the bootloader's (double-tap reset).

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.errors import InputError
-from tools.hashing import sha256_of
-from tools.imu_replay import read_replay
-from training import datasets
-from training.datasets import REPO_ROOT, Dataset
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.hashing import sha256_of
+from tinyml_pipeline.tools.imu_replay import read_replay
+from tinyml_pipeline.training import datasets
+from tinyml_pipeline.training.datasets import REPO_ROOT, Dataset
 
 NAME = "captures"
 RECORDING_SUFFIX = ".imu"

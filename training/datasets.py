@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.errors import InputError
-from tools.hashing import sha256_of
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.hashing import sha256_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TINYML_DATA_DIR", REPO_ROOT / "data"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.quantize import dequantize, quantize_inputs
+from tinyml_pipeline.training.quantize import dequantize, quantize_inputs
 
 
 @dataclass(frozen=True)

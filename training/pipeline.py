@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.atomic import atomic_write_bytes, atomic_write_text
-from tools.reference import LiteRTRunner, measure_tflm_arena, run_all
-from tools.tflite_model import TFLiteModel
-from training import architectures, datasets, plots
-from training.evaluation import (
+from tinyml_pipeline.tools.atomic import atomic_write_bytes, atomic_write_text
+from tinyml_pipeline.tools.reference import LiteRTRunner, measure_tflm_arena, run_all
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
+from tinyml_pipeline.training import architectures, datasets, plots
+from tinyml_pipeline.training.evaluation import (
     Normalization,
     classification_metrics,
     int8_inputs,
@@ -27,14 +27,14 @@ from training.evaluation import (
     regression_metrics,
     score,
 )
-from training.quantize import (
+from tinyml_pipeline.training.quantize import (
     WEIGHT_QUANTIZATION,
     calibration_indices,
     quantization_aware,
     to_int8_tflite,
 )
-from training.tasks import Task
-from training.train import fit, set_seeds
+from tinyml_pipeline.training.tasks import Task
+from tinyml_pipeline.training.train import fit, set_seeds
 
 LINEAR_PROBE_X = 10.0
 CARD_VERSION = 1
@@ -97,7 +97,7 @@ def load_data(options: TrainOptions) -> datasets.Dataset:
     window and checked against its sample rate."""
     if options.captures is None:
         return datasets.load(options.dataset, options.seed)
-    from training.captures import load_captures
+    from tinyml_pipeline.training.captures import load_captures
 
     task = options.task
     return load_captures(options.captures, task.sample_rate_hz, task.window_steps)
@@ -235,7 +235,7 @@ def write_outputs(out: Path, card: dict, tflite_bytes: bytes, history: dict,
 
 
 def load_card(model_dir: Path) -> dict:
-    from tools.errors import InputError
+    from tinyml_pipeline.tools.errors import InputError
 
     path = Path(model_dir) / "card.json"
     try:

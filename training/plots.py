@@ -88,7 +88,7 @@ def regression_plot(x: np.ndarray, expected: np.ndarray, predicted: np.ndarray, 
 def _save(figure, path: Path) -> None:
     import io
 
-    from tools.atomic import atomic_write_bytes
+    from tinyml_pipeline.tools.atomic import atomic_write_bytes
 
     buffer = io.BytesIO()
     figure.savefig(buffer, dpi=110, format="png")

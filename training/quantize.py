@@ -55,7 +55,7 @@ def to_int8_tflite(model, calibration_inputs: np.ndarray, per_tensor_dense: bool
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     converter._experimental_disable_per_channel_quantization_for_dense_layers = per_tensor_dense
-    from tools.console import native_stderr_silenced
+    from tinyml_pipeline.tools.console import native_stderr_silenced
 
     # Calibration supplies the input statistics; the converter warns before it reads them, and
     # its native code prints a settings line. Failures still raise, with their message.

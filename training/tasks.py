@@ -1,11 +1,11 @@
 """The built-in models the pipeline trains, and the settings each is trained with: the one list
-of them that validate, bench, the tests and the Makefile (`python -m training.tasks`) read."""
+of them that validate, bench, the tests and the Makefile (`python -m tinyml_pipeline.training.tasks`) read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 

@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 
-from training.datasets import Dataset
-from training.tasks import Task
+from tinyml_pipeline.training.datasets import Dataset
+from tinyml_pipeline.training.tasks import Task
 
 # Activity windows are shifted in time by up to this many samples while training, so the model
 # does not learn where in the window a stride happens to fall.

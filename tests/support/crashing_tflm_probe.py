@@ -5,8 +5,8 @@ import os
 import signal
 import sys
 
-from tools.reference import _tflm_runs_with
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.reference import _tflm_runs_with
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 if __name__ == "__main__":
     model = TFLiteModel.from_file(sys.argv[1])

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import random
 
-from tools.framing import Frame, FrameReader, encode_frame
-from tools.protocol import REPLY_BIT, Request
+from tinyml_pipeline.tools.framing import Frame, FrameReader, encode_frame
+from tinyml_pipeline.tools.protocol import REPLY_BIT, Request
 
 
 class _Wrapper:

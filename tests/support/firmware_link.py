@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from tests.conftest import MODELS_DIR
-from tools.device import Device, PipeTransport
-from tools.evaluate import load_test_set
-from tools.reference import TFLMRunner
+from tinyml_pipeline.tools.device import Device, PipeTransport
+from tinyml_pipeline.tools.evaluate import load_test_set
+from tinyml_pipeline.tools.reference import TFLMRunner
 
 
 @contextlib.contextmanager

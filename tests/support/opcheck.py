@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from tests.support.modelgen import Case, convert_cases
-from tools.compiler.host import build_runner, run_builtin
-from tools.console import native_stderr_silenced
-from tools.reference import TFLMRunner
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.compiler.host import build_runner, run_builtin
+from tinyml_pipeline.tools.console import native_stderr_silenced
+from tinyml_pipeline.tools.reference import TFLMRunner
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAILURE_DIR = REPO_ROOT / "build" / "op-failures"

@@ -6,9 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from tools.bench import image, measure, model, report
-from tools.errors import InputError
-from tools.reference import measure_tflm_arena
+from tinyml_pipeline.tools.bench import image, measure, model, report
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.reference import measure_tflm_arena
 
 TARGETS = ("qemu", "host")
 DEFAULT_RUNS = 20
@@ -29,7 +29,7 @@ def run_bench(source: str | Path, *, target: str = "qemu", runs: int = DEFAULT_R
     started = time.monotonic()
     bench = model.load(source, name)
     if target == "qemu":  # before the slow steps: a user without QEMU learns it at once
-        from tools import qemu
+        from tinyml_pipeline.tools import qemu
 
         qemu.find_qemu()
     say = _progress(quiet)

@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tools.bench.linkmap import Placed, parse_map
-from tools.compiler.layers import Const, Operand
-from tools.compiler.planner import Plan
-from tools.size_report import size_report
+from tinyml_pipeline.tools.bench.linkmap import Placed, parse_map
+from tinyml_pipeline.tools.compiler.layers import Const, Operand
+from tinyml_pipeline.tools.compiler.planner import Plan
+from tinyml_pipeline.tools.size_report import size_report
 
 CATEGORIES = ("runtime", "plan", "weights", "firmware", "libc", "padding")
 # Const arrays that hold a constant tensor of the .tflite as it is; the others (multiplier,

@@ -10,10 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import firmware
-from tools.atomic import atomic_write_text
-from tools.bench.model import BenchModel
-from tools.compiler.convert import REPO_ROOT, ConvertedModel, convert_file, registry_files
+from tinyml_pipeline.tools import firmware
+from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.bench.model import BenchModel
+from tinyml_pipeline.tools.compiler.convert import (
+    REPO_ROOT,
+    ConvertedModel,
+    convert_file,
+    registry_files,
+)
 
 BUILD_ROOT = REPO_ROOT / "build" / "bench"
 HOST_RUNNER = "tinyml-bench"  # firmware/boards/host/bench_model.c, built with the host target

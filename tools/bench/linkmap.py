@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError
 
 
 @dataclass(frozen=True)

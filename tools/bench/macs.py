@@ -10,7 +10,7 @@ TFLiteModel.op_macs, so the bench and the cards agree.
 
 from __future__ import annotations
 
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 # A Cortex-M4's SMLAD multiplies two pairs of 16-bit halves and adds both products to an
 # accumulator in one instruction: int8 MACs widened to 16 bits need at least MACs / 2 of them.

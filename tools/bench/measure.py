@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tools import qemu_batch
-from tools.bench.image import Image
-from tools.errors import CheckFailed, InputError
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools import qemu_batch
+from tinyml_pipeline.tools.bench.image import Image
+from tinyml_pipeline.tools.errors import CheckFailed, InputError
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 HOST_TIMEOUT_S = 600.0
 NOT_MEASURED = 0xFFFFFFFF  # what the host runner writes in the stack fields
@@ -27,7 +27,7 @@ def random_inputs(shape: tuple[int, ...], runs: int, seed: int) -> np.ndarray:
 def reference_outputs(model: TFLiteModel, inputs: np.ndarray, arena_bytes: int) -> np.ndarray:
     """TFLM's host interpreter's outputs, (N, output bytes) int8: the runtime the board runs
     and the one the built-in runtime must match byte for byte."""
-    from tools.reference import TFLMRunner, run_all
+    from tinyml_pipeline.tools.reference import TFLMRunner, run_all
 
     runner = TFLMRunner(model, arena_size=arena_bytes + 4096)
     return run_all(runner, inputs).reshape(len(inputs), -1).view(np.int8)

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.compiler.convert import read_card
-from tools.errors import InputError
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.compiler.convert import read_card
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 
 @dataclass(frozen=True)

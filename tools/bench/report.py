@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.bench import flash, machine, macs
-from tools.bench.image import Image
-from tools.bench.model import BenchModel
-from tools.compiler.convert import display_path
-from tools.compiler.planner import Plan
-from tools.qemu_batch import Records
+from tinyml_pipeline.tools.bench import flash, machine, macs
+from tinyml_pipeline.tools.bench.image import Image
+from tinyml_pipeline.tools.bench.model import BenchModel
+from tinyml_pipeline.tools.compiler.convert import display_path
+from tinyml_pipeline.tools.compiler.planner import Plan
+from tinyml_pipeline.tools.qemu_batch import Records
 
 VARIANT_NAMES = {"dsp": "DSP on", "no_dsp": "DSP off", "host": "host"}
 HOW = {

@@ -13,27 +13,31 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.atomic import atomic_write_text
-from tools.compiler.emit.cformat import banner
-from tools.compiler.emit.model_data import model_data_header, model_data_source
-from tools.compiler.emit.plan_c import plan_header, plan_source
-from tools.compiler.emit.registry import (
+from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.compiler.emit.cformat import banner
+from tinyml_pipeline.tools.compiler.emit.model_data import model_data_header, model_data_source
+from tinyml_pipeline.tools.compiler.emit.plan_c import plan_header, plan_source
+from tinyml_pipeline.tools.compiler.emit.registry import (
     RegistryEntry,
     registry_header,
     registry_resolver,
     registry_source,
 )
-from tools.compiler.emit.resolver import RESOLVER_METHODS, resolver_header
-from tools.compiler.emit.settings import ModelSettings, settings_header, settings_source
-from tools.compiler.errors import CompileError
-from tools.compiler.planner import Plan, compile_plan
-from tools.compiler.tflm_compat import (
+from tinyml_pipeline.tools.compiler.emit.resolver import RESOLVER_METHODS, resolver_header
+from tinyml_pipeline.tools.compiler.emit.settings import (
+    ModelSettings,
+    settings_header,
+    settings_source,
+)
+from tinyml_pipeline.tools.compiler.errors import CompileError
+from tinyml_pipeline.tools.compiler.planner import Plan, compile_plan
+from tinyml_pipeline.tools.compiler.tflm_compat import (
     TflmIncompatibility,
     pinned_tflm_incompatibilities,
     tflm_refusal_c,
 )
-from tools.errors import InputError
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "firmware" / "lib" / "models"
@@ -109,7 +113,7 @@ def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str
     if unknown:
         raise CompileError(f"{model.source}: no TFLM resolver entry for {', '.join(unknown)}")
     if measure_arena:
-        from tools.reference import measure_tflm_arena
+        from tinyml_pipeline.tools.reference import measure_tflm_arena
 
         measured = measure_tflm_arena(model, isolated=True)
     else:

@@ -1,6 +1,6 @@
 """Errors of the model compiler: one line naming the op and where it sits."""
 
-from tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError
 
 
 class CompileError(InputError):

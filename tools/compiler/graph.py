@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.compiler.errors import CompileError
-from tools.tflite_model import TensorInfo, TFLiteModel
+from tinyml_pipeline.tools.compiler.errors import CompileError
+from tinyml_pipeline.tools.tflite_model import TensorInfo, TFLiteModel
 
 
 @dataclass(frozen=True)

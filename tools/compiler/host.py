@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.compiler.convert import REPO_ROOT, convert_model, registry_files
-from tools.errors import InputError, TinyMLError
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.compiler.convert import REPO_ROOT, convert_model, registry_files
+from tinyml_pipeline.tools.errors import InputError, TinyMLError
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 RUNTIME_DIR = REPO_ROOT / "firmware" / "lib" / "tinyml"
 # The core's headers and the porting interface (board.h), which the protocol sources include.

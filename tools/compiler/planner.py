@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.compiler.errors import CompileError
-from tools.compiler.graph import OpView
-from tools.compiler.layers import Layer
-from tools.compiler.memory import Buffer, place
-from tools.compiler.ops import LOWERINGS, Alias, supported_ops
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.compiler.errors import CompileError
+from tinyml_pipeline.tools.compiler.graph import OpView
+from tinyml_pipeline.tools.compiler.layers import Layer
+from tinyml_pipeline.tools.compiler.memory import Buffer, place
+from tinyml_pipeline.tools.compiler.ops import LOWERINGS, Alias, supported_ops
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 
 @dataclass

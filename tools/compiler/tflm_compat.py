@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 PINNED_TFLM = "the pinned TFLite Micro (tflite-micro-arduino-examples 7948b85)"
 BUILTIN_FIX = "or build a nano33ble_builtin environment"

@@ -37,7 +37,7 @@ class DesktopReference:
     def metrics(self, outputs: np.ndarray, indices: np.ndarray) -> dict:
         """The task's metrics (accuracy, or errors for a regression) of `outputs`, the outputs
         for the samples `indices`."""
-        from training.evaluation import score
+        from tinyml_pipeline.training.evaluation import score
 
         return score(outputs, self.labels[indices], self.output_tensor, self.is_classification)
 
@@ -47,11 +47,11 @@ class DesktopReference:
 
 def model_file(model_dir: Path) -> Path:
     """The .tflite of a model directory, as its card names it."""
-    from training.pipeline import load_card
+    from tinyml_pipeline.training.pipeline import load_card
 
     path = Path(model_dir) / load_card(model_dir)["model"]["file"]
     if not path.is_file():
-        from tools.errors import InputError
+        from tinyml_pipeline.tools.errors import InputError
 
         raise InputError(f"{path} is missing (train the model, or check --models-dir)")
     return path
@@ -60,9 +60,9 @@ def model_file(model_dir: Path) -> Path:
 def prepare(model_dir: Path, limit: int | None = None, progress=None) -> DesktopReference:
     """Loads the test set and runs it through TFLM and LiteRT (a few seconds for 10,000 MNIST
     images). `progress(label, total)` returns a bar with update() and close(), or is None."""
-    from tools.evaluate import load_test_set
-    from tools.reference import LiteRTRunner, TFLMRunner, run_all
-    from training.datasets import sha256_of
+    from tinyml_pipeline.tools.evaluate import load_test_set
+    from tinyml_pipeline.tools.reference import LiteRTRunner, TFLMRunner, run_all
+    from tinyml_pipeline.training.datasets import sha256_of
 
     model_dir = Path(model_dir)
     card, model, data, inputs, labels = load_test_set(model_dir, limit)

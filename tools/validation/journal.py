@@ -13,7 +13,7 @@ import datetime
 import json
 from pathlib import Path
 
-from tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError
 
 FORMAT_VERSION = 1
 

@@ -6,12 +6,17 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from tools.device import Device, DeviceTimeout
-from tools.errors import InputError
-from tools.framing import ProtocolError
-from tools.protocol import Hello, ModelInfo
-from tools.transport import PortNotFound, board_ports, find_board_port, open_transport
-from training.datasets import sha256_of
+from tinyml_pipeline.tools.device import Device, DeviceTimeout
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.framing import ProtocolError
+from tinyml_pipeline.tools.protocol import Hello, ModelInfo
+from tinyml_pipeline.tools.transport import (
+    PortNotFound,
+    board_ports,
+    find_board_port,
+    open_transport,
+)
+from tinyml_pipeline.training.datasets import sha256_of
 
 # QEMU holds UART input back for about a second after it starts; a board may still be booting.
 FIRST_REPLY_TIMEOUT_S = 15.0
@@ -64,7 +69,7 @@ def open_links(*, ports: list[str] | None = None, emulator: str | None = None,
     `wrap_transport(transport)` may wrap each transport (the tests' bit-flipping link). Every
     link answers HELLO and lists its models before this returns; on any failure, the links
     already opened are closed."""
-    from tools import emulate
+    from tinyml_pipeline.tools import emulate
 
     links: list[Link] = []
     try:

@@ -8,7 +8,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError
 
 LOCK_NAME = ".tinyml-validate.lock"
 

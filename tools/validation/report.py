@@ -74,7 +74,7 @@ def _accuracy(reference, outputs: np.ndarray, indices: np.ndarray) -> dict:
 
 
 def _confusion(reference, predictions: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    from training.plots import confusion_matrix
+    from tinyml_pipeline.training.plots import confusion_matrix
 
     return confusion_matrix(reference.labels[indices].astype(np.int64), predictions,
                             len(reference.class_names))
@@ -99,7 +99,7 @@ def _throughput(journal) -> dict | None:
 def plot(report: dict, reference, journal, directory: Path) -> Path | None:
     """confusion.png for a classifier, prediction.png (device output against truth) for the
     linear regression. None when nothing was validated."""
-    from training import plots
+    from tinyml_pipeline.training import plots
 
     directory = Path(directory)
     if not report["validated"]:
@@ -113,7 +113,7 @@ def plot(report: dict, reference, journal, directory: Path) -> Path | None:
         return path
     indices = np.array(sorted(journal.samples), dtype=np.int64)
     outputs = np.array([journal.samples[int(i)]["output"] for i in indices], np.int8)
-    from training.evaluation import output_values
+    from tinyml_pipeline.training.evaluation import output_values
 
     path = directory / "prediction.png"
     plots.regression_plot(reference.x[indices].reshape(-1), reference.labels[indices],

@@ -10,9 +10,9 @@ import queue
 import threading
 import time
 
-from tools.device import DeviceTimeout
-from tools.errors import TinyMLError
-from tools.protocol import InferResult
+from tinyml_pipeline.tools.device import DeviceTimeout
+from tinyml_pipeline.tools.errors import TinyMLError
+from tinyml_pipeline.tools.protocol import InferResult
 
 POLL_S = 0.2  # how often the caller's thread wakes to notice Ctrl-C
 RESET_PROBE_TIMEOUT_S = 2.0

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.atomic import atomic_write_text
-from tools.framing import ProtocolError
-from tools.validation import desktop
-from tools.validation import links as links_module
-from tools.validation import report as report_module
-from tools.validation.journal import Journal
-from tools.validation.lock import report_directory_locked
-from tools.validation.stream import Outcome, stream
-from training.tasks import TASKS
+from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.framing import ProtocolError
+from tinyml_pipeline.tools.validation import desktop
+from tinyml_pipeline.tools.validation import links as links_module
+from tinyml_pipeline.tools.validation import report as report_module
+from tinyml_pipeline.tools.validation.journal import Journal
+from tinyml_pipeline.tools.validation.lock import report_directory_locked
+from tinyml_pipeline.tools.validation.stream import Outcome, stream
+from tinyml_pipeline.training.tasks import TASKS
 
 MODEL_NAMES = tuple(sorted(TASKS))  # the built-in models, in the firmware registry's order
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.compiler.emit.cformat import c_array_body, include_guard
+from tinyml_pipeline.tools.compiler.emit.cformat import c_array_body, include_guard
 
 
 def model_data_header(name: str, size: int, banner: str) -> str:

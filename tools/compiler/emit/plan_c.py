@@ -7,9 +7,9 @@ silently shift the values into the wrong ones."""
 
 from __future__ import annotations
 
-from tools.compiler.emit.cformat import c_array_body, c_float, c_int, include_guard
-from tools.compiler.layers import Const, Layer, Null, Offset, Operand, Scratch
-from tools.compiler.planner import Plan
+from tinyml_pipeline.tools.compiler.emit.cformat import c_array_body, c_float, c_int, include_guard
+from tinyml_pipeline.tools.compiler.layers import Const, Layer, Null, Offset, Operand, Scratch
+from tinyml_pipeline.tools.compiler.planner import Plan
 
 
 def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: dict) -> str:

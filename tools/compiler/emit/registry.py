@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tools.compiler.emit.resolver import resolver_header
+from tinyml_pipeline.tools.compiler.emit.resolver import resolver_header
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.compiler.emit.cformat import include_guard
+from tinyml_pipeline.tools.compiler.emit.cformat import include_guard
 
 # MicroMutableOpResolver's method per builtin op (tensorflow/lite/micro/
 # micro_mutable_op_resolver.h).

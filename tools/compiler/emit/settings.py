@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tools.compiler.emit.cformat import c_array_body, c_float, c_string, include_guard
-from tools.tflite_model import TensorInfo, TFLiteModel
+from tinyml_pipeline.tools.compiler.emit.cformat import (
+    c_array_body,
+    c_float,
+    c_string,
+    include_guard,
+)
+from tinyml_pipeline.tools.tflite_model import TensorInfo, TFLiteModel
 
 TYPE_ENUM = {"INT8": "TINYML_TYPE_INT8", "FLOAT32": "TINYML_TYPE_FLOAT32"}
 

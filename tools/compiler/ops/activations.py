@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 
-from tools.compiler.graph import OpView, Tensor
-from tools.compiler.layers import Layer, Offset
-from tools.compiler.ops import lowering
-from tools.compiler.ops.common import require_int8_activation
-from tools.compiler.quantization import (
+from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
+from tinyml_pipeline.tools.compiler.layers import Layer, Offset
+from tinyml_pipeline.tools.compiler.ops import lowering
+from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation
+from tinyml_pipeline.tools.compiler.quantization import (
     INT8_MAX,
     INT8_MIN,
     f32,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tools.compiler.graph import OpView, Tensor
-from tools.compiler.quantization import ACTIVATION_NAMES, activation_range
+from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
+from tinyml_pipeline.tools.compiler.quantization import ACTIVATION_NAMES, activation_range
 
 PADDING_SAME, PADDING_VALID = 0, 1
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.compiler.graph import OpView, Tensor
-from tools.compiler.layers import Const, Layer, Null, Offset, Scratch
-from tools.compiler.ops import lowering
-from tools.compiler.ops.common import (
+from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
+from tinyml_pipeline.tools.compiler.layers import Const, Layer, Null, Offset, Scratch
+from tinyml_pipeline.tools.compiler.ops import lowering
+from tinyml_pipeline.tools.compiler.ops.common import (
     fused_activation_range,
     nhwc,
     require_int8_activation,
     spatial_padding,
 )
-from tools.compiler.quantization import conv_channel_multipliers, fully_connected_tensor_multiplier
+from tinyml_pipeline.tools.compiler.quantization import (
+    conv_channel_multipliers,
+    fully_connected_tensor_multiplier,
+)
 
 HEADER = "tinyml/op_conv.h"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.compiler.graph import OpView, Tensor
-from tools.compiler.layers import Layer, Offset, Operand
-from tools.compiler.ops import lowering
-from tools.compiler.ops.common import require_int8_activation, require_int8_tensor
-from tools.compiler.quantization import ACTIVATION_NAMES, ACTIVATION_NONE
+from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
+from tinyml_pipeline.tools.compiler.layers import Layer, Offset, Operand
+from tinyml_pipeline.tools.compiler.ops import lowering
+from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation, require_int8_tensor
+from tinyml_pipeline.tools.compiler.quantization import ACTIVATION_NAMES, ACTIVATION_NONE
 
 HEADER = "tinyml/op_data_movement.h"
 PAD_DIMS = 5  # TFLM's PadKernelMaxDimensionCount; the C kernel extends shapes to this rank

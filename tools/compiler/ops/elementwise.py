@@ -6,11 +6,11 @@ broadcast loop nest that the compiler has already collapsed."""
 
 from __future__ import annotations
 
-from tools.compiler.graph import OpView, Tensor
-from tools.compiler.layers import Layer, Offset, Operand
-from tools.compiler.ops import lowering
-from tools.compiler.ops.common import fused_activation_range, require_int8_tensor
-from tools.compiler.quantization import (
+from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
+from tinyml_pipeline.tools.compiler.layers import Layer, Offset, Operand
+from tinyml_pipeline.tools.compiler.ops import lowering
+from tinyml_pipeline.tools.compiler.ops.common import fused_activation_range, require_int8_tensor
+from tinyml_pipeline.tools.compiler.quantization import (
     f32,
     quantize_multiplier,
     quantize_multiplier_smaller_than_one,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.compiler.graph import OpView
-from tools.compiler.layers import Layer, Offset
-from tools.compiler.ops import lowering
-from tools.compiler.ops.common import (
+from tinyml_pipeline.tools.compiler.graph import OpView
+from tinyml_pipeline.tools.compiler.layers import Layer, Offset
+from tinyml_pipeline.tools.compiler.ops import lowering
+from tinyml_pipeline.tools.compiler.ops.common import (
     fused_activation_range,
     nhwc,
     require_int8_activation,

@@ -6,11 +6,11 @@ QUANTIZE -> int8); the planner sizes float32 activations like any other.
 
 from __future__ import annotations
 
-from tools.compiler.graph import OpView, Tensor
-from tools.compiler.layers import Layer, Offset
-from tools.compiler.ops import lowering
-from tools.compiler.ops.common import require_int8_activation
-from tools.compiler.quantization import f32, quantize_multiplier
+from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
+from tinyml_pipeline.tools.compiler.layers import Layer, Offset
+from tinyml_pipeline.tools.compiler.ops import lowering
+from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation
+from tinyml_pipeline.tools.compiler.quantization import f32, quantize_multiplier
 
 HEADER = "tinyml/op_quantize.h"
 MAX_LEFT_SHIFT = 30  # beyond this TFLM's x * (1 << shift) is undefined behaviour

@@ -7,11 +7,11 @@ here; the kernel sums and requantizes."""
 
 from __future__ import annotations
 
-from tools.compiler.graph import OpView
-from tools.compiler.layers import Layer, Offset
-from tools.compiler.ops import lowering
-from tools.compiler.ops.common import require_int8_activation
-from tools.compiler.quantization import f32, quantize_multiplier
+from tinyml_pipeline.tools.compiler.graph import OpView
+from tinyml_pipeline.tools.compiler.layers import Layer, Offset
+from tinyml_pipeline.tools.compiler.ops import lowering
+from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation
+from tinyml_pipeline.tools.compiler.quantization import f32, quantize_multiplier
 
 MAX_RANK = 6  # TINYML_MAX_RANK
 

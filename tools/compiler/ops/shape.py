@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tools.compiler.graph import OpView
-from tools.compiler.ops import Alias, lowering
+from tinyml_pipeline.tools.compiler.graph import OpView
+from tinyml_pipeline.tools.compiler.ops import Alias, lowering
 
 
 @lowering("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
