@@ -44,11 +44,13 @@ def say(message: str) -> None:
 def bench_one(label: str, source: Path, runs: int, origin: str, description: str) -> dict:
     """One model's figures, or its failure as one line."""
     from tinyml_pipeline.tools.bench.bench import run_bench
+    from tinyml_pipeline.tools.firmware import Firmware
+    from tinyml_pipeline.tools.workspace import Workspace
 
     entry = {"label": label, "origin": origin, "description": description,
              "source": str(source)}
     try:
-        entry["result"] = run_bench(source, runs=runs, quiet=False)
+        entry["result"] = run_bench(source, Firmware(Workspace(REPO_ROOT)), runs=runs, quiet=False)
     except TinyMLError as error:
         entry["error"] = str(error)
         entry["error_kind"] = type(error).__name__

@@ -24,8 +24,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
-from tinyml_pipeline.tools import firmware  # noqa: E402
 from tinyml_pipeline.tools.errors import TinyMLError  # noqa: E402
+from tinyml_pipeline.tools.firmware import Firmware  # noqa: E402
+from tinyml_pipeline.tools.workspace import Workspace  # noqa: E402
+
+WORKSPACE = Workspace(REPO_ROOT)  # the repository's models, data and builds
 
 
 def model_index_from_device(name: str) -> int:
@@ -34,8 +37,8 @@ def model_index_from_device(name: str) -> int:
     from tinyml_pipeline.tools.device import Device
     from tinyml_pipeline.tools.transport import open_transport
 
-    with emulate.start("qemu") as emulator, Device(open_transport(emulator.url),
-                                                   timeout=15.0) as device:
+    with emulate.start("qemu", Firmware(WORKSPACE)) as emulator, \
+            Device(open_transport(emulator.url), timeout=15.0) as device:
         names = [info.name for info in device.models()]
     if name not in names:
         raise TinyMLError(f"the QEMU image has no model {name!r} (it has: {', '.join(names)})")
@@ -47,8 +50,8 @@ def measure(model: str, jobs: int, limit: int | None, model_index: int | None,
     from tinyml_pipeline.tools.evaluate import load_test_set
     from tinyml_pipeline.tools.qemu_batch import run_batch
 
-    elf = firmware.build("qemu", quiet=True)
-    _, tflite, _, inputs, _ = load_test_set(REPO_ROOT / "models" / model, limit)
+    elf = Firmware(WORKSPACE).build("qemu", quiet=True)
+    _, tflite, _, inputs, _ = load_test_set(WORKSPACE, WORKSPACE.models / model, limit)
     if model_index is None:
         model_index = model_index_from_device(model)
     result = run_batch(model_index, inputs, jobs=jobs, elf=elf)

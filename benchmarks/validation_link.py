@@ -30,8 +30,9 @@ def measure_validation(model: str, jobs: int, limit: int | None) -> dict:
     """`tinyml validate` as a user runs it, in its own process: wall time from start to exit,
     Python and TensorFlow start-up, emulator boot and the desktop reference included."""
     with tempfile.TemporaryDirectory(prefix="tinyml-validate-") as report_dir:
-        command = [sys.executable, "-m", "tinyml_pipeline.tools.cli", "-q", "validate", "--model", model,
-                   "--emulator", "qemu", "--jobs", str(jobs), "--report", report_dir]
+        command = [sys.executable, "-m", "tinyml_pipeline.tools.cli", "-q", "validate",
+                   "--model", model, "--emulator", "qemu", "--jobs", str(jobs),
+                   "--report", report_dir]
         if limit:
             command += ["--limit", str(limit)]
         started = time.monotonic()

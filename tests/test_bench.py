@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tests.conftest import COMMITTED_MODELS, FIRMWARE, MODELS_DIR
 from tinyml_pipeline.tools import cli
 from tinyml_pipeline.tools.bench import linkmap, macs, measure
 from tinyml_pipeline.tools.bench.bench import run_bench
@@ -131,7 +131,7 @@ def test_table_on_stdout_progress_on_stderr(linear, capsys):
 
 @needs_qemu
 def test_converter_built_conv_model(converted):
-    result = run_bench(converted["conv"], runs=RUNS, quiet=True)
+    result = run_bench(converted["conv"], FIRMWARE, runs=RUNS, quiet=True)
     model = TFLiteModel.from_file(converted["conv"])
     assert result["model"]["macs"] == model.macs() > 0
     assert result["model"]["ops"] == ["CONV_2D", "DEPTHWISE_CONV_2D", "RESHAPE",

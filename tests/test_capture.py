@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tinyml_pipeline.tools import emulate, firmware
+from tests.conftest import FIRMWARE, REPO_ROOT, WORKSPACE
+from tinyml_pipeline.tools import emulate
 from tinyml_pipeline.tools.capture import HEADER_BYTES, SAMPLE_BYTES
 from tinyml_pipeline.tools.cli import main
 from tinyml_pipeline.tools.device import Device, DeviceTimeout
@@ -36,13 +36,13 @@ SERIES_PER_CLASS = 20  # 2,000 samples, 200 s: every split gets several windows
 
 @pytest.fixture(scope="module")
 def host_firmware():
-    return firmware.build("host", quiet=True)
+    return FIRMWARE.build("host", quiet=True)
 
 
 @pytest.fixture(scope="module")
 def streams():
     """{label: its class's BasicMotions series back to back, (n, 6) float32}."""
-    data = load_basic_motions()
+    data = load_basic_motions(WORKSPACE)
     x = np.concatenate([data.x_train, data.x_val, data.x_test])
     y = np.concatenate([data.y_train, data.y_val, data.y_test])
     return {label: series_stream(x[y == data.labels.index(name)][:SERIES_PER_CLASS])
@@ -62,7 +62,7 @@ def recorded(tmp_path_factory, host_firmware, replays, streams):
     out = tmp_path_factory.mktemp("captures")
     for label, replay in replays.items():
         seconds = len(streams[label]) / RATE_HZ
-        with emulate.start("host", imu_replay=replay) as board:
+        with emulate.start("host", FIRMWARE, imu_replay=replay) as board:
             assert main(["-q", "capture", "--label", label, "--seconds", f"{seconds:g}",
                          "--port", board.url, "--out", str(out)]) == 0
     return out
@@ -99,7 +99,7 @@ def test_recordings_hold_the_replayed_samples_and_describe_them(recorded, stream
 
 def test_summary_on_stdout_and_the_default_rate(host_firmware, replays, streams, tmp_path,
                                                 capsys):
-    with emulate.start("host", imu_replay=replays["walking"]) as board:
+    with emulate.start("host", FIRMWARE, imu_replay=replays["walking"]) as board:
         # No --rate: the committed activity model's rate, 10 Hz, which the replay has.
         assert main(["-q", "capture", "--label", "walking", "--seconds", "2.5",
                      "--port", board.url, "--out", str(tmp_path)]) == 0
@@ -112,7 +112,7 @@ def test_summary_on_stdout_and_the_default_rate(host_firmware, replays, streams,
 
 
 def test_a_board_without_imu_is_refused_in_one_line(host_firmware, tmp_path, capsys):
-    with emulate.start("host") as board:  # no replay file: no IMU
+    with emulate.start("host", FIRMWARE) as board:  # no replay file: no IMU
         assert main(["capture", "--label", "walking", "--seconds", "1", "--port", board.url,
                      "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -122,7 +122,7 @@ def test_a_board_without_imu_is_refused_in_one_line(host_firmware, tmp_path, cap
 
 
 def test_a_refused_rate_is_one_line(host_firmware, replays, tmp_path, capsys):
-    with emulate.start("host", imu_replay=replays["walking"]) as board:
+    with emulate.start("host", FIRMWARE, imu_replay=replays["walking"]) as board:
         assert main(["capture", "--label", "walking", "--seconds", "1", "--rate", "50",
                      "--port", board.url, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -167,7 +167,7 @@ def test_a_silent_device_keeps_what_arrived(host_firmware, replays, streams, tmp
         raise DeviceTimeout("no event from the device within 5 s")
 
     _events_then(monkeypatch, 3, silence)
-    with emulate.start("host", imu_replay=replays["running"]) as board:
+    with emulate.start("host", FIRMWARE, imu_replay=replays["running"]) as board:
         # 5 s: what the port sends fits the pty's buffer, so it ends as soon as it is asked
         assert main(["-q", "capture", "--label", "running", "--seconds", "5",
                      "--port", board.url, "--out", str(tmp_path)]) == 1
@@ -189,7 +189,7 @@ def test_lost_events_are_reported_and_skipped(host_firmware, replays, streams, t
         return original(device, timeout)
 
     original = _events_then(monkeypatch, 2, lose_one)
-    with emulate.start("host", imu_replay=replays["standing"]) as board:
+    with emulate.start("host", FIRMWARE, imu_replay=replays["standing"]) as board:
         assert main(["-q", "capture", "--label", "standing", "--seconds", "4",
                      "--port", board.url, "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
@@ -208,8 +208,8 @@ def test_ctrl_c_keeps_what_arrived(host_firmware, replays, streams, tmp_path):
                               "--imu-paced"], stdout=subprocess.PIPE, text=True)
     try:
         url = board.stdout.readline().split()[1]
-        cli = subprocess.Popen([sys.executable, "-m", "tinyml_pipeline.tools.cli", "-q", "capture", "--label",
-                                "walking", "--seconds", "60", "--port", url,
+        cli = subprocess.Popen([sys.executable, "-m", "tinyml_pipeline.tools.cli", "-q", "capture",
+                                "--label", "walking", "--seconds", "60", "--port", url,
                                 "--out", str(tmp_path)],
                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
@@ -256,7 +256,7 @@ def test_each_recording_is_split_by_time_with_no_sample_in_two_splits(tmp_path):
     _write_class(tmp_path, "b", [1000, 700])
     _write_class(tmp_path, "a", [800])
     (tmp_path / "empty").mkdir()  # no recording: not a class
-    data = captures_data.load_captures(tmp_path, RATE_HZ, 100)
+    data = captures_data.load_captures(tmp_path, RATE_HZ, 100, WORKSPACE)
     assert data.labels == ["a", "b"]
     splits = {"train": data.x_train, "validation": data.x_val, "test": data.x_test}
     owners = {name: set(x[..., 0].ravel().tolist()) for name, x in splits.items()}
@@ -277,17 +277,17 @@ def test_each_recording_is_split_by_time_with_no_sample_in_two_splits(tmp_path):
 def test_captures_errors_name_the_file_and_what_is_needed(tmp_path):
     _write_class(tmp_path, "a", [800])
     with pytest.raises(InputError, match="at least two classes"):
-        captures_data.load_captures(tmp_path, RATE_HZ, 100)
+        captures_data.load_captures(tmp_path, RATE_HZ, 100, WORKSPACE)
     _write_class(tmp_path, "b", [600])
     with pytest.raises(InputError, match=r"b-0.imu: 60.0 s of b is too little: each recording "
                                          r"needs at least 66.4 s"):
-        captures_data.load_captures(tmp_path, RATE_HZ, 100)
+        captures_data.load_captures(tmp_path, RATE_HZ, 100, WORKSPACE)
     _write_class(tmp_path, "b", [800], rate=50.0)
     with pytest.raises(InputError, match=r"b-0.imu: recorded at 50 Hz, but the model is "
                                          r"trained at 10 Hz"):
-        captures_data.load_captures(tmp_path, RATE_HZ, 100)
+        captures_data.load_captures(tmp_path, RATE_HZ, 100, WORKSPACE)
     with pytest.raises(InputError, match="no captures directory"):
-        captures_data.load_captures(tmp_path / "nowhere", RATE_HZ, 100)
+        captures_data.load_captures(tmp_path / "nowhere", RATE_HZ, 100, WORKSPACE)
 
 
 def test_captures_only_train_the_activity_model(tmp_path, capsys):

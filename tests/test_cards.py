@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tests.conftest import COMMITTED_MODELS, MODELS_DIR, WORKSPACE
 from tinyml_pipeline.tools.hashing import sha256_of
 from tinyml_pipeline.tools.reference import measure_tflm_arena
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
@@ -44,7 +44,7 @@ def test_card_describes_its_model_file(name):
 def test_card_int8_scores_are_re_measured(name):
     card = _card(name)
     model = TFLiteModel.from_file(MODELS_DIR / name / "model.tflite")
-    data = datasets.load(card["dataset"]["name"], card["training"]["seed"])
+    data = datasets.load(card["dataset"]["name"], WORKSPACE, card["training"]["seed"])
     metrics, _ = int8_metrics(model, get_task(name), data, Normalization.from_card(card))
     recorded = dict(card["test"]["int8"])
     recorded.pop("confusion_matrix", None)

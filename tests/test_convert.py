@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tests.conftest import COMMITTED_MODELS, MODELS_DIR, WORKSPACE
 from tinyml_pipeline.tools.cli import main
-from tinyml_pipeline.tools.compiler.convert import DEFAULT_OUT, convert_file, registry_files
+from tinyml_pipeline.tools.compiler.convert import convert_file, registry_files
 from tinyml_pipeline.tools.compiler.host import CORE_INCLUDES, runtime_sources
 
 STANDIN = Path(__file__).parent / "support" / "tflm_standin"
+COMMITTED_SOURCES = WORKSPACE.firmware_models
 C99 = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 CXX17 = ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
 
@@ -22,7 +23,8 @@ def generate_committed() -> dict[str, str]:
     """What `tinyml convert models/<name>/model.tflite` for every committed model writes."""
     files, entries = {}, []
     for name in COMMITTED_MODELS:
-        converted = convert_file(MODELS_DIR / name / "model.tflite", DEFAULT_OUT)
+        converted = convert_file(MODELS_DIR / name / "model.tflite", COMMITTED_SOURCES,
+                                 display_root=WORKSPACE.root)
         files.update(converted.files)
         entries.append(converted.entry)
     files.update(registry_files(entries))
@@ -38,11 +40,11 @@ def generated(tmp_path_factory) -> Path:
 
 
 def test_committed_sources_are_what_the_converter_generates(generated):
-    committed = {p.name for p in DEFAULT_OUT.iterdir() if p.is_file()}
+    committed = {p.name for p in COMMITTED_SOURCES.iterdir() if p.is_file()}
     fresh = {p.name for p in generated.iterdir()}
-    assert committed == fresh, f"missing or extra files in {DEFAULT_OUT}"
+    assert committed == fresh, f"missing or extra files in {COMMITTED_SOURCES}"
     stale = [name for name in sorted(fresh)
-             if (DEFAULT_OUT / name).read_bytes() != (generated / name).read_bytes()]
+             if (COMMITTED_SOURCES / name).read_bytes() != (generated / name).read_bytes()]
     assert not stale, (f"{stale} differ from the converter's output; regenerate with "
                        f"`tinyml convert models/<name>/model.tflite`")
 

@@ -6,12 +6,14 @@ import shutil
 import numpy as np
 import pytest
 
+from tests.conftest import WORKSPACE
 from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.workspace import Workspace
 from tinyml_pipeline.training import datasets
 
 
 def test_mnist_shapes_and_splits():
-    data = datasets.load_mnist()
+    data = datasets.load_mnist(WORKSPACE)
     assert data.x_train.shape == (54000, 28, 28, 1) and data.x_val.shape == (6000, 28, 28, 1)
     assert data.x_test.shape == (10000, 28, 28, 1)
     assert data.x_train.dtype == np.float32 and 0.0 <= data.x_train.min() <= data.x_train.max() <= 1
@@ -23,14 +25,14 @@ def test_mnist_shapes_and_splits():
 
 
 def test_basic_motions_shapes_classes_and_stratified_validation():
-    data = datasets.load_basic_motions(seed=3)
+    data = datasets.load_basic_motions(WORKSPACE, seed=3)
     assert data.x_train.shape == (32, 100, 6) and data.x_val.shape == (8, 100, 6)
     assert data.x_test.shape == (40, 100, 6) and data.x_test.dtype == np.float32
     assert data.labels == ["Standing", "Running", "Walking", "Badminton"]
     assert np.bincount(data.y_val, minlength=4).tolist() == [2, 2, 2, 2]
     assert np.bincount(data.y_test, minlength=4).tolist() == [10, 10, 10, 10]
     # The same seed chooses the same validation series.
-    again = datasets.load_basic_motions(seed=3)
+    again = datasets.load_basic_motions(WORKSPACE, seed=3)
     assert np.array_equal(again.x_val, data.x_val)
 
 
@@ -43,11 +45,12 @@ def test_linear_data_is_the_slides_function():
 
 @pytest.fixture
 def data_copy(tmp_path):
+    """A workspace's data/ holding a copy of BasicMotions."""
     for relative, _ in datasets.BASIC_MOTIONS_FILES.values():
-        target = tmp_path / relative
+        target = tmp_path / "data" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(datasets.DATA_DIR / relative, target)
-    return tmp_path
+        shutil.copy(WORKSPACE.data / relative, target)
+    return tmp_path / "data"
 
 
 def test_altered_file_names_the_file_and_both_hashes(data_copy):
@@ -57,7 +60,7 @@ def test_altered_file_names_the_file_and_both_hashes(data_copy):
     content[-10] ^= 0x01
     path.write_bytes(bytes(content))
     with pytest.raises(InputError) as caught:
-        datasets.load_basic_motions(data_dir=data_copy)
+        datasets.load_basic_motions(Workspace(data_copy.parent))
     message = str(caught.value)
     assert str(path) in message and expected in message and "altered" in message
 
@@ -65,8 +68,15 @@ def test_altered_file_names_the_file_and_both_hashes(data_copy):
 def test_missing_file_names_the_file(data_copy):
     relative, _ = datasets.BASIC_MOTIONS_FILES["train"]
     (data_copy / relative).unlink()
-    with pytest.raises(InputError, match=r"data file missing: .*BasicMotions_TRAIN\.ts"):
-        datasets.load_basic_motions(data_dir=data_copy)
+    with pytest.raises(InputError, match=r"data file missing: put "
+                                         r"basic_motions/BasicMotions_TRAIN\.ts into .*data/"):
+        datasets.load_basic_motions(Workspace(data_copy.parent))
+
+
+def test_the_card_records_bundled_files_relative_to_the_workspace(data_copy):
+    data = datasets.load_basic_motions(Workspace(data_copy.parent))
+    assert [f["path"] for f in data.files] == [
+        "data/basic_motions/BasicMotions_TRAIN.ts", "data/basic_motions/BasicMotions_TEST.ts"]
 
 
 def test_malformed_series_reports_file_and_line(tmp_path):
@@ -78,7 +88,7 @@ def test_malformed_series_reports_file_and_line(tmp_path):
 
 def test_unknown_dataset_name():
     with pytest.raises(InputError, match="unknown data set 'cifar'"):
-        datasets.load("cifar")
+        datasets.load("cifar", WORKSPACE)
 
 
 def test_idx_reader_round_trip_and_truncation(tmp_path):

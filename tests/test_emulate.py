@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from tests.conftest import FIRMWARE, REPO_ROOT
 from tinyml_pipeline.tools import emulate
 from tinyml_pipeline.tools.device import Device
 from tinyml_pipeline.tools.transport import open_transport
@@ -22,7 +23,7 @@ def test_emulator_serves_the_protocol_at_its_url(target):
     missing = [tool for tool in NEEDS[target] if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed")
-    with emulate.start(target) as emulator:
+    with emulate.start(target, FIRMWARE) as emulator:
         for _ in range(2):  # a second client after the first one left
             with Device(open_transport(emulator.url), timeout=10) as device:
                 assert device.hello().board == {"host": "host", "qemu": "qemu-mps2-an386"}[target]
@@ -32,14 +33,16 @@ def test_emulator_serves_the_protocol_at_its_url(target):
 def test_renode_missing_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(emulate.EmulatorError, match="renode is not on PATH"):
-        emulate.start("renode")
+        emulate.start("renode", FIRMWARE)
 
 
 def test_tinyml_emulate_prints_the_url_and_stops_on_ctrl_c():
     if shutil.which("cmake") is None:
         pytest.skip("cmake not installed")
-    process = subprocess.Popen([sys.executable, "-m", "tinyml_pipeline.tools.cli", "emulate", "--target", "host"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "tinyml_pipeline.tools.cli", "emulate",
+                                "--target", "host"],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
     try:
         url = process.stdout.readline().strip()
         with Device(open_transport(url), timeout=10) as device:

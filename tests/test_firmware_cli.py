@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 
 import tinyml_pipeline.tools.firmware as firmware
-from tests.conftest import REPO_ROOT
+from tests.conftest import FIRMWARE
 from tinyml_pipeline.tools.cli import main
 from tinyml_pipeline.tools.elf import elf_sections
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.size_report import size_report
+from tinyml_pipeline.tools.targets import buildlog
+from tinyml_pipeline.tools.targets import platformio as platformio_target
+from tinyml_pipeline.tools.workspace import Workspace
 
 PROGRAM = """\
 #include <stdint.h>
@@ -47,8 +50,19 @@ SECTIONS {
   .stack (NOLOAD) : { . = ALIGN(8); . += 0x800; __stack_top = .; } > RAM
 }
 """
-# Everything in one region at 0, loaded by QEMU: what tests/support/m4 links.
-ONE_REGION_SCRIPT = REPO_ROOT / "tests" / "support" / "m4" / "mps2_an386.ld"
+# Everything in one region at 0 that a loader (QEMU's -kernel) fills: .data runs where it is
+# stored, with no copy in flash.
+ONE_REGION_SCRIPT = """\
+MEMORY { RAM (rwx) : ORIGIN = 0x00000000, LENGTH = 4M }
+ENTRY(reset_handler)
+SECTIONS {
+  .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) } > RAM
+  .ARM.exidx : { *(.ARM.exidx*) } > RAM
+  .data : { *(.data*) } > RAM
+  .bss (NOLOAD) : { *(.bss*) *(COMMON) } > RAM
+  __stack_top = ORIGIN(RAM) + LENGTH(RAM);
+}
+"""
 
 REGISTRY_UNREACHABLE = """\
 Processing nano33ble (platform: nordicnrf52; board: nano33ble; framework: arduino)
@@ -212,8 +226,8 @@ def test_size_of_a_target_builds_it_when_missing(host_elf, tmp_path, monkeypatch
         built.append(target)
         return host_elf
 
-    monkeypatch.setattr(firmware, "target_elf", lambda target: tmp_path / "absent")
-    monkeypatch.setattr(firmware, "build", fake_build)
+    monkeypatch.setattr(firmware.Firmware, "target_elf", lambda self, target: tmp_path / "absent")
+    monkeypatch.setattr(firmware.Firmware, "build", lambda self, target, **o: fake_build(target))
     assert main(["firmware", "size", "--target", "host"]) == 0
     captured = capsys.readouterr()
     assert built == ["host"] and "host is not built yet: building it" in captured.err
@@ -235,14 +249,14 @@ def test_bad_usage_exits_2(arguments, message, capsys):
 
 def test_flash_without_platformio_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(firmware.sys, "executable", str(tmp_path / "python"))
-    monkeypatch.setattr(firmware, "_platformio_module_available", lambda: False)
+    monkeypatch.setattr(platformio_target.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(platformio_target, "platformio_module_available", lambda: False)
     err = _one_line_error(capsys, ["firmware", "flash"], "PlatformIO is not installed")
     assert err.count("\n") == 1
 
 
-REAL_PIO_ENVS = firmware.pio_envs()
-REAL_FLASHABLE_ENVS = firmware.flashable_envs()
+REAL_PIO_ENVS = FIRMWARE.pio_envs()
+REAL_FLASHABLE_ENVS = FIRMWARE.flashable_envs()
 
 
 def test_every_platformio_env_is_a_build_target_and_every_board_env_flashable():
@@ -251,21 +265,24 @@ def test_every_platformio_env_is_a_build_target_and_every_board_env_flashable():
     assert {"nano33ble", "nano33ble_rev2", "nano33ble_builtin", "nano33ble_builtin_rev2",
             "nano33ble_renode"} <= set(REAL_PIO_ENVS)
     assert set(REAL_PIO_ENVS) - set(REAL_FLASHABLE_ENVS) == {"nano33ble_renode"}
-    assert firmware.targets() == ("host", "qemu", *REAL_PIO_ENVS)
+    assert FIRMWARE.targets() == ("host", "qemu", *REAL_PIO_ENVS)
 
 
 @pytest.fixture
 def fake_project(tmp_path, monkeypatch):
-    """A repository root with a platformio.ini naming the real envs, and a pio that only logs."""
+    """A workspace (the current directory) with a platformio.ini naming the real envs, their
+    definitions in a file it includes as the repository's does, and a pio that only logs."""
     (tmp_path / "platformio.ini").write_text(
-        "[platformio]\nsrc_dir = firmware/src\n\n"
-        + "".join(f"[env:{env}]\nplatform = nordicnrf52\nbuild_flags = ${{env.flags}}\n"
-                  + ("" if env in REAL_FLASHABLE_ENVS else "custom_tinyml_flash = no\n") + "\n"
-                  for env in REAL_PIO_ENVS))
-    monkeypatch.setattr(firmware, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(firmware, "BUILD_ROOT", tmp_path / "build" / "firmware")
+        "[platformio]\nsrc_dir = firmware/src\nextra_configs = envs/*.ini\n")
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "board.ini").write_text(
+        "".join(f"[env:{env}]\nplatform = nordicnrf52\nbuild_flags = ${{env.flags}}\n"
+                + ("" if env in REAL_FLASHABLE_ENVS else "custom_tinyml_flash = no\n") + "\n"
+                for env in REAL_PIO_ENVS))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TINYML_WORKSPACE", raising=False)
     monkeypatch.delenv("PLATFORMIO_BUILD_DIR", raising=False)
-    monkeypatch.setattr(firmware, "_pio_command", lambda: ["pio"])
+    monkeypatch.setattr(platformio_target, "pio_command", lambda: ["pio"])
     commands = []
 
     def simulate(output: str, code: int):
@@ -274,7 +291,7 @@ def fake_project(tmp_path, monkeypatch):
             with log.open("a") as stream:
                 stream.write(output)
             return code
-        monkeypatch.setattr(firmware, "_run_logged", run)
+        monkeypatch.setattr(buildlog, "run_logged", run)
 
     return simulate, commands
 
@@ -286,8 +303,7 @@ def test_build_nano33ble_without_registry_says_so(fake_project, capsys):
                           "PlatformIO could not install the platform/libraries for nano33ble "
                           "(while installing nordicnrf52): no internet?")
     assert "pio said: HTTPClientError; full log: " in err and "pio.log" in err
-    assert commands == [["pio", "run", "-e", "nano33ble", "-d", str(firmware.REPO_ROOT),
-                         "-j", "2"]]
+    assert commands == [["pio", "run", "-e", "nano33ble", "-d", str(Path.cwd()), "-j", "2"]]
 
 
 def test_a_pio_compile_error_shows_the_log_tail(fake_project, capsys):
@@ -322,7 +338,7 @@ def test_flash_reports_the_port_pio_used(fake_project, capsys):
 def test_the_rev2_envs_build_and_flash(env, fake_project, capsys):
     simulate, commands = fake_project
     simulate("Auto-detected: /dev/ttyACM0\n", 0)
-    elf = firmware.target_elf(env)
+    elf = firmware.Firmware(Workspace(Path.cwd())).target_elf(env)
     elf.parent.mkdir(parents=True)
     elf.write_bytes(b"")
     assert main(["firmware", "build", "--target", env]) == 0
@@ -337,11 +353,11 @@ def test_the_renode_env_builds_but_is_not_flashed(fake_project, capsys):
     assert stopped.value.code == 2
     assert "invalid choice: 'nano33ble_renode'" in capsys.readouterr().err
     with pytest.raises(InputError, match="an emulator build"):
-        firmware.flash("nano33ble_renode")
+        firmware.Firmware(Workspace(Path.cwd())).flash("nano33ble_renode")
 
 
 def test_flash_of_an_env_platformio_ini_lacks(fake_project, capsys):
-    (firmware.REPO_ROOT / "platformio.ini").write_text("[env:other]\nboard = x\n")
+    (Path.cwd() / "platformio.ini").write_text("[env:other]\nboard = x\n")
     _one_line_error(capsys, ["firmware", "flash"], "platformio.ini has no [env:nano33ble]")
 
 
@@ -351,11 +367,13 @@ def fake_cmake(tmp_path, monkeypatch):
     (source / "cmake").mkdir(parents=True)
     (source / "CMakeLists.txt").write_text("")
     (source / "cmake" / "arm-none-eabi.cmake").write_text("")
-    monkeypatch.setattr(firmware, "FIRMWARE_DIR", source)
-    monkeypatch.setattr(firmware, "TOOLCHAIN_FILE", source / "cmake" / "arm-none-eabi.cmake")
-    monkeypatch.setattr(firmware, "BUILD_ROOT", tmp_path / "build" / "firmware")
+    monkeypatch.setattr(firmware, "firmware_dir", lambda: source)
+    monkeypatch.chdir(tmp_path)  # the workspace: its build/ takes the logs
+    monkeypatch.delenv("TINYML_WORKSPACE", raising=False)
+    (tmp_path / "firmware" / "lib" / "models").mkdir(parents=True)
+    (tmp_path / "firmware" / "lib" / "models" / "tinyml_models.h").write_text("")
     tools = {"cmake": "/usr/bin/cmake", "cc": "/usr/bin/cc", "arm-none-eabi-gcc": "/usr/bin/x"}
-    monkeypatch.setattr(firmware.shutil, "which", lambda name, *_, **__: tools.get(name))
+    monkeypatch.setattr(shutil, "which", lambda name, *_, **__: tools.get(name))
     return tools
 
 
@@ -379,7 +397,7 @@ def test_a_cmake_failure_names_the_first_error_and_the_log(fake_cmake, monkeypat
                          "gmake[2]: *** [device.c.o] Error 1\n" if "--build" in command else "")
         return 2 if "--build" in command else 0
 
-    monkeypatch.setattr(firmware, "_run_logged", run)
+    monkeypatch.setattr(buildlog, "run_logged", run)
     err = _one_line_error(capsys, ["firmware", "build", "--target", "host", "--sanitize"],
                           "build of host failed (exit 2): device.c:12:5: error: expected ';'")
     assert "host-asan/build.log" in err.splitlines()[-1]

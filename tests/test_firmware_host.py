@@ -14,9 +14,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.conftest import COMMITTED_MODELS, MODELS_DIR, REPO_ROOT
+from tests.conftest import COMMITTED_MODELS, FIRMWARE, MODELS_DIR, REPO_ROOT, WORKSPACE
 from tests.support.firmware_link import committed_sha256, device_process, first_test_input
-from tinyml_pipeline.tools import firmware
 from tinyml_pipeline.tools.device import Device
 from tinyml_pipeline.tools.evaluate import load_test_set
 from tinyml_pipeline.tools.framing import DeviceError, Status, cobs_encode, crc32, encode_frame
@@ -33,18 +32,19 @@ ACTIVITY_SERIES = 8  # replayed test series; each fills one live window exactly
 
 @pytest.fixture(scope="module")
 def host_firmware():
-    return firmware.build("host", quiet=True)
+    return FIRMWARE.build("host", quiet=True)
 
 
 @pytest.fixture(scope="module")
 def sanitized_firmware():
-    return firmware.build("host", sanitize=True, quiet=True)
+    return FIRMWARE.build("host", sanitize=True, quiet=True)
 
 
 @pytest.fixture(scope="module")
 def activity_replay(tmp_path_factory):
     """The first test series of BasicMotions back to back, and TFLM's outputs for them."""
-    card, model, data, inputs, _ = load_test_set(MODELS_DIR / "activity", limit=ACTIVITY_SERIES)
+    card, model, data, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / "activity",
+                                                  limit=ACTIVITY_SERIES)
     path = tmp_path_factory.mktemp("imu") / "basic_motions_test.bin"
     write_replay(path, series_stream(data.x_test[:ACTIVITY_SERIES]),
                  card["dataset"]["sample_rate_hz"])
@@ -169,7 +169,7 @@ def test_live_mode_classifies_the_replayed_stream_like_tflm(host_firmware, activ
 
 def test_capture_streams_the_replayed_samples(host_firmware, activity_replay):
     path, _ = activity_replay
-    recorded = series_stream(load_test_set(MODELS_DIR / "activity",
+    recorded = series_stream(load_test_set(WORKSPACE, MODELS_DIR / "activity",
                                            limit=ACTIVITY_SERIES)[2].x_test[:ACTIVITY_SERIES])
     with device_process([str(host_firmware), "--imu", str(path)]) as (device, _):
         assert device.capture_start(10.0, limit=20).channels == 6

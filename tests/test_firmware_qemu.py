@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tests.conftest import COMMITTED_MODELS, FIRMWARE, MODELS_DIR, WORKSPACE
 from tests.support.firmware_link import committed_sha256, device_process, first_test_input
-from tinyml_pipeline.tools import firmware, qemu
+from tinyml_pipeline.tools import qemu
 from tinyml_pipeline.tools.cli import main
 from tinyml_pipeline.tools.evaluate import load_test_set
 from tinyml_pipeline.tools.imu_replay import series_stream, write_replay
@@ -30,7 +30,7 @@ TIMEOUT_S = 15.0
 
 @pytest.fixture(scope="module")
 def qemu_image():
-    return firmware.build("qemu", quiet=True)
+    return FIRMWARE.build("qemu", quiet=True)
 
 
 def test_hello_and_models(qemu_image):
@@ -64,7 +64,7 @@ def test_one_inference_per_model_equals_tflm_and_its_cost_repeats(qemu_image):
 
 def test_live_mode_on_a_replayed_stream(qemu_image, tmp_path):
     series = 3
-    card, model, data, inputs, _ = load_test_set(MODELS_DIR / "activity", limit=series)
+    card, model, data, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / "activity", limit=series)
     write_replay(tmp_path / qemu.IMU_REPLAY_NAME, series_stream(data.x_test[:series]),
                  card["dataset"]["sample_rate_hz"])
     expected = run_all(TFLMRunner(model), inputs).reshape(series, -1)

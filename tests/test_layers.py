@@ -20,14 +20,14 @@ SHORT_LAYERS = {
     "tools": BOTTOM, "training": MIDDLE,
     "tools.errors": BOTTOM, "tools.atomic": BOTTOM, "tools.hashing": BOTTOM,
     "tools.console": BOTTOM, "tools.elf": BOTTOM, "tools.tflite_model": BOTTOM,
-    "tools.imu_replay": BOTTOM,
+    "tools.imu_replay": BOTTOM, "tools.workspace": BOTTOM, "tools.packaged": BOTTOM,
     "tools.reference": MIDDLE, "tools.tflm_probe": MIDDLE, "tools.compiler": MIDDLE,
     "tools.framing": MIDDLE, "tools.protocol": MIDDLE, "tools.device": MIDDLE,
     "tools.transport": MIDDLE, "tools.firmware": MIDDLE, "tools.size_report": MIDDLE,
     "tools.qemu": MIDDLE,
-    "tools.qemu_batch": MIDDLE, "tools.emulate": MIDDLE,
+    "tools.qemu_batch": MIDDLE, "tools.emulate": MIDDLE, "tools.targets": MIDDLE,
     "tools.validation": TOP, "tools.bench": TOP, "tools.capture": TOP, "tools.evaluate": TOP,
-    "tools.run": TOP,
+    "tools.run": TOP, "tools.init_workspace": TOP,
     "tools.cli": ENTRY,
 }
 LAYERS = {PREFIX + name: layer for name, layer in SHORT_LAYERS.items()}

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import MODELS_DIR
+from tests.conftest import FIRMWARE, MODELS_DIR, WORKSPACE
 from tests.support.firmware_link import device_process
-from tinyml_pipeline.tools import firmware, qemu, qemu_batch
+from tinyml_pipeline.tools import qemu, qemu_batch
 from tinyml_pipeline.tools.compiler.planner import compile_plan
 from tinyml_pipeline.tools.evaluate import load_test_set
 from tinyml_pipeline.tools.qemu_batch import QemuBatchError, read_outputs, run_batch, write_inputs
@@ -32,12 +32,12 @@ PROTOCOL_SAMPLES = (0, 1, 99, 100, 199)  # both shards' first and last
 
 @pytest.fixture(scope="module")
 def qemu_image():
-    return firmware.build("qemu", quiet=True)
+    return FIRMWARE.build("qemu", quiet=True)
 
 
 @pytest.fixture(scope="module")
 def digits():
-    _, model, _, inputs, _ = load_test_set(MODELS_DIR / "digits", DIGITS_SAMPLES)
+    _, model, _, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / "digits", DIGITS_SAMPLES)
     return model, inputs
 
 
@@ -74,7 +74,7 @@ def test_digits_equal_tflm_and_cost_what_infer_reports(qemu_image, digits, over_
 @needs_qemu
 @pytest.mark.parametrize("name", ["activity", "linear"])
 def test_whole_test_set_equals_tflm(qemu_image, over_protocol, name):
-    _, model, _, inputs, _ = load_test_set(MODELS_DIR / name)
+    _, model, _, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / name)
     index, _ = over_protocol
     result = run_batch(index[name], inputs, jobs=2, elf=qemu_image, measure_boot=False)
     expected = run_all(TFLMRunner(model), inputs).reshape(len(inputs), -1)

@@ -4,7 +4,7 @@ measurement is tight, and a differing operator is named."""
 import numpy as np
 import pytest
 
-from tests.conftest import COMMITTED_MODELS, MODELS_DIR
+from tests.conftest import COMMITTED_MODELS, MODELS_DIR, WORKSPACE
 from tinyml_pipeline.tools.evaluate import evaluate_model, format_report
 from tinyml_pipeline.tools.reference import (
     TFLMRunner,
@@ -18,7 +18,7 @@ from tinyml_pipeline.tools.tflite_model import TFLiteModel
 @pytest.mark.slow
 @pytest.mark.parametrize("name", COMMITTED_MODELS)
 def test_litert_and_tflm_are_bit_identical_on_the_full_test_set(name):
-    result = evaluate_model(MODELS_DIR / name, progress=False)
+    result = evaluate_model(WORKSPACE, MODELS_DIR / name, progress=False)
     assert result.samples == {"linear": 81, "digits": 10000, "activity": 40}[name]
     assert result.identical == result.samples, format_report(result)
     assert result.max_difference_lsb == 0

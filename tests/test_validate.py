@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MODELS_DIR, REPO_ROOT
+from tests.conftest import MODELS_DIR, REPO_ROOT, WORKSPACE
 from tests.support.faulty_links import BitFlippingTransport, TamperingTransport
 from tinyml_pipeline.tools.cli import main
 from tinyml_pipeline.tools.validation.validate import Options, run
@@ -111,8 +111,9 @@ def _children(pid: int) -> list[int]:
 def test_a_killed_emulator_exits_2_keeps_the_journal_and_resume_finishes(tmp_path, capsys):
     _require(NEEDS_QEMU)
     journal = tmp_path / "digits" / "results.jsonl"
-    command = [sys.executable, "-m", "tinyml_pipeline.tools.cli", "-q", "validate", "--model", "digits",
-               "--emulator", "qemu", "--limit", "600", "--report", str(tmp_path)]
+    command = [sys.executable, "-m", "tinyml_pipeline.tools.cli", "-q", "validate",
+               "--model", "digits", "--emulator", "qemu", "--limit", "600",
+               "--report", str(tmp_path)]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                env=os.environ | {"PYTHONPATH": str(REPO_ROOT)})
@@ -157,8 +158,9 @@ def test_a_line_that_flips_bits_still_gives_correct_results_through_retries(tmp_
         wrappers.append(BitFlippingTransport(transport, rate=1 / 1500, seed=7))
         return wrappers[-1]
 
-    status = run(Options(models=["digits", "linear"], emulator="host", limit=400,
-                         report_dir=tmp_path, timeout=0.5, quiet=True, wrap_transport=noisy),
+    status = run(Options(workspace=WORKSPACE, models=["digits", "linear"], emulator="host",
+                         limit=400, report_dir=tmp_path, timeout=0.5, quiet=True,
+                         wrap_transport=noisy),
                  out=open(os.devnull, "w"))
     assert status == 0
     flips = wrappers[0].flips
@@ -181,8 +183,8 @@ def test_a_device_with_wrong_outputs_fails_the_gate(tmp_path, capsys):
         wrappers.append(TamperingTransport(transport, every=10))
         return wrappers[-1]
 
-    options = Options(models=["digits"], emulator="host", limit=100, report_dir=tmp_path,
-                      quiet=True, wrap_transport=tampering)
+    options = Options(workspace=WORKSPACE, models=["digits"], emulator="host", limit=100,
+                      report_dir=tmp_path, quiet=True, wrap_transport=tampering)
     assert run(options) == 1
     report = _reports(tmp_path)["digits"]
     assert wrappers[0].tampered == 10

@@ -29,9 +29,6 @@ from tinyml_pipeline.tools.framing import DeviceError, ProtocolError, Status
 from tinyml_pipeline.tools.hashing import sha256_of
 from tinyml_pipeline.tools.imu_replay import CHANNELS, encode_replay
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "data" / "captures"
-ACTIVITY_CARD = REPO_ROOT / "models" / "activity" / "card.json"
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 CHANNEL_NAMES = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 UNITS = {"acceleration": "m/s^2", "angular_rate": "rad/s"}
@@ -60,11 +57,12 @@ def is_safe_label(label: str) -> bool:
     return LABEL_PATTERN.fullmatch(label) is not None
 
 
-def default_rate_hz() -> float:
-    """The rate the committed activity model was trained at (its card's data set), so that
-    recordings can train it; the task's own rate if the card is missing."""
+def default_rate_hz(models_dir: Path) -> float:
+    """The rate the activity model in `models_dir` was trained at (its card's data set), so
+    that recordings can train it; the task's own rate if the card is missing."""
     try:
-        return float(json.loads(ACTIVITY_CARD.read_text())["dataset"]["sample_rate_hz"])
+        card = Path(models_dir) / "activity" / "card.json"
+        return float(json.loads(card.read_text())["dataset"]["sample_rate_hz"])
     except (OSError, ValueError, KeyError, TypeError):
         from tinyml_pipeline.training.tasks import get_task
 
@@ -262,7 +260,7 @@ def _sidecar(capture: Capture, hello: protocol.Hello, port: str, requested_rate_
     }
 
 
-def record(transport, label: str, seconds: float, rate_hz: float, out: Path = DEFAULT_OUT,
+def record(transport, label: str, seconds: float, rate_hz: float, out: Path,
            progress: bool = True, port: str = "") -> Capture:
     """Records `seconds` of the IMU of the device on `transport` into `out`/`label`/.
 

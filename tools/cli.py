@@ -2,6 +2,9 @@
 
 Results go to stdout, progress and logs to stderr. Exit codes: 0 success, 1 a check failed,
 2 bad usage or bad input. `--debug` shows the traceback of an unexpected error.
+
+The workspace (models, data, builds, reports, generated firmware sources) is resolved here, once,
+and handed to every command (tools/workspace.py).
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import os
 import sys
 from pathlib import Path
 
+from tinyml_pipeline.tools import workspace as workspace_module
 from tinyml_pipeline.tools.errors import TinyMLError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = REPO_ROOT / "models"
+from tinyml_pipeline.tools.firmware import Firmware
+from tinyml_pipeline.tools.workspace import Workspace, shown
 
 
 def _quiet_tensorflow() -> None:
@@ -38,7 +41,8 @@ def _add_train(commands) -> None:
     parser.add_argument("--epochs", type=_positive_int, help="training epochs (default per "
                                                              "architecture)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--out", type=Path, help="output directory (default models/<model>/)")
+    parser.add_argument("--out", type=Path,
+                        help="output directory (default: the workspace's models/<model>/)")
     parser.add_argument("--qat", action="store_true",
                         help="fine-tune with quantization-aware training before converting")
     parser.add_argument("--qat-epochs", type=_positive_int,
@@ -82,7 +86,8 @@ def _add_convert(commands) -> None:
                                                  "supplies labels and input normalization)")
     parser.add_argument("--name", help="C name of the model (default: the card's name, or the "
                                        "model's directory name)")
-    parser.add_argument("--out", type=Path, help="output directory (default firmware/lib/models/)")
+    parser.add_argument("--out", type=Path,
+                        help="output directory (default: the workspace's firmware/lib/models/)")
     parser.set_defaults(handler=_run_convert)
 
 
@@ -104,9 +109,7 @@ def _add_run(commands) -> None:
     parser.set_defaults(handler=_run_run)
 
 
-def _add_firmware(commands) -> None:
-    from tinyml_pipeline.tools.firmware import flashable_envs, targets
-
+def _add_firmware(commands, firmware: Firmware) -> None:
     parser = commands.add_parser(
         "firmware", help="build, measure and flash the firmware",
         description="Build a firmware target (CMake: host, qemu; PlatformIO: the nano33ble "
@@ -119,7 +122,7 @@ def _add_firmware(commands) -> None:
                     "stdout. The whole build output goes to a log in the build directory; a "
                     "failure shows its last lines. The nano33ble envs need the PlatformIO "
                     "registry on their first build.")
-    build.add_argument("--target", choices=targets(), required=True,
+    build.add_argument("--target", choices=firmware.targets(), required=True,
                        help="what to build: host, qemu or an env of platformio.ini")
     build.add_argument("--sanitize", action="store_true",
                        help="host only: AddressSanitizer and UBSan (own build dir, host-asan)")
@@ -129,11 +132,13 @@ def _add_firmware(commands) -> None:
     build.add_argument("-j", "--jobs", type=_positive_int, default=2,
                        help="parallel compile jobs (default 2)")
     build.add_argument("--build-dir", type=Path,
-                       help="build tree (default build/firmware/<target>[-asan][-nodsp]; "
+                       help="build tree (default: the workspace's "
+                            "build/firmware/<target>[-asan][-nodsp]; "
                             "PlatformIO: the directory holding one tree per env)")
     build.add_argument("--models-dir", type=Path,
                        help="host, qemu: build these generated model sources (tinyml convert "
-                            "--out DIR) instead of firmware/lib/models; give --build-dir too")
+                            "--out DIR) instead of the workspace's firmware/lib/models; give "
+                            "--build-dir too")
     build.set_defaults(handler=_run_firmware_build)
 
     size = actions.add_parser(
@@ -144,7 +149,7 @@ def _add_firmware(commands) -> None:
                     "host executable, text/data/bss are reported as size(1) does.")
     what = size.add_mutually_exclusive_group(required=True)
     what.add_argument("elf", nargs="?", type=Path, help="an ELF file")
-    what.add_argument("--target", choices=targets(),
+    what.add_argument("--target", choices=firmware.targets(),
                       help="a target's ELF (built if missing)")
     size.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     size.set_defaults(handler=_run_firmware_size)
@@ -153,7 +158,7 @@ def _add_firmware(commands) -> None:
         "flash", help="build and upload to a Nano 33 BLE Sense",
         description="Build the env if needed and upload it with `pio run -t upload`. The "
                     "board is found by USB unless --port is given.")
-    flash.add_argument("--env", choices=flashable_envs(), default="nano33ble",
+    flash.add_argument("--env", choices=firmware.flashable_envs(), default="nano33ble",
                        help="PlatformIO env (default nano33ble: TFLite Micro)")
     flash.add_argument("--port", help="serial port of the board, e.g. /dev/ttyACM0")
     flash.set_defaults(handler=_run_firmware_flash)
@@ -196,12 +201,13 @@ def _run_train(args, parser) -> int:
         parser.error(f"{args.model} trains on {', '.join(task.datasets)}, not {dataset!r}")
     options = TrainOptions(task=task, architecture=architecture, dataset=dataset,
                            epochs=args.epochs or task.default_epochs(architecture),
-                           seed=args.seed, out=args.out or MODELS_DIR / args.model,
+                           seed=args.seed, out=args.out or args.workspace.models / args.model,
+                           workspace=args.workspace,
                            qat=args.qat, qat_epochs=args.qat_epochs, subset=args.subset,
                            captures=args.captures)
     _import_tensorflow_quietly()
     card = train_and_export(options)
-    print(_card_summary(card, options.out))
+    print(_card_summary(card, shown(options.out)))
     return 0
 
 
@@ -221,7 +227,7 @@ def _captures_dataset(args, task, parser) -> str | None:
     return NAME
 
 
-def _card_summary(card: dict, out: Path) -> str:
+def _card_summary(card: dict, out: str) -> str:
     scores = card["test"]
     if "accuracy" in scores["int8"]:
         quality = (f"test accuracy float {scores['float']['accuracy']:.2%}, "
@@ -241,8 +247,8 @@ def _run_evaluate(args, parser) -> int:
     from tinyml_pipeline.tools.atomic import atomic_write_text
     from tinyml_pipeline.tools.evaluate import evaluate_model, format_report
 
-    result = evaluate_model(args.model_dir, litert_kernels=args.litert_kernels, limit=args.limit,
-                            progress=not args.quiet)
+    result = evaluate_model(args.workspace, args.model_dir, litert_kernels=args.litert_kernels,
+                            limit=args.limit, progress=not args.quiet)
     print(format_report(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result.as_dict(), indent=2) + "\n")
@@ -254,15 +260,16 @@ def _run_evaluate(args, parser) -> int:
 
 
 def _run_convert(args, parser) -> int:
-    from tinyml_pipeline.tools.compiler.convert import DEFAULT_OUT, convert_to_directory
+    from tinyml_pipeline.tools.compiler.convert import convert_to_directory
 
-    args.out = args.out or DEFAULT_OUT
-    converted = convert_to_directory(args.model, args.out, args.name)
+    args.out = args.out or args.workspace.firmware_models
+    converted = convert_to_directory(args.model, args.out, args.name,
+                                     display_root=args.workspace.root)
     plan = converted.plan
     weights = sum(_const_bytes(layer) for layer in plan.layers)
     print(f"{converted.name}: {len(plan.layers)} layers, plan arena {plan.arena_bytes} bytes, "
           f"weights {weights} bytes (.tflite {plan.model.size}), TFLM arena "
-          f"{converted.entry.tflm_arena_bytes} bytes -> {args.out}")
+          f"{converted.entry.tflm_arena_bytes} bytes -> {shown(args.out)}")
     for warning in converted.tflm_warnings():
         print(f"warning: the TFLM firmware will not compile this: {warning}", file=sys.stderr)
     return 0
@@ -277,46 +284,43 @@ def _const_bytes(layer) -> int:
 def _run_run(args, parser) -> int:
     from tinyml_pipeline.tools.run import run_model
 
-    outputs = run_model(args.model, args.inputs, args.out, args.backend)
+    outputs = run_model(args.model, args.inputs, args.out, args.backend,
+                        cache_dir=args.workspace.build / "host-runner")
     print(f"{len(outputs)} samples through {args.backend} -> {args.out}")
     return 0
 
 
 def _run_firmware_build(args, parser) -> int:
-    from tinyml_pipeline.tools.firmware import build
-
     if args.sanitize and args.target != "host":
         parser.error("--sanitize applies to --target host only")
     if args.models_dir and not args.build_dir:
         parser.error("--models-dir needs its own --build-dir (the default tree builds the "
-                     "committed models)")
-    elf = build(args.target, sanitize=args.sanitize, disable_dsp=args.no_dsp,
-                build_dir=args.build_dir, jobs=args.jobs, quiet=args.quiet,
-                models_dir=args.models_dir)
+                     "workspace's firmware/lib/models)")
+    elf = Firmware(args.workspace).build(
+        args.target, sanitize=args.sanitize, disable_dsp=args.no_dsp, build_dir=args.build_dir,
+        jobs=args.jobs, quiet=args.quiet, models_dir=args.models_dir)
     print(elf)
     return 0
 
 
 def _run_firmware_size(args, parser) -> int:
-    from tinyml_pipeline.tools.firmware import build, target_elf
     from tinyml_pipeline.tools.size_report import format_size_report, size_report
 
     elf = args.elf
     if args.target:
-        elf = target_elf(args.target)
+        firmware = Firmware(args.workspace)
+        elf = firmware.target_elf(args.target)
         if not elf.is_file():
             if not args.quiet:
                 print(f"{args.target} is not built yet: building it", file=sys.stderr)
-            elf = build(args.target, quiet=args.quiet)
+            elf = firmware.build(args.target, quiet=args.quiet)
     report = size_report(elf)
     print(json.dumps(report, indent=2) if args.json else format_size_report(report))
     return 0
 
 
 def _run_firmware_flash(args, parser) -> int:
-    from tinyml_pipeline.tools.firmware import flash
-
-    port = flash(args.env, args.port, quiet=args.quiet)
+    port = Firmware(args.workspace).flash(args.env, args.port, quiet=args.quiet)
     print(f"flashed {args.env}" + (f" through {port}" if port else ""))
     return 0
 
@@ -343,7 +347,8 @@ def _run_emulate(args, parser) -> int:
 
     from tinyml_pipeline.tools.emulate import EmulatorError, start
 
-    with start(args.target, imu_replay=args.imu, quiet=args.quiet) as emulator:
+    with start(args.target, Firmware(args.workspace), imu_replay=args.imu,
+               quiet=args.quiet) as emulator:
         print(emulator.url, flush=True)
         print(f"{args.target} emulator running; Ctrl-C stops it", file=sys.stderr)
         try:
@@ -383,16 +388,18 @@ def _add_validate(commands) -> None:
                              "given, or boards found by USB (default 1)")
     parser.add_argument("--limit", type=_positive_int,
                         help="only the first N test samples (default: the whole test set)")
-    parser.add_argument("--report", type=Path, default=Path("build/validation"), metavar="DIR",
-                        help="where results and reports go (default build/validation)")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="where results and reports go (default: the workspace's "
+                             "build/validation)")
     parser.add_argument("--min-agreement", type=_fraction, default=1.0,
                         help="fraction of outputs that must equal TFLM's exactly (default 1.0)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run recorded in --report instead of starting over")
     parser.add_argument("--timeout", type=float, default=5.0,
                         help="seconds to wait for each reply (default 5)")
-    parser.add_argument("--models-dir", type=Path, default=MODELS_DIR,
-                        help="where <name>/model.tflite and card.json are (default models/)")
+    parser.add_argument("--models-dir", type=Path,
+                        help="where <name>/model.tflite and card.json are (default: the "
+                             "workspace's models/)")
     parser.add_argument("--image", type=Path,
                         help="with --emulator qemu or host: run this ELF or executable instead "
                              "of building the default image")
@@ -417,7 +424,8 @@ def _run_validate(args, parser) -> int:
         parser.error(f"--jobs {args.jobs} with {len(args.port)} --port: give one port per job")
     _import_tensorflow_quietly()
     models = list(MODEL_NAMES) if args.model == "all" else [args.model]
-    return run(Options(models=models, models_dir=args.models_dir, ports=args.port,
+    return run(Options(models=models, workspace=args.workspace, models_dir=args.models_dir,
+                       ports=args.port,
                        emulator=args.emulator, image=args.image,
                        jobs=len(args.port) if args.port else args.jobs,
                        limit=args.limit, report_dir=args.report,
@@ -440,10 +448,10 @@ def _add_capture(commands) -> None:
     parser.add_argument("--port", help="serial port or pyserial URL (a pty, socket://HOST:PORT); "
                                        "default: the Nano 33 BLE found by USB id")
     parser.add_argument("--rate", type=_positive_float, metavar="HZ",
-                        help="sample rate (default: the activity model's, from "
-                             "models/activity/card.json: 10 Hz)")
+                        help="sample rate (default: the activity model's, from the "
+                             "workspace's models/activity/card.json: 10 Hz)")
     parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="captures directory (default data/captures/)")
+                        help="captures directory (default: the workspace's data/captures/)")
     parser.set_defaults(handler=_run_capture)
 
 
@@ -464,15 +472,16 @@ def _positive_float(text: str) -> float:
 
 
 def _run_capture(args, parser) -> int:
-    from tinyml_pipeline.tools.capture import DEFAULT_OUT, default_rate_hz, record
+    from tinyml_pipeline.tools.capture import default_rate_hz, record
     from tinyml_pipeline.tools.transport import open_transport
 
-    rate = args.rate or default_rate_hz()
+    rate = args.rate or default_rate_hz(args.workspace.models)
     if round(args.seconds * rate) < 1:
         parser.error(f"--seconds {args.seconds:g} at {rate:g} Hz is not one sample")
     transport = open_transport(args.port)
     port = getattr(transport, "port", None) or args.port or ""
-    capture = record(transport, args.label, args.seconds, rate, args.out or DEFAULT_OUT,
+    capture = record(transport, args.label, args.seconds, rate,
+                     args.out or args.workspace.captures,
                      progress=not args.quiet, port=str(port))
     print(capture.summary())
     if capture.problem:
@@ -510,25 +519,56 @@ def _run_bench(args, parser) -> int:
     from tinyml_pipeline.tools.bench.bench import run_bench
     from tinyml_pipeline.tools.bench.report import format_table
 
-    result = run_bench(args.model, target=args.target, runs=args.runs, seed=args.seed,
-                       name=args.name, quiet=args.quiet)
+    result = run_bench(args.model, Firmware(args.workspace), target=args.target, runs=args.runs,
+                       seed=args.seed, name=args.name, quiet=args.quiet)
     print(format_table(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_init(commands) -> None:
+    parser = commands.add_parser(
+        "init", help="create a workspace for your own project",
+        description="Create DIR as a workspace: models/, data/, firmware/lib/ (where tinyml "
+                    "convert writes the firmware's model sources), a platformio.ini whose "
+                    "environments build the packaged firmware with them, and a README of the "
+                    "next commands. DIR must be new or empty.")
+    parser.add_argument("directory", type=Path, metavar="DIR", help="the new workspace")
+    parser.set_defaults(handler=_run_init)
+
+
+def _run_init(args, parser) -> int:
+    from tinyml_pipeline.tools.init_workspace import init_workspace
+    from tinyml_pipeline.tools.packaged import firmware_dir
+
+    created = init_workspace(args.directory, firmware_dir())
+    print(f"workspace {shown(created.root)}: models/, data/, firmware/lib/, platformio.ini, "
+          f"README.md; next: cd {shown(created.root)} and see its README.md")
+    return 0
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", type=Path, metavar="DIR",
+                        help=f"where models, data, builds and reports are (default: "
+                             f"${workspace_module.ENV_VAR}, else the current directory)")
+
+
+def build_parser(workspace: Workspace | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; `workspace` supplies the firmware targets its platformio.ini defines."""
+    workspace = workspace or workspace_module.resolve()
     parser = argparse.ArgumentParser(
         prog="tinyml", description="From data to a validated int8 model on a microcontroller.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_init(commands)
     _add_train(commands)
     _add_evaluate(commands)
     _add_convert(commands)
     _add_run(commands)
-    _add_firmware(commands)
+    _add_firmware(commands, Firmware(workspace))
     _add_emulate(commands)
     _add_capture(commands)
     _add_validate(commands)
@@ -550,11 +590,21 @@ def _exit_cleanly_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, terminate)
 
 
+def _workspace_from(argv: list[str] | None) -> Workspace:
+    """--workspace, read before the full parser is built (the firmware targets depend on it)."""
+    early = argparse.ArgumentParser(add_help=False)
+    _global_options(early)
+    known, _ = early.parse_known_args(argv)
+    return workspace_module.resolve(known.workspace)
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     _exit_cleanly_on_sigterm()
-    parser = build_parser()
+    workspace = _workspace_from(argv)
+    parser = build_parser(workspace)
     args = parser.parse_args(argv)
+    args.workspace = workspace
     try:
         return args.handler(args, parser)
     except TinyMLError as error:

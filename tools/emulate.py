@@ -10,11 +10,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from tinyml_pipeline.tools import firmware, qemu
+from tinyml_pipeline.tools import qemu
 from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.firmware import Firmware
 
 TARGETS = ("qemu", "host", "renode")
-RENODE_SCRIPT = firmware.REPO_ROOT / "firmware" / "renode" / "nano33ble.resc"
+RENODE_ENV = "nano33ble_renode"  # the platformio.ini env built for Renode
 RENODE_PORT = 3456  # nano33ble.resc's server socket terminal
 START_TIMEOUT_S = 30.0
 
@@ -77,14 +78,14 @@ class Emulator:
                 stream.close()
 
 
-def start(target: str, *, imu_replay: Path | None = None, image: Path | None = None,
-          quiet: bool = True) -> Emulator:
-    """Builds the image when it is missing or stale (CMake decides), or takes `image` as it is,
-    starts it, and returns once its link accepts connections."""
+def start(target: str, firmware: Firmware, *, imu_replay: Path | None = None,
+          image: Path | None = None, quiet: bool = True) -> Emulator:
+    """Builds `firmware`'s image when it is missing or stale (CMake decides), or takes `image`
+    as it is, starts it, and returns once its link accepts connections."""
     if target not in TARGETS:
         raise EmulatorError(f"unknown emulator {target!r}; choose one of {', '.join(TARGETS)}")
     if target == "renode":
-        return _start_renode()
+        return _start_renode(firmware)
     if image is None:
         image = firmware.build(target, quiet=quiet)
     elif not Path(image).is_file():
@@ -121,14 +122,22 @@ def _start_qemu(image: Path, imu_replay: Path | None) -> Emulator:
     return Emulator("qemu", process, f"socket://127.0.0.1:{port}")
 
 
-def _start_renode() -> Emulator:
+def _start_renode(firmware: Firmware) -> Emulator:
     renode = shutil.which("renode")
     if renode is None:
         raise EmulatorError("renode is not on PATH: install Renode (https://renode.io) and build "
-                            "the image with `tinyml firmware build --target nano33ble_renode`")
+                            f"the image with `tinyml firmware build --target {RENODE_ENV}`")
+    if RENODE_ENV not in firmware.pio_envs():
+        raise EmulatorError(f"{firmware.workspace.platformio_ini} has no [env:{RENODE_ENV}], the "
+                            "build Renode runs")
+    elf = firmware.target_elf(RENODE_ENV)
+    if not elf.is_file():
+        raise EmulatorError(f"{elf} is missing: build it with `tinyml firmware build --target "
+                            f"{RENODE_ENV}`")
+    script = firmware.sources / "renode" / "nano33ble.resc"
     process = subprocess.Popen([renode, "--disable-xwt", "--console", "-e",
-                                f"include @{RENODE_SCRIPT}"],
-                               cwd=firmware.REPO_ROOT, stdin=subprocess.DEVNULL,
+                                f"$elf=@{elf}; include @{script}"],
+                               cwd=firmware.workspace.root, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_for_listener(RENODE_PORT, process, "Renode")
     return Emulator("renode", process, f"socket://127.0.0.1:{RENODE_PORT}")

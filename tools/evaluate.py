@@ -16,6 +16,7 @@ from tinyml_pipeline.tools.reference import (
     run_all,
 )
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.workspace import Workspace
 
 # How many differing samples are traced op by op to name the operator responsible.
 TRACED_SAMPLES = 20
@@ -36,8 +37,9 @@ class Evaluation:
         return dataclasses.asdict(self)
 
 
-def load_test_set(model_dir: Path, limit: int | None = None):
-    """A model directory's card, model, data set, int8 test inputs and test labels."""
+def load_test_set(workspace: Workspace, model_dir: Path, limit: int | None = None):
+    """A model directory's card, model, data set (from `workspace`), int8 test inputs and test
+    labels."""
     from tinyml_pipeline.training import captures
     from tinyml_pipeline.training.evaluation import Normalization, int8_inputs
     from tinyml_pipeline.training.pipeline import load_card
@@ -45,16 +47,16 @@ def load_test_set(model_dir: Path, limit: int | None = None):
     card = load_card(model_dir)
     model = TFLiteModel.from_file(Path(model_dir) / card["model"]["file"])
     model.require_int8_io()
-    data = captures.load_described(card["dataset"], card["training"]["seed"])
+    data = captures.load_described(card["dataset"], workspace, card["training"]["seed"])
     x, y = data.x_test[:limit], data.y_test[:limit]
     return card, model, data, int8_inputs(x, model.inputs[0], Normalization.from_card(card)), y
 
 
-def evaluate_model(model_dir: Path, litert_kernels: str = "optimized", limit: int | None = None,
-                   progress: bool = True) -> Evaluation:
+def evaluate_model(workspace: Workspace, model_dir: Path, litert_kernels: str = "optimized",
+                   limit: int | None = None, progress: bool = True) -> Evaluation:
     from tinyml_pipeline.training.evaluation import score
 
-    card, model, data, inputs, y = load_test_set(model_dir, limit)
+    card, model, data, inputs, y = load_test_set(workspace, model_dir, limit)
 
     outputs, metrics = {}, {}
     for runner in (LiteRTRunner(model, kernels=litert_kernels), TFLMRunner(model)):

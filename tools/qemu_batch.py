@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_pipeline.tools import firmware, qemu
+from tinyml_pipeline.tools import qemu
 from tinyml_pipeline.tools.errors import InputError
 
 INPUT_MAGIC = b"TMLBAT1\0"
@@ -175,7 +175,7 @@ class _Shard:
     ended: float | None = None
 
 
-def run_batch(model_index: int, inputs: np.ndarray, *, jobs: int = 1, elf: Path | None = None,
+def run_batch(model_index: int, inputs: np.ndarray, *, elf: Path, jobs: int = 1,
               workdir: Path | None = None, measure_boot: bool = True,
               sample_timeout_s: float = SAMPLE_TIMEOUT_S,
               profile_layers: bool = False) -> BatchResult:
@@ -198,7 +198,7 @@ def run_batch(model_index: int, inputs: np.ndarray, *, jobs: int = 1, elf: Path 
         raise InputError(f"model index {model_index} does not fit in 16 bits")
     if jobs < 1:
         raise InputError(f"jobs must be at least 1, not {jobs}")
-    elf = Path(elf) if elf is not None else firmware.build("qemu", quiet=True)
+    elf = Path(elf)
     qemu.find_qemu()
     flags = PROFILE_LAYERS if profile_layers else 0
     if profile_layers:

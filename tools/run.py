@@ -57,11 +57,14 @@ def load_inputs(path: Path, model: TFLiteModel) -> np.ndarray:
                      f"{list(expected)} (give N samples as [N, ...])")
 
 
-def run_backend(model: TFLiteModel, batch: np.ndarray, backend: str) -> np.ndarray:
+def run_backend(model: TFLiteModel, batch: np.ndarray, backend: str,
+                cache_dir: Path | None = None) -> np.ndarray:
+    """`cache_dir`: where the builtin backend's host builds are cached."""
     if backend == "builtin":
         from tinyml_pipeline.tools.compiler.host import build_runner, run_builtin
 
-        return run_builtin(build_runner([("model", model)]), "model", model, batch)
+        runner = build_runner([("model", model)], cache_dir=cache_dir)
+        return run_builtin(runner, "model", model, batch)
     if backend == "tflm":
         from tinyml_pipeline.tools.reference import TFLMRunner, native_stderr_silenced
 
@@ -77,11 +80,12 @@ def run_backend(model: TFLiteModel, batch: np.ndarray, backend: str) -> np.ndarr
                      for sample in batch])
 
 
-def run_model(model_path: Path, inputs_path: Path, out_path: Path, backend: str) -> np.ndarray:
+def run_model(model_path: Path, inputs_path: Path, out_path: Path, backend: str,
+              cache_dir: Path | None = None) -> np.ndarray:
     model = TFLiteModel.from_file(model_path)
     model.require_int8_io()
     batch = load_inputs(inputs_path, model)
-    outputs = run_backend(model, batch, backend)
+    outputs = run_backend(model, batch, backend, cache_dir)
     stream = io.BytesIO()
     np.save(stream, outputs)
     atomic_write_bytes(out_path, stream.getvalue())

@@ -22,8 +22,9 @@ import numpy as np
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.hashing import sha256_of
 from tinyml_pipeline.tools.imu_replay import read_replay
+from tinyml_pipeline.tools.workspace import Workspace
 from tinyml_pipeline.training import datasets
-from tinyml_pipeline.training.datasets import REPO_ROOT, Dataset
+from tinyml_pipeline.training.datasets import Dataset
 
 NAME = "captures"
 RECORDING_SUFFIX = ".imu"
@@ -118,14 +119,6 @@ def _split_windows(recordings: list[Recording], labels: list[str], window_steps:
             for split, (x, y) in parts.items()}
 
 
-def _shown(path: Path) -> str:
-    """A path as the card records it: relative to the repository when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(Path(path).resolve())
-
-
 def _class_summary(recordings: list[Recording], labels: list[str], parts: dict,
                    sample_rate_hz: float) -> dict:
     """Per class: how many recordings, how long in all, and its windows in each split."""
@@ -139,8 +132,14 @@ def _class_summary(recordings: list[Recording], labels: list[str], parts: dict,
     return summary
 
 
-def load_captures(directory: Path, sample_rate_hz: float, window_steps: int) -> Dataset:
-    """The recordings under `directory` as windows [n, window_steps, 6], split by time."""
+def load_captures(directory: Path, sample_rate_hz: float, window_steps: int,
+                  workspace: Workspace) -> Dataset:
+    """The recordings under `directory` as windows [n, window_steps, 6], split by time. Paths
+    are recorded relative to `workspace` when inside it."""
+
+    def recorded(path: Path) -> str:
+        return workspace.relative(Path(path).resolve())
+
     classes = find_recordings(directory)
     labels = list(classes)
     recordings = [read_recording(path, label, sample_rate_hz, window_steps)
@@ -152,21 +151,20 @@ def load_captures(directory: Path, sample_rate_hz: float, window_steps: int) -> 
         x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val,
         x_test=x_test, y_test=y_test,
         labels=labels,
-        files=[{"path": _shown(r.path), "sha256": sha256_of(r.path)} for r in recordings],
-        notes={"directory": _shown(directory), "layout": LAYOUT,
+        files=[{"path": recorded(r.path), "sha256": sha256_of(r.path)} for r in recordings],
+        notes={"directory": recorded(directory), "layout": LAYOUT,
                "sample_rate_hz": sample_rate_hz, "window_steps": window_steps,
                "hop_steps": hop_steps(window_steps), "split_rule": SPLIT_RULE,
                "classes": _class_summary(recordings, labels, parts, sample_rate_hz)},
     )
 
 
-def load_from_card(entry: dict) -> Dataset:
+def load_from_card(entry: dict, workspace: Workspace) -> Dataset:
     """The captures a card was trained on, refused if any was added, removed or altered since:
     scores on different data would not be the card's."""
-    directory = Path(entry["directory"])
-    if not directory.is_absolute():
-        directory = REPO_ROOT / directory
-    data = load_captures(directory, float(entry["sample_rate_hz"]), int(entry["window_steps"]))
+    directory = workspace.root / entry["directory"]  # an absolute path stays as it is
+    data = load_captures(directory, float(entry["sample_rate_hz"]), int(entry["window_steps"]),
+                         workspace)
     recorded = {f["path"]: f["sha256"] for f in entry["files"]}
     found = {f["path"]: f["sha256"] for f in data.files}
     if found != recorded:
@@ -177,9 +175,9 @@ def load_from_card(entry: dict) -> Dataset:
     return data
 
 
-def load_described(entry: dict, seed: int = 0) -> Dataset:
-    """The data set a card's "dataset" entry describes: a bundled one by name, or the recorded
-    captures the entry lists (they are not bundled, so the entry says where they are)."""
+def load_described(entry: dict, workspace: Workspace, seed: int = 0) -> Dataset:
+    """The data set a card's "dataset" entry describes, from `workspace`: a bundled one by name,
+    or the recorded captures the entry lists (they are not bundled, so the entry says where)."""
     if entry.get("name") == "captures":
-        return load_from_card(entry)
-    return datasets.load(entry["name"], seed)
+        return load_from_card(entry, workspace)
+    return datasets.load(entry["name"], workspace, seed)

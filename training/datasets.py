@@ -1,4 +1,4 @@
-"""Data sets of the three models, loaded from `data/` with their sha256 checked.
+"""Data sets of the three models, loaded from a workspace's `data/` with their sha256 checked.
 
 Each loader returns a `Dataset` with fixed train / validation / test splits, so every model is
 trained and scored on the same samples whatever the machine.
@@ -7,7 +7,6 @@ trained and scored on the same samples whatever the machine.
 from __future__ import annotations
 
 import gzip
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +14,7 @@ import numpy as np
 
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.hashing import sha256_of
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("TINYML_DATA_DIR", REPO_ROOT / "data"))
+from tinyml_pipeline.tools.workspace import Workspace, shown
 
 MNIST_FILE = "mnist/mnist.npz"
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
@@ -90,11 +87,13 @@ class Dataset:
         }
 
 
-def checked_file(relative: str, expected_sha256: str, data_dir: Path | None = None) -> Path:
+def checked_file(relative: str, expected_sha256: str, data_dir: Path) -> Path:
     """Return the path of a bundled file after checking that it exists and is unaltered."""
-    path = Path(data_dir or DATA_DIR) / relative
+    path = Path(data_dir) / relative
     if not path.is_file():
-        raise InputError(f"data file missing: {path} (see data/README.md for where it comes from)")
+        raise InputError(f"data file missing: put {relative} into {shown(data_dir)}/ (the "
+                         "repository's data/ holds it; its data/README.md says where it comes "
+                         "from)")
     actual = sha256_of(path)
     if actual != expected_sha256:
         raise InputError(f"data file altered: {path} has sha256 {actual}, "
@@ -102,23 +101,21 @@ def checked_file(relative: str, expected_sha256: str, data_dir: Path | None = No
     return path
 
 
-def _described(path: Path, sha256: str) -> dict:
-    try:
-        shown = path.resolve().relative_to(REPO_ROOT)
-    except ValueError:
-        shown = path
-    return {"path": str(shown), "sha256": sha256}
+def _described(path: Path, sha256: str, workspace: Workspace | None) -> dict:
+    """A file as cards record it: relative to the workspace when inside it."""
+    return {"path": workspace.relative(path) if workspace else str(path), "sha256": sha256}
 
 
-def load_mnist(data_dir: Path | None = None) -> Dataset:
-    """MNIST from `data/` (sha256-checked); the Keras cache or a download only if it is absent."""
-    bundled = Path(data_dir or DATA_DIR) / MNIST_FILE
+def load_mnist(workspace: Workspace) -> Dataset:
+    """MNIST from the workspace's data/ (sha256-checked); the Keras cache or a download only if
+    it is absent."""
+    bundled = workspace.data / MNIST_FILE
     if bundled.exists():
-        path = checked_file(MNIST_FILE, MNIST_SHA256, data_dir)
+        path = checked_file(MNIST_FILE, MNIST_SHA256, workspace.data)
         with np.load(path) as arrays:
             x_train, y_train = arrays["x_train"], arrays["y_train"]
             x_test, y_test = arrays["x_test"], arrays["y_test"]
-        files = [_described(path, MNIST_SHA256)]
+        files = [_described(path, MNIST_SHA256, workspace)]
     else:
         (x_train, y_train), (x_test, y_test), files = _keras_download("mnist")
     return _image_dataset("mnist", x_train, y_train, x_test, y_test, DIGIT_LABELS, files)
@@ -130,7 +127,7 @@ def load_fashion_mnist() -> Dataset:
         paths = {key: directory / name for key, name in FASHION_MNIST_FILES.items()}
         if all(p.is_file() for p in paths.values()):
             arrays = {key: _read_idx(p) for key, p in paths.items()}
-            files = [_described(p, sha256_of(p)) for p in paths.values()]
+            files = [_described(p, sha256_of(p), None) for p in paths.values()]
             return _image_dataset("fashion-mnist", arrays["x_train"], arrays["y_train"],
                                   arrays["x_test"], arrays["y_test"], FASHION_LABELS, files)
     (x_train, y_train), (x_test, y_test), files = _keras_download("fashion_mnist")
@@ -211,11 +208,11 @@ def parse_ts(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
     return np.stack(series), labels, class_names
 
 
-def load_basic_motions(seed: int = 0, data_dir: Path | None = None) -> Dataset:
+def load_basic_motions(workspace: Workspace, seed: int = 0) -> Dataset:
     """BasicMotions: [n, 100 samples, 6 channels] raw IMU values and 4 classes."""
     parsed = {}
     for split, (relative, sha) in BASIC_MOTIONS_FILES.items():
-        path = checked_file(relative, sha, data_dir)
+        path = checked_file(relative, sha, workspace.data)
         parsed[split] = (path, sha, *parse_ts(path))
     _, _, x_all, names_all, class_names = parsed["train"]
     _, _, x_test, names_test, _ = parsed["test"]
@@ -235,7 +232,7 @@ def load_basic_motions(seed: int = 0, data_dir: Path | None = None) -> Dataset:
         x_val=x_all[val_idx], y_val=y_all[val_idx],
         x_test=x_test, y_test=y_test,
         labels=class_names,
-        files=[_described(path, sha) for path, sha, *_ in parsed.values()],
+        files=[_described(path, sha, workspace) for path, sha, *_ in parsed.values()],
         notes={"layout": "[time, channel]: acc_x, acc_y, acc_z, gyro_x, gyro_y, gyro_z",
                "sample_rate_hz": 10, "validation_indices": val_idx.tolist()},
     )
@@ -264,18 +261,18 @@ def load_linear() -> Dataset:
 
 
 LOADERS = {
-    "mnist": lambda seed: load_mnist(),
-    "fashion-mnist": lambda seed: load_fashion_mnist(),
-    "basic_motions": lambda seed: load_basic_motions(seed),
-    "linear": lambda seed: load_linear(),
+    "mnist": lambda workspace, seed: load_mnist(workspace),
+    "fashion-mnist": lambda workspace, seed: load_fashion_mnist(),
+    "basic_motions": lambda workspace, seed: load_basic_motions(workspace, seed),
+    "linear": lambda workspace, seed: load_linear(),
 }
 
 
-def load(name: str, seed: int = 0) -> Dataset:
-    """Load a data set by the name recorded in card.json."""
+def load(name: str, workspace: Workspace, seed: int = 0) -> Dataset:
+    """Load a data set by the name recorded in card.json, from `workspace`'s data/."""
     if name not in LOADERS:
         raise InputError(f"unknown data set {name!r}; known: {', '.join(LOADERS)}")
-    return LOADERS[name](seed)
+    return LOADERS[name](workspace, seed)
 
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from tinyml_pipeline.tools.atomic import atomic_write_bytes, atomic_write_text
 from tinyml_pipeline.tools.reference import LiteRTRunner, measure_tflm_arena, run_all
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
+from tinyml_pipeline.tools.workspace import Workspace
 from tinyml_pipeline.training import architectures, datasets, plots
 from tinyml_pipeline.training.evaluation import (
     Normalization,
@@ -48,6 +49,7 @@ class TrainOptions:
     epochs: int
     seed: int
     out: Path
+    workspace: Workspace  # where the data sets are, and what the card's paths are relative to
     qat: bool = False
     qat_epochs: int | None = None
     subset: int | None = None  # train on the first N training samples only (smoke runs)
@@ -96,11 +98,12 @@ def load_data(options: TrainOptions) -> datasets.Dataset:
     """The task's bundled data set, or the recordings under options.captures cut to the task's
     window and checked against its sample rate."""
     if options.captures is None:
-        return datasets.load(options.dataset, options.seed)
+        return datasets.load(options.dataset, options.workspace, options.seed)
     from tinyml_pipeline.training.captures import load_captures
 
     task = options.task
-    return load_captures(options.captures, task.sample_rate_hz, task.window_steps)
+    return load_captures(options.captures, task.sample_rate_hz, task.window_steps,
+                         options.workspace)
 
 
 def train_and_export(options: TrainOptions) -> dict:

@@ -1,5 +1,6 @@
 """The built-in models the pipeline trains, and the settings each is trained with: the one list
-of them that validate, bench, the tests and the Makefile (`python -m tinyml_pipeline.training.tasks`) read."""
+of them that validate, bench, the tests and the Makefile
+(`python -m tinyml_pipeline.training.tasks`) read."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import MODELS_DIR
+from tests.conftest import MODELS_DIR, WORKSPACE
 from tinyml_pipeline.tools.device import Device, PipeTransport
 from tinyml_pipeline.tools.evaluate import load_test_set
 from tinyml_pipeline.tools.reference import TFLMRunner
@@ -41,5 +41,5 @@ def committed_sha256(name: str) -> str:
 
 def first_test_input(name: str) -> tuple[np.ndarray, np.ndarray]:
     """The first int8 test input of a committed model and TFLM's host output for it."""
-    _, model, _, inputs, _ = load_test_set(MODELS_DIR / name, limit=1)
+    _, model, _, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / name, limit=1)
     return inputs[0], TFLMRunner(model).invoke(inputs[0])

@@ -8,17 +8,21 @@ from pathlib import Path
 
 from tinyml_pipeline.tools.bench import image, measure, model, report
 from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.firmware import Firmware
 from tinyml_pipeline.tools.reference import measure_tflm_arena
+from tinyml_pipeline.tools.workspace import shown
 
 TARGETS = ("qemu", "host")
 DEFAULT_RUNS = 20
 DEFAULT_SEED = 0
 
 
-def run_bench(source: str | Path, *, target: str = "qemu", runs: int = DEFAULT_RUNS,
+def run_bench(source: str | Path, firmware: Firmware, *, target: str = "qemu",
+              runs: int = DEFAULT_RUNS,
               seed: int = DEFAULT_SEED, name: str | None = None,
               build_root: Path | None = None, quiet: bool = False) -> dict:
-    """The bench's figures for one model (see tools/bench/report.py for their layout).
+    """The bench's figures for one model (see tools/bench/report.py for their layout), built
+    from `firmware`'s sources under `build_root` (default: its workspace's build/bench).
 
     InputError (exit 2) for a missing or corrupt .tflite, a model the runtime cannot compile or
     a missing tool; CheckFailed (exit 1) when an output differs from TFLM's."""
@@ -34,8 +38,8 @@ def run_bench(source: str | Path, *, target: str = "qemu", runs: int = DEFAULT_R
         qemu.find_qemu()
     say = _progress(quiet)
     seconds: dict[str, float] = {}
-    directory = image.work_dir(bench, build_root)
-    say(f"{bench.name}: converting {bench.path} into {_shown(directory / 'models')}")
+    directory = image.work_dir(bench, build_root or firmware.workspace.build / "bench")
+    say(f"{bench.name}: converting {bench.path} into {shown(directory / 'models')}")
     with _timed(seconds, "convert"):
         converted = image.convert(bench, directory)
     with _timed(seconds, "tflm_arena"):
@@ -47,10 +51,11 @@ def run_bench(source: str | Path, *, target: str = "qemu", runs: int = DEFAULT_R
             for disable_dsp in (False, True):
                 say(f"{bench.name}: building the QEMU image "
                     f"({'portable kernels' if disable_dsp else 'DSP paths on'})")
-                images.append(image.build_qemu(directory, disable_dsp=disable_dsp, quiet=True))
+                images.append(image.build_qemu(firmware, directory, disable_dsp=disable_dsp,
+                                               quiet=True))
         else:
             say(f"{bench.name}: building the host runner")
-            images.append(image.build_host(directory, quiet=True))
+            images.append(image.build_host(firmware, directory, quiet=True))
 
     inputs = measure.random_inputs(bench.input_shape, runs, seed)
     say(f"{bench.name}: TFLM's outputs for {runs} random inputs (seed {seed})")
@@ -94,11 +99,4 @@ def _progress(quiet: bool):
             print(f"bench: {message}", file=sys.stderr, flush=True)
 
     return say
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 

@@ -1,8 +1,9 @@
 """The images a bench runs: the model alone, converted into its own build directory, then built
 for QEMU with the DSP paths on and off, or for the host.
 
-Everything lives under build/bench/<name>-<sha256[:8]>/ (models/, qemu/, qemu-nodsp/, host/),
-so a second bench of the same model rebuilds nothing, and a changed model gets fresh trees.
+Everything lives under the workspace's build/bench/<name>-<sha256[:8]>/ (models/, qemu/,
+qemu-nodsp/, host/), so a second bench of the same model rebuilds nothing, and a changed model
+gets fresh trees.
 """
 
 from __future__ import annotations
@@ -10,17 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyml_pipeline.tools import firmware
 from tinyml_pipeline.tools.atomic import atomic_write_text
 from tinyml_pipeline.tools.bench.model import BenchModel
-from tinyml_pipeline.tools.compiler.convert import (
-    REPO_ROOT,
-    ConvertedModel,
-    convert_file,
-    registry_files,
-)
+from tinyml_pipeline.tools.compiler.convert import ConvertedModel, convert_file, registry_files
+from tinyml_pipeline.tools.firmware import Firmware, FirmwareError
 
-BUILD_ROOT = REPO_ROOT / "build" / "bench"
 HOST_RUNNER = "tinyml-bench"  # firmware/boards/host/bench_model.c, built with the host target
 
 
@@ -35,8 +30,8 @@ class Image:
         return self.build_dir / "tinyml-qemu.map"
 
 
-def work_dir(bench: BenchModel, root: Path | None = None) -> Path:
-    return Path(root or BUILD_ROOT) / f"{bench.name}-{bench.sha256[:8]}"
+def work_dir(bench: BenchModel, root: Path) -> Path:
+    return Path(root) / f"{bench.name}-{bench.sha256[:8]}"
 
 
 def convert(bench: BenchModel, directory: Path) -> ConvertedModel:
@@ -59,18 +54,18 @@ def convert(bench: BenchModel, directory: Path) -> ConvertedModel:
     return converted
 
 
-def build_qemu(directory: Path, *, disable_dsp: bool, quiet: bool) -> Image:
+def build_qemu(firmware: Firmware, directory: Path, *, disable_dsp: bool, quiet: bool) -> Image:
     build_dir = directory / ("qemu-nodsp" if disable_dsp else "qemu")
     elf = firmware.build("qemu", models_dir=directory / "models", build_dir=build_dir,
                          disable_dsp=disable_dsp, quiet=quiet)
     return Image("no_dsp" if disable_dsp else "dsp", elf, build_dir)
 
 
-def build_host(directory: Path, *, quiet: bool) -> Image:
+def build_host(firmware: Firmware, directory: Path, *, quiet: bool) -> Image:
     build_dir = directory / "host"
     firmware.build("host", models_dir=directory / "models", build_dir=build_dir, quiet=quiet)
     runner = build_dir / HOST_RUNNER
     if not runner.is_file():
-        raise firmware.FirmwareError(f"the host build left no {runner}; does "
-                                     f"firmware/CMakeLists.txt still build {HOST_RUNNER}?")
+        raise FirmwareError(f"the host build left no {runner}; does "
+                            f"firmware/CMakeLists.txt still build {HOST_RUNNER}?")
     return Image("host", runner, build_dir)

@@ -14,9 +14,9 @@ import numpy as np
 from tinyml_pipeline.tools.bench import flash, machine, macs
 from tinyml_pipeline.tools.bench.image import Image
 from tinyml_pipeline.tools.bench.model import BenchModel
-from tinyml_pipeline.tools.compiler.convert import display_path
 from tinyml_pipeline.tools.compiler.planner import Plan
 from tinyml_pipeline.tools.qemu_batch import Records
+from tinyml_pipeline.tools.workspace import shown
 
 VARIANT_NAMES = {"dsp": "DSP on", "no_dsp": "DSP off", "host": "host"}
 HOW = {
@@ -120,7 +120,7 @@ def assemble(bench: BenchModel, plan: Plan, target: str, runs: int, seed: int,
                                          for variant, records in results.items()}
     return {
         "bench_version": 1,
-        "model": {"name": bench.name, "path": display_path(bench.path), "sha256": bench.sha256,
+        "model": {"name": bench.name, "path": shown(bench.path), "sha256": bench.sha256,
                   "tflite_bytes": bench.model.size, "ops": bench.model.op_names(),
                   "layers": len(plan.layers), "macs": total_macs,
                   "macs_counted": "CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (as the cards)"},
@@ -134,7 +134,7 @@ def assemble(bench: BenchModel, plan: Plan, target: str, runs: int, seed: int,
         "cost": cost,
         "flash": _flash(bench, plan, images, directory) if target == "qemu" else None,
         "ram": ram,
-        "images": {built.variant: display_path(built.elf) for built in images},
+        "images": {built.variant: shown(built.elf) for built in images},
         "machine": machine.describe(),
         "seconds": seconds,
     }

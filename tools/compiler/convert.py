@@ -39,8 +39,6 @@ from tinyml_pipeline.tools.compiler.tflm_compat import (
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = REPO_ROOT / "firmware" / "lib" / "models"
 MANIFEST = "tinyml_models.json"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -58,13 +56,15 @@ class ConvertedModel:
         return [problem.message(self.name) for problem in self.tflm_problems]
 
 
-def display_path(path: str | Path) -> str:
-    """Paths in banners are repository-relative, so regenerating elsewhere gives equal bytes."""
-    resolved = Path(path).resolve()
-    try:
-        return resolved.relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
+def display_path(path: str | Path, root: Path | None) -> str:
+    """Paths in banners are relative to the workspace `root`, so regenerating from elsewhere
+    gives equal bytes; as given when there is no root or the path is outside it."""
+    if root is not None:
+        try:
+            return Path(path).resolve().relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return Path(path).as_posix()
 
 
 def default_name(model_path: Path, card: dict | None) -> str:
@@ -105,7 +105,8 @@ def _settings(name: str, card: dict | None, measured_arena: int) -> ModelSetting
 
 
 def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str,
-                  measure_arena: bool = True) -> ConvertedModel:
+                  measure_arena: bool = True, display_root: Path | None = None
+                  ) -> ConvertedModel:
     """Generates one model's files. Raises CompileError/InputError naming the problem."""
     check_name(name)
     plan = compile_plan(model)
@@ -119,7 +120,7 @@ def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str
     else:
         measured = 0
     settings = _settings(name, card, measured)
-    source = display_path(model.source)
+    source = display_path(model.source, display_root)
     tflm_problems = pinned_tflm_incompatibilities(model)
 
     def top(title: str) -> str:
@@ -169,24 +170,26 @@ def read_manifest(out_dir: Path) -> list[RegistryEntry]:
         raise InputError(f"{path}: unreadable registry manifest ({error})") from None
 
 
-def convert_command(model_path: str, name: str, out_dir: str) -> str:
-    return (f"tinyml convert {display_path(model_path)} --name {name} "
-            f"--out {display_path(out_dir)}")
+def convert_command(model_path: str, name: str, out_dir: str, root: Path | None) -> str:
+    return (f"tinyml convert {display_path(model_path, root)} --name {name} "
+            f"--out {display_path(out_dir, root)}")
 
 
 def convert_file(model_path: Path, out_dir: Path, name: str | None = None,
-                 measure_arena: bool = True) -> ConvertedModel:
-    """Generates one model's files as `tinyml convert MODEL --out OUT_DIR` would write them."""
+                 measure_arena: bool = True, display_root: Path | None = None) -> ConvertedModel:
+    """Generates one model's files as `tinyml convert MODEL --out OUT_DIR` would write them;
+    paths in their banners relative to `display_root` (the workspace)."""
     model = TFLiteModel.from_file(model_path)
     card = read_card(model_path)
     name = check_name(name or default_name(model_path, card))
-    command = convert_command(str(model_path), name, str(out_dir))
-    return convert_model(model, name, card, command, measure_arena)
+    command = convert_command(str(model_path), name, str(out_dir), display_root)
+    return convert_model(model, name, card, command, measure_arena, display_root)
 
 
 def convert_to_directory(model_path: Path, out_dir: Path, name: str | None = None,
-                         measure_arena: bool = True) -> ConvertedModel:
-    converted = convert_file(model_path, out_dir, name, measure_arena)
+                         measure_arena: bool = True, display_root: Path | None = None
+                         ) -> ConvertedModel:
+    converted = convert_file(model_path, out_dir, name, measure_arena, display_root)
     name = converted.name
     entries = [e for e in read_manifest(out_dir) if e.name != name] + [converted.entry]
     files = {**converted.files, **registry_files(entries)}

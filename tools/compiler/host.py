@@ -1,5 +1,7 @@
 """Builds the built-in runtime for this machine with the system C compiler and runs models on
-it. Builds are cached under build/host-runner/ by a hash of everything that goes into them."""
+it. Builds are cached by a hash of everything that goes into them, in the directory the caller
+gives (the CLI: the workspace's build/host-runner), else $TINYML_BUILD_CACHE, else the user's
+cache directory."""
 
 from __future__ import annotations
 
@@ -12,15 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_pipeline.tools.compiler.convert import REPO_ROOT, convert_model, registry_files
+from tinyml_pipeline.tools.compiler.convert import convert_model, registry_files
 from tinyml_pipeline.tools.errors import InputError, TinyMLError
+from tinyml_pipeline.tools.packaged import firmware_dir
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
-RUNTIME_DIR = REPO_ROOT / "firmware" / "lib" / "tinyml"
+FIRMWARE_DIR = firmware_dir()
+RUNTIME_DIR = FIRMWARE_DIR / "lib" / "tinyml"
 # The core's headers and the porting interface (board.h), which the protocol sources include.
-CORE_INCLUDES = (f"-I{RUNTIME_DIR / 'include'}", f"-I{REPO_ROOT / 'firmware' / 'include'}")
-RUNNER_SOURCE = REPO_ROOT / "firmware" / "boards" / "host" / "run_model.c"
-CACHE_DIR = Path(os.environ.get("TINYML_BUILD_CACHE", REPO_ROOT / "build" / "host-runner"))
+CORE_INCLUDES = (f"-I{RUNTIME_DIR / 'include'}", f"-I{FIRMWARE_DIR / 'include'}")
+RUNNER_SOURCE = FIRMWARE_DIR / "boards" / "host" / "run_model.c"
 C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
 
 
@@ -63,15 +66,23 @@ def _compile(command: list[str], what: str, cwd: Path | None = None) -> None:
                           f"{errors[0] if errors else result.stderr.strip()}")
 
 
-def _cached_build(key: hashlib._Hash, product: str, build) -> Path:
-    """Returns CACHE_DIR/<key>/<product>, running build(staging_dir) first if it is missing.
+def default_cache_dir() -> Path:
+    if os.environ.get("TINYML_BUILD_CACHE"):
+        return Path(os.environ["TINYML_BUILD_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tinyml-pipeline" / "host-runner"
+
+
+def _cached_build(key: hashlib._Hash, product: str, build, cache_dir: Path | None) -> Path:
+    """Returns <cache>/<key>/<product>, running build(staging_dir) first if it is missing.
     Builds happen in a private directory renamed into place, so concurrent builders and
     interrupted builds never leave a half-written product."""
-    target = CACHE_DIR / key.hexdigest()[:20]
+    cache_dir = Path(cache_dir or default_cache_dir())
+    target = cache_dir / key.hexdigest()[:20]
     if (target / product).exists():
         return target / product
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=CACHE_DIR))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
     try:
         build(staging)
         try:
@@ -84,12 +95,12 @@ def _cached_build(key: hashlib._Hash, product: str, build) -> Path:
     return target / product
 
 
-def runtime_library(extra_flags: tuple[str, ...] = ()) -> Path:
+def runtime_library(extra_flags: tuple[str, ...] = (), cache_dir: Path | None = None) -> Path:
     """The runtime's sources compiled once into a static library, per compiler and flags."""
     cc = compiler()
     digest = hashlib.sha256(b"libtinyml\0" + " ".join((cc, *C_FLAGS, *extra_flags)).encode())
     for path in sorted(p for p in RUNTIME_DIR.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes())
+        digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
 
     def build(staging: Path) -> None:
         objects = []
@@ -100,14 +111,14 @@ def runtime_library(extra_flags: tuple[str, ...] = ()) -> Path:
             objects.append(str(obj))
         _compile(["ar", "rcs", str(staging / "libtinyml.a"), *objects], "libtinyml.a")
 
-    return _cached_build(digest, "libtinyml.a", build)
+    return _cached_build(digest, "libtinyml.a", build, cache_dir)
 
 
-def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, ...] = ()
-                 ) -> Path:
+def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, ...] = (),
+                 cache_dir: Path | None = None) -> Path:
     """A host executable running the given models (see firmware/boards/host/run_model.c)."""
     generated = generate_sources(models)
-    library = runtime_library(extra_flags)
+    library = runtime_library(extra_flags, cache_dir)
     cc = compiler()
     digest = hashlib.sha256(b"runner\0" + str(library).encode() + RUNNER_SOURCE.read_bytes())
     for name in sorted(generated):
@@ -126,7 +137,7 @@ def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, 
                   str(RUNNER_SOURCE), *objects, str(library), "-o", str(staging / "run_model")],
                  "run_model")
 
-    return _cached_build(digest, "run_model", build)
+    return _cached_build(digest, "run_model", build, cache_dir)
 
 
 def run_builtin(executable: Path, name: str, model: TFLiteModel, inputs: np.ndarray

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_pipeline.tools.hashing import sha256_of
+from tinyml_pipeline.tools.workspace import Workspace
+
 
 @dataclass
 class DesktopReference:
@@ -57,15 +60,15 @@ def model_file(model_dir: Path) -> Path:
     return path
 
 
-def prepare(model_dir: Path, limit: int | None = None, progress=None) -> DesktopReference:
+def prepare(workspace: Workspace, model_dir: Path, limit: int | None = None,
+            progress=None) -> DesktopReference:
     """Loads the test set and runs it through TFLM and LiteRT (a few seconds for 10,000 MNIST
     images). `progress(label, total)` returns a bar with update() and close(), or is None."""
     from tinyml_pipeline.tools.evaluate import load_test_set
     from tinyml_pipeline.tools.reference import LiteRTRunner, TFLMRunner, run_all
-    from tinyml_pipeline.training.datasets import sha256_of
 
     model_dir = Path(model_dir)
-    card, model, data, inputs, labels = load_test_set(model_dir, limit)
+    card, model, data, inputs, labels = load_test_set(workspace, model_dir, limit)
     outputs = {}
     for runner in (TFLMRunner(model), LiteRTRunner(model)):
         bar = progress(f"{card['name']}: desktop {runner.name}", len(inputs)) if progress else None

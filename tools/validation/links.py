@@ -9,6 +9,7 @@ from pathlib import Path
 from tinyml_pipeline.tools.device import Device, DeviceTimeout
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.framing import ProtocolError
+from tinyml_pipeline.tools.hashing import sha256_of
 from tinyml_pipeline.tools.protocol import Hello, ModelInfo
 from tinyml_pipeline.tools.transport import (
     PortNotFound,
@@ -16,7 +17,7 @@ from tinyml_pipeline.tools.transport import (
     find_board_port,
     open_transport,
 )
-from tinyml_pipeline.training.datasets import sha256_of
+from tinyml_pipeline.tools.workspace import Workspace
 
 # QEMU holds UART input back for about a second after it starts; a board may still be booting.
 FIRST_REPLY_TIMEOUT_S = 15.0
@@ -62,14 +63,16 @@ def _resolve_ports(ports: list[str] | None, jobs: int) -> list[str]:
     return found[:jobs]
 
 
-def open_links(*, ports: list[str] | None = None, emulator: str | None = None,
+def open_links(workspace: Workspace, *, ports: list[str] | None = None,
+               emulator: str | None = None,
                image: Path | None = None, jobs: int = 1, timeout: float = 5.0,
                quiet: bool = True, wrap_transport=None) -> list[Link]:
     """Opens `jobs` links: emulators started here, the given ports, or the boards found by USB.
     `wrap_transport(transport)` may wrap each transport (the tests' bit-flipping link). Every
     link answers HELLO and lists its models before this returns; on any failure, the links
-    already opened are closed."""
+    already opened are closed. Emulator images are built in `workspace`."""
     from tinyml_pipeline.tools import emulate
+    from tinyml_pipeline.tools.firmware import Firmware
 
     links: list[Link] = []
     try:
@@ -77,7 +80,8 @@ def open_links(*, ports: list[str] | None = None, emulator: str | None = None,
             if emulator == "renode" and jobs > 1:
                 raise InputError("Renode serves one board on one socket: --jobs 1 with renode")
             for number in range(1, jobs + 1):
-                started = emulate.start(emulator, image=image, quiet=quiet)
+                started = emulate.start(emulator, Firmware(workspace), image=image,
+                                        quiet=quiet)
                 name = f"{emulator}#{number} ({started.url})" if jobs > 1 else \
                     f"{emulator} ({started.url})"
                 links.append(_connect(name, started.url, timeout, wrap_transport, started))

@@ -26,6 +26,7 @@ from tinyml_pipeline.tools.validation import report as report_module
 from tinyml_pipeline.tools.validation.journal import Journal
 from tinyml_pipeline.tools.validation.lock import report_directory_locked
 from tinyml_pipeline.tools.validation.stream import Outcome, stream
+from tinyml_pipeline.tools.workspace import Workspace
 from tinyml_pipeline.training.tasks import TASKS
 
 MODEL_NAMES = tuple(sorted(TASKS))  # the built-in models, in the firmware registry's order
@@ -34,13 +35,14 @@ MODEL_NAMES = tuple(sorted(TASKS))  # the built-in models, in the firmware regis
 @dataclasses.dataclass
 class Options:
     models: list[str]
-    models_dir: Path = Path("models")
+    workspace: Workspace  # the data sets; the defaults of models_dir, report_dir and builds
+    models_dir: Path | None = None  # default: the workspace's models/
     ports: list[str] | None = None
     emulator: str | None = None
     image: Path | None = None  # the emulator's image instead of the default build
     jobs: int = 1
     limit: int | None = None
-    report_dir: Path = Path("build/validation")
+    report_dir: Path | None = None  # default: the workspace's build/validation
     min_agreement: float = 1.0
     resume: bool = False
     timeout: float = 5.0
@@ -63,7 +65,10 @@ def _progress_factory(quiet: bool):
 
 
 def run(options: Options, out=None) -> int:
-    with report_directory_locked(Path(options.report_dir)):
+    options = dataclasses.replace(
+        options, models_dir=Path(options.models_dir or options.workspace.models),
+        report_dir=Path(options.report_dir or options.workspace.build / "validation"))
+    with report_directory_locked(options.report_dir):
         return _run_locked(options, out or sys.stdout)
 
 
@@ -71,7 +76,8 @@ def _run_locked(options: Options, out) -> int:
     progress = _progress_factory(options.quiet)
     started = time.monotonic()
     # The emulators boot while the desktop reference runs.
-    links = links_module.open_links(ports=options.ports, emulator=options.emulator,
+    links = links_module.open_links(options.workspace, ports=options.ports,
+                                    emulator=options.emulator,
                                     image=options.image, jobs=options.jobs, timeout=options.timeout,
                                     quiet=options.quiet, wrap_transport=options.wrap_transport)
     try:
@@ -79,7 +85,8 @@ def _run_locked(options: Options, out) -> int:
         files = {name: desktop.model_file(Path(options.models_dir) / name)
                  for name in options.models}
         on_device = [links_module.check_models(link, files) for link in links]
-        references = [desktop.prepare(Path(options.models_dir) / name, options.limit, progress)
+        references = [desktop.prepare(options.workspace, Path(options.models_dir) / name,
+                                      options.limit, progress)
                       for name in options.models]
         reports = []
         for reference in references:
