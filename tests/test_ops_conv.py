@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import MODELS_DIR, REPO_ROOT
+from tests.support import m4 as m4_check
 from tests.support.modelgen import Case, convert_cases
 from tests.support.opcheck import compare_models
 from tinyml_pipeline.tools.compiler.host import CORE_INCLUDES, build_runner, run_builtin
@@ -307,39 +308,25 @@ def test_runtime_builds_for_cortex_m4_with_dsp_instructions(tmp_path):
         assert wanted <= mnemonics, f"{stem}.o lacks {sorted(wanted - mnemonics)}"
 
 
-M4_SUPPORT = REPO_ROOT / "tests" / "support" / "m4"
-# Source op_<name>.c and the kernels it defines, tinyml_<kernel>_s8 (ref_<kernel>_s8 portable).
-DSP_KERNELS = {"conv2d": ("conv2d",), "depthwise_conv2d": ("depthwise_conv2d",),
-               "fully_connected": ("fully_connected",),
-               "pooling": ("max_pool2d", "average_pool2d")}
+@pytest.fixture(scope="module")
+def kernel_checks(tmp_path_factory):
+    """Both checks from one CMake tree (firmware/CMakeLists.txt, TINYML_KERNEL_CHECK); a build
+    failure is the FirmwareError `tinyml firmware build` raises, naming the log."""
+    missing = m4_check.missing_tools()
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (the M4 kernel check cross-compiles "
+                    "and runs on QEMU)")
+    return m4_check.build(tmp_path_factory.mktemp("m4-kernel-check"))
 
 
-@pytest.mark.parametrize("dsp_path", [[], ["-DTINYML_DSP_INLINE_ASM"]],
-                         ids=["builtins", "inline-asm"])
-def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(dsp_path, tmp_path):
+@pytest.mark.parametrize("dsp_path", m4_check.DSP_PATHS)
+def test_dsp_kernels_equal_portable_ones_on_a_cortex_m4_in_qemu(dsp_path, kernel_checks):
     """The real instructions, not the emulation: tests/support/m4/kernel_check.c runs each DSP
     kernel against the portable one (same source, -DTINYML_DISABLE_DSP, renamed ref_*) on random
-    parameters on QEMU's Cortex-M4 board; once with the compiler's builtins, once with the inline
-    assembly that GCC 7 (the board's PlatformIO toolchain) compiles instead."""
-    gcc, qemu = shutil.which("arm-none-eabi-gcc"), shutil.which("qemu-system-arm")
-    if gcc is None or qemu is None:
-        pytest.skip("arm-none-eabi-gcc / qemu-system-arm are not installed")
-    include = [f"-I{RUNTIME / 'include'}", f"-I{M4_SUPPORT}"]
-    objects = []
-    for stem, kernels in DSP_KERNELS.items():
-        source = str(RUNTIME / "src" / f"op_{stem}.c")
-        renames = [f"-Dtinyml_{kernel}_s8=ref_{kernel}_s8" for kernel in kernels]
-        for variant, defines in (("dsp", dsp_path), ("ref", ["-DTINYML_DISABLE_DSP", *renames])):
-            objects.append(str(tmp_path / f"{variant}_{stem}.o"))
-            subprocess.run([gcc, *ARM_FLAGS, *include, *defines, "-c", source, "-o",
-                            objects[-1]], check=True)
-    elf = tmp_path / "kernel_check.elf"
-    subprocess.run([gcc, *ARM_FLAGS, *include, "-nostartfiles", "--specs=nosys.specs",
-                    f"-T{M4_SUPPORT / 'mps2_an386.ld'}", str(M4_SUPPORT / "startup.c"),
-                    str(M4_SUPPORT / "kernel_check.c"), *objects, "-o", str(elf)], check=True)
-    result = subprocess.run([qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none",
-                             "-serial", "none", "-semihosting-config", "enable=on,target=native",
-                             "-kernel", str(elf)], capture_output=True, text=True, timeout=120)
+    parameters on QEMU's Cortex-M4 board, on the QEMU port's start-up and linker script; once
+    with the compiler's builtins, once with the inline assembly that GCC 7 (the board's
+    PlatformIO toolchain) compiles instead."""
+    result = m4_check.run(kernel_checks[dsp_path])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all identical" in result.stdout + result.stderr  # semihosting writes to stderr
 

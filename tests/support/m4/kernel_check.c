@@ -4,11 +4,12 @@
  * -DTINYML_DISABLE_DSP and renamed ref_*, on random parameters; compares every output byte.
  * The host tests prove the portable kernels equal TFLM and the DSP algorithms equal them under
  * emulated intrinsics; this proves the real instructions (and the inline asm) behave as the
- * emulation says. Exit status 0: all identical. */
+ * emulation says. Built by firmware/CMakeLists.txt (TINYML_KERNEL_CHECK) on the QEMU port's
+ * start-up, which passes main's return value to semihosting: exit status 0, all identical. */
 #include <stdint.h>
 #include <string.h>
 
-#include "semihost.h"
+#include "semihosting.h" /* the QEMU port's: the text goes to QEMU's stderr */
 #include "tinyml/op_conv.h"
 #include "tinyml/op_pooling.h"
 
@@ -127,8 +128,8 @@ static int run_both_junk_from(const char *name, void (*dsp)(const void *, uint8_
   dsp(params, arena_dsp);
   ref(params, arena_ref);
   if (memcmp(arena_dsp + output_offset, arena_ref + output_offset, (size_t)output_bytes) != 0) {
-    semihost_print(name);
-    semihost_print(": DSP output differs from the portable kernel\n");
+    semihost_write0(name);
+    semihost_write0(": DSP output differs from the portable kernel\n");
     return 1;
   }
   return 0;
@@ -305,7 +306,7 @@ static void print_number(int32_t value) {
     text[--position] = (char)('0' + value % 10);
     value /= 10;
   } while (value > 0 && position > 0);
-  semihost_print(text + position);
+  semihost_write0(text + position);
 }
 
 /* Stops at the first mismatch, naming the kernel (run_both) and the iteration: the generator
@@ -315,14 +316,14 @@ int main(void) {
   for (i = 0; i < ITERATIONS; ++i) {
     if (check_conv2d() || check_depthwise() || check_fully_connected() ||
         check_pooling()) {
-      semihost_print("first mismatch in iteration ");
+      semihost_write0("first mismatch in iteration ");
       print_number(i);
-      semihost_print("\n");
+      semihost_write0("\n");
       return 1;
     }
   }
-  semihost_print("all identical: ");
+  semihost_write0("all identical: ");
   print_number(ITERATIONS);
-  semihost_print(" random cases per kernel\n");
+  semihost_write0(" random cases per kernel\n");
   return 0;
 }
