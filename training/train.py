@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 import numpy as np
 
+from tinyml_pipeline.tools.errors import TinyMLError
 from tinyml_pipeline.training.datasets import Dataset
 from tinyml_pipeline.training.tasks import Task
 
@@ -18,13 +20,105 @@ ACTIVITY_MAX_SHIFT = 20
 IMAGE_MAX_SHIFT = 0.08
 
 
-def set_seeds(seed: int) -> None:
-    """Fix every random source TensorFlow training draws from, for a reproducible run."""
+# TensorFlow's intra-op and inter-op thread counts for training. Fixed rather than left to
+# TensorFlow (which picks the number of usable cores), because the count is part of the result:
+# how an op splits its work decides the order in which floats are summed, and on the development
+# machine digits trained with 1 or with 4 threads came out with other weights than with 2
+# (docs/models.md, Reproducibility). 2 is what the committed models were trained with:
+# TensorFlow's own choice on that 2-core machine.
+TRAIN_THREADS = 2
+# Overrides TRAIN_THREADS (a positive whole number), to measure what the count changes; a count
+# asked for here that cannot be applied is an error.
+THREADS_ENV = "TINYML_TRAIN_THREADS"
+
+
+def set_seeds(seed: int) -> dict:
+    """Make training as deterministic as TensorFlow allows: fixed thread counts (first, before
+    anything starts TensorFlow's runtime), every random source seeded, op determinism on.
+
+    Returns the settings in effect (see determinism_settings). Same machine, same packages and
+    same settings give the same bytes; another CPU can still round differently."""
     import tensorflow as tf
     import tf_keras
 
+    threads, explicit = train_threads()
+    fix_thread_counts(threads, explicit)
     tf_keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    return determinism_settings()
+
+
+def train_threads() -> tuple[int, bool]:
+    """The thread count to train with, and whether THREADS_ENV asked for it."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return TRAIN_THREADS, False
+    if not value.isdigit() or int(value) < 1:
+        raise TinyMLError(f"{THREADS_ENV} must be a positive whole number, not {value!r}")
+    return int(value), True
+
+
+def fix_thread_counts(threads: int, explicit: bool = False) -> None:
+    """Set TensorFlow's intra-op and inter-op thread counts and start its runtime with them.
+
+    TensorFlow reads them once, when its runtime starts, and refuses to change them later. If
+    the runtime already runs with other counts (a process that used TensorFlow before training,
+    as the test suite does), that is an error when THREADS_ENV asked for the count and a warning
+    otherwise: the training still runs, deterministically, but with those other counts."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # "... cannot be modified after initialization": checked just below
+        pass
+    # Start the runtime now, so nothing later in training can start it with other counts.
+    tf.config.list_logical_devices("CPU")
+    intra = tf.config.threading.get_intra_op_parallelism_threads()
+    inter = tf.config.threading.get_inter_op_parallelism_threads()
+    if intra == inter == threads:
+        return
+    message = (f"TensorFlow's runtime was started earlier in this process with "
+               f"{_threads_text(intra, inter)}, and cannot change them to the {threads} "
+               f"training asks for; train in a fresh process (`tinyml train` is one) for the "
+               f"reproducible setting")
+    if explicit:
+        raise TinyMLError(f"{THREADS_ENV}={threads}: {message}")
+    print(f"warning: {message}; this run may not reproduce the committed models' bytes",
+          file=sys.stderr, flush=True)
+
+
+def _threads_text(intra: int, inter: int) -> str:
+    """'2 intra-op and 2 inter-op threads'; TensorFlow's getters say 0 for its own choice."""
+    if intra == inter == 0:
+        return "TensorFlow's default intra-op and inter-op thread counts"
+    def count(value: int) -> str:
+        return "the default number of" if value == 0 else str(value)
+    return f"{count(intra)} intra-op and {count(inter)} inter-op threads"
+
+
+def determinism_settings() -> dict:
+    """What the reproducibility of a training run depends on inside TensorFlow: op determinism,
+    the thread counts and the oneDNN switch (tools/cli.py sets TF_ENABLE_ONEDNN_OPTS=0). Not
+    in it: the CPU's instruction set, which oneDNN's matrix kernels are chosen by at run time."""
+    import tensorflow as tf
+
+    # Not in TensorFlow's public API (enable_op_determinism is), hence the module's own path.
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    return {
+        "op_determinism": bool(is_op_determinism_enabled()),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+    }
+
+
+def describe_determinism(settings: dict) -> str:
+    threads = _threads_text(settings["intra_op_threads"], settings["inter_op_threads"])
+    onednn = settings["TF_ENABLE_ONEDNN_OPTS"]
+    return (f"op determinism {'on' if settings['op_determinism'] else 'OFF'}, {threads}, "
+            f"TF_ENABLE_ONEDNN_OPTS={onednn if onednn is not None else 'unset'}")
 
 
 def _progress_logger(total_epochs: int, label: str, stream):
@@ -94,6 +188,8 @@ def fit(model, task: Task, data: Dataset, epochs: int, seed: int, augment: bool 
     import tensorflow as tf
 
     stream = stream or sys.stderr
+    print(f"[{label}] TensorFlow: {describe_determinism(determinism_settings())}", file=stream,
+          flush=True)
     learning_rate = learning_rate or task.learning_rate
     steps = int(np.ceil(len(data.x_train) / task.batch_size))
     compile_for(model, task, steps, epochs, learning_rate)
