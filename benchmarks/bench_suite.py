@@ -28,6 +28,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks import bench_markdown  # noqa: E402
+from tinyml_pipeline.tools.card import load_card  # noqa: E402
 from tinyml_pipeline.tools.errors import TinyMLError  # noqa: E402
 from tinyml_pipeline.training.tasks import TASKS  # noqa: E402
 
@@ -59,8 +60,8 @@ def bench_one(label: str, source: Path, runs: int, origin: str, description: str
 
 
 def committed_description(name: str) -> str:
-    card = json.loads((REPO_ROOT / "models" / name / "card.json").read_text())
-    return f"{card.get('description', name)}, {card.get('architecture', '?')} (committed)"
+    card = load_card(REPO_ROOT / "models" / name)
+    return f"{card.description}, {card.architecture} (committed)"
 
 
 def public_entries(runs: int, seed: int) -> list[dict]:
@@ -106,10 +107,10 @@ def validation_figures() -> dict:
 def training_times() -> list[dict]:
     rows = []
     for name in COMMITTED:
-        card = json.loads((REPO_ROOT / "models" / name / "card.json").read_text())
-        training = card.get("training", {})
-        rows.append({"model": name, "architecture": card.get("architecture"),
-                     "parameters": card.get("parameters"), "epochs": training.get("epochs"),
+        card = load_card(REPO_ROOT / "models" / name)
+        training = card.training
+        rows.append({"model": name, "architecture": card.architecture,
+                     "parameters": card.parameters, "epochs": training.get("epochs"),
                      "training_samples": training.get("training_samples"),
                      "qat": training.get("qat"), "seconds": training.get("seconds"),
                      "machine": training.get("machine")})

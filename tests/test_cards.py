@@ -1,11 +1,14 @@
 """Each committed card.json agrees with its model.tflite: size, sha256, ops, MACs, arena, and
-the int8 test scores re-measured now."""
+the int8 test scores re-measured now. The card type's one reader and one writer: a committed
+card read and written again is the same bytes, and a broken card is one clear error."""
 
 import json
 
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR, WORKSPACE
+from tinyml_pipeline.tools.card import CARD_FILE, load_card, read_card, write_card
+from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.hashing import sha256_of
 from tinyml_pipeline.tools.reference import measure_tflm_arena
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
@@ -45,7 +48,8 @@ def test_card_int8_scores_are_re_measured(name):
     card = _card(name)
     model = TFLiteModel.from_file(MODELS_DIR / name / "model.tflite")
     data = datasets.load(card["dataset"]["name"], WORKSPACE, card["training"]["seed"])
-    metrics, _ = int8_metrics(model, get_task(name), data, Normalization.from_card(card))
+    normalization = Normalization.from_card(load_card(MODELS_DIR / name))
+    metrics, _ = int8_metrics(model, get_task(name), data, normalization)
     recorded = dict(card["test"]["int8"])
     recorded.pop("confusion_matrix", None)
     assert metrics == pytest.approx(recorded)
@@ -59,3 +63,32 @@ def test_committed_models_meet_their_targets():
     assert digits["training"]["seconds"] <= 300
     assert activity["test"]["int8"]["correct"] >= 38
     assert abs(linear["test"]["int8"]["f(10)"] - 19) <= 0.25
+
+
+@pytest.mark.parametrize("name", COMMITTED_MODELS)
+def test_reading_and_writing_a_card_gives_its_bytes_back(name, tmp_path):
+    card = load_card(MODELS_DIR / name)
+    assert card.name == name and card.model_file == "model.tflite"
+    write_card(tmp_path, card)
+    assert (tmp_path / CARD_FILE).read_bytes() == (MODELS_DIR / name / CARD_FILE).read_bytes()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda card: card | {"card_version": 9}, "card_version 9; this tinyml-pipeline reads"),
+    (lambda card: {k: v for k, v in card.items() if k != "macs"}, "the card lacks macs"),
+    (lambda card: card | {"model": {"bytes": 1}}, "model lacks file, sha256"),
+    (lambda card: card | {"input": []}, "input is not an object"),
+    (lambda card: [card], "a card is a JSON object"),
+], ids=["version", "field", "section-field", "section-type", "not-object"])
+def test_a_broken_card_is_one_clear_error(damage, message, tmp_path):
+    (tmp_path / CARD_FILE).write_text(json.dumps(damage(_card("linear"))))
+    with pytest.raises(InputError, match=message):
+        read_card(tmp_path / CARD_FILE)
+
+
+def test_a_card_that_is_not_json_names_the_line(tmp_path):
+    (tmp_path / CARD_FILE).write_text('{\n  "name": \n')
+    with pytest.raises(InputError, match=r"card.json: not valid JSON \(.* at line 3\)"):
+        read_card(tmp_path / CARD_FILE)
+    with pytest.raises(InputError, match="no card.json in .*train the model first"):
+        load_card(tmp_path / "elsewhere")

@@ -47,7 +47,7 @@ def activity_replay(tmp_path_factory):
                                                   limit=ACTIVITY_SERIES)
     path = tmp_path_factory.mktemp("imu") / "basic_motions_test.bin"
     write_replay(path, series_stream(data.x_test[:ACTIVITY_SERIES]),
-                 card["dataset"]["sample_rate_hz"])
+                 card.sample_rate_hz)
     return path, run_all(TFLMRunner(model), inputs).reshape(ACTIVITY_SERIES, -1)
 
 

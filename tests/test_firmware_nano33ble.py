@@ -38,8 +38,13 @@ BOARD_CXX = ["-std=gnu++14", "-fno-rtti", "-fno-exceptions", "-funsigned-char", 
 
 
 def _config() -> configparser.ConfigParser:
+    """platformio.ini with the environments file it includes (extra_configs)."""
     config = configparser.ConfigParser(interpolation=None)
     config.read(INI)
+    extra = [ROOT / line.strip() for line in
+             config.get("platformio", "extra_configs", fallback="").splitlines() if line.strip()]
+    assert extra and all(path.is_file() for path in extra), extra
+    config.read(extra)
     return config
 
 
@@ -96,6 +101,7 @@ def test_platformio_ini_has_every_environment_on_the_board():
     assert config.get("platformio", "src_dir") == "firmware/src"
     assert config.get("platformio", "lib_dir") == "firmware/lib"
     assert config.get("platformio", "include_dir") == "firmware/include"
+    assert config.get("platformio", "extra_configs") == "firmware/platformio/nano33ble.ini"
     for env in ENVS:
         section = f"env:{env}"
         assert config.has_section(section), f"platformio.ini has no [{section}]"

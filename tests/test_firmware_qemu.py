@@ -66,7 +66,7 @@ def test_live_mode_on_a_replayed_stream(qemu_image, tmp_path):
     series = 3
     card, model, data, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / "activity", limit=series)
     write_replay(tmp_path / qemu.IMU_REPLAY_NAME, series_stream(data.x_test[:series]),
-                 card["dataset"]["sample_rate_hz"])
+                 card.sample_rate_hz)
     expected = run_all(TFLMRunner(model), inputs).reshape(series, -1)
     argv = qemu.qemu_command(qemu_image, imu_replay_dir=tmp_path)
     with device_process(argv, timeout=TIMEOUT_S) as (device, _):

@@ -21,6 +21,7 @@ SHORT_LAYERS = {
     "tools.errors": BOTTOM, "tools.atomic": BOTTOM, "tools.hashing": BOTTOM,
     "tools.console": BOTTOM, "tools.elf": BOTTOM, "tools.tflite_model": BOTTOM,
     "tools.imu_replay": BOTTOM, "tools.workspace": BOTTOM, "tools.packaged": BOTTOM,
+    "tools.card": BOTTOM,
     "tools.reference": MIDDLE, "tools.tflm_probe": MIDDLE, "tools.compiler": MIDDLE,
     "tools.framing": MIDDLE, "tools.protocol": MIDDLE, "tools.device": MIDDLE,
     "tools.transport": MIDDLE, "tools.firmware": MIDDLE, "tools.size_report": MIDDLE,

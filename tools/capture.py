@@ -23,6 +23,7 @@ import numpy as np
 
 from tinyml_pipeline.tools import protocol
 from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.card import load_card
 from tinyml_pipeline.tools.device import Device
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.framing import DeviceError, ProtocolError, Status
@@ -61,9 +62,8 @@ def default_rate_hz(models_dir: Path) -> float:
     """The rate the activity model in `models_dir` was trained at (its card's data set), so
     that recordings can train it; the task's own rate if the card is missing."""
     try:
-        card = Path(models_dir) / "activity" / "card.json"
-        return float(json.loads(card.read_text())["dataset"]["sample_rate_hz"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return float(load_card(Path(models_dir) / "activity").sample_rate_hz)
+    except (InputError, TypeError):
         from tinyml_pipeline.training.tasks import get_task
 
         return float(get_task("activity").sample_rate_hz)

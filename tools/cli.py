@@ -227,8 +227,8 @@ def _captures_dataset(args, task, parser) -> str | None:
     return NAME
 
 
-def _card_summary(card: dict, out: str) -> str:
-    scores = card["test"]
+def _card_summary(card, out: str) -> str:
+    scores = card.test
     if "accuracy" in scores["int8"]:
         quality = (f"test accuracy float {scores['float']['accuracy']:.2%}, "
                    f"int8 {scores['int8']['accuracy']:.2%}")
@@ -237,10 +237,10 @@ def _card_summary(card: dict, out: str) -> str:
         quality = (f"int8 {probe} = {scores['int8'][probe]:.3f} "
                    f"(float {scores['float'][probe]:.3f}), "
                    f"max abs error {scores['int8']['max_abs_error']:.3f}")
-    return (f"{card['name']} ({card['architecture']}) -> {out}: {quality}; "
-            f"{card['model']['bytes']} bytes, {card['parameters']} parameters, "
-            f"{card['macs']} MACs, TFLM arena {card['tflm_arena_bytes']} bytes, "
-            f"trained in {card['training']['seconds']:.0f} s")
+    return (f"{card.name} ({card.architecture}) -> {out}: {quality}; "
+            f"{card.model['bytes']} bytes, {card.parameters} parameters, "
+            f"{card.macs} MACs, TFLM arena {card.tflm_arena_bytes} bytes, "
+            f"trained in {card.training['seconds']:.0f} s")
 
 
 def _run_evaluate(args, parser) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_pipeline.tools.card import load_card
 from tinyml_pipeline.tools.reference import (
     LiteRTRunner,
     OpDifference,
@@ -42,12 +43,11 @@ def load_test_set(workspace: Workspace, model_dir: Path, limit: int | None = Non
     labels."""
     from tinyml_pipeline.training import captures
     from tinyml_pipeline.training.evaluation import Normalization, int8_inputs
-    from tinyml_pipeline.training.pipeline import load_card
 
     card = load_card(model_dir)
-    model = TFLiteModel.from_file(Path(model_dir) / card["model"]["file"])
+    model = TFLiteModel.from_file(Path(model_dir) / card.model_file)
     model.require_int8_io()
-    data = captures.load_described(card["dataset"], workspace, card["training"]["seed"])
+    data = captures.load_described(card.dataset, workspace, card.seed)
     x, y = data.x_test[:limit], data.y_test[:limit]
     return card, model, data, int8_inputs(x, model.inputs[0], Normalization.from_card(card)), y
 
@@ -60,7 +60,7 @@ def evaluate_model(workspace: Workspace, model_dir: Path, litert_kernels: str = 
 
     outputs, metrics = {}, {}
     for runner in (LiteRTRunner(model, kernels=litert_kernels), TFLMRunner(model)):
-        bar = _progress(len(inputs), f"{card['name']} on {runner.name}", progress)
+        bar = _progress(len(inputs), f"{card.name} on {runner.name}", progress)
         outputs[runner.name] = run_all(runner, inputs, bar)
         bar.close()
         metrics[runner.name] = score(outputs[runner.name], y, model.outputs[0],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyml_pipeline.tools.card import ModelCard
 from tinyml_pipeline.training.quantize import dequantize, quantize_inputs
 
 
@@ -27,8 +28,8 @@ class Normalization:
         return cls(tuple(float(v) for v in x.mean(axis=axes)), tuple(float(v) for v in std))
 
     @classmethod
-    def from_card(cls, card: dict) -> Normalization | None:
-        entry = card.get("input", {}).get("normalization")
+    def from_card(cls, card: ModelCard) -> Normalization | None:
+        entry = card.normalization
         return cls(tuple(entry["mean"]), tuple(entry["std"])) if entry else None
 
     def apply(self, x: np.ndarray) -> np.ndarray:

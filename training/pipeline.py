@@ -6,7 +6,6 @@ Usage (through the CLI): `tinyml train digits --arch cnn --epochs 10 --seed 1`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import platform
 import sys
 import time
@@ -15,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_pipeline.tools.atomic import atomic_write_bytes, atomic_write_text
+from tinyml_pipeline.tools.atomic import atomic_write_bytes
+from tinyml_pipeline.tools.card import ModelCard, write_card
 from tinyml_pipeline.tools.reference import LiteRTRunner, measure_tflm_arena, run_all
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 from tinyml_pipeline.tools.workspace import Workspace
@@ -38,7 +38,6 @@ from tinyml_pipeline.training.tasks import Task
 from tinyml_pipeline.training.train import fit, set_seeds
 
 LINEAR_PROBE_X = 10.0
-CARD_VERSION = 1
 
 
 @dataclasses.dataclass
@@ -106,7 +105,7 @@ def load_data(options: TrainOptions) -> datasets.Dataset:
                          options.workspace)
 
 
-def train_and_export(options: TrainOptions) -> dict:
+def train_and_export(options: TrainOptions) -> ModelCard:
     """Train, quantize and score one model; write its files into `options.out`.
 
     Returns the card. Each file is written atomically and card.json last, so a directory with
@@ -158,39 +157,43 @@ def train_and_export(options: TrainOptions) -> dict:
     int8_scores, int8_outputs = int8_metrics(tflite, task, data, None)
     arena = measure_tflm_arena(tflite)
 
-    card = build_card(options, data, parameters, tflite, normalization, float_scores,
-                      int8_scores, history, training_seconds, calibration, arena, qat_epochs)
+    card = build_card(options=options, data=data, parameters=parameters, tflite=tflite,
+                      normalization=normalization, float_scores=float_scores,
+                      int8_scores=int8_scores, history=history,
+                      training_seconds=training_seconds, calibration=calibration, arena=arena,
+                      qat_epochs=qat_epochs)
     write_outputs(options.out, card, tflite_bytes, history, data, int8_outputs, tflite)
     return card
 
 
-def build_card(options, data, parameters, tflite, normalization, float_scores, int8_scores,
-               history, training_seconds, calibration, arena, qat_epochs) -> dict:
+def build_card(*, options: TrainOptions, data: datasets.Dataset, parameters: int,
+               tflite: TFLiteModel, normalization: Normalization | None, float_scores: dict,
+               int8_scores: dict, history: dict, training_seconds: float,
+               calibration: list[int], arena: int, qat_epochs: int) -> ModelCard:
     task = options.task
     input_entry = tflite.inputs[0].describe()
     if normalization is not None:
         input_entry["normalization"] = normalization.describe()
     input_entry["float_input"] = data.notes.get("input_scaling", "as in the data set")
-    return {
-        "card_version": CARD_VERSION,
-        "name": task.name,
-        "description": task.description,
-        "architecture": options.architecture,
-        "dataset": data.describe(),
-        "labels": data.labels,
-        "input": input_entry,
-        "output": tflite.outputs[0].describe(),
-        "parameters": parameters,
-        "macs": tflite.macs(),
-        "test": {"float": float_scores, "int8": int8_scores},
-        "model": {"file": "model.tflite", "bytes": tflite.size, "sha256": tflite.sha256,
-                  "ops": tflite.op_names(),
-                  "op_sequence": [op.name for op in tflite.operators],
-                  "weight_quantization": WEIGHT_QUANTIZATION},
-        "tflm_arena_bytes": arena,
-        "tflm_arena_note": "smallest arena with which tflite_micro's host interpreter (64-bit) "
-                           "loads and invokes the model",
-        "training": {
+    return ModelCard(
+        name=task.name,
+        description=task.description,
+        architecture=options.architecture,
+        dataset=data.describe(),
+        labels=data.labels,
+        input=input_entry,
+        output=tflite.outputs[0].describe(),
+        parameters=parameters,
+        macs=tflite.macs(),
+        test={"float": float_scores, "int8": int8_scores},
+        model={"file": "model.tflite", "bytes": tflite.size, "sha256": tflite.sha256,
+               "ops": tflite.op_names(),
+               "op_sequence": [op.name for op in tflite.operators],
+               "weight_quantization": WEIGHT_QUANTIZATION},
+        tflm_arena_bytes=arena,
+        tflm_arena_note="smallest arena with which tflite_micro's host interpreter (64-bit) "
+                        "loads and invokes the model",
+        training={
             "seconds": round(training_seconds, 1), "epochs": options.epochs,
             "training_samples": int(len(data.x_train)),
             "qat": options.qat, "qat_epochs": qat_epochs, "seed": options.seed,
@@ -200,10 +203,10 @@ def build_card(options, data, parameters, tflite, normalization, float_scores, i
             "final": {key: values[-1] for key, values in history.items()},
             "machine": f"{platform.machine()}, {_cpu_count()} cores",
         },
-        "calibration": {"source": data.calibration_source, "count": len(calibration),
-                        "indices": calibration},
-        "versions": _versions(),
-    }
+        calibration={"source": data.calibration_source, "count": len(calibration),
+                     "indices": calibration},
+        versions=_versions(),
+    )
 
 
 def _cpu_count() -> int:
@@ -212,14 +215,14 @@ def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def write_outputs(out: Path, card: dict, tflite_bytes: bytes, history: dict,
+def write_outputs(out: Path, card: ModelCard, tflite_bytes: bytes, history: dict,
                   data: datasets.Dataset, int8_outputs: np.ndarray, tflite: TFLiteModel) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    name = card["name"]
+    name = card.name
     metric = "mae" if data.labels is None else "accuracy"
     plots.training_curves(history, out / "training.png",
-                          f"{name} ({card['architecture']}): training vs validation", metric)
+                          f"{name} ({card.architecture}): training vs validation", metric)
     if data.labels is None:
         predicted = output_values(int8_outputs, tflite.outputs[0])
         plots.regression_plot(data.x_test.reshape(-1), data.y_test.reshape(-1),
@@ -228,23 +231,11 @@ def write_outputs(out: Path, card: dict, tflite_bytes: bytes, history: dict,
     else:
         predictions = np.argmax(int8_outputs.reshape(len(int8_outputs), -1), axis=1)
         matrix = plots.confusion_matrix(data.y_test, predictions, len(data.labels))
-        card["test"]["int8"]["confusion_matrix"] = matrix.tolist()
-        accuracy = card["test"]["int8"]["accuracy"]
+        card.test["int8"]["confusion_matrix"] = matrix.tolist()
+        accuracy = card.test["int8"]["accuracy"]
         plots.confusion_plot(matrix, data.labels, out / "confusion.png",
                              f"{name} int8 on {data.name} test: {accuracy:.2%}")
     atomic_write_bytes(out / "model.tflite", tflite_bytes)
     # The card goes last: a directory with a card always has the model the card describes.
-    atomic_write_text(out / "card.json", json.dumps(card, indent=2) + "\n")
+    write_card(out, card)
 
-
-def load_card(model_dir: Path) -> dict:
-    from tinyml_pipeline.tools.errors import InputError
-
-    path = Path(model_dir) / "card.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"no card.json in {model_dir} (train the model first: "
-                         f"tinyml train <name> --out {model_dir})") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None

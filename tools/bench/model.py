@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyml_pipeline.tools.compiler.convert import read_card
+from tinyml_pipeline.tools.card import ModelCard, card_beside
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
@@ -16,7 +16,7 @@ class BenchModel:
     name: str  # a C identifier: the generated sources' prefix
     path: Path
     model: TFLiteModel
-    card: dict | None
+    card: ModelCard | None
 
     @property
     def sha256(self) -> str:
@@ -59,7 +59,7 @@ def load(source: str | Path, name: str | None = None) -> BenchModel:
     shape = model.inputs[0].shape
     if not shape or shape[0] != 1:
         raise InputError(f"{path}: input shape {list(shape)} has no batch dimension of 1")
-    card = read_card(path)
-    default = (card or {}).get("name") or (path.parent.name if path.stem == "model"
+    card = card_beside(path)
+    default = (card.name if card else None) or (path.parent.name if path.stem == "model"
                                            else path.stem)
     return BenchModel(c_name(name or default), path, model, card)

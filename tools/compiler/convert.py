@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.card import ModelCard, card_beside
 from tinyml_pipeline.tools.compiler.emit.cformat import banner
 from tinyml_pipeline.tools.compiler.emit.model_data import model_data_header, model_data_source
 from tinyml_pipeline.tools.compiler.emit.plan_c import plan_header, plan_source
@@ -67,9 +68,9 @@ def display_path(path: str | Path, root: Path | None) -> str:
     return Path(path).as_posix()
 
 
-def default_name(model_path: Path, card: dict | None) -> str:
-    if card and isinstance(card.get("name"), str):
-        return card["name"]
+def default_name(model_path: Path, card: ModelCard | None) -> str:
+    if card and isinstance(card.name, str):
+        return card.name
     return model_path.parent.name if model_path.stem == "model" else model_path.stem
 
 
@@ -80,31 +81,21 @@ def check_name(name: str) -> str:
     return name
 
 
-def read_card(model_path: Path) -> dict | None:
-    card_path = model_path.parent / "card.json"
-    if not card_path.exists():
-        return None
-    try:
-        return json.loads(card_path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"{card_path}: unreadable card ({error})") from None
-
-
 def tflm_arena_with_margin(measured: int) -> int:
     return int(math.ceil(max(measured * 1.25, measured + 1024) / 16) * 16)
 
 
-def _settings(name: str, card: dict | None, measured_arena: int) -> ModelSettings:
-    labels = card.get("labels") if card else None
-    normalization = (card or {}).get("input", {}).get("normalization") or {}
-    sample_rate = (card or {}).get("dataset", {}).get("sample_rate_hz") or 0.0
+def _settings(name: str, card: ModelCard | None, measured_arena: int) -> ModelSettings:
+    labels = card.labels if card else None
+    normalization = (card.normalization if card else None) or {}
+    sample_rate = (card.sample_rate_hz if card else None) or 0.0
     return ModelSettings(name=name, labels=labels, mean=normalization.get("mean"),
                          std=normalization.get("std"), sample_rate_hz=float(sample_rate),
                          tflm_arena_measured=measured_arena,
                          tflm_arena_bytes=tflm_arena_with_margin(measured_arena))
 
 
-def convert_model(model: TFLiteModel, name: str, card: dict | None, command: str,
+def convert_model(model: TFLiteModel, name: str, card: ModelCard | None, command: str,
                   measure_arena: bool = True, display_root: Path | None = None
                   ) -> ConvertedModel:
     """Generates one model's files. Raises CompileError/InputError naming the problem."""
@@ -180,7 +171,7 @@ def convert_file(model_path: Path, out_dir: Path, name: str | None = None,
     """Generates one model's files as `tinyml convert MODEL --out OUT_DIR` would write them;
     paths in their banners relative to `display_root` (the workspace)."""
     model = TFLiteModel.from_file(model_path)
-    card = read_card(model_path)
+    card = card_beside(model_path)
     name = check_name(name or default_name(model_path, card))
     command = convert_command(str(model_path), name, str(out_dir), display_root)
     return convert_model(model, name, card, command, measure_arena, display_root)

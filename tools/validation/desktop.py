@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_pipeline.tools.card import ModelCard, load_card
 from tinyml_pipeline.tools.hashing import sha256_of
 from tinyml_pipeline.tools.workspace import Workspace
 
@@ -17,7 +18,7 @@ from tinyml_pipeline.tools.workspace import Workspace
 class DesktopReference:
     name: str
     model_dir: Path
-    card: dict
+    card: ModelCard
     sha256: str  # of model.tflite, which the device's copy must equal
     dataset: str
     inputs: np.ndarray  # (n, *input shape) int8, exactly the bytes the device receives
@@ -50,9 +51,7 @@ class DesktopReference:
 
 def model_file(model_dir: Path) -> Path:
     """The .tflite of a model directory, as its card names it."""
-    from tinyml_pipeline.training.pipeline import load_card
-
-    path = Path(model_dir) / load_card(model_dir)["model"]["file"]
+    path = Path(model_dir) / load_card(model_dir).model_file
     if not path.is_file():
         from tinyml_pipeline.tools.errors import InputError
 
@@ -71,13 +70,13 @@ def prepare(workspace: Workspace, model_dir: Path, limit: int | None = None,
     card, model, data, inputs, labels = load_test_set(workspace, model_dir, limit)
     outputs = {}
     for runner in (TFLMRunner(model), LiteRTRunner(model)):
-        bar = progress(f"{card['name']}: desktop {runner.name}", len(inputs)) if progress else None
+        bar = progress(f"{card.name}: desktop {runner.name}", len(inputs)) if progress else None
         outputs[runner.name] = run_all(runner, inputs, bar).reshape(len(inputs), -1)
         if bar is not None:
             bar.close()
     return DesktopReference(
-        name=card["name"], model_dir=model_dir, card=card,
-        sha256=sha256_of(model_dir / card["model"]["file"]), dataset=data.name,
+        name=card.name, model_dir=model_dir, card=card,
+        sha256=sha256_of(model_dir / card.model_file), dataset=data.name,
         inputs=inputs, labels=labels, x=data.x_test[:limit], output_tensor=model.outputs[0],
         input_zero_point=int(model.inputs[0].zero_point), tflm=outputs["tflm"],
         litert=outputs["litert"], class_names=data.labels)

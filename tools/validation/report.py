@@ -65,7 +65,7 @@ def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
 
 
 def _accuracy(reference, outputs: np.ndarray, indices: np.ndarray) -> dict:
-    found = {"float_card": reference.card["test"]["float"]}
+    found = {"float_card": reference.card.test["float"]}
     if len(indices):
         found["device"] = reference.metrics(outputs, indices)
         found["desktop_int8_tflm"] = reference.metrics(reference.tflm[indices], indices)
