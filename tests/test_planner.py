@@ -9,6 +9,7 @@ catch the corruption.
 """
 
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -21,7 +22,6 @@ from tinyml_pipeline.tools.compiler.host import (
     CORE_INCLUDES,
     RUNTIME_DIR,
     build_runner,
-    compiler,
     run_builtin,
 )
 from tinyml_pipeline.tools.compiler.memory import Buffer, place
@@ -206,7 +206,8 @@ def test_pool_kernel_in_place_equals_separate_buffers_where_allowed(tmp_path, fl
     groups of four and the byte-by-byte tail."""
     source = tmp_path / "pool_harness.c"
     source.write_text(POOL_HARNESS)
-    build = subprocess.run([compiler(), "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
+    build = subprocess.run([os.environ.get("CC", "cc"), "-std=c99", "-O2", "-Wall", "-Wextra",
+                            "-Werror",
                             *flags, *CORE_INCLUDES, str(source),
                             str(RUNTIME_DIR / "src" / "op_pooling.c"),
                             "-o", str(tmp_path / "harness")], capture_output=True, text=True)

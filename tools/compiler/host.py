@@ -1,10 +1,15 @@
-"""Builds the built-in runtime for this machine with the system C compiler and runs models on
-it. Builds are cached by a hash of everything that goes into them, in the directory the caller
-gives (the CLI: the workspace's build/host-runner), else $TINYML_BUILD_CACHE, else the user's
-cache directory."""
+"""Runs models on the built-in runtime compiled for this machine: the converter's sources for
+the given models, built with the firmware's own CMake project (its host target's `tinyml-run`,
+firmware/boards/host/run_model.c), as the host and QEMU ports are.
+
+Runners are cached by a hash of everything that goes into them, in the directory the caller gives
+(the CLI: the workspace's build/host-runner), else $TINYML_BUILD_CACHE, else the user's cache
+directory. One CMake tree per set of compiler flags is reused under a lock, so the runtime
+compiles once per flag set and each new set of models recompiles only its own sources."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -14,32 +19,29 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_pipeline.tools.atomic import atomic_write_text
 from tinyml_pipeline.tools.compiler.convert import convert_model, registry_files
-from tinyml_pipeline.tools.errors import InputError, TinyMLError
+from tinyml_pipeline.tools.errors import TinyMLError
 from tinyml_pipeline.tools.packaged import firmware_dir
+from tinyml_pipeline.tools.targets.cmake import CMakeProject
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 FIRMWARE_DIR = firmware_dir()
 RUNTIME_DIR = FIRMWARE_DIR / "lib" / "tinyml"
-# The core's headers and the porting interface (board.h), which the protocol sources include.
+# The core's headers and the porting interface (board.h): for tests that compile parts alone.
 CORE_INCLUDES = (f"-I{RUNTIME_DIR / 'include'}", f"-I{FIRMWARE_DIR / 'include'}")
-RUNNER_SOURCE = FIRMWARE_DIR / "boards" / "host" / "run_model.c"
-C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
+RUNNER_TARGET = "tinyml-run"
+RUNNER = "run_model"
 
 
-class BuildFailed(TinyMLError):
+class RunnerFailed(TinyMLError):
+    """The runner itself failed on a model (a runtime error, not a build error)."""
+
     exit_code = 1
 
 
 def runtime_sources() -> list[Path]:
     return sorted((RUNTIME_DIR / "src").rglob("*.c"))
-
-
-def compiler() -> str:
-    name = os.environ.get("CC", "cc")
-    if shutil.which(name) is None:
-        raise InputError(f"no C compiler: '{name}' is not on PATH (set CC, or install gcc)")
-    return name
 
 
 def generate_sources(models: list[tuple[str, TFLiteModel]]) -> dict[str, str]:
@@ -58,14 +60,6 @@ def generate_sources(models: list[tuple[str, TFLiteModel]]) -> dict[str, str]:
     return files
 
 
-def _compile(command: list[str], what: str, cwd: Path | None = None) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
-    if result.returncode != 0:
-        errors = [line for line in result.stderr.splitlines() if "error" in line]
-        raise BuildFailed(f"host build of {what} failed: "
-                          f"{errors[0] if errors else result.stderr.strip()}")
-
-
 def default_cache_dir() -> Path:
     if os.environ.get("TINYML_BUILD_CACHE"):
         return Path(os.environ["TINYML_BUILD_CACHE"])
@@ -73,71 +67,63 @@ def default_cache_dir() -> Path:
     return Path(base) / "tinyml-pipeline" / "host-runner"
 
 
-def _cached_build(key: hashlib._Hash, product: str, build, cache_dir: Path | None) -> Path:
-    """Returns <cache>/<key>/<product>, running build(staging_dir) first if it is missing.
-    Builds happen in a private directory renamed into place, so concurrent builders and
-    interrupted builds never leave a half-written product."""
-    cache_dir = Path(cache_dir or default_cache_dir())
-    target = cache_dir / key.hexdigest()[:20]
-    if (target / product).exists():
-        return target / product
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
-    try:
-        build(staging)
-        try:
-            staging.rename(target)
-        except OSError:  # built concurrently by another process: use theirs
-            shutil.rmtree(staging, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target / product
-
-
-def runtime_library(extra_flags: tuple[str, ...] = (), cache_dir: Path | None = None) -> Path:
-    """The runtime's sources compiled once into a static library, per compiler and flags."""
-    cc = compiler()
-    digest = hashlib.sha256(b"libtinyml\0" + " ".join((cc, *C_FLAGS, *extra_flags)).encode())
-    for path in sorted(p for p in RUNTIME_DIR.rglob("*") if p.is_file()):
+def _firmware_digest() -> hashlib._Hash:
+    """Everything of the firmware a runner is built from."""
+    digest = hashlib.sha256(b"tinyml-run\0")
+    for path in sorted(p for p in FIRMWARE_DIR.rglob("*") if p.is_file()
+                       and p.suffix in (".c", ".h", ".txt", ".cmake")
+                       and "models" not in p.relative_to(FIRMWARE_DIR).parts):
         digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
+    return digest
 
-    def build(staging: Path) -> None:
-        objects = []
-        for source in runtime_sources():
-            obj = staging / (source.stem + ".o")
-            _compile([cc, *C_FLAGS, *extra_flags, *CORE_INCLUDES, "-c",
-                      str(source), "-o", str(obj)], source.name)
-            objects.append(str(obj))
-        _compile(["ar", "rcs", str(staging / "libtinyml.a"), *objects], "libtinyml.a")
 
-    return _cached_build(digest, "libtinyml.a", build, cache_dir)
+def _sync(directory: Path, files: dict[str, str]) -> None:
+    """Makes `directory` hold exactly `files`, rewriting only what changed: CMake then
+    recompiles just the models that differ from the tree's last build."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.iterdir():
+        if stale.name not in files:
+            stale.unlink()
+    for name, text in files.items():
+        path = directory / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)
 
 
 def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, ...] = (),
                  cache_dir: Path | None = None) -> Path:
-    """A host executable running the given models (see firmware/boards/host/run_model.c)."""
+    """A host executable running the given models (see firmware/boards/host/run_model.c).
+    A failed build raises FirmwareError, as every firmware build does."""
     generated = generate_sources(models)
-    library = runtime_library(extra_flags, cache_dir)
-    cc = compiler()
-    digest = hashlib.sha256(b"runner\0" + str(library).encode() + RUNNER_SOURCE.read_bytes())
+    cache_dir = Path(cache_dir or default_cache_dir())
+    digest = _firmware_digest()
+    digest.update(" ".join(extra_flags).encode() + b"\0")
     for name in sorted(generated):
         digest.update(name.encode() + b"\0" + generated[name].encode() + b"\0")
-    digest.update(" ".join((cc, *C_FLAGS, *extra_flags)).encode())
-
-    def build(staging: Path) -> None:
-        for name, text in generated.items():
-            (staging / name).write_text(text)
-        sources = sorted(n for n in generated if n.endswith(".c"))
-        # -O0: the generated files are data tables; optimizing them only costs build time.
-        _compile([cc, *C_FLAGS, "-O0", *extra_flags, *CORE_INCLUDES,
-                  f"-I{staging}", "-c", *sources], "the generated models", cwd=staging)
-        objects = [str(staging / (n[:-2] + ".o")) for n in sources]
-        _compile([cc, *C_FLAGS, *extra_flags, *CORE_INCLUDES, f"-I{staging}",
-                  str(RUNNER_SOURCE), *objects, str(library), "-o", str(staging / "run_model")],
-                 "run_model")
-
-    return _cached_build(digest, "run_model", build, cache_dir)
+    product = cache_dir / digest.hexdigest()[:20] / RUNNER
+    if product.is_file():
+        return product
+    flags_key = hashlib.sha256(" ".join(extra_flags).encode()).hexdigest()[:12]
+    tree = cache_dir / "cmake" / flags_key
+    tree.mkdir(parents=True, exist_ok=True)
+    with open(tree / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build per tree; the others wait for it
+        if product.is_file():  # built meanwhile by whoever held the lock
+            return product
+        _sync(tree / "models", generated)
+        built = CMakeProject(FIRMWARE_DIR, cache_dir).build(
+            "host", models_dir=tree / "models", build_dir=tree / "build",
+            products=(RUNNER_TARGET,), c_flags=extra_flags, quiet=True)
+        # Copied into place under a private name, then renamed: a runner that exists is whole.
+        staging = Path(tempfile.mkdtemp(prefix=".runner-", dir=cache_dir))
+        try:
+            shutil.copy2(built / RUNNER_TARGET, staging / RUNNER)
+            product.parent.parent.mkdir(parents=True, exist_ok=True)
+            staging.rename(product.parent)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return product
 
 
 def run_builtin(executable: Path, name: str, model: TFLiteModel, inputs: np.ndarray
@@ -147,6 +133,6 @@ def run_builtin(executable: Path, name: str, model: TFLiteModel, inputs: np.ndar
     batch = np.ascontiguousarray(inputs, dtype=np.int8).reshape((-1, *input_info.shape))
     result = subprocess.run([str(executable), name], input=batch.tobytes(), capture_output=True)
     if result.returncode != 0:
-        raise BuildFailed(f"built-in runner failed on {name}: "
-                          f"{result.stderr.decode(errors='replace').strip()}")
+        raise RunnerFailed(f"built-in runner failed on {name}: "
+                           f"{result.stderr.decode(errors='replace').strip()}")
     return np.frombuffer(result.stdout, dtype=np.int8).reshape((-1, *output_info.shape))

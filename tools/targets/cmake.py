@@ -41,9 +41,11 @@ class CMakeProject:
 
     def build(self, target: str, *, models_dir: Path, sanitize: bool = False,
               disable_dsp: bool = False, build_dir: Path | None = None, jobs: int = 2,
-              quiet: bool = False, products: tuple[str, ...] = (), runner=None) -> Path:
+              quiet: bool = False, products: tuple[str, ...] = (), c_flags: tuple[str, ...] = (),
+              runner=None) -> Path:
         """Configures and builds `target` with the generated model sources in `models_dir`;
-        returns the build tree. `products`: CMake targets to build (default: all). `runner`
+        returns the build tree. `products`: CMake targets to build (default: all). `c_flags`:
+        added to every C compile (CMAKE_C_FLAGS; give each set its own tree). `runner`
         runs one command with its output in the log (default buildlog.run_logged)."""
         runner = runner or buildlog.run_logged
         if target not in TARGETS:
@@ -76,6 +78,8 @@ class CMakeProject:
             configure.append("-DTINYML_SANITIZE=ON")
         if disable_dsp:
             configure.append("-DTINYML_DISABLE_DSP=ON")
+        if c_flags:
+            configure.append(f"-DCMAKE_C_FLAGS={' '.join(c_flags)}")
         compile_ = [cmake, "--build", str(directory), "--parallel", str(jobs)]
         if products:
             compile_ += ["--target", *products]
