@@ -35,7 +35,7 @@ RUNS = 4
 
 def _check_identity(variant: dict) -> None:
     """Per input: cost = the invoke around the layers + the sum of the layer costs, exactly
-    (batch.c's profile is built for this)."""
+    (the batch files' layer profile, boards/common/layer_profile.c, is built for this)."""
     samples = variant["per_sample"]
     costs = np.array(samples["cost"], np.int64)
     around = np.array(samples["empty_invoke"], np.int64)

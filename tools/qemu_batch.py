@@ -1,9 +1,9 @@
 """Inferences on the QEMU image without the serial link: its batch mode.
 
 The image's emulated UART carries about 25 KiB/s, so validating a test set over the protocol
-measures the link more than the emulator. In batch mode (firmware/boards/qemu_mps2_an386/
-batch.h) the image reads the samples from a host file through semihosting, runs each through the
-same invoke path as the protocol's INFER (same outputs, same instruction counts), writes the
+measures the link more than the emulator. In batch mode (firmware/boards/common/batch_file.h)
+the image reads the samples from a host file through semihosting, runs each through the same
+invoke path as the protocol's INFER (same outputs, same instruction counts), writes the
 outputs to another file and exits. `run_batch` splits the samples into contiguous shards, runs
 one QEMU per shard at once, and times the whole run, each shard and, separately, QEMU's boot
 (an empty batch), so that `wall_s - boot_s` is the floor of executing the inferences in QEMU.
@@ -12,7 +12,7 @@ With `profile_layers`, the image also times every layer of every sample (after t
 invoke, which it does not change) and what the invoke costs around the layers; tools/bench
 reports it.
 
-Files, little-endian (the same as batch.h):
+Files, little-endian (the same as firmware/boards/common/batch_file.h):
   batch_inputs.bin   b"TMLBAT1\\0", u16 model index, u16 flags (bit 0: profile the layers),
                      u32 sample count, u32 input bytes per sample, then the samples.
   batch_outputs.bin  b"TMLOUT1\\0", u32 sample count, u32 output bytes per sample, u32 record

@@ -25,7 +25,7 @@ def size_report(elf: str | Path) -> dict:
       - SHT_NOBITS (.bss, .stack, .heap, .noinit): zero or uninitialised at run time, takes RAM
         only;
       - otherwise it runs where it is stored. Writable: that must be RAM, which a loader
-        (QEMU's -kernel, a debugger) fills directly, e.g. tests/support/m4/mps2_an386.ld puts
+        (QEMU's -kernel, a debugger) fills directly, e.g. a linker script that puts
         everything in one region. Read-only: the Cortex-M memory map says where (Code region
         below 0x2000_0000: flash; above: RAM, e.g. code loaded into RAM by a debugger).
     Host executable: text/data/bss as `size` (Berkeley format) counts them; flash and RAM do
