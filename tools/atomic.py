@@ -46,3 +46,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sync_directory(directory: str | Path, files: dict[str, str]) -> None:
+    """Makes `directory` hold exactly `files` (name -> text), writing only those whose text
+    changed and removing the others: a build over it then recompiles only what differs."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.iterdir():
+        if stale.is_file() and stale.name not in files:
+            stale.unlink()
+    for name, text in files.items():
+        path = directory / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.atomic import sync_directory
 from tinyml_pipeline.tools.bench.model import BenchModel
 from tinyml_pipeline.tools.compiler.convert import ConvertedModel, convert_file, registry_files
 from tinyml_pipeline.tools.firmware import Firmware, FirmwareError
@@ -43,14 +43,7 @@ def convert(bench: BenchModel, directory: Path) -> ConvertedModel:
     # The TFLM arena is measured once by the bench itself, not again for the settings.
     converted = convert_file(bench.path, models, bench.name, measure_arena=False)
     files = {**converted.files, **registry_files([converted.entry])}
-    models.mkdir(parents=True, exist_ok=True)
-    for stale in models.iterdir():
-        if stale.name not in files:
-            stale.unlink()
-    for name, text in files.items():
-        path = models / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            atomic_write_text(path, text)
+    sync_directory(models, files)
     return converted
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.atomic import sync_directory
 from tinyml_pipeline.tools.compiler.convert import convert_model, registry_files
 from tinyml_pipeline.tools.errors import TinyMLError
 from tinyml_pipeline.tools.packaged import firmware_dir
@@ -77,19 +77,6 @@ def _firmware_digest() -> hashlib._Hash:
     return digest
 
 
-def _sync(directory: Path, files: dict[str, str]) -> None:
-    """Makes `directory` hold exactly `files`, rewriting only what changed: CMake then
-    recompiles just the models that differ from the tree's last build."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.iterdir():
-        if stale.name not in files:
-            stale.unlink()
-    for name, text in files.items():
-        path = directory / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            atomic_write_text(path, text)
-
-
 def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, ...] = (),
                  cache_dir: Path | None = None) -> Path:
     """A host executable running the given models (see firmware/boards/host/run_model.c).
@@ -110,7 +97,7 @@ def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, 
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build per tree; the others wait for it
         if product.is_file():  # built meanwhile by whoever held the lock
             return product
-        _sync(tree / "models", generated)
+        sync_directory(tree / "models", generated)
         built = CMakeProject(FIRMWARE_DIR, cache_dir).build(
             "host", models_dir=tree / "models", build_dir=tree / "build",
             products=(RUNNER_TARGET,), c_flags=extra_flags, quiet=True)
