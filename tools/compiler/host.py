@@ -10,6 +10,7 @@ compiles once per flag set and each new set of models recompiles only its own so
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -67,14 +68,16 @@ def default_cache_dir() -> Path:
     return Path(base) / "tinyml-pipeline" / "host-runner"
 
 
-def _firmware_digest() -> hashlib._Hash:
-    """Everything of the firmware a runner is built from."""
+@functools.cache
+def _firmware_digest() -> bytes:
+    """Everything of the firmware a runner is built from, hashed once per process: the sources
+    do not change under a running command, and the op tests build many runners."""
     digest = hashlib.sha256(b"tinyml-run\0")
     for path in sorted(p for p in FIRMWARE_DIR.rglob("*") if p.is_file()
                        and p.suffix in (".c", ".h", ".txt", ".cmake")
                        and "models" not in p.relative_to(FIRMWARE_DIR).parts):
         digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
-    return digest
+    return digest.digest()
 
 
 def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, ...] = (),
@@ -83,7 +86,7 @@ def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, 
     A failed build raises FirmwareError, as every firmware build does."""
     generated = generate_sources(models)
     cache_dir = Path(cache_dir or default_cache_dir())
-    digest = _firmware_digest()
+    digest = hashlib.sha256(_firmware_digest())
     digest.update(" ".join(extra_flags).encode() + b"\0")
     for name in sorted(generated):
         digest.update(name.encode() + b"\0" + generated[name].encode() + b"\0")
