@@ -2,9 +2,10 @@
 input is made from data. One type, one reader and one writer; every command that needs a card
 reads it through `load_card` (a model directory's) or `card_beside` (a .tflite's, if any).
 
-The sections are kept as the JSON objects they are (`dataset`, `input`, `output`, `test`,
-`model`, `training`, `calibration`, `versions`), with the fields the commands rely on checked on
-load and offered as properties; docs/models.md describes them all.
+The sections are kept as the JSON objects they are (`task`, `dataset`, `test_set`, `input`,
+`output`, `test`, `model`, `training`, `calibration`, `versions`), with the fields the commands
+rely on checked on load and offered as properties; docs/models.md describes them all. Trained,
+quantized and described models (`tinyml train`, `quantize`, `card`) write the same format.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from tinyml_pipeline.tools.atomic import atomic_write_text
 from tinyml_pipeline.tools.errors import InputError
 
 CARD_FILE = "card.json"
-CARD_VERSION = 1
+# 2: the test set and the task kind are part of the card (version 1 named a bundled data set).
+CARD_VERSION = 2
+TASK_KINDS = ("classification", "regression", "tensors")
 # Each section's fields that a reader relies on.
-_REQUIRED = {"dataset": ("name",), "input": ("shape", "dtype", "scale", "zero_point"),
+_REQUIRED = {"task": ("kind", "metric"), "dataset": ("name",),
+             "test_set": ("x", "y", "count", "transform"),
+             "input": ("shape", "dtype", "scale", "zero_point"),
              "output": ("shape", "dtype", "scale", "zero_point"), "model": ("file", "sha256"),
-             "training": ("seed",), "test": ()}
+             "training": (), "test": ()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,14 +34,16 @@ class ModelCard:
     name: str
     description: str
     architecture: str
+    task: dict  # kind (TASK_KINDS) and metric
     dataset: dict
+    test_set: dict  # x and y files (path, key, sha256), count, transform (divide_by)
     labels: list[str] | None
     input: dict
     output: dict
     parameters: int
     macs: int
     test: dict  # {"float": scores, "int8": scores} on the test set
-    model: dict  # file, bytes, sha256, ops, op_sequence, weight_quantization
+    model: dict  # file, bytes, sha256, ops, op_sequence, weight_quantization, float_file
     tflm_arena_bytes: int
     tflm_arena_note: str
     training: dict
@@ -49,6 +56,19 @@ class ModelCard:
         return self.model["file"]
 
     @property
+    def float_model_file(self) -> str | None:
+        """The float .tflite the int8 one was made from, when the directory keeps it."""
+        return self.model.get("float_file")
+
+    @property
+    def kind(self) -> str:
+        return self.task["kind"]
+
+    @property
+    def is_classification(self) -> bool:
+        return self.kind == "classification"
+
+    @property
     def normalization(self) -> dict | None:
         """Per-channel mean and std applied before quantization, if the model takes them."""
         return self.input.get("normalization")
@@ -59,7 +79,7 @@ class ModelCard:
 
     @property
     def seed(self) -> int:
-        return self.training["seed"]
+        return self.training.get("seed", 0)
 
     def as_dict(self) -> dict:
         fields = dataclasses.asdict(self)
@@ -72,6 +92,9 @@ def card_from_dict(entry: dict, source: str) -> ModelCard:
     if not isinstance(entry, dict):
         raise InputError(f"{source}: a card is a JSON object")
     version = entry.get("card_version")
+    if version == 1:
+        raise InputError(f"{source}: card_version 1 has no test set; write a new card with "
+                         "`tinyml card MODEL.tflite --test FILE --out DIR` (or train again)")
     if version != CARD_VERSION:
         raise InputError(f"{source}: card_version {version!r}; this tinyml-pipeline reads "
                          f"version {CARD_VERSION}")
@@ -85,6 +108,11 @@ def card_from_dict(entry: dict, source: str) -> ModelCard:
         absent = [key for key in required if key not in entry[section]]
         if absent:
             raise InputError(f"{source}: {section} lacks {', '.join(absent)}")
+    if entry["task"]["kind"] not in TASK_KINDS:
+        raise InputError(f"{source}: task kind {entry['task']['kind']!r}; one of "
+                         f"{', '.join(TASK_KINDS)}")
+    if entry["task"]["kind"] == "classification" and not entry["labels"]:
+        raise InputError(f"{source}: a classification card lists its labels")
     return ModelCard(**{name: entry[name] for name in names})
 
 
@@ -105,8 +133,9 @@ def load_card(model_dir: Path) -> ModelCard:
     """A model directory's card; a missing one says how to make it."""
     path = Path(model_dir) / CARD_FILE
     if not path.is_file():
-        raise InputError(f"no {CARD_FILE} in {model_dir} (train the model first: "
-                         f"tinyml train <name> --out {model_dir})")
+        raise InputError(f"no {CARD_FILE} in {model_dir}: make one with tinyml train (a "
+                         "built-in model), tinyml quantize (your float model) or tinyml card "
+                         "(an int8 .tflite)")
     return read_card(path)
 
 

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 from tinyml_pipeline.tools import workspace as workspace_module
+from tinyml_pipeline.tools.cli_own_model import add_card, add_quantize
+from tinyml_pipeline.tools.console import import_tensorflow_quietly
 from tinyml_pipeline.tools.errors import TinyMLError
 from tinyml_pipeline.tools.firmware import Firmware
 from tinyml_pipeline.tools.workspace import Workspace, shown
@@ -178,15 +180,6 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _import_tensorflow_quietly() -> None:
-    # Its C++ start-up lines are printed before logging is set up, so no setting stops them;
-    # an import that fails still raises, and is reported, as usual.
-    from tinyml_pipeline.tools.console import native_stderr_silenced
-
-    with native_stderr_silenced():
-        import tensorflow  # noqa: F401
-
-
 def _run_train(args, parser) -> int:
     from tinyml_pipeline.training.pipeline import TrainOptions, train_and_export
     from tinyml_pipeline.training.tasks import get_task
@@ -205,7 +198,7 @@ def _run_train(args, parser) -> int:
                            workspace=args.workspace,
                            qat=args.qat, qat_epochs=args.qat_epochs, subset=args.subset,
                            captures=args.captures)
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     card = train_and_export(options)
     print(_card_summary(card, shown(options.out)))
     return 0
@@ -375,8 +368,13 @@ def _add_validate(commands) -> None:
                     "report.json and confusion.png; --resume continues an interrupted run. "
                     "Exit 0 when agreement meets --min-agreement, 1 when not, 2 on usage or "
                     "connection errors.")
-    parser.add_argument("--model", required=True, choices=(*MODEL_NAMES, "all"),
-                        help="which model to validate, or all three")
+    parser.add_argument("--model", required=True, action="append", metavar="NAME|DIR",
+                        help=f"a model to validate: a name under --models-dir (built in: "
+                             f"{', '.join(MODEL_NAMES)}), a model directory with card.json, "
+                             "or all (the built-in ones); repeat it for several")
+    parser.add_argument("--data", type=Path, metavar="FILE",
+                        help="test set to stream instead of the card's: an .npz with x (and y) "
+                             "or an x .npy, in the card's input form")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--port", action="append", metavar="PORT",
                        help="serial port or pyserial URL (socket://host:port, a pty); repeat it "
@@ -422,9 +420,11 @@ def _run_validate(args, parser) -> int:
         parser.error("--image goes with --emulator qemu or host")
     if args.port and args.jobs not in (1, len(args.port)):
         parser.error(f"--jobs {args.jobs} with {len(args.port)} --port: give one port per job")
-    _import_tensorflow_quietly()
-    models = list(MODEL_NAMES) if args.model == "all" else [args.model]
-    return run(Options(models=models, workspace=args.workspace, models_dir=args.models_dir,
+    import_tensorflow_quietly()
+    models = [name for model in args.model
+              for name in (MODEL_NAMES if model == "all" else [model])]
+    return run(Options(models=models, data=args.data, workspace=args.workspace,
+                       models_dir=args.models_dir,
                        ports=args.port,
                        emulator=args.emulator, image=args.image,
                        jobs=len(args.port) if args.port else args.jobs,
@@ -565,6 +565,8 @@ def build_parser(workspace: Workspace | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_init(commands)
     _add_train(commands)
+    add_quantize(commands)
+    add_card(commands)
     _add_evaluate(commands)
     _add_convert(commands)
     _add_run(commands)

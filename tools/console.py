@@ -20,3 +20,10 @@ def native_stderr_silenced():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow up front without its C++ start-up lines: they are printed before
+    logging is set up, so no setting stops them. A failing import still raises."""
+    with native_stderr_silenced():
+        import tensorflow  # noqa: F401

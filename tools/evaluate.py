@@ -38,39 +38,56 @@ class Evaluation:
         return dataclasses.asdict(self)
 
 
-def load_test_set(workspace: Workspace, model_dir: Path, limit: int | None = None):
-    """A model directory's card, model, data set (from `workspace`), int8 test inputs and test
-    labels."""
-    from tinyml_pipeline.training import captures
+@dataclasses.dataclass
+class TestInputs:
+    """A model's test set made ready to run: the float inputs (normalized as the model takes
+    them), the int8 tensors the device receives, and the labels or expected values."""
+
+    source: str  # the test file, as the card or --data names it
+    x: np.ndarray  # float32 [n, *input shape without batch]
+    inputs: np.ndarray  # int8, same shape
+    y: np.ndarray | None
+
+
+def load_test_set(workspace: Workspace, model_dir: Path, limit: int | None = None,
+                  data: Path | None = None):
+    """A model directory's card, its int8 model and its test set (the card's, or the file
+    `data`), as (card, model, TestInputs)."""
+    from tinyml_pipeline.tools import testset
     from tinyml_pipeline.training.evaluation import Normalization, int8_inputs
 
     card = load_card(model_dir)
     model = TFLiteModel.from_file(Path(model_dir) / card.model_file)
     model.require_int8_io()
-    data = captures.load_described(card.dataset, workspace, card.seed)
-    x, y = data.x_test[:limit], data.y_test[:limit]
-    return card, model, data, int8_inputs(x, model.inputs[0], Normalization.from_card(card)), y
+    arrays = testset.load(card.test_set, workspace, model_dir, data, limit)
+    x = testset.shaped_for(arrays.x, model.inputs[0].shape, arrays.source)
+    normalization = Normalization.from_card(card)
+    if normalization is not None:
+        x = normalization.apply(x)
+    inputs = int8_inputs(x, model.inputs[0], None)
+    return card, model, TestInputs(arrays.source, x, inputs, arrays.y)
 
 
 def evaluate_model(workspace: Workspace, model_dir: Path, litert_kernels: str = "optimized",
                    limit: int | None = None, progress: bool = True) -> Evaluation:
-    from tinyml_pipeline.training.evaluation import score
+    from tinyml_pipeline.tools.metrics import task_metrics
 
-    card, model, data, inputs, y = load_test_set(workspace, model_dir, limit)
+    card, model, test = load_test_set(workspace, model_dir, limit)
+    inputs = test.inputs
 
     outputs, metrics = {}, {}
     for runner in (LiteRTRunner(model, kernels=litert_kernels), TFLMRunner(model)):
         bar = _progress(len(inputs), f"{card.name} on {runner.name}", progress)
         outputs[runner.name] = run_all(runner, inputs, bar)
         bar.close()
-        metrics[runner.name] = score(outputs[runner.name], y, model.outputs[0],
-                                     data.is_classification)
+        metrics[runner.name] = task_metrics(card.kind, card.labels, outputs[runner.name],
+                                            test.y, model.outputs[0])
 
     gap = np.abs(outputs["litert"].astype(np.int32) - outputs["tflm"].astype(np.int32))
     per_sample = gap.reshape(len(gap), -1).max(axis=1)
     differing = np.flatnonzero(per_sample)
     return Evaluation(
-        model=str(model_dir), dataset=data.name, samples=len(inputs),
+        model=str(model_dir), dataset=test.source, samples=len(inputs),
         litert_kernels=litert_kernels, metrics=metrics,
         identical=int(len(inputs) - len(differing)),
         max_difference_lsb=int(per_sample.max()) if len(per_sample) else 0,
@@ -122,6 +139,8 @@ def format_report(result: Evaluation) -> str:
 
 
 def _format_metrics(metrics: dict) -> str:
+    if not metrics:
+        return "no expected outputs in the test set"
     if "accuracy" in metrics:
         return f"accuracy {metrics['accuracy']:.2%} ({metrics['correct']}/{metrics['total']})"
     return (f"mean abs error {metrics['mean_abs_error']:.4f}, "

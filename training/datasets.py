@@ -67,6 +67,9 @@ class Dataset:
     # the inputs the deployed model will see, or the quantized input range will clip them.
     calibration_pool: np.ndarray | None = None
     calibration_source: str = "training split"
+    # Where the test split already sits, as is, in a workspace file: {"path", "x_key", "y_key",
+    # "divide_by"}. A trained model's card then points there instead of a copy.
+    stored_test: dict | None = None
 
     @property
     def calibration_inputs(self) -> np.ndarray:
@@ -116,9 +119,13 @@ def load_mnist(workspace: Workspace) -> Dataset:
             x_train, y_train = arrays["x_train"], arrays["y_train"]
             x_test, y_test = arrays["x_test"], arrays["y_test"]
         files = [_described(path, MNIST_SHA256, workspace)]
+        stored = {"path": path, "x_key": "x_test", "y_key": "y_test", "divide_by": 255.0}
     else:
         (x_train, y_train), (x_test, y_test), files = _keras_download("mnist")
-    return _image_dataset("mnist", x_train, y_train, x_test, y_test, DIGIT_LABELS, files)
+        stored = None
+    data = _image_dataset("mnist", x_train, y_train, x_test, y_test, DIGIT_LABELS, files)
+    data.stored_test = stored
+    return data
 
 
 def load_fashion_mnist() -> Dataset:

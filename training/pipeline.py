@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_pipeline.tools import testset
 from tinyml_pipeline.tools.atomic import atomic_write_bytes
 from tinyml_pipeline.tools.card import ModelCard, write_card
+from tinyml_pipeline.tools.metrics import confusion_matrix
 from tinyml_pipeline.tools.reference import LiteRTRunner, measure_tflm_arena, run_all
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 from tinyml_pipeline.tools.workspace import Workspace
@@ -32,6 +34,7 @@ from tinyml_pipeline.training.quantize import (
     WEIGHT_QUANTIZATION,
     calibration_indices,
     quantization_aware,
+    to_float_tflite,
     to_int8_tflite,
 )
 from tinyml_pipeline.training.tasks import Task
@@ -120,6 +123,7 @@ def train_and_export(options: TrainOptions) -> ModelCard:
     _log(f"[{task.name}] data set {data.name}: {len(data.x_train)} train, "
          f"{len(data.x_val)} validation, {len(data.x_test)} test")
 
+    raw_test = (data.x_test, data.y_test)  # the card's test set: inputs before normalization
     normalization = None
     if task.normalize_inputs:
         normalization = Normalization.fit(data.x_train)
@@ -136,6 +140,7 @@ def train_and_export(options: TrainOptions) -> ModelCard:
     augment = task.augments(options.architecture)
     history = fit(model, task, data, options.epochs, options.seed, augment, label=task.name)
     float_scores = float_metrics(model, task, data)
+    float_tflite_bytes = to_float_tflite(model)
     parameters = int(model.count_params())  # before QAT adds its quantizer variables
     qat_epochs = 0
     if options.qat:
@@ -157,19 +162,50 @@ def train_and_export(options: TrainOptions) -> ModelCard:
     int8_scores, int8_outputs = int8_metrics(tflite, task, data, None)
     arena = measure_tflm_arena(tflite)
 
+    test_set = write_test_set(options.out, data, raw_test, options.workspace)
     card = build_card(options=options, data=data, parameters=parameters, tflite=tflite,
                       normalization=normalization, float_scores=float_scores,
                       int8_scores=int8_scores, history=history,
                       training_seconds=training_seconds, calibration=calibration, arena=arena,
-                      qat_epochs=qat_epochs)
-    write_outputs(options.out, card, tflite_bytes, history, data, int8_outputs, tflite)
+                      qat_epochs=qat_epochs, test_set=test_set)
+    write_outputs(options.out, card, tflite_bytes, float_tflite_bytes, history, data,
+                  int8_outputs, tflite)
     return card
+
+
+TEST_X_FILE, TEST_Y_FILE = "test_x.npy", "test_y.npy"
+
+
+def write_test_set(out: Path, data: datasets.Dataset, raw_test: tuple,
+                   workspace: Workspace) -> dict:
+    """The card's test set: the workspace file the split already sits in, or test_x.npy and
+    test_y.npy written beside the model (inputs as the data set holds them, before any
+    normalization; .npy rather than .npz because its bytes depend on nothing but the arrays)."""
+    import io
+
+    stored = data.stored_test
+    if stored is not None:
+        path = stored["path"]
+        return {"x": testset.describe_file(path, workspace, stored["x_key"]),
+                "y": testset.describe_file(path, workspace, stored["y_key"]),
+                "count": int(len(data.x_test)), "transform": {"divide_by": stored["divide_by"]}}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    entry = {"count": int(len(data.x_test)), "transform": {"divide_by": None}}
+    for name, array in (("x", raw_test[0]), ("y", raw_test[1])):
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        path = out / (TEST_X_FILE if name == "x" else TEST_Y_FILE)
+        atomic_write_bytes(path, buffer.getvalue())
+        entry[name] = testset.describe_file(path, workspace, None, out)
+    return entry
 
 
 def build_card(*, options: TrainOptions, data: datasets.Dataset, parameters: int,
                tflite: TFLiteModel, normalization: Normalization | None, float_scores: dict,
                int8_scores: dict, history: dict, training_seconds: float,
-               calibration: list[int], arena: int, qat_epochs: int) -> ModelCard:
+               calibration: list[int], arena: int, qat_epochs: int,
+               test_set: dict) -> ModelCard:
     task = options.task
     input_entry = tflite.inputs[0].describe()
     if normalization is not None:
@@ -179,7 +215,10 @@ def build_card(*, options: TrainOptions, data: datasets.Dataset, parameters: int
         name=task.name,
         description=task.description,
         architecture=options.architecture,
+        task={"kind": task.kind, "metric": "mean_abs_error" if task.is_regression
+              else "accuracy"},
         dataset=data.describe(),
+        test_set=test_set,
         labels=data.labels,
         input=input_entry,
         output=tflite.outputs[0].describe(),
@@ -189,7 +228,7 @@ def build_card(*, options: TrainOptions, data: datasets.Dataset, parameters: int
         model={"file": "model.tflite", "bytes": tflite.size, "sha256": tflite.sha256,
                "ops": tflite.op_names(),
                "op_sequence": [op.name for op in tflite.operators],
-               "weight_quantization": WEIGHT_QUANTIZATION},
+               "weight_quantization": WEIGHT_QUANTIZATION, "float_file": FLOAT_MODEL_FILE},
         tflm_arena_bytes=arena,
         tflm_arena_note="smallest arena with which tflite_micro's host interpreter (64-bit) "
                         "loads and invokes the model",
@@ -215,8 +254,12 @@ def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def write_outputs(out: Path, card: ModelCard, tflite_bytes: bytes, history: dict,
-                  data: datasets.Dataset, int8_outputs: np.ndarray, tflite: TFLiteModel) -> None:
+FLOAT_MODEL_FILE = "model_float.tflite"
+
+
+def write_outputs(out: Path, card: ModelCard, tflite_bytes: bytes, float_tflite_bytes: bytes,
+                  history: dict, data: datasets.Dataset, int8_outputs: np.ndarray,
+                  tflite: TFLiteModel) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     name = card.name
@@ -230,12 +273,13 @@ def write_outputs(out: Path, card: ModelCard, tflite_bytes: bytes, history: dict
                               f"{name}: int8 model over its input range")
     else:
         predictions = np.argmax(int8_outputs.reshape(len(int8_outputs), -1), axis=1)
-        matrix = plots.confusion_matrix(data.y_test, predictions, len(data.labels))
+        matrix = confusion_matrix(data.y_test, predictions, len(data.labels))
         card.test["int8"]["confusion_matrix"] = matrix.tolist()
         accuracy = card.test["int8"]["accuracy"]
         plots.confusion_plot(matrix, data.labels, out / "confusion.png",
                              f"{name} int8 on {data.name} test: {accuracy:.2%}")
     atomic_write_bytes(out / "model.tflite", tflite_bytes)
+    atomic_write_bytes(out / FLOAT_MODEL_FILE, float_tflite_bytes)
     # The card goes last: a directory with a card always has the model the card describes.
     write_card(out, card)
 

@@ -40,12 +40,6 @@ def training_curves(history: dict, path: Path, title: str, metric: str) -> None:
     plt.close(figure)
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, count: int) -> np.ndarray:
-    matrix = np.zeros((count, count), dtype=np.int64)
-    np.add.at(matrix, (labels, predictions), 1)
-    return matrix
-
-
 def confusion_plot(matrix: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
     """Rows are true classes, columns predictions; counts in each cell."""
     plt = _pyplot()

@@ -35,26 +35,30 @@ def to_int8_tflite(model, calibration_inputs: np.ndarray, per_tensor_dense: bool
     Activation ranges come from the calibration inputs, fed one at a time as the board will
     see them.
     """
-    import warnings
+    return convert_int8(batch_one_converter(model), calibration_inputs, per_tensor_dense)
 
+
+def convert_int8(converter, calibration_inputs: np.ndarray, per_tensor_dense: bool) -> bytes:
+    """Run a TFLite converter for full-integer int8 (int8 input and output), calibrated on
+    `calibration_inputs` one sample at a time."""
     import tensorflow as tf
 
     def representative_data():
         for sample in calibration_inputs:
             yield [sample[np.newaxis].astype(np.float32)]
 
-    # Batch 1, as on the board: every shape is static, so reshapes fold to one RESHAPE with a
-    # constant shape instead of SHAPE / STRIDED_SLICE / PACK arithmetic at run time.
-    signature = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)
-    function = tf.function(lambda x: model(x, training=False))
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [function.get_concrete_function(signature)], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_data
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     converter._experimental_disable_per_channel_quantization_for_dense_layers = per_tensor_dense
+    return run_converter(converter)
+
+
+def run_converter(converter) -> bytes:
+    import warnings
+
     from tinyml_pipeline.tools.console import native_stderr_silenced
 
     # Calibration supplies the input statistics; the converter warns before it reads them, and
@@ -62,6 +66,23 @@ def to_int8_tflite(model, calibration_inputs: np.ndarray, per_tensor_dense: bool
     with warnings.catch_warnings(), native_stderr_silenced():
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         return bytes(converter.convert())
+
+
+def batch_one_converter(model):
+    import tensorflow as tf
+
+    # Batch 1, as on the board: every shape is static, so reshapes fold to one RESHAPE with a
+    # constant shape instead of SHAPE / STRIDED_SLICE / PACK arithmetic at run time.
+    signature = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)
+    function = tf.function(lambda x: model(x, training=False))
+    return tf.lite.TFLiteConverter.from_concrete_functions(
+        [function.get_concrete_function(signature)], model)
+
+
+def to_float_tflite(model) -> bytes:
+    """The same model in float32, the reference a validation compares the device's
+    dequantized outputs with (how much quantization costs, tensor by tensor)."""
+    return run_converter(batch_one_converter(model))
 
 
 def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

@@ -49,7 +49,7 @@ class Journal:
             raise InputError(f"{self.path}: not a validation journal; move it away or run "
                              "without --resume")
         found = lines[0]
-        for key in ("model", "sha256", "samples"):
+        for key in ("model", "sha256", "dataset", "samples"):
             if found.get(key) != header[key]:
                 raise InputError(f"{self.path} holds results for {key} {found.get(key)!r}, this "
                                  f"run has {header[key]!r}; run without --resume to start over")

@@ -44,6 +44,7 @@ def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
         "complete": len(indices) == reference.count,
         "tflm": tflm_agreement, "litert": litert_agreement,
         "accuracy": _accuracy(reference, outputs, indices),
+        "tensor_metrics": reference.tensor_metrics(outputs, indices) if len(indices) else None,
         "latency": {"cost_unit": links[0]["cost_unit"] if links else None,
                     "cost": _stats(costs), "micros": _stats(micros)},
         "throughput": _throughput(journal),
@@ -65,8 +66,8 @@ def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
 
 
 def _accuracy(reference, outputs: np.ndarray, indices: np.ndarray) -> dict:
-    found = {"float_card": reference.card.test["float"]}
-    if len(indices):
+    found = {"float_card": reference.card.test.get("float")}
+    if len(indices) and reference.labels is not None:
         found["device"] = reference.metrics(outputs, indices)
         found["desktop_int8_tflm"] = reference.metrics(reference.tflm[indices], indices)
         found["desktop_int8_litert"] = reference.metrics(reference.litert[indices], indices)
@@ -74,7 +75,7 @@ def _accuracy(reference, outputs: np.ndarray, indices: np.ndarray) -> dict:
 
 
 def _confusion(reference, predictions: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    from tinyml_pipeline.training.plots import confusion_matrix
+    from tinyml_pipeline.tools.metrics import confusion_matrix
 
     return confusion_matrix(reference.labels[indices].astype(np.int64), predictions,
                             len(reference.class_names))
@@ -97,12 +98,13 @@ def _throughput(journal) -> dict | None:
 
 
 def plot(report: dict, reference, journal, directory: Path) -> Path | None:
-    """confusion.png for a classifier, prediction.png (device output against truth) for the
-    linear regression. None when nothing was validated."""
+    """confusion.png for a classifier, prediction.png (device output against truth) for a
+    regression of one input and one output. None when nothing was validated or nothing fits
+    a plot."""
     from tinyml_pipeline.training import plots
 
     directory = Path(directory)
-    if not report["validated"]:
+    if not report["validated"] or reference.labels is None:
         return None
     title = (f"{report['model']} on {report['firmware'][0]['board'] if report['firmware'] else '?'}"
              f": {report['validated']} of {report['test_samples']} test samples")
@@ -111,12 +113,15 @@ def plot(report: dict, reference, journal, directory: Path) -> Path | None:
         plots.confusion_plot(np.array(report["confusion"]["matrix"]), reference.class_names,
                              path, title)
         return path
+    if reference.x[0].size != 1 or reference.inputs[0].size != 1:
+        return None
     indices = np.array(sorted(journal.samples), dtype=np.int64)
     outputs = np.array([journal.samples[int(i)]["output"] for i in indices], np.int8)
     from tinyml_pipeline.training.evaluation import output_values
 
     path = directory / "prediction.png"
-    plots.regression_plot(reference.x[indices].reshape(-1), reference.labels[indices],
+    plots.regression_plot(reference.x[indices].reshape(-1),
+                          np.asarray(reference.labels[indices]).reshape(-1),
                           output_values(outputs, reference.output_tensor).reshape(-1), path,
                           title)
     return path
@@ -131,7 +136,14 @@ def _metric(metrics: dict | None) -> str:
         return "n/a"
     if "accuracy" in metrics:
         return f"{metrics['accuracy']:.2%}"
-    return f"mean abs error {metrics['mean_abs_error']:.4f}"
+    return f"MAE {metrics['mean_abs_error']:.4g}, RMSE {metrics.get('rmse', float('nan')):.4g}"
+
+
+def _tensor_line(label: str, metrics: dict) -> str:
+    relative = metrics["relative_l2_error"]
+    return (f"  {label:21s} RMSE {metrics['rmse']:.4g}, MAE {metrics['mean_abs_error']:.4g}, "
+            f"cosine {metrics['cosine_similarity']:.6f}, relative L2 "
+            f"{'n/a' if relative is None else f'{relative:.3%}'}")
 
 
 def summary_lines(report: dict) -> list[str]:
@@ -152,10 +164,16 @@ def summary_lines(report: dict) -> list[str]:
     lines.append(f"  vs LiteRT (not gated) {litert['exact']}/{report['validated']} identical, "
                  f"largest difference {litert['max_difference_lsb']} LSB")
     accuracy = report["accuracy"]
-    lines.append(f"  {'accuracy' if 'argmax_agreement' in report else 'error':21s} device "
-                 f"{_metric(accuracy.get('device'))}, desktop int8 "
-                 f"{_metric(accuracy.get('desktop_int8_tflm'))}, float "
-                 f"{_metric(accuracy['float_card'])} (card.json)")
+    if "device" in accuracy:
+        lines.append(f"  {'accuracy' if 'argmax_agreement' in report else 'error':21s} device "
+                     f"{_metric(accuracy.get('device'))}, desktop int8 "
+                     f"{_metric(accuracy.get('desktop_int8_tflm'))}, float "
+                     f"{_metric(accuracy['float_card'])} (card.json)")
+    tensors = report.get("tensor_metrics") or {}
+    if "vs_float" in tensors:
+        lines.append(_tensor_line("device vs float", tensors["vs_float"]))
+    if "vs_tflm" in tensors:
+        lines.append(_tensor_line("device vs TFLM", tensors["vs_tflm"]))
     latency = report["latency"]
     if latency["cost"]:
         lines.append(f"  latency               {latency['cost']['median']:,.0f} "

@@ -34,7 +34,7 @@ MODEL_NAMES = tuple(sorted(TASKS))  # the built-in models, in the firmware regis
 
 @dataclasses.dataclass
 class Options:
-    models: list[str]
+    models: list[str]  # built-in names, names under models_dir, or model directories
     workspace: Workspace  # the data sets; the defaults of models_dir, report_dir and builds
     models_dir: Path | None = None  # default: the workspace's models/
     ports: list[str] | None = None
@@ -46,6 +46,7 @@ class Options:
     min_agreement: float = 1.0
     resume: bool = False
     timeout: float = 5.0
+    data: Path | None = None  # a test set instead of the one each model's card names
     quiet: bool = False
     wrap_transport: object = None  # tests: a wrapper around each link's transport
 
@@ -82,12 +83,12 @@ def _run_locked(options: Options, out) -> int:
                                     quiet=options.quiet, wrap_transport=options.wrap_transport)
     try:
         # Refused before any work when a device holds other models than models/ does.
-        files = {name: desktop.model_file(Path(options.models_dir) / name)
-                 for name in options.models}
+        directories = model_directories(options.models, Path(options.models_dir))
+        files = {name: desktop.model_file(directory) for name, directory in directories.items()}
         on_device = [links_module.check_models(link, files) for link in links]
-        references = [desktop.prepare(options.workspace, Path(options.models_dir) / name,
-                                      options.limit, progress)
-                      for name in options.models]
+        references = [desktop.prepare(options.workspace, directory, options.limit, progress,
+                                      options.data)
+                      for directory in directories.values()]
         reports = []
         for reference in references:
             infos = [found[reference.name] for found in on_device]
@@ -99,6 +100,30 @@ def _run_locked(options: Options, out) -> int:
         for link in links:
             link.close()
     return _finish(reports, options, time.monotonic() - started, out)
+
+
+def model_directories(models: list[str], models_dir: Path) -> dict[str, Path]:
+    """Each requested model's directory, by the name the firmware knows it by (its card's):
+    a directory given as such, else `models_dir`/NAME."""
+    from tinyml_pipeline.tools.card import CARD_FILE, load_card
+    from tinyml_pipeline.tools.errors import InputError
+    from tinyml_pipeline.tools.workspace import shown
+
+    found: dict[str, Path] = {}
+    for model in models:
+        given = Path(model)
+        directory = given if (given / CARD_FILE).is_file() else models_dir / model
+        if not (directory / CARD_FILE).is_file():
+            present = sorted(path.parent.name for path in models_dir.glob(f"*/{CARD_FILE}"))
+            raise InputError(f"no model {model!r}: neither a directory with {CARD_FILE} nor a "
+                             f"model in {shown(models_dir)} (which has "
+                             f"{', '.join(present) or 'none'})")
+        name = load_card(directory).name
+        if name in found:
+            raise InputError(f"two models named {name!r} ({shown(found[name])}, "
+                             f"{shown(directory)}): a device holds one model per name")
+        found[name] = directory
+    return found
 
 
 def _validate_model(reference, links, model_indices, options: Options, progress, out) -> dict:
@@ -153,11 +178,14 @@ def _sample_line(reference, outcome: Outcome) -> dict:
             "cost": outcome.result.cost, "micros": outcome.result.micros,
             "retries": outcome.retries, "bytes": outcome.bytes_sent, "exact": gap == 0,
             "max_lsb": gap}
-    label = reference.labels[outcome.index]
+    if reference.labels is None:
+        return line
+    label = np.asarray(reference.labels[outcome.index])
     if reference.is_classification:
-        line |= {"prediction": int(np.argmax(output)), "label": int(label)}
+        line |= {"prediction": int(np.argmax(output)), "label": int(label.reshape(-1)[0])}
     else:
-        line["label"] = float(np.asarray(label).reshape(-1)[0])
+        line["label"] = float(label.reshape(-1)[0]) if label.size == 1 else \
+            label.reshape(-1).astype(float).tolist()
     return line
 
 

@@ -1,0 +1,216 @@
+"""A model's test set: the file a card points to (or `--data` names), read with its size checked
+before any array is allocated, and turned into the int8 tensors the device receives.
+
+A test set is an `.npz` holding `x` and optionally `y` (other key names as the card records
+them), or an `x` `.npy` with an optional labels `.npy` beside it. The card records each file's
+path (relative to the workspace), its sha256 and the float transform applied to `x` before the
+model's own normalization and quantization (docs/models.md, "The test set").
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyml_pipeline.tools.atomic import atomic_write_bytes
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.hashing import sha256_of
+from tinyml_pipeline.tools.workspace import Workspace, shown
+
+# Checked from the array headers before reading: larger test sets are split (--shard) or
+# subsampled by the user, not loaded into memory whole.
+MAX_TEST_BYTES = 2 << 30
+MAX_SAMPLES = 10_000_000
+KINDS = ("classification", "regression", "tensors")
+METRICS = {"classification": "accuracy", "regression": "mean_abs_error", "tensors": "rmse"}
+
+
+@dataclass(frozen=True)
+class TestArrays:
+    x: np.ndarray  # float32 [n, ...], the transform applied
+    y: np.ndarray | None
+    source: str  # what messages and reports call it
+
+
+def _check_header(shape: tuple, dtype: np.dtype, source: str) -> None:
+    if any(dim < 0 for dim in shape):
+        raise InputError(f"{source}: negative dimension in shape {shape}")
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise InputError(f"{source}: arrays of {dtype} are not tensors (expected numbers)")
+    if shape and shape[0] > MAX_SAMPLES:
+        raise InputError(f"{source}: {shape[0]:,} samples; at most {MAX_SAMPLES:,} are read")
+    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size > MAX_TEST_BYTES:
+        raise InputError(f"{source}: {size:,} bytes of data; at most {MAX_TEST_BYTES:,} are "
+                         "read at once (split it, or use --limit)")
+
+
+def _read_npy(stream, source: str) -> np.ndarray:
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(stream)
+    except (ValueError, OSError, SyntaxError, TypeError) as error:
+        raise InputError(f"{source}: not a .npy array ({error})") from None
+    _check_header(shape, dtype, source)
+    count = int(np.prod(shape, dtype=object))
+    raw = stream.read(count * dtype.itemsize)
+    if len(raw) != count * dtype.itemsize:
+        raise InputError(f"{source}: truncated ({len(raw)} of {count * dtype.itemsize} bytes)")
+    array = np.frombuffer(raw, dtype).reshape(shape, order="F" if fortran else "C")
+    return np.ascontiguousarray(array)
+
+
+def read_array(path: Path, key: str | None = None) -> np.ndarray:
+    """One array of a .npy, or `key` of a .npz, with its header checked first."""
+    path = Path(path)
+    source = f"{shown(path)}[{key}]" if key else shown(path)
+    if not path.is_file():
+        raise InputError(f"{shown(path)} is missing")
+    try:
+        if path.suffix == ".npz" or zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                members = {name.removesuffix(".npy"): name for name in archive.namelist()}
+                if key not in members:
+                    raise InputError(f"{shown(path)} has no array {key!r} (it has "
+                                     f"{', '.join(sorted(members)) or 'none'})")
+                with archive.open(members[key]) as stream:
+                    return _read_npy(stream, source)
+        with open(path, "rb") as stream:
+            return _read_npy(stream, source)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise InputError(f"{source}: unreadable ({error})") from None
+
+
+def npz_keys(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return [name.removesuffix(".npy") for name in archive.namelist()]
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError(f"{shown(path)}: not a .npz archive ({error})") from None
+
+
+def describe_file(path: Path, workspace: Workspace, key: str | None,
+                  model_dir: Path | None = None) -> dict:
+    """A test file as a card records it: relative to the model directory when it lies in it
+    (the directory then moves as one piece), else relative to the workspace."""
+    path = Path(path).resolve()
+    if model_dir is not None and path.parent == Path(model_dir).resolve():
+        return {"path": path.name, "base": "model", "key": key, "sha256": sha256_of(path)}
+    return {"path": workspace.relative(path), "base": "workspace", "key": key,
+            "sha256": sha256_of(path)}
+
+
+def locate(path: Path) -> dict[str, tuple[Path, str | None]]:
+    """The x and y arrays of a user's test file: an .npz's `x` and `y`, or an `x` .npy and a
+    `y` .npy beside it (`NAME_x.npy` / `NAME_y.npy`, or `x.npy` / `y.npy`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{shown(path)} is missing")
+    if path.suffix == ".npz":
+        keys = npz_keys(path)
+        if "x" not in keys:
+            raise InputError(f"{shown(path)} has no array 'x' (it has {', '.join(keys)}); a "
+                             "test set holds x and optionally y")
+        return {"x": (path, "x")} | ({"y": (path, "y")} if "y" in keys else {})
+    if path.suffix != ".npy":
+        raise InputError(f"{shown(path)}: a test set is an .npz (x, y) or an x .npy")
+    found = {"x": (path, None)}
+    stem = path.stem
+    if stem == "x" or stem.endswith("_x"):
+        labels = path.with_name(stem[:-1] + "y.npy")
+        if labels.is_file():
+            found["y"] = (labels, None)
+    return found
+
+
+def describe(path: Path, workspace: Workspace, model_dir: Path,
+             divide_by: float | None = None) -> dict:
+    """The card's "test_set" entry for a user's test file. A file outside the workspace is
+    copied into the model directory first, so that the card never points outside both."""
+    path = Path(path)
+    if not _inside(path, workspace.root) and not _inside(path, model_dir):
+        files = locate(path)
+        copies = {Path(file): Path(model_dir) / (Path(file).name if Path(file).name.startswith(
+            "test") else f"test_{Path(file).name}") for file, _ in files.values()}
+        Path(model_dir).mkdir(parents=True, exist_ok=True)
+        for source, target in copies.items():
+            if source.stat().st_size > MAX_TEST_BYTES:
+                raise InputError(f"{shown(source)}: over {MAX_TEST_BYTES:,} bytes")
+            atomic_write_bytes(target, source.read_bytes())
+        path = copies[Path(files["x"][0])]
+    files = locate(path)
+    x = read_array(*files["x"])
+    entry = {name: describe_file(file, workspace, key, model_dir)
+             for name, (file, key) in files.items()}
+    return {"x": entry["x"], "y": entry.get("y"), "count": int(len(x)),
+            "transform": {"divide_by": divide_by}}
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(Path(directory).resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _recorded_path(described: dict, workspace: Workspace, model_dir: Path) -> Path:
+    path = Path(described["path"])
+    if path.is_absolute():
+        return path
+    return (Path(model_dir) if described.get("base") == "model" else workspace.root) / path
+
+
+def load(entry: dict, workspace: Workspace, model_dir: Path, override: Path | None = None,
+         limit: int | None = None) -> TestArrays:
+    """The test set of a card's entry (files checked against their sha256), or the file
+    `override` (--data) read the same way."""
+    if override is not None:
+        files = locate(override)
+        source = shown(override)
+    else:
+        if not entry or not entry.get("x"):
+            raise InputError("the card names no test set: give --data FILE, or write the card "
+                             "with `tinyml card MODEL.tflite --test FILE`")
+        files = {}
+        for name in ("x", "y"):
+            described = entry.get(name)
+            if not described:
+                continue
+            path = _recorded_path(described, workspace, model_dir)
+            if not path.is_file():
+                raise InputError(f"test set file {shown(path)} is missing (the card names "
+                                 f"{described['path']})")
+            if described.get("sha256") and sha256_of(path) != described["sha256"]:
+                raise InputError(f"test set file {shown(path)} differs from the one the card "
+                                 "records (sha256 mismatch); give --data to use it anyway")
+            files[name] = (path, described.get("key"))
+        source = entry["x"]["path"]
+    x = read_array(*files["x"])
+    y = read_array(*files["y"]) if "y" in files else None
+    if y is not None and len(y) != len(x):
+        raise InputError(f"{source}: {len(x)} inputs but {len(y)} labels")
+    if limit is not None:
+        x, y = x[:limit], None if y is None else y[:limit]
+    if not len(x):
+        raise InputError(f"{source}: the test set is empty")
+    divide_by = (entry or {}).get("transform", {}).get("divide_by")
+    x = x.astype(np.float32)
+    if divide_by:
+        x = x / np.float32(divide_by)
+    return TestArrays(x=x, y=y, source=source)
+
+
+def shaped_for(x: np.ndarray, input_shape: tuple, source: str) -> np.ndarray:
+    """Samples reshaped to the model's input (batch dimension dropped); the element count of a
+    sample must match, so (n, 28, 28) feeds a (1, 28, 28, 1) model."""
+    per_sample = int(np.prod(input_shape[1:], dtype=np.int64))
+    if x.ndim < 1 or int(np.prod(x.shape[1:], dtype=np.int64)) != per_sample:
+        raise InputError(f"{source}: samples of shape {tuple(x.shape[1:])} do not fit the "
+                         f"model's input {tuple(input_shape)} ({per_sample} values each)")
+    return x.reshape(len(x), *input_shape[1:])
