@@ -76,6 +76,8 @@ def run(options: Options, out=None) -> int:
 def _run_locked(options: Options, out) -> int:
     progress = _progress_factory(options.quiet)
     started = time.monotonic()
+    # An unknown model is refused before any emulator is built or started.
+    directories = model_directories(options.models, Path(options.models_dir))
     # The emulators boot while the desktop reference runs.
     links = links_module.open_links(options.workspace, ports=options.ports,
                                     emulator=options.emulator,
@@ -83,7 +85,6 @@ def _run_locked(options: Options, out) -> int:
                                     quiet=options.quiet, wrap_transport=options.wrap_transport)
     try:
         # Refused before any work when a device holds other models than models/ does.
-        directories = model_directories(options.models, Path(options.models_dir))
         files = {name: desktop.model_file(directory) for name, directory in directories.items()}
         on_device = [links_module.check_models(link, files) for link in links]
         references = [desktop.prepare(options.workspace, directory, options.limit, progress,
