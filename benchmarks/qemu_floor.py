@@ -51,7 +51,8 @@ def measure(model: str, jobs: int, limit: int | None, model_index: int | None,
     from tinyml_pipeline.tools.qemu_batch import run_batch
 
     elf = Firmware(WORKSPACE).build("qemu", quiet=True)
-    _, tflite, _, inputs, _ = load_test_set(WORKSPACE, WORKSPACE.models / model, limit)
+    _, tflite, test = load_test_set(WORKSPACE, WORKSPACE.models / model, limit)
+    inputs = test.inputs
     if model_index is None:
         model_index = model_index_from_device(model)
     result = run_batch(model_index, inputs, jobs=jobs, elf=elf)

@@ -14,7 +14,8 @@ from tinyml_pipeline.tools.reference import TFLMRunner, measure_tflm_arena, run_
 @pytest.mark.slow
 @pytest.mark.parametrize("name", COMMITTED_MODELS)
 def test_builtin_equals_tflm_on_the_full_test_set(name):
-    _, model, _, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / name)
+    _, model, test = load_test_set(WORKSPACE, MODELS_DIR / name)
+    inputs = test.inputs
     builtin = run_builtin(build_runner([(name, model)]), name, model, inputs)
     tflm = run_all(TFLMRunner(model), inputs)
     assert len(builtin) == {"linear": 81, "digits": 10000, "activity": 40}[name]
@@ -25,5 +26,5 @@ def test_builtin_equals_tflm_on_the_full_test_set(name):
 
 @pytest.mark.parametrize("name", COMMITTED_MODELS)
 def test_plan_needs_less_ram_than_the_tflm_arena(name):
-    _, model, _, _, _ = load_test_set(WORKSPACE, MODELS_DIR / name, limit=1)
+    _, model, _ = load_test_set(WORKSPACE, MODELS_DIR / name, limit=1)
     assert compile_plan(model).arena_bytes < measure_tflm_arena(model)

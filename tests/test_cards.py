@@ -90,5 +90,6 @@ def test_a_card_that_is_not_json_names_the_line(tmp_path):
     (tmp_path / CARD_FILE).write_text('{\n  "name": \n')
     with pytest.raises(InputError, match=r"card.json: not valid JSON \(.* at line 3\)"):
         read_card(tmp_path / CARD_FILE)
-    with pytest.raises(InputError, match="no card.json in .*tinyml train .*tinyml quantize .*tinyml card"):
+    with pytest.raises(InputError,
+                       match="no card.json in .*tinyml train .*tinyml quantize .*tinyml card"):
         load_card(tmp_path / "elsewhere")

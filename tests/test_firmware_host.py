@@ -43,10 +43,11 @@ def sanitized_firmware():
 @pytest.fixture(scope="module")
 def activity_replay(tmp_path_factory):
     """The first test series of BasicMotions back to back, and TFLM's outputs for them."""
-    card, model, data, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / "activity",
-                                                  limit=ACTIVITY_SERIES)
+    card, model, test = load_test_set(WORKSPACE, MODELS_DIR / "activity",
+                                      limit=ACTIVITY_SERIES)
+    inputs = test.inputs
     path = tmp_path_factory.mktemp("imu") / "basic_motions_test.bin"
-    write_replay(path, series_stream(data.x_test[:ACTIVITY_SERIES]),
+    write_replay(path, series_stream(test.raw_x[:ACTIVITY_SERIES]),
                  card.sample_rate_hz)
     return path, run_all(TFLMRunner(model), inputs).reshape(ACTIVITY_SERIES, -1)
 
@@ -170,7 +171,7 @@ def test_live_mode_classifies_the_replayed_stream_like_tflm(host_firmware, activ
 def test_capture_streams_the_replayed_samples(host_firmware, activity_replay):
     path, _ = activity_replay
     recorded = series_stream(load_test_set(WORKSPACE, MODELS_DIR / "activity",
-                                           limit=ACTIVITY_SERIES)[2].x_test[:ACTIVITY_SERIES])
+                                           limit=ACTIVITY_SERIES)[2].raw_x[:ACTIVITY_SERIES])
     with device_process([str(host_firmware), "--imu", str(path)]) as (device, _):
         assert device.capture_start(10.0, limit=20).channels == 6
         events = [device.next_event() for _ in range(4)]

@@ -64,8 +64,9 @@ def test_one_inference_per_model_equals_tflm_and_its_cost_repeats(qemu_image):
 
 def test_live_mode_on_a_replayed_stream(qemu_image, tmp_path):
     series = 3
-    card, model, data, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / "activity", limit=series)
-    write_replay(tmp_path / qemu.IMU_REPLAY_NAME, series_stream(data.x_test[:series]),
+    card, model, test = load_test_set(WORKSPACE, MODELS_DIR / "activity", limit=series)
+    inputs = test.inputs
+    write_replay(tmp_path / qemu.IMU_REPLAY_NAME, series_stream(test.raw_x[:series]),
                  card.sample_rate_hz)
     expected = run_all(TFLMRunner(model), inputs).reshape(series, -1)
     argv = qemu.qemu_command(qemu_image, imu_replay_dir=tmp_path)

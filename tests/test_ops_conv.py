@@ -266,7 +266,8 @@ def test_small_networks_match_tflm():
 def test_digits_model_matches_tflm_with_dsp_kernels():
     """The committed CNN (CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX) on the first
     2000 test images, both builds."""
-    _, model, _, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / "digits", limit=2000)
+    _, model, test = load_test_set(WORKSPACE, MODELS_DIR / "digits", limit=2000)
+    inputs = test.inputs
     unsupported = sorted(set(model.op_names()) - set(supported_ops()))
     if unsupported:
         pytest.skip(f"the built-in runtime lacks {unsupported} so far")

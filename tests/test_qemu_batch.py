@@ -37,7 +37,8 @@ def qemu_image():
 
 @pytest.fixture(scope="module")
 def digits():
-    _, model, _, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / "digits", DIGITS_SAMPLES)
+    _, model, test = load_test_set(WORKSPACE, MODELS_DIR / "digits", DIGITS_SAMPLES)
+    inputs = test.inputs
     return model, inputs
 
 
@@ -74,7 +75,8 @@ def test_digits_equal_tflm_and_cost_what_infer_reports(qemu_image, digits, over_
 @needs_qemu
 @pytest.mark.parametrize("name", ["activity", "linear"])
 def test_whole_test_set_equals_tflm(qemu_image, over_protocol, name):
-    _, model, _, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / name)
+    _, model, test = load_test_set(WORKSPACE, MODELS_DIR / name)
+    inputs = test.inputs
     index, _ = over_protocol
     result = run_batch(index[name], inputs, jobs=2, elf=qemu_image, measure_boot=False)
     expected = run_all(TFLMRunner(model), inputs).reshape(len(inputs), -1)

@@ -356,8 +356,6 @@ def _run_emulate(args, parser) -> int:
 
 def _add_validate(commands) -> None:
     from tinyml_pipeline.tools.emulate import TARGETS
-    from tinyml_pipeline.tools.validation.validate import MODEL_NAMES
-
     parser = commands.add_parser(
         "validate", help="stream a test set to a board or emulator and check its outputs",
         description="Check a device against the desktop: HELLO and the model list first (a "
@@ -369,9 +367,9 @@ def _add_validate(commands) -> None:
                     "Exit 0 when agreement meets --min-agreement, 1 when not, 2 on usage or "
                     "connection errors.")
     parser.add_argument("--model", required=True, action="append", metavar="NAME|DIR",
-                        help=f"a model to validate: a name under --models-dir (built in: "
-                             f"{', '.join(MODEL_NAMES)}), a model directory with card.json, "
-                             "or all (the built-in ones); repeat it for several")
+                        help="a model to validate: a name under --models-dir (the repository "
+                             "has activity, digits, linear), a model directory with card.json, "
+                             "or all (every model under --models-dir); repeat it for several")
     parser.add_argument("--data", type=Path, metavar="FILE",
                         help="test set to stream instead of the card's: an .npz with x (and y) "
                              "or an x .npy, in the card's input form")
@@ -412,7 +410,7 @@ def _fraction(text: str) -> float:
 
 
 def _run_validate(args, parser) -> int:
-    from tinyml_pipeline.tools.validation.validate import MODEL_NAMES, Options, run
+    from tinyml_pipeline.tools.validation.validate import Options, run
 
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
@@ -421,9 +419,7 @@ def _run_validate(args, parser) -> int:
     if args.port and args.jobs not in (1, len(args.port)):
         parser.error(f"--jobs {args.jobs} with {len(args.port)} --port: give one port per job")
     import_tensorflow_quietly()
-    models = [name for model in args.model
-              for name in (MODEL_NAMES if model == "all" else [model])]
-    return run(Options(models=models, data=args.data, workspace=args.workspace,
+    return run(Options(models=args.model, data=args.data, workspace=args.workspace,
                        models_dir=args.models_dir,
                        ports=args.port,
                        emulator=args.emulator, image=args.image,

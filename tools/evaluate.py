@@ -44,7 +44,8 @@ class TestInputs:
     them), the int8 tensors the device receives, and the labels or expected values."""
 
     source: str  # the test file, as the card or --data names it
-    x: np.ndarray  # float32 [n, *input shape without batch]
+    raw_x: np.ndarray  # float32, as stored (after the card's divide_by): what sensors give
+    x: np.ndarray  # float32 [n, *input shape without batch], normalized as the model takes it
     inputs: np.ndarray  # int8, same shape
     y: np.ndarray | None
 
@@ -60,12 +61,11 @@ def load_test_set(workspace: Workspace, model_dir: Path, limit: int | None = Non
     model = TFLiteModel.from_file(Path(model_dir) / card.model_file)
     model.require_int8_io()
     arrays = testset.load(card.test_set, workspace, model_dir, data, limit)
-    x = testset.shaped_for(arrays.x, model.inputs[0].shape, arrays.source)
+    raw_x = testset.shaped_for(arrays.x, model.inputs[0].shape, arrays.source)
     normalization = Normalization.from_card(card)
-    if normalization is not None:
-        x = normalization.apply(x)
+    x = raw_x if normalization is None else normalization.apply(raw_x)
     inputs = int8_inputs(x, model.inputs[0], None)
-    return card, model, TestInputs(arrays.source, x, inputs, arrays.y)
+    return card, model, TestInputs(arrays.source, raw_x, x, inputs, arrays.y)
 
 
 def evaluate_model(workspace: Workspace, model_dir: Path, litert_kernels: str = "optimized",

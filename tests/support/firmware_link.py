@@ -41,5 +41,6 @@ def committed_sha256(name: str) -> str:
 
 def first_test_input(name: str) -> tuple[np.ndarray, np.ndarray]:
     """The first int8 test input of a committed model and TFLM's host output for it."""
-    _, model, _, inputs, _ = load_test_set(WORKSPACE, MODELS_DIR / name, limit=1)
+    _, model, test = load_test_set(WORKSPACE, MODELS_DIR / name, limit=1)
+    inputs = test.inputs
     return inputs[0], TFLMRunner(model).invoke(inputs[0])

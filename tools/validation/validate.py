@@ -27,9 +27,6 @@ from tinyml_pipeline.tools.validation.journal import Journal
 from tinyml_pipeline.tools.validation.lock import report_directory_locked
 from tinyml_pipeline.tools.validation.stream import Outcome, stream
 from tinyml_pipeline.tools.workspace import Workspace
-from tinyml_pipeline.training.tasks import TASKS
-
-MODEL_NAMES = tuple(sorted(TASKS))  # the built-in models, in the firmware registry's order
 
 
 @dataclasses.dataclass
@@ -105,12 +102,17 @@ def _run_locked(options: Options, out) -> int:
 
 def model_directories(models: list[str], models_dir: Path) -> dict[str, Path]:
     """Each requested model's directory, by the name the firmware knows it by (its card's):
-    a directory given as such, else `models_dir`/NAME."""
+    a directory given as such, else `models_dir`/NAME; "all" is every model in `models_dir`."""
     from tinyml_pipeline.tools.card import CARD_FILE, load_card
     from tinyml_pipeline.tools.errors import InputError
     from tinyml_pipeline.tools.workspace import shown
 
     found: dict[str, Path] = {}
+    if "all" in models:  # every model directory under models_dir, in name order
+        everything = sorted(path.parent.name for path in models_dir.glob(f"*/{CARD_FILE}"))
+        models = [name for model in models
+                  for name in (everything if model == "all" else [model])]
+        models = list(dict.fromkeys(models))
     for model in models:
         given = Path(model)
         directory = given if (given / CARD_FILE).is_file() else models_dir / model
