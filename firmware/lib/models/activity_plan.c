@@ -423,11 +423,11 @@ static const tinyml_softmax_params layer4_params = {
 };
 
 static const tinyml_layer g_activity_layers[5] = {
-    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer0_params},
-    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer1_params},
-    {.op = "AVERAGE_POOL_2D", .run = tinyml_average_pool2d_s8, .params = &layer2_params},
-    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer3_params},
-    {.op = "SOFTMAX", .run = tinyml_softmax_s8, .params = &layer4_params}
+    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer0_params, .output_offset = 0u, .output_bytes = 768u},
+    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer1_params, .output_offset = 768u, .output_bytes = 704u},
+    {.op = "AVERAGE_POOL_2D", .run = tinyml_average_pool2d_s8, .params = &layer2_params, .output_offset = 768u, .output_bytes = 32u},
+    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer3_params, .output_offset = 0u, .output_bytes = 4u},
+    {.op = "SOFTMAX", .run = tinyml_softmax_s8, .params = &layer4_params, .output_offset = 0u, .output_bytes = 4u}
 };
 
 const tinyml_plan g_activity_plan = {

@@ -2940,14 +2940,14 @@ static const tinyml_softmax_params layer7_params = {
 };
 
 static const tinyml_layer g_digits_layers[8] = {
-    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer0_params},
-    {.op = "MAX_POOL_2D", .run = tinyml_max_pool2d_s8, .params = &layer1_params},
-    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer2_params},
-    {.op = "MAX_POOL_2D", .run = tinyml_max_pool2d_s8, .params = &layer3_params},
-    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer4_params},
-    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer5_params},
-    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer6_params},
-    {.op = "SOFTMAX", .run = tinyml_softmax_s8, .params = &layer7_params}
+    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer0_params, .output_offset = 0u, .output_bytes = 5408u},
+    {.op = "MAX_POOL_2D", .run = tinyml_max_pool2d_s8, .params = &layer1_params, .output_offset = 0u, .output_bytes = 1352u},
+    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer2_params, .output_offset = 1360u, .output_bytes = 2904u},
+    {.op = "MAX_POOL_2D", .run = tinyml_max_pool2d_s8, .params = &layer3_params, .output_offset = 1360u, .output_bytes = 600u},
+    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer4_params, .output_offset = 864u, .output_bytes = 432u},
+    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer5_params, .output_offset = 0u, .output_bytes = 64u},
+    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer6_params, .output_offset = 64u, .output_bytes = 10u},
+    {.op = "SOFTMAX", .run = tinyml_softmax_s8, .params = &layer7_params, .output_offset = 64u, .output_bytes = 10u}
 };
 
 const tinyml_plan g_digits_plan = {

@@ -51,7 +51,7 @@ static const tinyml_fully_connected_params layer0_params = {
 };
 
 static const tinyml_layer g_linear_layers[1] = {
-    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer0_params}
+    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer0_params, .output_offset = 16u, .output_bytes = 1u}
 };
 
 const tinyml_plan g_linear_plan = {

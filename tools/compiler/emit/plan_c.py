@@ -64,6 +64,13 @@ def plan_header(name: str, plan: Plan, banner: str) -> str:
             f"#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
 
 
+def _tensor_bytes(plan: Plan, tensor: int) -> int:
+    import numpy as np
+
+    info = plan.model.tensor(tensor)
+    return int(np.prod(info.shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
+
+
 def plan_source(name: str, plan: Plan, banner: str) -> str:
     headers = sorted({layer.header for layer in plan.layers})
     out = [banner, f'#include "{name}_plan.h"\n\n#include <stddef.h>\n\n',
@@ -88,7 +95,9 @@ def plan_source(name: str, plan: Plan, banner: str) -> str:
                    f"static const {layer.params_type} layer{step}_params = {{\n{body}\n}};\n\n")
     if plan.layers:
         rows = ",\n".join(f'    {{.op = "{layer.op}", .run = {layer.kernel}, '
-                          f'.params = &layer{step}_params}}'
+                          f'.params = &layer{step}_params, '
+                          f'.output_offset = {plan.offset(layer.writes[0])}u, '
+                          f'.output_bytes = {_tensor_bytes(plan, layer.writes[0])}u}}'
                           for step, layer in enumerate(plan.layers))
         out.append(f"static const tinyml_layer g_{name}_layers[{len(plan.layers)}] = {{\n"
                    f"{rows}\n}};\n\n")

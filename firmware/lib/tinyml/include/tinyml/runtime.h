@@ -22,6 +22,10 @@ typedef struct {
   const char *op;        /* TFLite builtin name, e.g. "CONV_2D", for profiles and errors */
   tinyml_kernel run;
   const void *params;
+  /* Where the layer leaves its output in the arena, so that a host can read one layer's
+   * result (protocol: LAYER_OUTPUT) to find where a device first departs from TFLM. */
+  uint32_t output_offset;
+  uint32_t output_bytes;
 } tinyml_layer;
 
 /* A tensor operand that the converter found to be either constant (in flash) or an
