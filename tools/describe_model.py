@@ -178,11 +178,11 @@ def describe_tflite(source: Path, description: Description, out: Path,
     model = TFLiteModel.from_file(source)
     model.require_int8_io()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    card = build_card(model, description, out, workspace,
+                      training={"source": shown(source), "sha256": model.sha256})
+    out.mkdir(parents=True, exist_ok=True)  # the model and its card only once both are made
     target = out / MODEL_FILE
     if not (target.exists() and target.resolve() == Path(source).resolve()):
         atomic_write_bytes(target, model.data)
-    card = build_card(model, description, out, workspace,
-                      training={"source": shown(source), "sha256": model.sha256})
     write_card(out, card)
     return card

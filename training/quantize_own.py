@@ -142,9 +142,6 @@ def quantize(options: QuantizeOptions, workspace: Workspace) -> ModelCard:
     model = TFLiteModel(int8_bytes, f"{options.description.name} int8 model")
     model.require_int8_io()
     out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / MODEL_FILE, int8_bytes)
-    atomic_write_bytes(out / FLOAT_MODEL_FILE, float_bytes)
     weights = {"convolutions": "per-channel",
                "dense": "per-tensor" if per_tensor else "per-channel",
                "chosen": options.per_tensor_dense,
@@ -159,5 +156,10 @@ def quantize(options: QuantizeOptions, workspace: Workspace) -> ModelCard:
                 "quantize_seconds": round(time.monotonic() - started, 1), "seed": options.seed}
     card = build_card(model, options.description, out, workspace, float_model=float_model,
                       training=training, calibration=calibration, weight_quantization=weights)
+    # Written only once the card is made (TFLM has run the model): a directory with a card
+    # always holds the model it describes, and a failure leaves no model behind.
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / MODEL_FILE, int8_bytes)
+    atomic_write_bytes(out / FLOAT_MODEL_FILE, float_bytes)
     write_card(out, card)
     return card
