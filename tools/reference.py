@@ -65,15 +65,13 @@ class TFLMRunner:
 
         config = (runtime.InterpreterConfig.kPreserveAllTensors if preserve_all_tensors
                   else runtime.InterpreterConfig.kAllocationRecording)
-        if arena_size == "generous":  # skip the measurement: room for every activation
+        if arena_size in (None, "generous"):
+            # Room for every activation twice over, unmeasured: the outputs do not depend on
+            # the arena's size, and probing sizes in this process can crash it (TFLM aborts on
+            # some models below their size; measure_tflm_arena isolates that).
             arena_size = 16384 + 2 * sum(_nbytes(model.tensor(i)) for i in
                                          range(model.tensor_count)
                                          if not model.tensor(i).is_constant)
-        elif arena_size is None:
-            arena_size = measure_tflm_arena(model) + 4096
-            if preserve_all_tensors:  # no buffer is reused: room for every activation
-                arena_size += sum(_nbytes(model.tensor(i)) for i in range(model.tensor_count)
-                                  if not model.tensor(i).is_constant)
         try:
             with native_stderr_silenced():
                 self._interpreter = runtime.Interpreter.from_bytes(
