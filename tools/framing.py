@@ -50,7 +50,7 @@ STATUS_MEANINGS = {
     Status.BAD_LENGTH: "the payload is the wrong length for the request",
     Status.UNKNOWN_MODEL: "no model has that index",
     Status.BAD_INPUT_LENGTH: "the input tensor, after decoding, is not exactly the model's "
-                             "input size (staged: not all of it written since the last invoke)",
+                             "input size",
     Status.BAD_ENCODING: "unknown input encoding, or an encoded input that ends inside a group",
     Status.INVOKE_FAILED: "the runtime failed to run the model",
     Status.UNSUPPORTED: "the board has no IMU, does not support the rate, or the model does not "
