@@ -55,7 +55,7 @@ def activity_replay(tmp_path_factory):
 def test_hello_reports_the_build(host_firmware):
     with device_process([str(host_firmware)]) as (device, _):
         hello = device.hello()
-    assert (hello.protocol_version, hello.board, hello.backend) == (1, "host", "builtin")
+    assert (hello.protocol_version, hello.board, hello.backend) == (2, "host", "builtin")
     assert hello.model_count == len(COMMITTED_MODELS)
     assert (hello.cost_unit, hello.cost_hz, hello.max_payload) == ("ns", 10**9, 2048)
     assert hello.firmware_version == _package_version()
@@ -127,7 +127,7 @@ def test_every_malformed_frame_gets_its_error_code_and_the_link_recovers(host_fi
             device.transport.write(wire)
             reply = _next_reply(device)
             assert reply.payload == bytes([status]), what
-            assert device.hello().protocol_version == 1, f"no recovery after: {what}"
+            assert device.hello().protocol_version == 2, f"no recovery after: {what}"
         device.transport.write(b"\x13\x37garbage\xff" * 20 + b"\0")
         assert _next_reply(device).payload[0] != Status.OK
         assert device.hello().model_count == len(COMMITTED_MODELS)
@@ -204,7 +204,7 @@ def test_busy_while_a_mode_runs_and_stop_while_idle(host_firmware, activity_repl
             device.live_start(MODEL_INDEX["activity"])
         device.stop()
         assert device.events[-1].reason == StreamEndReason.STOPPED
-        assert device.hello().protocol_version == 1
+        assert device.hello().protocol_version == 2
 
 
 def test_pty_link(host_firmware):

@@ -240,7 +240,7 @@ def test_request_fields_out_of_range_are_refused():
 
 # --- replies and events ------------------------------------------------------------------------
 
-HELLO = (struct.pack("<BBHHBII", 0, 1, 2048, 3, 1, 64_000_000, 64_000_000)
+HELLO = (struct.pack("<BBHHBII", 0, 2, 2048, 3, 1, 64_000_000, 64_000_000)
          + _str("0.1.0") + _str("nano33ble-rev2") + _str("builtin") + _str("cycles"))
 DIGITS_INPUT = struct.pack("<BB4iIfi", 0, 4, 1, 28, 28, 1, 784, 1 / 255, -128)
 DIGITS_OUTPUT = struct.pack("<BB2iIfi", 0, 2, 1, 10, 10, 1 / 256, -128)
@@ -266,7 +266,7 @@ STREAM_END = struct.pack("<BI", 1, 500)
 def test_parse_hello_and_ignore_trailing_bytes():
     for payload in (HELLO, HELLO + b"\x07new fields"):
         hello = parse_hello(payload)
-        assert (hello.protocol_version, hello.max_payload, hello.model_count) == (1, 2048, 3)
+        assert (hello.protocol_version, hello.max_payload, hello.model_count) == (2, 2048, 3)
         assert (hello.cpu_hz, hello.cost_hz) == (64_000_000, 64_000_000)
         assert (hello.firmware_version, hello.board, hello.backend, hello.cost_unit) == (
             "0.1.0", "nano33ble-rev2", "builtin", "cycles")
@@ -276,10 +276,10 @@ def test_parse_hello_and_ignore_trailing_bytes():
 
 
 def test_hello_with_another_protocol_version_is_refused():
-    with pytest.raises(ProtocolError, match="protocol version 2"):
-        parse_hello(b"\x00\x02" + HELLO[2:])
-    with pytest.raises(ProtocolError, match="protocol version 2"):
-        parse_hello(b"\x00\x02")  # refused before its (maybe different) layout is read
+    with pytest.raises(ProtocolError, match="protocol version 1, this host version 2"):
+        parse_hello(b"\x00\x01" + HELLO[2:])
+    with pytest.raises(ProtocolError, match="protocol version 3, this host version 2"):
+        parse_hello(b"\x00\x03")  # refused before its (maybe different) layout is read
 
 
 def test_parse_model_info():

@@ -19,6 +19,7 @@ import numpy as np
 
 from tinyml_pipeline.tools import protocol
 from tinyml_pipeline.tools.framing import (
+    DEFAULT_MAX_PAYLOAD,
     DeviceError,
     Frame,
     FrameError,
@@ -39,6 +40,10 @@ class DeviceTimeout(ProtocolError):
 
 class ConnectionLost(ProtocolError):
     """The link closed: the emulator exited or the port went away."""
+
+
+class _ReplyLost(ProtocolError):
+    """A request that must not simply be sent again lost its reply (see Device.request)."""
 
 
 class PipeTransport:
@@ -89,6 +94,7 @@ class Device:
         self._reader = FrameReader()
         self._seq = 0
         self._output_bytes: dict[int, int] = {}
+        self._max_payload: int | None = None  # from HELLO
         self._write(b"\x00")  # ends whatever partial frame the device holds
 
     def __enter__(self) -> Device:
@@ -103,7 +109,9 @@ class Device:
     # --- the commands -----------------------------------------------------------------------
 
     def hello(self, timeout: float | None = None) -> protocol.Hello:
-        return self.request(Request.HELLO, protocol.hello_request(), timeout=timeout)
+        hello = self.request(Request.HELLO, protocol.hello_request(), timeout=timeout)
+        self._max_payload = hello.max_payload
+        return hello
 
     def model_info(self, index: int) -> protocol.ModelInfo:
         info = self.request(Request.MODEL_INFO, protocol.model_info_request(index))
@@ -118,13 +126,51 @@ class Device:
     def infer(self, model: int, tensor: bytes | np.ndarray,
               encoding: Encoding | None = Encoding.RAW, zero_point: int = 0,
               timeout: float | None = None) -> protocol.InferResult:
-        """encoding None sends the input in whichever encoding is shorter."""
+        """encoding None sends the input in whichever encoding is shorter. An input or output
+        larger than the device's max_payload travels in chunks (docs/protocol.md, "Tensors
+        larger than a frame"), the input raw."""
         if encoding is None:
             payload = protocol.shortest_infer_request(model, tensor, zero_point)
         else:
             payload = protocol.infer_request(model, tensor, encoding, zero_point)
-        return self.request(Request.INFER, payload, timeout=timeout,
-                            output_bytes=self._output_bytes.get(model))
+        output_bytes = self._output_bytes.get(model)
+        limit = self._max_payload or DEFAULT_MAX_PAYLOAD
+        if len(payload) > limit or (output_bytes or 0) + protocol.INFER_REPLY_HEADER > limit:
+            return self._infer_chunked(model, tensor, timeout)
+        return self.request(Request.INFER, payload, timeout=timeout, output_bytes=output_bytes)
+
+    def _infer_chunked(self, model: int, tensor: bytes | np.ndarray,
+                       timeout: float | None) -> protocol.InferResult:
+        data = tensor.tobytes() if isinstance(tensor, np.ndarray) else bytes(tensor)
+        if self._max_payload is None:
+            self.hello()
+        if model not in self._output_bytes:
+            self.model_info(model)
+        limit, output_bytes = self._max_payload, self._output_bytes[model]
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.retries_used += 1
+            # Chunks rewrite the same bytes when resent, so they retry as any request does.
+            per_chunk = limit - protocol.CHUNK_HEADER.size
+            for offset, length in protocol.chunk_spans(len(data), per_chunk):
+                self.request(Request.INPUT_CHUNK, protocol.input_chunk_request(
+                    model, offset, data[offset:offset + length]))
+            # The invoke consumes the staged input, so an INFER whose reply is lost cannot be
+            # sent alone again: the input is staged anew first.
+            try:
+                result = self.request(Request.INFER, protocol.staged_infer_request(model),
+                                      timeout=timeout, output_bytes=_inline(output_bytes, limit),
+                                      resend=False)
+            except _ReplyLost:
+                continue
+            if _inline(output_bytes, limit) == output_bytes:
+                return result
+            output = b"".join(
+                self.request(Request.OUTPUT_READ, protocol.output_read_request(model, *span))
+                for span in protocol.chunk_spans(output_bytes, limit - 1))
+            return protocol.InferResult(result.cost, result.micros, output)
+        raise ProtocolError(f"INFER: reply still lost after {self.retries} retries; "
+                            "check the cable or the baud rate")
 
     def live_start(self, model: int, hop: int = 0) -> protocol.LiveStarted:
         return self.request(Request.LIVE_START, protocol.live_start_request(model, hop))
@@ -149,11 +195,13 @@ class Device:
     # --- requests and replies ---------------------------------------------------------------
 
     def request(self, request: Request, payload: bytes, timeout: float | None = None,
-                output_bytes: int | None = None):
+                output_bytes: int | None = None, resend: bool = True):
         """Sends a request and returns its parsed reply. Sends it again, with a new seq, when
         the request or its reply was damaged on the way, and once after a silence (a damaged
         frame end leaves a reply unfinished until the next frame arrives); raises DeviceError
-        for an error status, DeviceTimeout when the device stays silent twice running."""
+        for an error status, DeviceTimeout when the device stays silent twice running. With
+        resend False, a request the device may have carried out is not sent again: _ReplyLost
+        is raised instead, for the caller to start over."""
         timeout = self.timeout if timeout is None else timeout
         silent_before = False
         for attempt in range(self.retries + 1):
@@ -168,16 +216,22 @@ class Device:
             except DeviceTimeout:
                 if silent_before or attempt == self.retries:
                     raise
+                if not resend:
+                    raise _ReplyLost(f"{request.name}: no reply") from None
                 silent_before = True
                 continue
             silent_before = False
             if frame is None:
+                if not resend:
+                    raise _ReplyLost(f"{request.name}: the reply was damaged")
                 continue
             try:
                 return protocol.parse_reply(request, frame, output_bytes)
             except DeviceError as error:
                 if not error.retriable:
                     raise
+                if not resend:
+                    raise _ReplyLost(f"{request.name}: the request was damaged") from None
         raise ProtocolError(f"{request.name}: still damaged after {self.retries} retries; "
                             "check the cable or the baud rate")
 
@@ -225,3 +279,8 @@ class Device:
             else:
                 replies.append(item)
         return replies
+
+
+def _inline(output_bytes: int, max_payload: int) -> int:
+    """The output bytes an INFER reply carries: all of them, or none when they do not fit."""
+    return output_bytes if output_bytes + protocol.INFER_REPLY_HEADER <= max_payload else 0

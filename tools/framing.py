@@ -56,7 +56,8 @@ STATUS_MEANINGS = {
     Status.UNSUPPORTED: "the board has no IMU, does not support the rate, or the model does not "
                         "fit the live mode",
     Status.BUSY: "a live or capture mode is already running",
-    Status.BAD_ARGUMENT: "an argument is out of range, for example a hop larger than the window",
+    Status.BAD_ARGUMENT: "an argument is out of range, for example a hop larger than the window "
+                         "or a chunk outside its tensor",
 }
 
 

@@ -1,4 +1,4 @@
-"""The host side of the serial protocol, version 1 (docs/protocol.md): request payloads, reply
+"""The host side of the serial protocol, version 2 (docs/protocol.md): request payloads, reply
 and event parsers, and the zero-runs input encoding. Pure encoding, no I/O; frames, CRC, COBS,
 the status codes and the errors are in `tools.framing`.
 
@@ -19,12 +19,14 @@ import numpy as np
 
 from tinyml_pipeline.tools.framing import DeviceError, Frame, ProtocolError, Status
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 REPLY_BIT = 0x80
 IMU_CHANNELS = 6
 MAX_SAMPLES_PER_EVENT = 8
 MAX_RANK = 6
 MAX_GROUP = 255  # the zero-runs encoding's u8 counts
+CHUNK_HEADER = struct.Struct("<HIH")  # INPUT_CHUNK's and OUTPUT_READ's model, offset, length
+INFER_REPLY_HEADER = 9  # status, cost, micros: what an INFER reply holds besides the output
 
 
 class Request(IntEnum):
@@ -34,6 +36,8 @@ class Request(IntEnum):
     LIVE_START = 0x04
     CAPTURE_START = 0x05
     STOP = 0x06
+    INPUT_CHUNK = 0x07
+    OUTPUT_READ = 0x08
 
 
 # A reply's type is its request's with the top bit set; ERROR answers a frame that is not a
@@ -50,6 +54,7 @@ class Event(IntEnum):
 class Encoding(IntEnum):
     RAW = 0
     ZERO_RUNS = 1
+    STAGED = 2  # no data: the input that INPUT_CHUNK requests wrote
 
 
 class StreamEndReason(IntEnum):
@@ -186,6 +191,28 @@ def shortest_infer_request(model: int, tensor: bytes | np.ndarray, zero_point: i
     return runs if len(runs) < len(raw) else raw
 
 
+def staged_infer_request(model: int) -> bytes:
+    """INFER of the input the INPUT_CHUNK requests wrote."""
+    return _pack("HB", model, Encoding.STAGED)
+
+
+def input_chunk_request(model: int, offset: int, data: bytes) -> bytes:
+    """Writes `data` at byte `offset` of model `model`'s input tensor on the device."""
+    return _pack(CHUNK_HEADER.format[1:], model, offset, len(data)) + bytes(data)
+
+
+def output_read_request(model: int, offset: int, length: int) -> bytes:
+    """Reads `length` bytes at `offset` of the last output of model `model`."""
+    return _pack(CHUNK_HEADER.format[1:], model, offset, length)
+
+
+def chunk_spans(total: int, per_chunk: int) -> list[tuple[int, int]]:
+    """(offset, length) pieces, in order, that cover `total` bytes `per_chunk` at a time."""
+    if per_chunk < 1:
+        raise ValueError(f"a chunk must hold at least one byte, not {per_chunk}")
+    return [(offset, min(per_chunk, total - offset)) for offset in range(0, total, per_chunk)]
+
+
 def live_start_request(model: int, hop: int = 0) -> bytes:
     """hop 0 lets the device choose one second's worth of samples."""
     return _pack("HH", model, hop)
@@ -275,8 +302,12 @@ def parse_hello(payload: bytes) -> Hello:
     version = reader.field("B")
     # Checked before the rest: another version may lay the rest out differently.
     if version != PROTOCOL_VERSION:
-        raise ProtocolError(f"device speaks protocol version {version}; this host implements "
-                            f"version {PROTOCOL_VERSION} only")
+        advice = ("reflash the device with this package's firmware (tinyml firmware build, "
+                  "then tinyml firmware flash)" if version < PROTOCOL_VERSION else
+                  "upgrade this host tool to the release the firmware came from, or reflash the "
+                  "device with this package's firmware")
+        raise ProtocolError(f"the device speaks protocol version {version}, this host version "
+                            f"{PROTOCOL_VERSION}: {advice}")
     max_payload, model_count, features, cpu_hz, cost_hz = reader.fields("HHBII")
     return Hello(version, max_payload, model_count, Feature(features), cpu_hz, cost_hz,
                  reader.string(), reader.string(), reader.string(), reader.string())
@@ -301,6 +332,15 @@ def parse_infer(payload: bytes, output_bytes: int | None = None) -> InferResult:
     reader = _ok_reply(payload, Request.INFER)
     cost, micros = reader.fields("II")
     return InferResult(cost, micros, _output(reader, output_bytes))
+
+
+def parse_input_chunk(payload: bytes) -> int:
+    """The bytes of the input written so far, from offset 0 without a gap."""
+    return _ok_reply(payload, Request.INPUT_CHUNK).field("I")
+
+
+def parse_output_read(payload: bytes) -> bytes:
+    return _ok_reply(payload, Request.OUTPUT_READ).rest()
 
 
 def parse_live_start(payload: bytes) -> LiveStarted:
@@ -359,7 +399,8 @@ def parse_reply(request: Request, frame: Frame, output_bytes: int | None = None)
         return parse_infer(frame.payload, output_bytes)
     return {Request.HELLO: parse_hello, Request.MODEL_INFO: parse_model_info,
             Request.LIVE_START: parse_live_start, Request.CAPTURE_START: parse_capture_start,
-            Request.STOP: parse_stop}[request](frame.payload)
+            Request.STOP: parse_stop, Request.INPUT_CHUNK: parse_input_chunk,
+            Request.OUTPUT_READ: parse_output_read}[request](frame.payload)
 
 
 def parse_event(frame: Frame, output_bytes: int | None = None):

@@ -115,10 +115,22 @@ int tflm_prepare(const tinyml_backend *, uint16_t index) {
 int tflm_invoke(const tinyml_backend *self, uint16_t index, const void *input, void *output) {
   if (tflm_prepare(self, index) != 0) return -1;
   const tinyml_model_info *info = tinyml_tflm_models[index].info;
-  memcpy(interpreter->input(0)->data.data, input, info->input.bytes);
+  // An input or output already in place (a chunked transfer's) is not copied onto itself.
+  if (input != interpreter->input(0)->data.data) {
+    memcpy(interpreter->input(0)->data.data, input, info->input.bytes);
+  }
   if (interpreter->Invoke() != kTfLiteOk) return -1;
-  memcpy(output, interpreter->output(0)->data.data, info->output.bytes);
+  if (output != interpreter->output(0)->data.data) {
+    memcpy(output, interpreter->output(0)->data.data, info->output.bytes);
+  }
   return 0;
+}
+
+// The loaded interpreter's tensors; the device prepares the model first.
+uint8_t *tflm_tensor_buffer(const tinyml_backend *self, uint16_t index, int output) {
+  if (tflm_prepare(self, index) != 0) return nullptr;
+  TfLiteTensor *tensor = output ? interpreter->output(0) : interpreter->input(0);
+  return static_cast<uint8_t *>(tensor->data.data);
 }
 
 }  // namespace
@@ -138,6 +150,7 @@ int tinyml_tflm_backend_init(tinyml_backend *backend) {
   backend->model_count = TINYML_MODEL_COUNT;
   backend->model_info = tflm_model_info;
   backend->ram_bytes = tflm_ram_bytes;
+  backend->tensor_buffer = tflm_tensor_buffer;
   backend->prepare = tflm_prepare;
   backend->invoke = tflm_invoke;
   backend->context = nullptr;  // the state above is this file's: there is one TFLM backend

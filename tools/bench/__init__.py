@@ -8,8 +8,8 @@ flash split (runtime code, plan, weights) read from the linker map, and the RAM 
 and measured stack) against TFLM's arena. `--target host` does the same on the native build,
 timed in nanoseconds.
 
-Modules: model (what to bench), macs (MACs per op), image (convert and build), arena (TFLM's
-arena, measured crash-proof), linkmap and flash (who owns each flash byte), measure (run and
-check), machine (what it ran on), report (the figures as JSON and as a table), bench (the
-whole command).
+Modules: model (what to bench), macs (MACs per op), image (convert and build), fit (whether the
+QEMU image fits its RAM, before any build), arena (TFLM's arena, measured crash-proof), linkmap
+and flash (who owns each flash byte), measure (run and check), machine (what it ran on), report
+(the figures as JSON and as a table), bench (the whole command).
 """

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from tinyml_pipeline.tools.bench import image, measure, model, report
+from tinyml_pipeline.tools.bench import fit, image, measure, model, report
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.firmware import Firmware
 from tinyml_pipeline.tools.reference import measure_tflm_arena
@@ -42,6 +42,8 @@ def run_bench(source: str | Path, firmware: Firmware, *, target: str = "qemu",
     say(f"{bench.name}: converting {bench.path} into {shown(directory / 'models')}")
     with _timed(seconds, "convert"):
         converted = image.convert(bench, directory)
+    if target == "qemu":
+        fit.check_qemu_fit(bench.name, converted.plan.arena_bytes)
     with _timed(seconds, "tflm_arena"):
         tflm_arena = measure_tflm_arena(bench.model, isolated=True)
 

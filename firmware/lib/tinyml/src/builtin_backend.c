@@ -26,6 +26,12 @@ static int builtin_invoke(const tinyml_backend *self, uint16_t index, const void
              : -1;
 }
 
+static uint8_t *builtin_tensor_buffer(const tinyml_backend *self, uint16_t index, int output) {
+  const tinyml_builtin_context *context = (const tinyml_builtin_context *)self->context;
+  const tinyml_plan *plan = plan_at(self, index);
+  return context->arena + (output ? plan->output_offset : plan->input_offset);
+}
+
 int tinyml_builtin_backend_init(tinyml_backend *backend, tinyml_builtin_context *context,
                                 const tinyml_plan *const *plans, uint16_t count, uint8_t *arena,
                                 size_t arena_bytes) {
@@ -43,6 +49,7 @@ int tinyml_builtin_backend_init(tinyml_backend *backend, tinyml_builtin_context 
   backend->ram_bytes = builtin_ram_bytes;
   backend->prepare = NULL; /* a plan is ready as it is */
   backend->invoke = builtin_invoke;
+  backend->tensor_buffer = builtin_tensor_buffer;
   backend->context = context;
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "chunks.h"
 #include "imu_modes.h"
 #include "wire_format.h"
 
@@ -155,6 +156,10 @@ int tinyml_device_invoke(tinyml_device *device, uint16_t model, const void *inpu
   status = backend->invoke(backend, model, input, output);
   *cost = board_cycles() - cost_start;
   *micros = board_micros() - micros_start;
+  /* The run may reuse the input's memory; its output is readable until something else runs. */
+  device->staging.input_bytes = 0;
+  device->staging.output_model = model;
+  device->staging.output_valid = status == 0;
   return status;
 }
 
@@ -193,6 +198,13 @@ static void handle_infer(tinyml_device *device, uint16_t seq, const uint8_t *pay
       return;
     }
     input = device->tensor;
+  } else if (payload[2] == TINYML_ENCODING_STAGED) {
+    uint8_t status = TINYML_ERR_BAD_LENGTH;
+    input = data_length == 0 ? tinyml_staged_input(device, model, &status) : NULL;
+    if (input == NULL) {
+      tinyml_send_status(device, reply_type, seq, status);
+      return;
+    }
   } else {
     tinyml_send_status(device, reply_type, seq, TINYML_ERR_BAD_ENCODING);
     return;
@@ -200,8 +212,16 @@ static void handle_infer(tinyml_device *device, uint16_t seq, const uint8_t *pay
   writer_init(&writer, device->reply, sizeof device->reply);
   put_u8(&writer, TINYML_STATUS_OK);
   writer_reserve(&writer, 8); /* cost and micros, filled in after the invoke */
-  output = writer_reserve(&writer, info->output.bytes);
-  if (output == NULL) {
+  if (info->output.bytes <= writer.capacity - writer.length) {
+    output = writer_reserve(&writer, info->output.bytes);
+  } else if (device->backend->tensor_buffer != NULL) {
+    /* Too large for the reply: left in place for OUTPUT_READ, and the reply carries none. */
+    output = device->backend->tensor_buffer(device->backend, model, 1);
+    if (output == NULL) {
+      tinyml_send_status(device, reply_type, seq, TINYML_ERR_INVOKE_FAILED);
+      return;
+    }
+  } else {
     tinyml_send_status(device, reply_type, seq, TINYML_ERR_OVERSIZED);
     return;
   }
@@ -237,6 +257,12 @@ static void handle_frame(tinyml_device *device, uint8_t type, uint16_t seq,
       break;
     case TINYML_CMD_LIVE_START:
       tinyml_live_start(device, seq, payload, length);
+      break;
+    case TINYML_CMD_INPUT_CHUNK:
+      tinyml_input_chunk(device, seq, payload, length);
+      break;
+    case TINYML_CMD_OUTPUT_READ:
+      tinyml_output_read(device, seq, payload, length);
       break;
     case TINYML_CMD_CAPTURE_START:
       tinyml_capture_start(device, seq, payload, length);

@@ -17,8 +17,13 @@ tinyml_status tinyml_plan_invoke(const tinyml_plan *plan, uint8_t *arena, size_t
   }
   if (arena_bytes < plan->arena_bytes) return TINYML_ERROR_ARENA_TOO_SMALL;
   if (((uintptr_t)arena % TINYML_ARENA_ALIGNMENT) != 0) return TINYML_ERROR_BAD_ARGUMENT;
-  memcpy(arena + plan->input_offset, input, plan->info->input.bytes);
+  /* An input or output already in place (a chunked transfer's) is not copied onto itself. */
+  if (input != arena + plan->input_offset) {
+    memcpy(arena + plan->input_offset, input, plan->info->input.bytes);
+  }
   tinyml_plan_run_layers(plan, arena, 0, plan->layer_count);
-  memcpy(output, arena + plan->output_offset, plan->info->output.bytes);
+  if (output != arena + plan->output_offset) {
+    memcpy(output, arena + plan->output_offset, plan->info->output.bytes);
+  }
   return TINYML_OK;
 }

@@ -26,6 +26,11 @@ struct tinyml_backend {
   /* Runs one inference: input and output are info->input.bytes and info->output.bytes long.
    * Returns 0 on success. */
   int (*invoke)(const tinyml_backend *self, uint16_t index, const void *input, void *output);
+  /* Optional (NULL: tensors must fit one frame): where model `index`'s input (output 0) or
+   * output (output 1) lives in the runtime's own memory, once prepared. invoke accepts these
+   * addresses as its input and output and then copies nothing, so a tensor larger than a frame
+   * is written and read in place, with no second buffer of its size. */
+  uint8_t *(*tensor_buffer)(const tinyml_backend *self, uint16_t index, int output);
   void *context;
 };
 

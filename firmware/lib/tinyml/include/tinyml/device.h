@@ -42,6 +42,16 @@ typedef struct {
   uint32_t limit;       /* 0: until STOP */
 } tinyml_capture_state;
 
+/* A tensor larger than a frame, in the runtime's own memory (docs/protocol.md, "Tensors larger
+ * than a frame"): how much of which model's input INPUT_CHUNK has written, and whose output
+ * OUTPUT_READ may read. Any invoke ends both. */
+typedef struct {
+  uint16_t input_model;
+  uint32_t input_bytes;  /* contiguous bytes written from offset 0; 0: none */
+  uint16_t output_model;
+  uint8_t output_valid;  /* the last invoke succeeded and nothing has touched its output */
+} tinyml_staging;
+
 typedef struct {
   const tinyml_backend *backend;
   const char *firmware_version;
@@ -55,6 +65,7 @@ typedef struct {
   tinyml_mode mode;
   tinyml_live_state live;
   tinyml_capture_state capture;
+  tinyml_staging staging;
 } tinyml_device;
 
 void tinyml_device_init(tinyml_device *device, const tinyml_backend *backend,

@@ -8,10 +8,10 @@
 extern "C" {
 #endif
 
-#define TINYML_PROTOCOL_VERSION 1
+#define TINYML_PROTOCOL_VERSION 2
 
-/* Largest payload of any frame, either way. A build may raise it for models with bigger tensors
- * (an infer request carries the whole input tensor); hello reports the value built in. */
+/* Largest payload of any frame, either way; hello reports the value built in. Tensors larger
+ * than a frame travel in INPUT_CHUNK and OUTPUT_READ requests, so no model needs it raised. */
 #ifndef TINYML_MAX_PAYLOAD
 #define TINYML_MAX_PAYLOAD 2048
 #endif
@@ -30,7 +30,9 @@ enum {
   TINYML_CMD_INFER = 0x03,
   TINYML_CMD_LIVE_START = 0x04,
   TINYML_CMD_CAPTURE_START = 0x05,
-  TINYML_CMD_STOP = 0x06
+  TINYML_CMD_STOP = 0x06,
+  TINYML_CMD_INPUT_CHUNK = 0x07,
+  TINYML_CMD_OUTPUT_READ = 0x08
 };
 
 #define TINYML_REPLY_FLAG 0x80
@@ -65,7 +67,8 @@ enum {
 /* Input encodings of an infer request. */
 enum {
   TINYML_ENCODING_RAW = 0,
-  TINYML_ENCODING_ZERO_RUNS = 1
+  TINYML_ENCODING_ZERO_RUNS = 1,
+  TINYML_ENCODING_STAGED = 2 /* no data: the input INPUT_CHUNK requests wrote */
 };
 
 /* Reasons in a STREAM_END event. */
