@@ -127,3 +127,39 @@ def test_validate_names_the_models_it_has_when_one_is_unknown(capsys):
     assert main(["validate", "--model", "nosuchmodel", "--emulator", "host"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "no model 'nosuchmodel'" in error[0] and "digits" in error[0]
+
+
+def test_the_first_differing_layer_is_named_exactly(tmp_path, monkeypatch, capsys):
+    """The host port's tampering backend changes every value of digits' layer 3 (MAX_POOL_2D)
+    by 64 LSB on every inference: validate fails the gate and names that layer, its op and the
+    difference."""
+    monkeypatch.setenv("TINYML_TAMPER_LAYER", "1:3")  # model 1 of the registry: digits
+    assert main(["-q", "validate", "--model", "digits", "--emulator", "host", "--limit", "30",
+                 "--trace-layers", "2", "--report", str(tmp_path)]) == 1
+    console = capsys.readouterr().out
+    assert "first differing layer 3 of 8: MAX_POOL_2D (op #3" in console
+    traces = json.loads((tmp_path / "digits/report.json").read_text())["layer_trace"]
+    assert len(traces) == 2
+    for trace in traces:
+        assert (trace["status"], trace["layer"], trace["op"]) == ("differs", 3, "MAX_POOL_2D")
+        assert trace["max_lsb"] == 64 and trace["differing_values"] == trace["values"] == 600
+
+
+def test_an_untampered_device_is_not_traced(tmp_path, capsys):
+    assert main(["-q", "validate", "--model", "digits", "--emulator", "host", "--limit", "5",
+                 "--report", str(tmp_path)]) == 0
+    assert "layer_trace" not in json.loads((tmp_path / "digits/report.json").read_text())
+
+
+def test_a_runtime_without_layers_is_reported_as_unsupported():
+    from tinyml_pipeline.tools.framing import DeviceError, Status
+    from tinyml_pipeline.tools.tflite_model import TFLiteModel
+    from tinyml_pipeline.tools.validation.layer_trace import first_differing_layer
+
+    class TflmImage:
+        def layer_output(self, model, layer, sample):
+            raise DeviceError(Status.UNSUPPORTED, "LAYER_OUTPUT")
+
+    model = TFLiteModel.from_file(MODELS_DIR / "linear/model.tflite")
+    trace = first_differing_layer(TflmImage(), "tflm", 2, model, np.zeros(1, np.int8), 4)
+    assert trace["status"] == "unsupported" and "tflm runtime" in trace["reason"]

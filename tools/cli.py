@@ -387,6 +387,10 @@ def _add_validate(commands) -> None:
     parser.add_argument("--report", type=Path, metavar="DIR",
                         help="where results and reports go (default: the workspace's "
                              "build/validation)")
+    parser.add_argument("--trace-layers", type=int, default=1, metavar="N",
+                        help="read the first N samples that differ from TFLM back layer by "
+                             "layer and name the first layer that differs (default 1; 0: off; "
+                             "a TFLM image answers that it cannot)")
     parser.add_argument("--min-agreement", type=_fraction, default=1.0,
                         help="fraction of outputs that must equal TFLM's exactly (default 1.0)")
     parser.add_argument("--resume", action="store_true",
@@ -419,7 +423,10 @@ def _run_validate(args, parser) -> int:
     if args.port and args.jobs not in (1, len(args.port)):
         parser.error(f"--jobs {args.jobs} with {len(args.port)} --port: give one port per job")
     import_tensorflow_quietly()
-    return run(Options(models=args.model, data=args.data, workspace=args.workspace,
+    if args.trace_layers < 0:
+        parser.error("--trace-layers must be 0 or more")
+    return run(Options(models=args.model, data=args.data,
+                       trace_layers=args.trace_layers, workspace=args.workspace,
                        models_dir=args.models_dir,
                        ports=args.port,
                        emulator=args.emulator, image=args.image,

@@ -10,6 +10,7 @@ port (``serial_for_url``) or `PipeTransport` over a process's stdin and stdout.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import select
 import subprocess
@@ -77,6 +78,13 @@ class PipeTransport:
                     stream.close()
                 except BrokenPipeError:
                     pass
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerOutput:
+    op: str
+    layer_count: int
+    data: bytes
 
 
 class Device:
@@ -171,6 +179,40 @@ class Device:
             return protocol.InferResult(result.cost, result.micros, output)
         raise ProtocolError(f"INFER: reply still lost after {self.retries} retries; "
                             "check the cable or the baud rate")
+
+    def layer_output(self, model: int, layer: int, tensor: bytes | np.ndarray) -> LayerOutput:
+        """Layer `layer`'s output for the input `tensor`: the input is staged in chunks, the
+        device runs layers 0 to `layer` on it, and the output is read piece by piece."""
+        data = tensor.tobytes() if isinstance(tensor, np.ndarray) else bytes(tensor)
+        if self._max_payload is None:
+            self.hello()
+        limit = self._max_payload
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.retries_used += 1
+            for offset, length in protocol.chunk_spans(len(data),
+                                                       limit - protocol.CHUNK_HEADER.size):
+                self.request(Request.INPUT_CHUNK, protocol.input_chunk_request(
+                    model, offset, data[offset:offset + length]))
+            # The run consumes the staged input: after a lost reply the input is staged anew.
+            try:
+                first = self.request(Request.LAYER_OUTPUT, protocol.layer_output_request(
+                    model, layer, 0, limit), resend=False)
+                break
+            except _ReplyLost:
+                continue
+        else:
+            raise ProtocolError(f"LAYER_OUTPUT: reply still lost after {self.retries} retries")
+        pieces = [first.data]
+        received = len(first.data)
+        while received < first.total_bytes:
+            piece = self.request(Request.LAYER_OUTPUT, protocol.layer_output_request(
+                model, layer, received, min(limit, first.total_bytes - received)))
+            if not piece.data:
+                raise ProtocolError(f"LAYER_OUTPUT: the device sent no bytes at offset {received}")
+            pieces.append(piece.data)
+            received += len(piece.data)
+        return LayerOutput(first.op, first.layer_count, b"".join(pieces)[:first.total_bytes])
 
     def live_start(self, model: int, hop: int = 0) -> protocol.LiveStarted:
         return self.request(Request.LIVE_START, protocol.live_start_request(model, hop))

@@ -38,6 +38,7 @@ class Request(IntEnum):
     STOP = 0x06
     INPUT_CHUNK = 0x07
     OUTPUT_READ = 0x08
+    LAYER_OUTPUT = 0x09
 
 
 # A reply's type is its request's with the top bit set; ERROR answers a frame that is not a
@@ -206,6 +207,15 @@ def output_read_request(model: int, offset: int, length: int) -> bytes:
     return _pack(CHUNK_HEADER.format[1:], model, offset, length)
 
 
+LAYER_REQUEST = struct.Struct("<HHIH")  # LAYER_OUTPUT's model, layer, offset, length
+
+
+def layer_output_request(model: int, layer: int, offset: int, length: int) -> bytes:
+    """Reads `length` bytes at `offset` of layer `layer`'s output; offset 0 first runs layers
+    0 to `layer` on the staged input."""
+    return _pack(LAYER_REQUEST.format[1:], model, layer, offset, length)
+
+
 def chunk_spans(total: int, per_chunk: int) -> list[tuple[int, int]]:
     """(offset, length) pieces, in order, that cover `total` bytes `per_chunk` at a time."""
     if per_chunk < 1:
@@ -343,6 +353,20 @@ def parse_output_read(payload: bytes) -> bytes:
     return _ok_reply(payload, Request.OUTPUT_READ).rest()
 
 
+@dataclass(frozen=True)
+class LayerPiece:
+    layer_count: int
+    total_bytes: int  # of the layer's output
+    op: str
+    data: bytes  # the requested piece (the device may send less than asked)
+
+
+def parse_layer_output(payload: bytes) -> LayerPiece:
+    reader = _ok_reply(payload, Request.LAYER_OUTPUT)
+    layer_count, total = reader.fields("HI")
+    return LayerPiece(layer_count, total, reader.string(), reader.rest())
+
+
 def parse_live_start(payload: bytes) -> LiveStarted:
     return LiveStarted(*_ok_reply(payload, Request.LIVE_START).fields("HHf"))
 
@@ -400,7 +424,8 @@ def parse_reply(request: Request, frame: Frame, output_bytes: int | None = None)
     return {Request.HELLO: parse_hello, Request.MODEL_INFO: parse_model_info,
             Request.LIVE_START: parse_live_start, Request.CAPTURE_START: parse_capture_start,
             Request.STOP: parse_stop, Request.INPUT_CHUNK: parse_input_chunk,
-            Request.OUTPUT_READ: parse_output_read}[request](frame.payload)
+            Request.OUTPUT_READ: parse_output_read,
+            Request.LAYER_OUTPUT: parse_layer_output}[request](frame.payload)
 
 
 def parse_event(frame: Frame, output_bytes: int | None = None):

@@ -151,6 +151,7 @@ int tinyml_tflm_backend_init(tinyml_backend *backend) {
   backend->model_info = tflm_model_info;
   backend->ram_bytes = tflm_ram_bytes;
   backend->tensor_buffer = tflm_tensor_buffer;
+  backend->layer_output = nullptr;  // TFLM keeps no layer boundaries we could report
   backend->prepare = tflm_prepare;
   backend->invoke = tflm_invoke;
   backend->context = nullptr;  // the state above is this file's: there is one TFLM backend

@@ -24,6 +24,7 @@ class DesktopReference:
     inputs: np.ndarray  # (n, *input shape) int8, exactly the bytes the device receives
     labels: np.ndarray | None  # class indices, expected values, or None (plain tensors)
     x: np.ndarray  # the float test inputs, as the float model takes them
+    model: object  # the int8 TFLiteModel
     output_tensor: object  # TFLiteModel tensor: scale, zero_point, shape
     input_zero_point: int
     tflm: np.ndarray  # (n, output bytes) int8
@@ -104,6 +105,7 @@ def prepare(workspace: Workspace, model_dir: Path, limit: int | None = None,
     return DesktopReference(
         name=card.name, model_dir=model_dir, card=card,
         sha256=sha256_of(model_dir / card.model_file), dataset=test.source,
-        inputs=test.inputs, labels=test.y, x=test.x, output_tensor=model.outputs[0],
+        inputs=test.inputs, labels=test.y, x=test.x, model=model,
+        output_tensor=model.outputs[0],
         input_zero_point=int(model.inputs[0].zero_point), tflm=outputs["tflm"],
         litert=outputs["litert"], float_outputs=outputs.get("float"))

@@ -20,7 +20,7 @@ import numpy as np
 
 from tinyml_pipeline.tools.atomic import atomic_write_text
 from tinyml_pipeline.tools.framing import ProtocolError
-from tinyml_pipeline.tools.validation import desktop
+from tinyml_pipeline.tools.validation import desktop, layer_trace
 from tinyml_pipeline.tools.validation import links as links_module
 from tinyml_pipeline.tools.validation import report as report_module
 from tinyml_pipeline.tools.validation.journal import Journal
@@ -44,6 +44,7 @@ class Options:
     resume: bool = False
     timeout: float = 5.0
     data: Path | None = None  # a test set instead of the one each model's card names
+    trace_layers: int = 1  # differing samples traced layer by layer (LAYER_OUTPUT); 0: none
     quiet: bool = False
     wrap_transport: object = None  # tests: a wrapper around each link's transport
 
@@ -147,10 +148,14 @@ def _validate_model(reference, links, model_indices, options: Options, progress,
         bar.update(1)
 
     stop, began, reason = threading.Event(), time.monotonic(), "complete"
+    traces: list[dict] = []
     try:
         failures = stream(links, model_indices, reference, pending, record, stop)
         if failures:
             reason = "; ".join(failure.message for failure in failures)
+        else:
+            traces = _trace_layers(reference, links, model_indices, journal,
+                                   options.trace_layers)
     except KeyboardInterrupt:
         reason = "interrupted"
         raise
@@ -163,14 +168,33 @@ def _validate_model(reference, links, model_indices, options: Options, progress,
                             counted["bytes"])
         journal.close()
         report = report_module.build(reference, journal, identities, options.min_agreement)
+        if traces:
+            report["layer_trace"] = traces
         atomic_write_text(directory / "report.json", json.dumps(report, indent=2) + "\n")
         report_module.plot(report, reference, journal, directory)
-        print("\n".join(report_module.summary_lines(report)), file=out, flush=True)
+        print("\n".join(report_module.summary_lines(report)
+                        + [layer_trace.summary_line(trace) for trace in traces]),
+              file=out, flush=True)
     if reason != "complete":
         raise LinkFailed(f"{reason}. {report['validated']} of {reference.count} "
                          f"{reference.name} results are kept in {directory / 'results.jsonl'}; "
                          "run again with --resume to finish")
     return report
+
+
+def _trace_layers(reference, links, model_indices, journal, count: int) -> list[dict]:
+    """The first `count` samples that differ from TFLM, each traced layer by layer on the link
+    that produced it, to name the first layer that differs."""
+    differing = sorted(index for index, line in journal.samples.items() if not line["exact"])
+    traces = []
+    for index in differing[:count]:
+        number = journal.samples[index].get("link", 0)
+        number = number if isinstance(number, int) and 0 <= number < len(links) else 0
+        link = links[number]
+        traces.append(layer_trace.first_differing_layer(
+            link.device, link.hello.backend, model_indices[number], reference.model,
+            reference.inputs[index], index))
+    return traces
 
 
 def _sample_line(reference, outcome: Outcome) -> dict:

@@ -5,7 +5,10 @@
  *
  * --pty        create a pseudo-terminal, print "pty PATH" on stdout and serve it until killed
  * --imu FILE   replay a recorded IMU stream (format in firmware/README.md) for the live and
- *              capture modes; samples come as fast as asked unless --imu-paced */
+ *              capture modes; samples come as fast as asked unless --imu-paced
+ *
+ * TINYML_TAMPER_LAYER=MODEL:LAYER in the environment perturbs that layer's output (a test
+ * double: tampering_backend.h). */
 #define _DEFAULT_SOURCE /* posix_openpt, ptsname, cfmakeraw */
 #define _XOPEN_SOURCE 600
 
@@ -23,6 +26,7 @@
 #include "tinyml/builtin_backend.h"
 #include "tinyml/device.h"
 #include "tinyml_models.h"
+#include "tampering_backend.h"
 
 static unsigned char arena[TINYML_BUILTIN_ARENA_BYTES]
     __attribute__((aligned(TINYML_ARENA_ALIGNMENT)));
@@ -58,6 +62,8 @@ int main(int argc, char **argv) {
   board_host_options options = {0, 1, 0, NULL, 0};
   tinyml_builtin_context context;
   tinyml_backend backend;
+  static tampering_context tampering;
+  const char *tamper = getenv("TINYML_TAMPER_LAYER");
   int use_pty = 0;
   int index;
   for (index = 1; index < argc; ++index) {
@@ -91,6 +97,14 @@ int main(int argc, char **argv) {
                                   arena, sizeof arena) != 0) {
     fprintf(stderr, "tinyml-host: the arena does not fit the models\n");
     return 1;
+  }
+  if (tamper != NULL && *tamper != '\0') {
+    tinyml_backend builtin = backend;
+    if (tampering_backend_init(&backend, &tampering, &builtin, &context, tamper) != 0) {
+      fprintf(stderr, "tinyml-host: TINYML_TAMPER_LAYER=%s is not MODEL:LAYER of this build\n",
+              tamper);
+      return 2;
+    }
   }
   tinyml_device_init(&device, &backend, TINYML_FIRMWARE_VERSION);
   while (!stop_requested && tinyml_device_poll(&device) == 0) {

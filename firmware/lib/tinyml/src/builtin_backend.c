@@ -32,6 +32,19 @@ static uint8_t *builtin_tensor_buffer(const tinyml_backend *self, uint16_t index
   return context->arena + (output ? plan->output_offset : plan->input_offset);
 }
 
+static int builtin_layer_output(const tinyml_backend *self, uint16_t index, uint16_t layer,
+                                tinyml_layer_result *result) {
+  const tinyml_builtin_context *context = (const tinyml_builtin_context *)self->context;
+  const tinyml_plan *plan = plan_at(self, index);
+  result->layer_count = plan->layer_count;
+  if (layer >= plan->layer_count) return 1;
+  tinyml_plan_run_layers(plan, context->arena, 0, (uint16_t)(layer + 1u));
+  result->op = plan->layers[layer].op;
+  result->data = context->arena + plan->layers[layer].output_offset;
+  result->bytes = plan->layers[layer].output_bytes;
+  return 0;
+}
+
 int tinyml_builtin_backend_init(tinyml_backend *backend, tinyml_builtin_context *context,
                                 const tinyml_plan *const *plans, uint16_t count, uint8_t *arena,
                                 size_t arena_bytes) {
@@ -50,6 +63,7 @@ int tinyml_builtin_backend_init(tinyml_backend *backend, tinyml_builtin_context 
   backend->prepare = NULL; /* a plan is ready as it is */
   backend->invoke = builtin_invoke;
   backend->tensor_buffer = builtin_tensor_buffer;
+  backend->layer_output = builtin_layer_output;
   backend->context = context;
   return 0;
 }

@@ -74,8 +74,9 @@ void tinyml_input_chunk(tinyml_device *device, uint16_t seq, const uint8_t *payl
     staging->input_model = model;
     staging->input_bytes = 0;
   }
-  /* The output's bytes may share the memory the input is written to. */
+  /* The output's bytes, and any layer's, may share the memory the input is written to. */
   staging->output_valid = 0;
+  staging->layer_valid = 0;
   memcpy(buffer + offset, payload + CHUNK_HEADER_BYTES, count);
   if (offset + count > staging->input_bytes) staging->input_bytes = offset + count;
   writer_init(&writer, device->reply, sizeof device->reply);
@@ -125,5 +126,79 @@ void tinyml_output_read(tinyml_device *device, uint16_t seq, const uint8_t *payl
   writer_init(&writer, device->reply, sizeof device->reply);
   put_u8(&writer, TINYML_STATUS_OK);
   put_bytes(&writer, buffer + offset, count);
+  tinyml_send(device, reply_type, seq, writer.data, writer.length);
+}
+
+/* model u16, layer u16, offset u32, length u16 */
+#define LAYER_REQUEST_BYTES 10u
+
+void tinyml_layer_output(tinyml_device *device, uint16_t seq, const uint8_t *payload,
+                         size_t length) {
+  const uint8_t reply_type = TINYML_CMD_LAYER_OUTPUT | TINYML_REPLY_FLAG;
+  const tinyml_backend *backend = device->backend;
+  tinyml_staging *staging = &device->staging;
+  const tinyml_model_info *info;
+  uint16_t model, layer;
+  uint32_t offset, count, room;
+  size_t op_length;
+  uint8_t status;
+  payload_writer writer;
+  info = tinyml_requested_model(device, reply_type, seq, payload, length == LAYER_REQUEST_BYTES);
+  if (info == NULL) return;
+  model = get_u16(payload);
+  layer = get_u16(payload + 2);
+  offset = get_u32(payload + 4);
+  count = get_u16(payload + 8);
+  if (backend->layer_output == NULL) {
+    tinyml_send_status(device, reply_type, seq, TINYML_ERR_UNSUPPORTED);
+    return;
+  }
+  if (device->mode != TINYML_MODE_IDLE) {
+    tinyml_send_status(device, reply_type, seq, TINYML_ERR_BUSY);
+    return;
+  }
+  if (offset == 0) {
+    /* Offset 0 runs the layers on the staged input, which the run consumes. */
+    int found;
+    if (tinyml_staged_input(device, model, &status) == NULL) {
+      tinyml_send_status(device, reply_type, seq, status);
+      return;
+    }
+    found = backend->layer_output(backend, model, layer, &staging->layer);
+    staging->input_bytes = 0;
+    staging->output_valid = 0;
+    if (found != 0) {
+      staging->layer_valid = 0;
+      tinyml_send_status(device, reply_type, seq,
+                         found == 1 ? TINYML_ERR_BAD_ARGUMENT : TINYML_ERR_INVOKE_FAILED);
+      return;
+    }
+    staging->layer_valid = 1;
+    staging->layer_model = model;
+    staging->layer_index = layer;
+  } else if (!staging->layer_valid || staging->layer_model != model ||
+             staging->layer_index != layer) {
+    tinyml_send_status(device, reply_type, seq, TINYML_ERR_BAD_ARGUMENT);
+    return;
+  }
+  op_length = strlen(staging->layer.op);
+  /* status, layer_count, bytes, the op's name, then the data */
+  room = (uint32_t)(sizeof device->reply - 1u - 2u - 4u - 1u - op_length);
+  /* As much as asked, the reply holds and the layer has left from `offset`. */
+  if (count > room) count = room;
+  if (offset < staging->layer.bytes && count > staging->layer.bytes - offset) {
+    count = staging->layer.bytes - offset;
+  }
+  if (!range_ok(offset, count, staging->layer.bytes)) {
+    tinyml_send_status(device, reply_type, seq, TINYML_ERR_BAD_ARGUMENT);
+    return;
+  }
+  writer_init(&writer, device->reply, sizeof device->reply);
+  put_u8(&writer, TINYML_STATUS_OK);
+  put_u16(&writer, staging->layer.layer_count);
+  put_u32(&writer, staging->layer.bytes);
+  put_u8(&writer, (uint8_t)op_length);
+  put_bytes(&writer, (const uint8_t *)staging->layer.op, op_length);
+  put_bytes(&writer, staging->layer.data + offset, count);
   tinyml_send(device, reply_type, seq, writer.data, writer.length);
 }

@@ -14,6 +14,9 @@ void tinyml_input_chunk(tinyml_device *device, uint16_t seq, const uint8_t *payl
 void tinyml_output_read(tinyml_device *device, uint16_t seq, const uint8_t *payload,
                         size_t length);
 
+void tinyml_layer_output(tinyml_device *device, uint16_t seq, const uint8_t *payload,
+                         size_t length);
+
 /* The staged input of `model`, complete, or NULL; *status says why not. */
 const uint8_t *tinyml_staged_input(tinyml_device *device, uint16_t model, uint8_t *status);
 

@@ -160,6 +160,7 @@ int tinyml_device_invoke(tinyml_device *device, uint16_t model, const void *inpu
   device->staging.input_bytes = 0;
   device->staging.output_model = model;
   device->staging.output_valid = status == 0;
+  device->staging.layer_valid = 0;
   return status;
 }
 
@@ -263,6 +264,9 @@ static void handle_frame(tinyml_device *device, uint8_t type, uint16_t seq,
       break;
     case TINYML_CMD_OUTPUT_READ:
       tinyml_output_read(device, seq, payload, length);
+      break;
+    case TINYML_CMD_LAYER_OUTPUT:
+      tinyml_layer_output(device, seq, payload, length);
       break;
     case TINYML_CMD_CAPTURE_START:
       tinyml_capture_start(device, seq, payload, length);

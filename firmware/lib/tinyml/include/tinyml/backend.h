@@ -13,6 +13,14 @@ extern "C" {
 
 typedef struct tinyml_backend tinyml_backend;
 
+/* One layer's result, in the runtime's memory (LAYER_OUTPUT). */
+typedef struct {
+  const char *op;       /* TFLite builtin name */
+  const uint8_t *data;  /* the layer's output tensor */
+  uint32_t bytes;
+  uint16_t layer_count; /* of the model's plan */
+} tinyml_layer_result;
+
 struct tinyml_backend {
   const char *name; /* "builtin" or "tflm" */
   uint16_t model_count;
@@ -31,6 +39,12 @@ struct tinyml_backend {
    * addresses as its input and output and then copies nothing, so a tensor larger than a frame
    * is written and read in place, with no second buffer of its size. */
   uint8_t *(*tensor_buffer)(const tinyml_backend *self, uint16_t index, int output);
+  /* Optional (NULL: the runtime has no layers to show, as TFLM's): runs layers 0 to `layer` of
+   * model `index` on the input written in place (tensor_buffer) and gives that layer's output,
+   * so a host can find the first layer where the device departs from TFLM. Returns 0, 1 when
+   * the model has no such layer (result->layer_count says how many), -1 on failure. */
+  int (*layer_output)(const tinyml_backend *self, uint16_t index, uint16_t layer,
+                      tinyml_layer_result *result);
   void *context;
 };
 

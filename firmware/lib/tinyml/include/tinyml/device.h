@@ -50,6 +50,11 @@ typedef struct {
   uint32_t input_bytes;  /* contiguous bytes written from offset 0; 0: none */
   uint16_t output_model;
   uint8_t output_valid;  /* the last invoke succeeded and nothing has touched its output */
+  /* The last LAYER_OUTPUT's layer, readable at further offsets until anything else runs. */
+  uint8_t layer_valid;
+  uint16_t layer_model;
+  uint16_t layer_index;
+  tinyml_layer_result layer;
 } tinyml_staging;
 
 typedef struct {
