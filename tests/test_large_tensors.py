@@ -207,7 +207,7 @@ def test_the_device_answers_an_unknown_request_type(built):
     # UNKNOWN_COMMAND, and the link goes on.
     _, _, _, host = built
     with device_process([str(host)]) as (device, _):
-        device._write(encode_frame(0x09, 7, b""))
+        device._write(encode_frame(0x0A, 7, b""))
         frames = []
         while not frames:
             frames = [item for item in device._receive() if isinstance(item, Frame)]
