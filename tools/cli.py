@@ -339,6 +339,9 @@ def _add_emulate(commands) -> None:
     parser.add_argument("--imu", type=Path, metavar="FILE",
                         help="IMU replay file for the live and capture modes (host, qemu; for "
                              "qemu it must be named imu_replay.bin)")
+    parser.add_argument("--image", type=Path, metavar="FILE",
+                        help="qemu or host: run this firmware (an ELF for qemu, the host "
+                             "port's executable for host) instead of building the default one")
     parser.set_defaults(handler=_run_emulate)
 
 
@@ -347,7 +350,9 @@ def _run_emulate(args, parser) -> int:
 
     from tinyml_pipeline.tools.emulate import EmulatorError, start
 
-    with start(args.target, Firmware(args.workspace), imu_replay=args.imu,
+    if args.image and args.target == "renode":
+        parser.error("--image goes with --target qemu or host")
+    with start(args.target, Firmware(args.workspace), imu_replay=args.imu, image=args.image,
                quiet=args.quiet) as emulator:
         print(emulator.url, flush=True)
         print(f"{args.target} emulator running; Ctrl-C stops it", file=sys.stderr)
