@@ -475,7 +475,6 @@ def _run_validate(args, parser) -> int:
         parser.error("--image goes with --emulator qemu or host")
     if args.port and args.jobs not in (1, len(args.port)):
         parser.error(f"--jobs {args.jobs} with {len(args.port)} --port: give one port per job")
-    _import_tensorflow_quietly()
     models = list(MODEL_NAMES) if args.model == "all" else [args.model]
     return run(Options(models=models, workspace=args.workspace, models_dir=args.models_dir,
                        ports=args.port,

@@ -83,6 +83,8 @@ def _run_locked(options: Options, out) -> int:
                                     image=options.image, jobs=options.jobs, timeout=options.timeout,
                                     quiet=options.quiet, wrap_transport=options.wrap_transport)
     try:
+        # Only now, so that a wrong --port or a missing board fails before seconds of import.
+        _import_tensorflow_quietly()
         # Refused before any work when a device holds other models than models/ does.
         files = {name: desktop.model_file(Path(options.models_dir) / name)
                  for name in options.models}
@@ -101,6 +103,13 @@ def _run_locked(options: Options, out) -> int:
         for link in links:
             link.close()
     return _finish(reports, options, time.monotonic() - started, out)
+
+
+def _import_tensorflow_quietly() -> None:
+    from tinyml_pipeline.tools.console import native_stderr_silenced
+
+    with native_stderr_silenced():  # its C++ start-up lines, which no setting stops
+        import tensorflow  # noqa: F401
 
 
 def _validate_model(reference, links, model_indices, options: Options, progress, out) -> dict:
