@@ -119,22 +119,21 @@ def _connect(name: str, url: str, timeout: float, wrap_transport, emulator) -> L
     return Link(name, device, hello, models, emulator)
 
 
-def check_models(link: Link, model_files: dict[str, Path]) -> dict[str, ModelInfo]:
+def check_models(link: Link, model_files: dict[str, Path],
+                 hint=lambda: "rebuild and flash the firmware") -> dict[str, ModelInfo]:
     """The device's entry for each model, after checking that it holds exactly the model in
-    `model_files` (name -> .tflite path): the same sha256."""
+    `model_files` (name -> .tflite path): the same sha256. `hint()`: what to run instead."""
     found = {}
     for name, model_file in model_files.items():
         info = link.models.get(name)
         if info is None:
             raise StaleFirmware(f"{link.name} has no model {name!r} (it has "
-                                f"{', '.join(sorted(link.models)) or 'none'}): build and flash "
-                                "firmware that includes it")
+                                f"{', '.join(sorted(link.models)) or 'none'}): {hint()}")
         expected = sha256_of(model_file)
         if info.sha256 != expected:
             raise StaleFirmware(
                 f"{link.name} runs a different {name} model: device sha256 {info.sha256}, "
-                f"{model_file} sha256 {expected}. The firmware is stale: run `tinyml convert` "
-                "and rebuild (tinyml firmware build / flash)")
+                f"{model_file} sha256 {expected}. The firmware is stale; {hint()}")
         found[name] = info
     return found
 

@@ -88,7 +88,8 @@ def _run_locked(options: Options, out) -> int:
         # Refused before any work when a device holds other models than models/ does.
         files = {name: desktop.model_file(Path(options.models_dir) / name)
                  for name in options.models}
-        on_device = [links_module.check_models(link, files) for link in links]
+        on_device = [links_module.check_models(link, files, _hint(options, link))
+                     for link in links]
         references = [desktop.prepare(options.workspace, Path(options.models_dir) / name,
                                       options.limit, progress)
                       for name in options.models]
@@ -103,6 +104,15 @@ def _run_locked(options: Options, out) -> int:
         for link in links:
             link.close()
     return _finish(reports, options, time.monotonic() - started, out)
+
+
+def _hint(options: Options, link):
+    from tinyml_pipeline.tools.validation.rebuild_hint import rebuild_commands
+
+    emulator = link.emulator.target if link.emulator is not None else None
+    port = None if emulator else link.name
+    return lambda: rebuild_commands(options.models, Path(options.models_dir), options.workspace,
+                                    emulator, port)
 
 
 def _import_tensorflow_quietly() -> None:
