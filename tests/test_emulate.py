@@ -51,3 +51,28 @@ def test_tinyml_emulate_prints_the_url_and_stops_on_ctrl_c():
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
     assert "stopping the host emulator" in process.stderr.read()
+
+
+@pytest.mark.parametrize("content, expected", [(None, "no such image"),
+                                               (b"#!/bin/sh\n", "not an ELF file")])
+def test_emulate_image_that_is_missing_or_not_an_elf_is_one_line(tmp_path, content, expected):
+    image = tmp_path / "own.elf"
+    if content is not None:
+        image.write_bytes(content)
+    done = subprocess.run([sys.executable, "-m", "tinyml_pipeline.tools.cli", "emulate",
+                           "--target", "qemu", "--image", str(image)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not done.stdout
+
+
+def test_emulate_runs_the_image_given(tmp_path):
+    missing = [tool for tool in NEEDS["qemu"] if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed")
+    image = tmp_path / "own.elf"
+    shutil.copyfile(FIRMWARE.build("qemu"), image)
+    with emulate.start("qemu", FIRMWARE, image=image) as emulator:
+        assert str(image) in emulator.process.args
+        with Device(open_transport(emulator.url), timeout=10) as device:
+            assert device.hello().board == "qemu-mps2-an386"

@@ -100,6 +100,11 @@ def test_a_stale_model_on_the_device_is_refused_naming_both_hashes(tmp_path, cap
     assert status == 2
     assert len(err.strip().splitlines()) == 1
     assert committed in err and changed in err and "stale" in err
+    # The commands for this situation: the emulator rebuilt from --models-dir into build/.
+    assert f"convert {models / 'digits' / 'model.tflite'} --out " in err
+    assert "firmware build --target host --models-dir " in err
+    assert "validate --model digits --emulator host --image " in err
+    assert "firmware/lib/models" not in err
     assert not (tmp_path / "report" / "digits").exists()  # refused before any sample
 
 

@@ -332,6 +332,9 @@ def _add_emulate(commands) -> None:
     parser.add_argument("--imu", type=Path, metavar="FILE",
                         help="IMU replay file for the live and capture modes (host, qemu; for "
                              "qemu it must be named imu_replay.bin)")
+    parser.add_argument("--image", type=Path, metavar="FILE",
+                        help="qemu or host: run this firmware (an ELF for qemu, the host "
+                             "port's executable for host) instead of building the default one")
     parser.set_defaults(handler=_run_emulate)
 
 
@@ -340,7 +343,9 @@ def _run_emulate(args, parser) -> int:
 
     from tinyml_pipeline.tools.emulate import EmulatorError, start
 
-    with start(args.target, Firmware(args.workspace), imu_replay=args.imu,
+    if args.image and args.target == "renode":
+        parser.error("--image goes with --target qemu or host")
+    with start(args.target, Firmware(args.workspace), imu_replay=args.imu, image=args.image,
                quiet=args.quiet) as emulator:
         print(emulator.url, flush=True)
         print(f"{args.target} emulator running; Ctrl-C stops it", file=sys.stderr)
@@ -403,7 +408,55 @@ def _add_validate(commands) -> None:
     parser.add_argument("--image", type=Path,
                         help="with --emulator qemu or host: run this ELF or executable instead "
                              "of building the default image")
+    parser.add_argument("--shard", metavar="K/N", type=_shard,
+                        help="validate only the K-th of N disjoint slices of the test set: the "
+                             "samples i with i %% N == K-1; join the shards' reports with "
+                             "`tinyml report merge`")
     parser.set_defaults(handler=_run_validate)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from tinyml_pipeline.tools.validation.shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except TinyMLError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--shard {text!r}: ")) from None
+
+
+def _add_report(commands) -> None:
+    parser = commands.add_parser("report", help="work with validation reports")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    merge = actions.add_parser(
+        "merge", help="join the reports of the shards of one validation",
+        description="Join the report directories of `tinyml validate --shard K/N` runs (shards "
+                    "1..N each once, of the same model, sha256 and test set) into one report in "
+                    "--out, with the format and totals of an unsharded run. The desktop "
+                    "reference is recomputed from --models-dir. Exit 0 when every model meets "
+                    "the gate, 1 when not, 2 on bad input.")
+    merge.add_argument("directories", type=Path, nargs="+", metavar="REPORT_DIR",
+                       help="a shard's --report directory")
+    merge.add_argument("--out", type=Path, required=True, metavar="DIR",
+                       help="where the merged report goes")
+    merge.add_argument("--models-dir", type=Path,
+                       help="where <name>/model.tflite and card.json are (default: the "
+                            "workspace's models/)")
+    merge.add_argument("--min-agreement", type=_fraction,
+                       help="the gate (default: the one the shards were validated against)")
+    merge.set_defaults(handler=_run_report_merge)
+
+
+def _run_report_merge(args, parser) -> int:
+    from tinyml_pipeline.tools.validation.merge import merge
+    from tinyml_pipeline.tools.validation.report import summary_lines, total_line
+
+    import_tensorflow_quietly()
+    summary = merge(args.directories, args.out, args.workspace, args.models_dir,
+                    args.min_agreement)
+    for report in summary["models"].values():
+        print("\n".join(summary_lines(report)))
+    print(total_line(summary["totals"]))
+    return 0 if summary["totals"]["passed"] else 1
 
 
 def _fraction(text: str) -> float:
@@ -422,7 +475,6 @@ def _run_validate(args, parser) -> int:
         parser.error("--image goes with --emulator qemu or host")
     if args.port and args.jobs not in (1, len(args.port)):
         parser.error(f"--jobs {args.jobs} with {len(args.port)} --port: give one port per job")
-    import_tensorflow_quietly()
     if args.trace_layers < 0:
         parser.error("--trace-layers must be 0 or more")
     return run(Options(models=args.model, data=args.data,
@@ -433,7 +485,7 @@ def _run_validate(args, parser) -> int:
                        jobs=len(args.port) if args.port else args.jobs,
                        limit=args.limit, report_dir=args.report,
                        min_agreement=args.min_agreement, resume=args.resume,
-                       timeout=args.timeout, quiet=args.quiet))
+                       timeout=args.timeout, quiet=args.quiet, shard=args.shard))
 
 
 def _add_capture(commands) -> None:
@@ -577,6 +629,7 @@ def build_parser(workspace: Workspace | None = None) -> argparse.ArgumentParser:
     _add_emulate(commands)
     _add_capture(commands)
     _add_validate(commands)
+    _add_report(commands)
     _add_bench(commands)
     return parser
 

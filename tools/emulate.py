@@ -90,6 +90,11 @@ def start(target: str, firmware: Firmware, *, imu_replay: Path | None = None,
         image = firmware.build(target, quiet=quiet)
     elif not Path(image).is_file():
         raise EmulatorError(f"{image}: no such image")
+    elif target == "qemu":
+        # QEMU would start on any file and the link would just never answer: refuse it here.
+        from tinyml_pipeline.tools.elf import read_elf
+
+        read_elf(image)
     if target == "host":
         return _start_host(image, imu_replay)
     return _start_qemu(image, imu_replay)

@@ -58,8 +58,10 @@ def open_transport(port: str | None = None, baudrate: int = DEFAULT_BAUDRATE):
 
     if port is None:
         port = find_board_port()
+    # pyserial's RFC 2217 client refuses a write timeout (NotImplementedError); its writes go
+    # to a TCP socket, which does not block on a stuck device the way a serial port can.
+    limits = {} if str(port).startswith("rfc2217://") else {"write_timeout": 5}
     try:
-        return serial.serial_for_url(port, baudrate=baudrate, timeout=READ_POLL_S,
-                                     write_timeout=5)
+        return serial.serial_for_url(port, baudrate=baudrate, timeout=READ_POLL_S, **limits)
     except (serial.SerialException, ValueError, OSError) as error:
         raise ProtocolError(f"cannot open {port}: {error}") from None

@@ -19,13 +19,17 @@ FORMAT_VERSION = 1
 
 
 class Journal:
-    def __init__(self, path: Path, reference, resume: bool):
+    def __init__(self, path: Path, reference, resume: bool,
+                 shard: tuple[int, int] | None = None):
         self.path = Path(path)
         self.samples: dict[int, dict] = {}  # index -> its sample line, from every session
         self.sessions: list[dict] = []  # "session" lines, each with its "end" merged in
         header = {"kind": "run", "format": FORMAT_VERSION, "model": reference.name,
                   "sha256": reference.sha256, "dataset": reference.dataset,
                   "samples": reference.count}
+        if shard is not None:  # which slice of the test set (tools/validation/shard.py)
+            header["shard"] = {"index": shard[0], "count": shard[1]}
+        self.header = header
         if resume and self.path.is_file():
             self._load(header)
             self._stream = self.path.open("a", encoding="utf-8")
@@ -49,10 +53,11 @@ class Journal:
             raise InputError(f"{self.path}: not a validation journal; move it away or run "
                              "without --resume")
         found = lines[0]
-        for key in ("model", "sha256", "dataset", "samples"):
-            if found.get(key) != header[key]:
+        for key in ("model", "sha256", "dataset", "samples", "shard"):
+            if found.get(key) != header.get(key):
                 raise InputError(f"{self.path} holds results for {key} {found.get(key)!r}, this "
-                                 f"run has {header[key]!r}; run without --resume to start over")
+                                 f"run has {header.get(key)!r}; run without --resume to start "
+                                 "over")
         for number, line in enumerate(lines[1:], start=2):
             kind = line.get("kind") if isinstance(line, dict) else None
             if kind == "sample":

@@ -19,8 +19,10 @@ from tinyml_pipeline.tools.transport import (
 )
 from tinyml_pipeline.tools.workspace import Workspace
 
-# QEMU holds UART input back for about a second after it starts; a board may still be booting.
-FIRST_REPLY_TIMEOUT_S = 15.0
+# Added to --timeout for the first HELLO of an emulator this run started: QEMU holds UART input
+# back for about a second after it starts, and longer on a loaded machine. A port given (a
+# board, or an emulator someone else started) gets --timeout alone.
+EMULATOR_START_ALLOWANCE_S = 10.0
 
 
 class StaleFirmware(InputError):
@@ -101,11 +103,13 @@ def _connect(name: str, url: str, timeout: float, wrap_transport, emulator) -> L
         transport = wrap_transport(transport)
     device = Device(transport, timeout=timeout)
     try:
+        first = timeout + (EMULATOR_START_ALLOWANCE_S if emulator is not None else 0.0)
         try:
-            hello = device.hello(timeout=FIRST_REPLY_TIMEOUT_S)
+            hello = device.hello(timeout=first)
         except DeviceTimeout:
-            raise ProtocolError(f"{name}: no answer to HELLO within {FIRST_REPLY_TIMEOUT_S:g} s: "
-                                "is the firmware flashed, and is this its port?") from None
+            raise ProtocolError(f"{name}: no answer to HELLO within {first:g} s: is the "
+                                "firmware flashed, and is this its port? (--timeout sets the "
+                                "wait)") from None
         models = {info.name: info for info in device.models(hello.model_count)}
     except BaseException:
         device.close()
@@ -115,22 +119,21 @@ def _connect(name: str, url: str, timeout: float, wrap_transport, emulator) -> L
     return Link(name, device, hello, models, emulator)
 
 
-def check_models(link: Link, model_files: dict[str, Path]) -> dict[str, ModelInfo]:
+def check_models(link: Link, model_files: dict[str, Path],
+                 hint=lambda: "rebuild and flash the firmware") -> dict[str, ModelInfo]:
     """The device's entry for each model, after checking that it holds exactly the model in
-    `model_files` (name -> .tflite path): the same sha256."""
+    `model_files` (name -> .tflite path): the same sha256. `hint()`: what to run instead."""
     found = {}
     for name, model_file in model_files.items():
         info = link.models.get(name)
         if info is None:
             raise StaleFirmware(f"{link.name} has no model {name!r} (it has "
-                                f"{', '.join(sorted(link.models)) or 'none'}): build and flash "
-                                "firmware that includes it")
+                                f"{', '.join(sorted(link.models)) or 'none'}): {hint()}")
         expected = sha256_of(model_file)
         if info.sha256 != expected:
             raise StaleFirmware(
                 f"{link.name} runs a different {name} model: device sha256 {info.sha256}, "
-                f"{model_file} sha256 {expected}. The firmware is stale: run `tinyml convert` "
-                "and rebuild (tinyml firmware build / flash)")
+                f"{model_file} sha256 {expected}. The firmware is stale; {hint()}")
         found[name] = info
     return found
 

@@ -27,8 +27,11 @@ def _agreement(outputs: np.ndarray, expected: np.ndarray, indices: np.ndarray) -
             "differing_samples": [int(i) for i in indices[np.flatnonzero(per_sample)[:20]]]}
 
 
-def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
-    """The report of everything the journal holds (all sessions), for one model."""
+def build(reference, journal, links: list[dict], min_agreement: float,
+          shard: tuple[int, int] | None = None) -> dict:
+    """The report of everything the journal holds (all sessions), for one model; `shard` (K, N)
+    when the run covered only that slice of the test set (tools/validation/shard.py)."""
+    from tinyml_pipeline.tools.validation.shard import shard_size
     indices = np.array(sorted(journal.samples), dtype=np.int64)
     lines = [journal.samples[int(i)] for i in indices]
     width = reference.tflm.shape[1]
@@ -41,7 +44,7 @@ def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
     report = {
         "model": reference.name, "sha256": reference.sha256, "dataset": reference.dataset,
         "test_samples": reference.count, "validated": len(indices),
-        "complete": len(indices) == reference.count,
+        "complete": len(indices) == shard_size(reference.count, shard),
         "tflm": tflm_agreement, "litert": litert_agreement,
         "accuracy": _accuracy(reference, outputs, indices),
         "tensor_metrics": reference.tensor_metrics(outputs, indices) if len(indices) else None,
@@ -52,6 +55,8 @@ def build(reference, journal, links: list[dict], min_agreement: float) -> dict:
         "firmware": links,
         "min_agreement": min_agreement,
     }
+    if shard is not None:
+        report["shard"] = {"index": shard[0], "count": shard[1]}
     if reference.is_classification:
         predictions = reference.predictions(outputs)
         agree = int(np.sum(predictions == reference.predictions(reference.tflm[indices])))
@@ -189,3 +194,27 @@ def summary_lines(report: dict) -> list[str]:
                      f"{speed['bytes_sent_per_sample']:.0f} bytes sent per sample, "
                      f"{report['retries']} retries")
     return lines
+
+
+def summary(reports: list[dict], min_agreement: float, seconds: float) -> dict:
+    """The top-level report.json: every model's report and the totals over them."""
+    validated = sum(report["validated"] for report in reports)
+    exact = sum(report["tflm"]["exact"] for report in reports)
+    failed = [report["model"] for report in reports if not report["passed"]]
+    totals = {"models": [report["model"] for report in reports], "validated": validated,
+              "exact": exact, "fraction": exact / validated if validated else None,
+              "min_agreement": min_agreement,
+              "retries": sum(report["retries"] for report in reports),
+              "seconds": round(seconds, 2), "passed": not failed,
+              "below_gate": failed}
+    return {"totals": totals, "models": {report["model"]: report for report in reports}}
+
+
+def total_line(totals: dict) -> str:
+    failed = totals["below_gate"]
+    verdict = "PASS" if not failed else f"FAIL ({', '.join(failed)} below the gate)"
+    count = len(totals["models"])
+    return (f"TOTAL {count} model{'s' if count != 1 else ''}, {totals['validated']} samples: "
+            f"{totals['exact']}/{totals['validated']} exact ({_percent(totals['fraction'])}) "
+            f"against a gate of {totals['min_agreement']:.2%}, {totals['retries']} retries, "
+            f"{totals['seconds']:.1f} s: {verdict}")

@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.console import import_tensorflow_quietly
 from tinyml_pipeline.tools.framing import ProtocolError
 from tinyml_pipeline.tools.validation import desktop, layer_trace
 from tinyml_pipeline.tools.validation import links as links_module
 from tinyml_pipeline.tools.validation import report as report_module
 from tinyml_pipeline.tools.validation.journal import Journal
 from tinyml_pipeline.tools.validation.lock import report_directory_locked
+from tinyml_pipeline.tools.validation.shard import shard_indices
 from tinyml_pipeline.tools.validation.stream import Outcome, stream
 from tinyml_pipeline.tools.workspace import Workspace
 
@@ -46,6 +48,7 @@ class Options:
     data: Path | None = None  # a test set instead of the one each model's card names
     trace_layers: int = 1  # differing samples traced layer by layer (LAYER_OUTPUT); 0: none
     quiet: bool = False
+    shard: tuple[int, int] | None = None  # (K, N): only samples i with i % N == K - 1
     wrap_transport: object = None  # tests: a wrapper around each link's transport
 
 
@@ -82,9 +85,12 @@ def _run_locked(options: Options, out) -> int:
                                     image=options.image, jobs=options.jobs, timeout=options.timeout,
                                     quiet=options.quiet, wrap_transport=options.wrap_transport)
     try:
+        # Only now, so that a wrong --port or a missing board fails before seconds of import.
+        import_tensorflow_quietly()
         # Refused before any work when a device holds other models than models/ does.
         files = {name: desktop.model_file(directory) for name, directory in directories.items()}
-        on_device = [links_module.check_models(link, files) for link in links]
+        on_device = [links_module.check_models(link, files, _hint(options, link, directories))
+                     for link in links]
         references = [desktop.prepare(options.workspace, directory, options.limit, progress,
                                       options.data)
                       for directory in directories.values()]
@@ -130,15 +136,25 @@ def model_directories(models: list[str], models_dir: Path) -> dict[str, Path]:
     return found
 
 
+def _hint(options: Options, link, directories: dict[str, Path]):
+    from tinyml_pipeline.tools.validation.rebuild_hint import rebuild_commands
+
+    emulator = link.emulator.target if link.emulator is not None else None
+    port = None if emulator else link.name
+    return lambda: rebuild_commands(directories, Path(options.models_dir), options.workspace,
+                                    emulator, port)
+
+
 def _validate_model(reference, links, model_indices, options: Options, progress, out) -> dict:
     directory = Path(options.report_dir) / reference.name
-    journal = Journal(directory / "results.jsonl", reference, options.resume)
+    journal = Journal(directory / "results.jsonl", reference, options.resume, options.shard)
     identities = [link.identity() | {"model_ram_bytes": link.models[reference.name].ram_bytes}
                   for link in links]
-    pending = [i for i in range(reference.count) if i not in journal.samples]
+    wanted = shard_indices(reference.count, options.shard)
+    pending = [i for i in wanted if i not in journal.samples]
     journal.start_session(identities, len(links))
     bar = progress(f"{reference.name} on {len(links)} link{'s' if len(links) > 1 else ''}",
-                   reference.count, reference.count - len(pending))
+                   len(wanted), len(wanted) - len(pending))
     counted = {"samples": 0, "bytes": 0}
 
     def record(outcome: Outcome) -> None:
@@ -167,7 +183,8 @@ def _validate_model(reference, links, model_indices, options: Options, progress,
         journal.end_session(reason, counted["samples"], time.monotonic() - began,
                             counted["bytes"])
         journal.close()
-        report = report_module.build(reference, journal, identities, options.min_agreement)
+        report = report_module.build(reference, journal, identities, options.min_agreement,
+                                     options.shard)
         if traces:
             report["layer_trace"] = traces
         atomic_write_text(directory / "report.json", json.dumps(report, indent=2) + "\n")
@@ -176,7 +193,7 @@ def _validate_model(reference, links, model_indices, options: Options, progress,
                         + [layer_trace.summary_line(trace) for trace in traces]),
               file=out, flush=True)
     if reason != "complete":
-        raise LinkFailed(f"{reason}. {report['validated']} of {reference.count} "
+        raise LinkFailed(f"{reason}. {report['validated']} of {len(wanted)} "
                          f"{reference.name} results are kept in {directory / 'results.jsonl'}; "
                          "run again with --resume to finish")
     return report
@@ -217,21 +234,8 @@ def _sample_line(reference, outcome: Outcome) -> dict:
 
 
 def _finish(reports: list[dict], options: Options, seconds: float, out) -> int:
-    validated = sum(report["validated"] for report in reports)
-    exact = sum(report["tflm"]["exact"] for report in reports)
-    failed = [report["model"] for report in reports if not report["passed"]]
-    totals = {"models": [report["model"] for report in reports], "validated": validated,
-              "exact": exact, "fraction": exact / validated if validated else None,
-              "min_agreement": options.min_agreement,
-              "retries": sum(report["retries"] for report in reports),
-              "seconds": round(seconds, 2), "passed": not failed,
-              "below_gate": failed}
-    summary = {"totals": totals, "models": {report["model"]: report for report in reports}}
+    summary = report_module.summary(reports, options.min_agreement, seconds)
     atomic_write_text(Path(options.report_dir) / "report.json",
                       json.dumps(summary, indent=2) + "\n")
-    verdict = "PASS" if not failed else f"FAIL ({', '.join(failed)} below the gate)"
-    print(f"TOTAL {len(reports)} model{'s' if len(reports) != 1 else ''}, {validated} samples: "
-          f"{exact}/{validated} exact ({totals['fraction']:.2%}) against a gate of "
-          f"{options.min_agreement:.2%}, {totals['retries']} retries, {seconds:.1f} s: "
-          f"{verdict}", file=out, flush=True)
-    return 0 if not failed else 1
+    print(report_module.total_line(summary["totals"]), file=out, flush=True)
+    return 0 if summary["totals"]["passed"] else 1

@@ -1,0 +1,167 @@
+"""`tinyml report merge`: one report from the report directories of the shards of one
+validation (`tinyml validate --shard K/N`). The shards' journals are checked against each other
+(same model, sha256, data set and test set size; shards 1..N each once; no sample twice), joined
+into one results.jsonl and the report rebuilt from it by the same builder as an unsharded run,
+against the desktop reference of the model, whose sha256 must be the one the shards validated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tinyml_pipeline.tools.atomic import atomic_write_text
+from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.validation import desktop
+from tinyml_pipeline.tools.validation import report as report_module
+from tinyml_pipeline.tools.validation.journal import Journal
+from tinyml_pipeline.tools.validation.shard import shard_indices
+from tinyml_pipeline.tools.workspace import Workspace
+
+JOURNAL = "results.jsonl"
+
+
+def _read_journal(path: Path) -> list[dict]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except OSError as error:
+        raise InputError(f"{path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not a validation journal (line {error.lineno}: "
+                         f"{error.msg})") from None
+    if not lines or not isinstance(lines[0], dict) or lines[0].get("kind") != "run":
+        raise InputError(f"{path}: not a validation journal")
+    return lines
+
+
+def _models_of(directory: Path) -> list[str]:
+    if not directory.is_dir():
+        raise InputError(f"{directory}: no such report directory")
+    names = sorted(path.parent.name for path in directory.glob(f"*/{JOURNAL}"))
+    if not names:
+        raise InputError(f"{directory}: no <model>/{JOURNAL} in it (not a validate --report "
+                         "directory)")
+    return names
+
+
+def check_shards(journals: dict[Path, list[dict]]) -> None:
+    """Refuses, in one line, shards that are not the disjoint, complete split of one run."""
+    first_path, first = next(iter(journals.items()))
+    header = first[0]
+    seen: dict[int, Path] = {}
+    count = None
+    for path, lines in journals.items():
+        found = lines[0]
+        for key in ("model", "sha256", "dataset", "samples"):
+            if found.get(key) != header.get(key):
+                raise InputError(f"{path} has {key} {found.get(key)!r}, {first_path} has "
+                                 f"{header.get(key)!r}: not shards of one validation")
+        shard = found.get("shard")
+        if shard is None:
+            raise InputError(f"{path} is not a shard (validated without --shard)")
+        if count is not None and shard["count"] != count:
+            raise InputError(f"{path} is shard {shard['index']}/{shard['count']}, the others "
+                             f"are of {count}")
+        count = shard["count"]
+        if shard["index"] in seen:
+            raise InputError(f"{path} and {seen[shard['index']]} are both shard "
+                             f"{shard['index']}/{count}")
+        seen[shard["index"]] = path
+        wanted = set(shard_indices(found["samples"], (shard["index"], count)))
+        for line in lines:
+            if line.get("kind") == "sample" and line.get("index") not in wanted:
+                raise InputError(f"{path}: sample {line.get('index')!r} is not in shard "
+                                 f"{shard['index']}/{count}")
+    missing = sorted(set(range(1, count + 1)) - set(seen))
+    if missing:
+        raise InputError(f"shard{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(f'{k}/{count}' for k in missing)} missing")
+
+
+def _joined(journals: dict[Path, list[dict]]) -> list[dict]:
+    """One journal: the run line without the shard, then every shard's sessions in shard order."""
+    ordered = sorted(journals.values(), key=lambda lines: lines[0]["shard"]["index"])
+    header = {key: value for key, value in ordered[0][0].items() if key != "shard"}
+    return [header] + [line for lines in ordered for line in lines[1:]]
+
+
+def merge(directories: list[Path], out: Path, workspace: Workspace,
+          models_dir: Path | None = None, min_agreement: float | None = None) -> dict:
+    """Writes `out`/<model>/results.jsonl, report.json and plot, and `out`/report.json; returns
+    the latter. `min_agreement`: default, the shards' own gate (they must agree)."""
+    directories = [Path(directory) for directory in directories]
+    out = Path(out)
+    if any(out.resolve() == directory.resolve() for directory in directories):
+        raise InputError(f"--out {out} is one of the shards; give a new directory")
+    resolved = [directory.resolve() for directory in directories]
+    for i, directory in enumerate(resolved):
+        if directory in resolved[:i]:
+            raise InputError(f"{directories[i]} is given twice")
+    names = _models_of(directories[0])
+    for directory in directories[1:]:
+        if _models_of(directory) != names:
+            raise InputError(f"{directory} holds models {', '.join(_models_of(directory))}, "
+                             f"{directories[0]} holds {', '.join(names)}")
+    every = {name: {d / name / JOURNAL: _read_journal(d / name / JOURNAL) for d in directories}
+             for name in names}
+    for journals in every.values():
+        check_shards(journals)
+    gates = {_gate(directory) for directory in directories}
+    if min_agreement is None:
+        if len(gates) > 1:
+            raise InputError("the shards were validated against different --min-agreement "
+                             "gates; give one with --min-agreement")
+        min_agreement = gates.pop()
+    models_dir = Path(models_dir or workspace.models)
+    references = {}
+    for name, journals in every.items():  # every check before anything is written
+        header = next(iter(journals.values()))[0]
+        reference = desktop.prepare(workspace, models_dir / name, header["samples"])
+        if reference.sha256 != header["sha256"]:
+            raise InputError(f"{models_dir / name} has sha256 {reference.sha256[:12]}..., the "
+                             f"shards validated {header['sha256'][:12]}...; merge against the "
+                             "model they ran (--models-dir)")
+        if reference.dataset != header.get("dataset"):
+            raise InputError(f"the shards validated {name} on {header.get('dataset')}, its card "
+                             f"names {reference.dataset}: merge takes the card's test set")
+        if reference.count != header["samples"]:
+            raise InputError(f"the shards validated {header['samples']} {name} samples, its "
+                             f"test set has {reference.count}")
+        references[name] = reference
+    reports = [_merge_model(references[name], journals, out / name, min_agreement)
+               for name, journals in every.items()]
+    seconds = sum(_top_seconds(directory) for directory in directories)  # machine time, summed
+    summary = report_module.summary(reports, min_agreement, seconds)
+    atomic_write_text(out / "report.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _merge_model(reference, journals, directory: Path, min_agreement: float) -> dict:
+    lines = _joined(journals)
+    path = directory / JOURNAL
+    atomic_write_text(path, "".join(json.dumps(line, separators=(",", ":")) + "\n"
+                                    for line in lines))
+    journal = Journal(path, reference, resume=True)  # reads it back as a resume would
+    journal.close()
+    links = [link for session in journal.sessions for link in session.get("links", [])]
+    report = report_module.build(reference, journal, links, min_agreement)
+    atomic_write_text(directory / "report.json", json.dumps(report, indent=2) + "\n")
+    report_module.plot(report, reference, journal, directory)
+    return report
+
+
+def _top(directory: Path) -> dict:
+    path = directory / "report.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise InputError(f"{path} is missing or not JSON (the shard's run did not "
+                         "finish)") from None
+
+
+def _gate(directory: Path) -> float:
+    return _top(directory)["totals"]["min_agreement"]
+
+
+def _top_seconds(directory: Path) -> float:
+    return _top(directory)["totals"]["seconds"]
