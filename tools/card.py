@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import platform
+from importlib import metadata
 from pathlib import Path
 
 from tinyml_pipeline.tools.atomic import atomic_write_text
@@ -85,6 +87,21 @@ class ModelCard:
         fields = dataclasses.asdict(self)
         # card_version first, as cards have always been written.
         return {"card_version": fields.pop("card_version"), **fields}
+
+
+# The packages that shape a model's bytes, recorded in every card's "versions".
+RECORDED_PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert",
+                     "tflite-micro", "numpy")
+
+
+def package_versions() -> dict:
+    found = {"python": platform.python_version()}
+    for package in RECORDED_PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
 
 
 def card_from_dict(entry: dict, source: str) -> ModelCard:

@@ -4,16 +4,14 @@ card through the same function."""
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from tinyml_pipeline.tools import testset
 from tinyml_pipeline.tools.atomic import atomic_write_bytes
-from tinyml_pipeline.tools.card import TASK_KINDS, ModelCard, write_card
+from tinyml_pipeline.tools.card import TASK_KINDS, ModelCard, package_versions, write_card
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 from tinyml_pipeline.tools.workspace import Workspace, shown
@@ -84,16 +82,6 @@ def _labels(kind: str, description: Description, y: np.ndarray | None, outputs: 
     return labels
 
 
-def _versions() -> dict:
-    found = {"python": platform.python_version()}
-    for package in ("tensorflow", "ai-edge-litert", "tflite-micro", "numpy"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def _parameters(model: TFLiteModel) -> int:
     return int(sum(np.prod(model.tensor(index).shape, dtype=np.int64)
                    for index in range(model.tensor_count) if model.tensor(index).is_constant))
@@ -157,7 +145,7 @@ def build_card(model: TFLiteModel, description: Description, out: Path, workspac
                         "loads and invokes the model",
         training=training or {},
         calibration=calibration or {},
-        versions=_versions(),
+        versions=package_versions(),
     )
 
 

@@ -9,14 +9,13 @@ import dataclasses
 import platform
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from tinyml_pipeline.tools import testset
 from tinyml_pipeline.tools.atomic import atomic_write_bytes
-from tinyml_pipeline.tools.card import ModelCard, write_card
+from tinyml_pipeline.tools.card import ModelCard, package_versions, write_card
 from tinyml_pipeline.tools.metrics import confusion_matrix
 from tinyml_pipeline.tools.reference import LiteRTRunner, measure_tflm_arena, run_all
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
@@ -56,17 +55,6 @@ class TrainOptions:
     qat_epochs: int | None = None
     subset: int | None = None  # train on the first N training samples only (smoke runs)
     captures: Path | None = None  # train on recorded IMU data (tinyml capture) instead
-
-
-def _versions() -> dict:
-    found = {"python": platform.python_version()}
-    for package in ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert",
-                    "tflite-micro", "numpy"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
 
 
 def _log(message: str) -> None:
@@ -244,7 +232,7 @@ def build_card(*, options: TrainOptions, data: datasets.Dataset, parameters: int
         },
         calibration={"source": data.calibration_source, "count": len(calibration),
                      "indices": calibration},
-        versions=_versions(),
+        versions=package_versions(),
     )
 
 
