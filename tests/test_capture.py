@@ -321,4 +321,4 @@ def test_train_activity_on_the_captures(recorded, tmp_path, capsys):
     assert model.inputs[0].shape == (1, 100, 6) and model.outputs[0].shape == (1, 3)
     # evaluate finds the captures through the card, as validation will
     assert main(["-q", "evaluate", str(out)]) == 0
-    assert "15 test samples of captures" in capsys.readouterr().out
+    assert "15 test samples of test_x.npy" in capsys.readouterr().out  # written beside the model
