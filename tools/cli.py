@@ -63,11 +63,13 @@ def _add_evaluate(commands) -> None:
         "evaluate", help="run an int8 model in LiteRT and TFLM and compare",
         description="Run models/<name>/model.tflite over its whole test set in the LiteRT "
                     "interpreter and in TFLite Micro's host interpreter; report both accuracies "
-                    "and how many outputs are bit-identical. Exit 1 if any output differs by "
-                    "more than --tolerance LSB.")
+                    "and how many outputs are bit-identical. LiteRT is not the board's runtime, so "
+                    "a difference is reported, not failed, unless --tolerance is given: then exit "
+                    "1 if any output differs by more than that many LSB.")
     parser.add_argument("model_dir", type=Path, help="a model directory, e.g. models/digits")
-    parser.add_argument("--tolerance", type=_non_negative_int, default=0,
-                        help="largest accepted difference in LSB (default 0: bit-identical)")
+    parser.add_argument("--tolerance", type=_non_negative_int, metavar="LSB",
+                        help="fail (exit 1) when LiteRT and TFLM differ by more than this "
+                             "(0: require bit-identical outputs; default: report only)")
     parser.add_argument("--litert-kernels", choices=("optimized", "reference"),
                         default="optimized",
                         help="LiteRT's default optimized builtin kernels (default) or its "
@@ -245,6 +247,12 @@ def _run_evaluate(args, parser) -> int:
     print(format_report(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result.as_dict(), indent=2) + "\n")
+    if args.tolerance is None:
+        if result.max_difference_lsb:
+            # The board is checked against TFLM (validate); LiteRT's kernels may round otherwise.
+            print(f"note: LiteRT and TFLM differ by up to {result.max_difference_lsb} LSB; "
+                  f"--tolerance N makes that a failure", file=sys.stderr)
+        return 0
     if result.max_difference_lsb > args.tolerance:
         print(f"FAIL: outputs differ by up to {result.max_difference_lsb} LSB "
               f"(tolerance {args.tolerance})", file=sys.stderr)
