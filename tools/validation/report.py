@@ -111,8 +111,9 @@ def plot(report: dict, reference, journal, directory: Path) -> Path | None:
     directory = Path(directory)
     if not report["validated"] or reference.labels is None:
         return None
+    # Two lines: as one, the title was cut off at a four-class figure's width.
     title = (f"{report['model']} on {report['firmware'][0]['board'] if report['firmware'] else '?'}"
-             f": {report['validated']} of {report['test_samples']} test samples")
+             f"\n{report['validated']} of {report['test_samples']} test samples")
     if reference.is_classification:
         path = directory / "confusion.png"
         plots.confusion_plot(np.array(report["confusion"]["matrix"]), reference.class_names,
