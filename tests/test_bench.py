@@ -105,6 +105,15 @@ def test_linear_figures_are_complete_and_consistent(linear):
         assert variant["over_lower_bound"] == median / (model["macs"] / 2)
         assert variant["layers"][0]["op"] == "FULLY_CONNECTED"
     assert cost["lower_bound"]["instructions"] == 0.5
+    # The cycle estimate traces sample 0 of the DSP build: as many instructions as the image
+    # counts for it, give or take the counter's own, and at least a cycle each.
+    estimate = cost["cycle_estimate"]
+    assert estimate["image_count"] == cost["variants"]["dsp"]["per_sample"]["cost"][0]
+    assert abs(estimate["instructions"] - estimate["image_count"]) <= 200
+    assert estimate["cycles"] >= estimate["instructions"]
+    assert estimate["cycles_per_mac"] == estimate["cycles"] / model["macs"]
+    assert sum(f["instructions"] for f in estimate["by_class"].values()) == \
+        estimate["instructions"]
     # Flash: every byte attributed, and the weights are exactly the plan's filter and bias.
     assert flash["total"] == flash["image_flash"] > 0
     assert flash["weights"] == _weight_bytes(plan) > 0

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from tinyml_pipeline.tools.bench import fit, image, measure, model, report
+from tinyml_pipeline.tools.bench import cycles, fit, image, measure, model, report
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.firmware import Firmware
 from tinyml_pipeline.tools.reference import measure_tflm_arena
@@ -71,9 +71,15 @@ def run_bench(source: str | Path, firmware: Firmware, *, target: str = "qemu",
             measure.check_outputs(records.outputs, expected,
                                   f"{bench.name} on {_where(built)}")
             results[built.variant] = records
+    traced = None
+    if target == "qemu":
+        say(f"{bench.name}: tracing one inference on QEMU (DSP paths on) for the cycle "
+            f"estimate")
+        with _timed(seconds, "cycles"):
+            traced = cycles.traced_inference(images[0].elf, 0, inputs[0])
     seconds["total"] = time.monotonic() - started
     return report.assemble(bench, converted.plan, target, runs, seed, images, results,
-                           tflm_arena, directory, seconds)
+                           tflm_arena, directory, seconds, traced)
 
 
 def _where(built: image.Image) -> str:

@@ -7,11 +7,12 @@ little with the input: saturation and clamping branches), with the minimum and m
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 
-from tinyml_pipeline.tools.bench import flash, machine, macs
+from tinyml_pipeline.tools.bench import cycles, flash, machine, macs
 from tinyml_pipeline.tools.bench.image import Image
 from tinyml_pipeline.tools.bench.model import BenchModel
 from tinyml_pipeline.tools.compiler.planner import Plan
@@ -35,6 +36,10 @@ RAM_NOTE = ("plan arena: every activation and scratch buffer at the converter's 
             "(repainted before it, read after it); TFLM arena: the smallest arena TFLM's host "
             "interpreter runs the model with (tflite_micro, 64-bit host: an upper bound for a "
             "32-bit board), without TFLM's own stack")
+CYCLE_MODEL = ("Cortex-M4 instruction timings (Arm's Technical Reference Manual) over the "
+               "instructions QEMU executed in one traced inference: zero-wait-state memory, no "
+               "cache misses or interrupts, pipeline refill P = 2 (taken branch 3 cycles), "
+               "divides at their worst 12; see tools/bench/cycles.py")
 FLASH_NOTE = ("attributed from the linker map of the one-model image: runtime = the layer "
               "loop, backend and the kernels this model links (runtime.c, builtin_backend.c, "
               "op_*.c); plan = layer parameter structs, requantization tables, layer table, "
@@ -89,9 +94,24 @@ def variant_figures(records: Records, rows: list[dict], total_macs: int, target:
     }
 
 
+def cycle_estimate(traced: cycles.CycleCount, total_macs: int, image_count: int) -> dict:
+    """The DSP build's first sample, traced: instructions by class and the cycles the
+    Cortex-M4 model gives them (tools/bench/cycles.py)."""
+    return {"sample": 0, "build": "dsp",
+            "instructions": traced.total_instructions,
+            "image_count": image_count,
+            "cycles": traced.total_cycles,
+            "cycles_per_mac": _ratio(traced.total_cycles, total_macs),
+            "cycles_per_instruction": _ratio(traced.total_cycles, traced.total_instructions),
+            "by_class": {kind: {"instructions": traced.instructions.get(kind, 0),
+                                "cycles": traced.cycles.get(kind, 0)}
+                         for kind in cycles.CLASSES if traced.instructions.get(kind, 0)},
+            "model": CYCLE_MODEL}
+
+
 def assemble(bench: BenchModel, plan: Plan, target: str, runs: int, seed: int,
              images: list[Image], results: dict[str, Records], tflm_arena: int,
-             directory: Path, seconds: dict) -> dict:
+             directory: Path, seconds: dict, traced: cycles.CycleCount | None = None) -> dict:
     rows = layer_rows(bench, plan)
     total_macs = sum(row["macs"] for row in rows)
     variants = {variant: variant_figures(records, rows, total_macs, target)
@@ -106,6 +126,9 @@ def assemble(bench: BenchModel, plan: Plan, target: str, runs: int, seed: int,
                                          variants["dsp"]["per_inference"]["median"])
         cost["lower_bound"] = {"instructions": macs.lower_bound_instructions(total_macs),
                                "assumes": LOWER_BOUND}
+    if traced is not None:
+        cost["cycle_estimate"] = cycle_estimate(traced, total_macs,
+                                                int(results["dsp"].costs[0]))
     first = images[0]
     stack = results[first.variant].invoke_stack
     high_water = results[first.variant].stack_high_water
@@ -200,6 +223,19 @@ def format_table(result: dict) -> str:
         bound = cost["lower_bound"]["instructions"]
         row("lower bound (MACs / 2)", [_n(bound, 1 if bound < 100 else 0)] * len(figures))
         row("over the lower bound", [_x(f["over_lower_bound"]) for f in figures])
+    estimate = cost.get("cycle_estimate")
+    if estimate:
+        row("est. M4 cycles (sample 0)", [_n(estimate["cycles"])])
+        row("est. M4 cycles per MAC", [_n(estimate["cycles_per_mac"], 2)])
+        lines.extend(textwrap.wrap(
+            "by class (instructions / cycles): " + ", ".join(
+                f"{kind} {_n(figure['instructions'])} / {_n(figure['cycles'])}"
+                for kind, figure in estimate["by_class"].items()),
+            width=100, initial_indent="  ", subsequent_indent="    "))
+        lines.extend(textwrap.wrap(
+            f"traced {estimate['instructions']:,} instructions, the image counts "
+            f"{estimate['image_count']:,}; model: {estimate['model']}",
+            width=100, initial_indent="  ", subsequent_indent="    "))
     lines.append("")
     lines.append(f"{'layer':<6}{'op':<20}{'MACs':>12}"
                  + "".join(f"{VARIANT_NAMES[v]:>14}{'/MAC':>8}" for v in variants)
