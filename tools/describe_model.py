@@ -105,7 +105,8 @@ def build_card(model: TFLiteModel, description: Description, out: Path, workspac
     scores, kind, labels = {}, description.kind or "tensors", description.labels
     if description.test is not None:
         test_entry = testset.describe(description.test, workspace, out, description.divide_by)
-        arrays = testset.load(test_entry, workspace, out)
+        arrays = testset.load(test_entry, workspace, out,
+                              per_sample=testset.sample_size(model.inputs[0].shape))
         kind = _kind(description, arrays.y, outputs)
         labels = _labels(kind, description, arrays.y, outputs)
         x = testset.shaped_for(arrays.x, model.inputs[0].shape, arrays.source)

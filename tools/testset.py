@@ -10,6 +10,7 @@ model's own normalization and quantization (docs/models.md, "The test set").
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,38 +36,56 @@ class TestArrays:
     source: str  # what messages and reports call it
 
 
-def _check_header(shape: tuple, dtype: np.dtype, source: str) -> None:
-    if any(dim < 0 for dim in shape):
-        raise InputError(f"{source}: negative dimension in shape {shape}")
+def _check_header(shape: tuple, dtype: np.dtype, source: str,
+                  per_sample: int | None = None) -> None:
     if dtype.hasobject or dtype.kind not in "biuf":
         raise InputError(f"{source}: arrays of {dtype} are not tensors (expected numbers)")
-    if shape and shape[0] > MAX_SAMPLES:
+    if not shape:
+        raise InputError(f"{source}: a single value, not samples (expected an array [n, ...])")
+    if any(dim < 0 for dim in shape):
+        raise InputError(f"{source}: negative dimension in shape {shape}")
+    if shape[0] > MAX_SAMPLES:
         raise InputError(f"{source}: {shape[0]:,} samples; at most {MAX_SAMPLES:,} are read")
-    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    # Inputs become float32 once read, so the larger of the two sizes is what memory holds.
+    size = int(np.prod(shape, dtype=object)) * max(dtype.itemsize, 4)
     if size > MAX_TEST_BYTES:
         raise InputError(f"{source}: {size:,} bytes of data; at most {MAX_TEST_BYTES:,} are "
                          "read at once (split it, or use --limit)")
+    if per_sample is not None and int(np.prod(shape[1:], dtype=object)) != per_sample:
+        raise InputError(f"{source}: samples of shape {tuple(shape[1:])} do not fit the "
+                         f"model's input ({per_sample} values each)")
 
 
-def _read_npy(stream, source: str) -> np.ndarray:
+def _read_header(stream, source: str) -> tuple[tuple, bool, np.dtype]:
     try:
         version = np.lib.format.read_magic(stream)
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
-        shape, fortran, dtype = read_header(stream)
-    except (ValueError, OSError, SyntaxError, TypeError) as error:
-        raise InputError(f"{source}: not a .npy array ({error})") from None
-    _check_header(shape, dtype, source)
+        return read_header(stream)
+    except (ValueError, OSError, SyntaxError, TypeError, EOFError) as error:
+        raise InputError(f"{source}: not a readable .npy array ({error})") from None
+
+
+def _read_npy(stream, source: str, per_sample: int | None = None,
+              declared_size: int | None = None) -> np.ndarray:
+    """`declared_size`: an .npz member's uncompressed size from its zip entry, compared with
+    what its header needs before anything is decompressed."""
+    shape, fortran, dtype = _read_header(stream, source)
+    _check_header(shape, dtype, source, per_sample)
     count = int(np.prod(shape, dtype=object))
-    raw = stream.read(count * dtype.itemsize)
-    if len(raw) != count * dtype.itemsize:
-        raise InputError(f"{source}: truncated ({len(raw)} of {count * dtype.itemsize} bytes)")
+    needed = count * dtype.itemsize
+    if declared_size is not None and declared_size - stream.tell() < needed:
+        raise InputError(f"{source}: truncated (its zip entry holds {declared_size:,} bytes, "
+                         f"its header needs {stream.tell() + needed:,})")
+    raw = stream.read(needed)
+    if len(raw) != needed:
+        raise InputError(f"{source}: truncated ({len(raw)} of {needed} bytes)")
     array = np.frombuffer(raw, dtype).reshape(shape, order="F" if fortran else "C")
     return np.ascontiguousarray(array)
 
 
-def read_array(path: Path, key: str | None = None) -> np.ndarray:
-    """One array of a .npy, or `key` of a .npz, with its header checked first."""
+def _with_stream(path: Path, key: str | None, read):
+    """Calls read(stream, source, declared_size) on the .npy, or the .npz member `key`."""
     path = Path(path)
     source = f"{shown(path)}[{key}]" if key else shown(path)
     if not path.is_file():
@@ -78,12 +97,33 @@ def read_array(path: Path, key: str | None = None) -> np.ndarray:
                 if key not in members:
                     raise InputError(f"{shown(path)} has no array {key!r} (it has "
                                      f"{', '.join(sorted(members)) or 'none'})")
-                with archive.open(members[key]) as stream:
-                    return _read_npy(stream, source)
+                info = archive.getinfo(members[key])
+                with archive.open(info) as stream:
+                    return read(stream, source, info.file_size)
         with open(path, "rb") as stream:
-            return _read_npy(stream, source)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+            return read(stream, source, None)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+            zlib.error) as error:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression.
         raise InputError(f"{source}: unreadable ({error})") from None
+
+
+def array_header(path: Path, key: str | None = None) -> tuple[tuple, np.dtype]:
+    """The shape and dtype of a .npy, or of `key` of a .npz, from its header alone (checked as
+    read_array checks it)."""
+    def read(stream, source, declared_size):
+        shape, _, dtype = _read_header(stream, source)
+        _check_header(shape, dtype, source)
+        return tuple(shape), dtype
+
+    return _with_stream(path, key, read)
+
+
+def read_array(path: Path, key: str | None = None, per_sample: int | None = None) -> np.ndarray:
+    """One array of a .npy, or `key` of a .npz, with its header checked first; `per_sample`:
+    the values each sample must hold (the model's input size), when known."""
+    return _with_stream(path, key, lambda stream, source, declared_size: _read_npy(
+        stream, source, per_sample, declared_size))
 
 
 def npz_keys(path: Path) -> list[str]:
@@ -144,10 +184,10 @@ def describe(path: Path, workspace: Workspace, model_dir: Path,
             atomic_write_bytes(target, source.read_bytes())
         path = copies[Path(files["x"][0])]
     files = locate(path)
-    x = read_array(*files["x"])
+    shape, _ = array_header(*files["x"])  # the count, without reading the samples
     entry = {name: describe_file(file, workspace, key, model_dir)
              for name, (file, key) in files.items()}
-    return {"x": entry["x"], "y": entry.get("y"), "count": int(len(x)),
+    return {"x": entry["x"], "y": entry.get("y"), "count": int(shape[0]),
             "transform": {"divide_by": divide_by}}
 
 
@@ -167,9 +207,10 @@ def _recorded_path(described: dict, workspace: Workspace, model_dir: Path) -> Pa
 
 
 def load(entry: dict, workspace: Workspace, model_dir: Path, override: Path | None = None,
-         limit: int | None = None) -> TestArrays:
+         limit: int | None = None, per_sample: int | None = None) -> TestArrays:
     """The test set of a card's entry (files checked against their sha256), or the file
-    `override` (--data) read the same way."""
+    `override` (--data) read the same way. `per_sample`: the model's input size, checked
+    against the files' headers before their data is read."""
     if override is not None:
         files = locate(override)
         source = shown(override)
@@ -191,10 +232,18 @@ def load(entry: dict, workspace: Workspace, model_dir: Path, override: Path | No
                                  "records (sha256 mismatch); give --data to use it anyway")
             files[name] = (path, described.get("key"))
         source = entry["x"]["path"]
-    x = read_array(*files["x"])
+    x_shape, x_dtype = array_header(*files["x"])
+    if "y" in files:
+        y_shape, y_dtype = array_header(*files["y"])
+        if y_shape[0] != x_shape[0]:
+            raise InputError(f"{source}: {x_shape[0]} inputs but {y_shape[0]} labels")
+        both = (int(np.prod(x_shape, dtype=object)) * max(x_dtype.itemsize, 4)
+                + int(np.prod(y_shape, dtype=object)) * max(y_dtype.itemsize, 4))
+        if both > MAX_TEST_BYTES:
+            raise InputError(f"{source}: {both:,} bytes of inputs and labels; at most "
+                             f"{MAX_TEST_BYTES:,} are read at once (split it, or use --limit)")
+    x = read_array(*files["x"], per_sample=per_sample)
     y = read_array(*files["y"]) if "y" in files else None
-    if y is not None and len(y) != len(x):
-        raise InputError(f"{source}: {len(x)} inputs but {len(y)} labels")
     if limit is not None:
         x, y = x[:limit], None if y is None else y[:limit]
     if not len(x):
@@ -206,10 +255,15 @@ def load(entry: dict, workspace: Workspace, model_dir: Path, override: Path | No
     return TestArrays(x=x, y=y, source=source)
 
 
+def sample_size(input_shape: tuple) -> int:
+    """The values one sample of a model's input holds (its batch dimension dropped)."""
+    return int(np.prod(input_shape[1:], dtype=np.int64))
+
+
 def shaped_for(x: np.ndarray, input_shape: tuple, source: str) -> np.ndarray:
     """Samples reshaped to the model's input (batch dimension dropped); the element count of a
     sample must match, so (n, 28, 28) feeds a (1, 28, 28, 1) model."""
-    per_sample = int(np.prod(input_shape[1:], dtype=np.int64))
+    per_sample = sample_size(input_shape)
     if x.ndim < 1 or int(np.prod(x.shape[1:], dtype=np.int64)) != per_sample:
         raise InputError(f"{source}: samples of shape {tuple(x.shape[1:])} do not fit the "
                          f"model's input {tuple(input_shape)} ({per_sample} values each)")
