@@ -37,10 +37,13 @@ def checked_size(path: Path, limit: int, what: str) -> int:
 def read_bytes(path: Path, limit: int, what: str) -> bytes:
     """The bytes of a file of at most `limit` bytes (checked before reading, and while reading,
     since the file can grow in between)."""
-    checked_size(path, limit, what)
+    size = checked_size(path, limit, what)
     try:
         with open(path, "rb") as stream:
-            data = stream.read(limit + 1)
+            # read(n) allocates n bytes up front: ask for the file's size, not the limit.
+            data = stream.read(size + 1)
+            if len(data) > size:
+                data += stream.read(limit + 1 - len(data))
     except OSError as error:
         raise InputError(f"{path}: unreadable ({error.strerror})") from None
     if len(data) > limit:
