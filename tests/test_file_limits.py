@@ -180,7 +180,7 @@ def _replay(rate: float = 50.0, samples: np.ndarray | None = None, channels: int
     (_replay(rate=1e9), "at most 100000"),
     (_replay(channels=7), "7 channels"),
     (_replay()[:-3], "truncated"),
-    (_replay(samples=np.array([[0, 0, math.nan, 0, 0, 0]], "<f4")), "sample 0 is not a finite number"),
+    (_replay(samples=np.array([[0, 0, math.nan, 0, 0, 0]], "<f4")), "sample 0 is not a finite"),
     (b"TMLIMU", "too short"),
     (b"RIFF" + bytes(40), "no TMLIMU1 header"),
 ])
