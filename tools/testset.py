@@ -9,6 +9,7 @@ model's own normalization and quantization (docs/models.md, "The test set").
 
 from __future__ import annotations
 
+import os
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -67,16 +68,19 @@ def _read_header(stream, source: str) -> tuple[tuple, bool, np.dtype]:
 
 
 def _read_npy(stream, source: str, per_sample: int | None = None,
-              declared_size: int | None = None) -> np.ndarray:
-    """`declared_size`: an .npz member's uncompressed size from its zip entry, compared with
-    what its header needs before anything is decompressed."""
+              declared_size: int | None = None, rows: int | None = None) -> np.ndarray:
+    """`declared_size`: the file's size, or an .npz member's uncompressed size from its zip
+    entry, compared with what its header needs before anything is read or decompressed.
+    `rows`: read only the first rows samples (a C-order array stores them first; a
+    Fortran-order one is read whole)."""
     shape, fortran, dtype = _read_header(stream, source)
+    stored = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    shape = _first_rows(shape, fortran, rows)
     _check_header(shape, dtype, source, per_sample)
-    count = int(np.prod(shape, dtype=object))
-    needed = count * dtype.itemsize
-    if declared_size is not None and declared_size - stream.tell() < needed:
-        raise InputError(f"{source}: truncated (its zip entry holds {declared_size:,} bytes, "
-                         f"its header needs {stream.tell() + needed:,})")
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared_size is not None and declared_size - stream.tell() < stored:
+        raise InputError(f"{source}: truncated (it holds {declared_size:,} bytes, its header "
+                         f"needs {stream.tell() + stored:,})")
     raw = stream.read(needed)
     if len(raw) != needed:
         raise InputError(f"{source}: truncated ({len(raw)} of {needed} bytes)")
@@ -101,29 +105,39 @@ def _with_stream(path: Path, key: str | None, read):
                 with archive.open(info) as stream:
                     return read(stream, source, info.file_size)
         with open(path, "rb") as stream:
-            return read(stream, source, None)
+            return read(stream, source, os.fstat(stream.fileno()).st_size)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
             zlib.error) as error:
         # RuntimeError: an encrypted member; NotImplementedError: an unknown compression.
         raise InputError(f"{source}: unreadable ({error})") from None
 
 
-def array_header(path: Path, key: str | None = None) -> tuple[tuple, np.dtype]:
-    """The shape and dtype of a .npy, or of `key` of a .npz, from its header alone (checked as
-    read_array checks it)."""
+def array_header(path: Path, key: str | None = None,
+                 rows: int | None = None) -> tuple[tuple, np.dtype]:
+    """The stored shape and dtype of a .npy, or of `key` of a .npz, from its header alone,
+    checked as read_array with the same `rows` checks it."""
     def read(stream, source, declared_size):
-        shape, _, dtype = _read_header(stream, source)
-        _check_header(shape, dtype, source)
-        return tuple(shape), dtype
+        stored, fortran, dtype = _read_header(stream, source)
+        _check_header(_first_rows(stored, fortran, rows), dtype, source)
+        return tuple(stored), dtype
 
     return _with_stream(path, key, read)
 
 
-def read_array(path: Path, key: str | None = None, per_sample: int | None = None) -> np.ndarray:
+def _first_rows(shape: tuple, fortran: bool, rows: int | None) -> tuple:
+    """The shape read when only `rows` samples are wanted (all of a Fortran-order array)."""
+    if rows is None or not shape or fortran or rows >= shape[0]:
+        return tuple(shape)
+    return (max(rows, 0), *shape[1:])
+
+
+def read_array(path: Path, key: str | None = None, per_sample: int | None = None,
+               rows: int | None = None) -> np.ndarray:
     """One array of a .npy, or `key` of a .npz, with its header checked first; `per_sample`:
-    the values each sample must hold (the model's input size), when known."""
+    the values each sample must hold (the model's input size), when known; `rows`: at most
+    this many samples are read (the limits apply to those)."""
     return _with_stream(path, key, lambda stream, source, declared_size: _read_npy(
-        stream, source, per_sample, declared_size))
+        stream, source, per_sample, declared_size, rows))
 
 
 def npz_keys(path: Path) -> list[str]:
@@ -232,20 +246,19 @@ def load(entry: dict, workspace: Workspace, model_dir: Path, override: Path | No
                                  "records (sha256 mismatch); give --data to use it anyway")
             files[name] = (path, described.get("key"))
         source = entry["x"]["path"]
-    x_shape, x_dtype = array_header(*files["x"])
+    x_shape, x_dtype = array_header(*files["x"], rows=limit)
     if "y" in files:
-        y_shape, y_dtype = array_header(*files["y"])
+        y_shape, y_dtype = array_header(*files["y"], rows=limit)
         if y_shape[0] != x_shape[0]:
             raise InputError(f"{source}: {x_shape[0]} inputs but {y_shape[0]} labels")
-        both = (int(np.prod(x_shape, dtype=object)) * max(x_dtype.itemsize, 4)
-                + int(np.prod(y_shape, dtype=object)) * max(y_dtype.itemsize, 4))
+        read = min(x_shape[0], limit) if limit is not None else x_shape[0]
+        both = read * (int(np.prod(x_shape[1:], dtype=object)) * max(x_dtype.itemsize, 4)
+                       + int(np.prod(y_shape[1:], dtype=object)) * max(y_dtype.itemsize, 4))
         if both > MAX_TEST_BYTES:
             raise InputError(f"{source}: {both:,} bytes of inputs and labels; at most "
                              f"{MAX_TEST_BYTES:,} are read at once (split it, or use --limit)")
-    x = read_array(*files["x"], per_sample=per_sample)
-    y = read_array(*files["y"]) if "y" in files else None
-    if limit is not None:
-        x, y = x[:limit], None if y is None else y[:limit]
+    x = read_array(*files["x"], per_sample=per_sample, rows=limit)
+    y = read_array(*files["y"], rows=limit) if "y" in files else None
     if not len(x):
         raise InputError(f"{source}: the test set is empty")
     divide_by = (entry or {}).get("transform", {}).get("divide_by")
