@@ -311,7 +311,9 @@ def _random_state(rng: random.Random) -> replies.FakeState:
             output_shape=(1, rng.choice((1, 3, 10, 3000))),
             labels=tuple(f"l{i}" for i in range(rng.randint(0, 5))),
             channels=rng.randint(0, 6), layers=rng.randint(1, 9)))
-    return replies.FakeState(max_payload=max_payload, models=models, features=rng.randrange(4))
+    version = rng.choice((protocol.PROTOCOL_VERSION,) * 8 + (0, 1, 3, 255))
+    return replies.FakeState(max_payload=max_payload, models=models, features=rng.randrange(4),
+                             version=version)
 
 
 def fuzz_device(rng: random.Random, corpus: dict[str, bytes]) -> bytes:

@@ -63,10 +63,11 @@ class FakeState:
     max_payload: int = 2048
     models: list[FakeModel] = field(default_factory=lambda: [FakeModel()])
     features: int = 1
+    version: int = PROTOCOL_VERSION
 
 
 def hello(state: FakeState) -> bytes:
-    return (struct.pack("<BBHHBII", Status.OK, PROTOCOL_VERSION, state.max_payload,
+    return (struct.pack("<BBHHBII", Status.OK, state.version, state.max_payload,
                         len(state.models), state.features, 64_000_000, 64_000_000)
             + _str("0.1.0") + _str("host") + _str("builtin") + _str("cycles"))
 
