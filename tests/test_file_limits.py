@@ -437,3 +437,11 @@ def test_limit_reads_only_the_first_samples_of_a_set_too_large_to_read_whole(tmp
     finally:
         tracemalloc.stop()
     assert arrays.x.shape == (3, 784) and used < MiB
+
+
+def test_merge_names_missing_shards_of_a_huge_count_without_listing_them_all(tmp_path):
+    run = RUN | {"shard": {"index": 1, "count": 10_000_000}}
+    path = _shard_run(tmp_path, "a", run)
+    error = _refused_lightly(merge.check_shards, {path: merge._read_journal(path)},
+                             match="shards 2/10000000, 3/10000000")
+    assert str(error).endswith("11/10000000 and 9,999,989 more missing")

@@ -73,9 +73,9 @@ def _check_run_line(line, path: Path, advice: str) -> None:
     shard = line.get("shard")
     if shard is not None and not (
             isinstance(shard, dict) and is_int(shard.get("index")) and is_int(shard.get("count"))
-            and 1 <= shard["index"] <= shard["count"] <= max(samples, 1)):
+            and 1 <= shard["index"] <= shard["count"] <= MAX_SAMPLES):
         raise InputError(f"{path}: its run line has shard {shard!r}; expected index and count "
-                         "with 1 <= index <= count <= samples")
+                         f"with 1 <= index <= count <= {MAX_SAMPLES:,}")
 
 
 def check_sample(line: dict, source: str, width: int | None = None) -> None:

@@ -6,6 +6,7 @@ against the desktop reference of the model, whose sha256 must be the one the sha
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -73,10 +74,12 @@ def check_shards(journals: dict[Path, list[dict]]) -> None:
             if line.get("kind") == "sample" and line.get("index") not in wanted:
                 raise InputError(f"{path}: sample {line.get('index')!r} is not in shard "
                                  f"{shard['index']}/{count}")
-    missing = sorted(set(range(1, count + 1)) - set(seen))
-    if missing:
-        raise InputError(f"shard{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(f'{k}/{count}' for k in missing)} missing")
+    if len(seen) < count:  # named without building the set of up to 10 million shards
+        missing = list(itertools.islice((k for k in range(1, count + 1) if k not in seen), 10))
+        more = count - len(seen) - len(missing)
+        raise InputError(f"shard{'s' if count - len(seen) > 1 else ''} "
+                         f"{', '.join(f'{k}/{count}' for k in missing)}"
+                         f"{f' and {more:,} more' if more else ''} missing")
 
 
 def _joined(journals: dict[Path, list[dict]]) -> list[dict]:
