@@ -445,3 +445,23 @@ def test_merge_names_missing_shards_of_a_huge_count_without_listing_them_all(tmp
     error = _refused_lightly(merge.check_shards, {path: merge._read_journal(path)},
                              match="shards 2/10000000, 3/10000000")
     assert str(error).endswith("11/10000000 and 9,999,989 more missing")
+
+
+def test_quantize_refuses_calibration_files_out_of_range_in_one_line(tmp_path, capsys):
+    import tf_keras as keras
+
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "pickled.npy", np.array([None], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "narrow.npy", np.zeros((10, 3), np.float32))
+    (tmp_path / "huge.npy").write_bytes(_npy_header((2**24, 4)))
+    for name, message in (("pickled", "are not tensors"), ("huge", "samples; at most"),
+                          ("narrow", "samples of shape (3,) do not fit the model's input (4 "
+                                     "values each)")):
+        status = main(["quantize", str(tmp_path / "m.keras"), "--calibration",
+                       str(tmp_path / f"{name}.npy"), "--out", str(tmp_path / "out")])
+        # Progress lines may come first; the error is one line, the last.
+        error = [line for line in capsys.readouterr().err.strip().splitlines()
+                 if not line.startswith("[out] ")]
+        assert status == 2 and len(error) == 1 and message in error[0], error
+        assert not (tmp_path / "out").exists()
