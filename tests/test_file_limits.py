@@ -465,3 +465,14 @@ def test_quantize_refuses_calibration_files_out_of_range_in_one_line(tmp_path, c
                  if not line.startswith("[out] ")]
         assert status == 2 and len(error) == 1 and message in error[0], error
         assert not (tmp_path / "out").exists()
+
+
+def test_report_merge_of_a_damaged_shard_exits_2_in_one_line(tmp_path, capsys):
+    _shard_run(tmp_path, "a", RUN | {"shard": {"index": 1, "count": 2}}, _sample(index=0))
+    _shard_run(tmp_path, "b", RUN | {"shard": {"index": 2, "count": 2}},
+               _sample(index=1, output={"x": 1}))
+    assert main(["report", "merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
+                 str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "line 2: output is not a list of int8 values" in error
+    assert not (tmp_path / "out").exists()
