@@ -317,7 +317,11 @@ def _journal(tmp_path, *lines: str, shard=None) -> Path:
 
 def _sample(**fields) -> str:
     return json.dumps({"kind": "sample", "index": 3, "output": [5], "cost": 1, "micros": 2,
-                       "retries": 0} | fields)
+                       "retries": 0, "exact": True} | fields)
+
+
+SESSION = {"kind": "session", "jobs": 1, "links": [{"link": "host", "cost_unit": "ns"}]}
+END = {"kind": "end", "reason": "complete", "samples": 2, "seconds": 0.5, "bytes_sent": 100}
 
 
 @pytest.mark.parametrize("line, message", [
@@ -326,6 +330,11 @@ def _sample(**fields) -> str:
     (_sample(output=[300]), "output is not a list of 1 int8 values"),
     (_sample(cost="slow"), "cost is 'slow'; expected a count"),
     (_sample(micros=None), "micros is None"),
+    (_sample(exact="yes"), "exact is 'yes'; expected true or false"),
+    (json.dumps(SESSION | {"links": 3}), "links is not a list of link objects"),
+    (json.dumps(SESSION | {"jobs": -1}), "jobs is -1; expected a count"),
+    (json.dumps(SESSION) + "\n" + json.dumps(END | {"seconds": "long"}), "seconds is 'long'"),
+    (json.dumps(SESSION) + "\n" + json.dumps(END | {"samples": 1.5}), "samples is 1.5"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ])
 def test_resume_refuses_sample_lines_the_report_could_not_use(tmp_path, line, message):
@@ -335,10 +344,12 @@ def test_resume_refuses_sample_lines_the_report_could_not_use(tmp_path, line, me
 
 
 def test_resume_takes_well_formed_samples(tmp_path):
-    path = _journal(tmp_path, _sample(), _sample(index=4, output=[-7]))
+    path = _journal(tmp_path, json.dumps(SESSION), _sample(), _sample(index=4, output=[-7]),
+                    json.dumps(END))
     journal = Journal(path, _reference(), resume=True)
     journal.close()
     assert sorted(journal.samples) == [3, 4]
+    assert journal.sessions == [SESSION | {"end": END}]
 
 
 def test_a_journal_line_over_the_limit_is_refused_without_reading_it_whole(tmp_path):

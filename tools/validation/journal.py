@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from tinyml_pipeline.tools.errors import InputError
-from tinyml_pipeline.tools.file_limits import MAX_JOURNAL_LINE, is_int
+from tinyml_pipeline.tools.file_limits import MAX_JOURNAL_LINE, is_int, is_number
 
 FORMAT_VERSION = 1
 # A run is resumed a handful of times; more sessions than this is not a journal this wrote.
@@ -86,7 +86,31 @@ def check_sample(line: dict, source: str, width: int | None = None) -> None:
             or not all(is_int(v) and -128 <= v <= 127 for v in output)):
         size = f"{width} " if width is not None else ""
         raise InputError(f"{source}: output is not a list of {size}int8 values")
-    for field in ("cost", "micros", "retries"):
+    _need_counts(line, ("cost", "micros", "retries"), source)
+    if not isinstance(line.get("exact"), bool):
+        raise InputError(f"{source}: exact is {line.get('exact')!r}; expected true or false")
+
+
+def check_session(line: dict, source: str) -> None:
+    """A session line as the report reads it: jobs, and links that are objects naming their
+    cost unit."""
+    _need_counts(line, ("jobs",), source)
+    links = line.get("links")
+    if not isinstance(links, list) or not all(
+            isinstance(link, dict) and isinstance(link.get("cost_unit"), str) for link in links):
+        raise InputError(f"{source}: links is not a list of link objects with a cost_unit")
+
+
+def check_end(line: dict, source: str) -> None:
+    """An end line as the report reads it: samples, bytes_sent and seconds."""
+    _need_counts(line, ("samples", "bytes_sent"), source)
+    seconds = line.get("seconds")
+    if not (is_number(seconds) and seconds >= 0):
+        raise InputError(f"{source}: seconds is {seconds!r}; expected a duration")
+
+
+def _need_counts(line: dict, fields: tuple[str, ...], source: str) -> None:
+    for field in fields:
         if not (is_int(line.get(field)) and 0 <= line[field] < 1 << 63):
             raise InputError(f"{source}: {field} is {line.get(field)!r}; expected a count")
 
@@ -138,8 +162,10 @@ class Journal:
                 if len(self.sessions) >= MAX_SESSIONS:
                     raise InputError(f"{self.path}: over {MAX_SESSIONS:,} sessions; move it away "
                                      "or run without --resume")
+                check_session(line, f"{self.path}: line {number}")
                 self.sessions.append(line)
             elif kind == "end" and self.sessions:
+                check_end(line, f"{self.path}: line {number}")
                 self.sessions[-1].update(end=line)
 
     def _write(self, line: dict) -> None:

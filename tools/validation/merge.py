@@ -15,7 +15,13 @@ from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.file_limits import is_int, is_number, read_json
 from tinyml_pipeline.tools.validation import desktop
 from tinyml_pipeline.tools.validation import report as report_module
-from tinyml_pipeline.tools.validation.journal import Journal, check_sample, read_lines
+from tinyml_pipeline.tools.validation.journal import (
+    Journal,
+    check_end,
+    check_sample,
+    check_session,
+    read_lines,
+)
 from tinyml_pipeline.tools.validation.shard import shard_indices
 from tinyml_pipeline.tools.workspace import Workspace
 
@@ -29,10 +35,15 @@ def _read_journal(path: Path) -> list[dict]:
     for number, line in enumerate(lines[1:], start=2):
         if not isinstance(line, dict):
             raise InputError(f"{path}: line {number} is not a JSON object")
+        source = f"{path}: line {number}"
         if line.get("kind") == "sample":
             if not is_int(line.get("index")):
-                raise InputError(f"{path}: line {number} is a sample without an integer index")
-            check_sample(line, f"{path}: line {number}")
+                raise InputError(f"{source} is a sample without an integer index")
+            check_sample(line, source)
+        elif line.get("kind") == "session":
+            check_session(line, source)
+        elif line.get("kind") == "end":
+            check_end(line, source)
     return lines
 
 
