@@ -8,8 +8,9 @@ are valid, mutated or garbage bytes.
 A finding is an exception outside the project's error family (TinyMLError), a decoder that runs
 longer than the watchdog, or a broken round trip (COBS, zero runs). Each execution draws from its
 own random.Random(f"{seed}:{index}"), so a finding is replayed from its seed and index alone; its
-details are saved under build/fuzz/host/. Prints `host: N executions, M findings` and exits 1 on
-any finding.
+details (finding-S-I.json) and the bytes the decoders were fed (finding-S-I.bin: for Device,
+everything the fake device sent) are saved under build/fuzz/host/. Prints
+`host: N executions, M findings` and exits 1 on any finding.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ WATCHDOG_S = 2.0  # one execution; the slowest legitimate one takes milliseconds
 INTERESTING_8 = (0, 1, 0x7F, 0x80, 0xFF)
 INTERESTING_16 = (0, 1, 8, 9, 0x7FFF, 0x8000, 0xFFFF)
 INTERESTING_32 = (0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x7F800000, 0x7FC00000)
+
+
+# The bytes the running execution feeds the decoders (for the device target, all the fake
+# device's answers so far), saved beside a finding.
+CURRENT_INPUT = bytearray()
 
 
 class Hang(Exception):
@@ -105,6 +111,7 @@ def fuzz_framing(rng: random.Random, corpus: dict[str, bytes]) -> bytes:
     pool = list(corpus.values())
     stream = b"".join(mutate(rng.choice(pool), rng, pool) if rng.random() < 0.8
                       else rng.randbytes(rng.randint(0, 64)) for _ in range(rng.randint(1, 4)))
+    CURRENT_INPUT[:] = stream
     reader = FrameReader(max_frame_bytes=rng.choice((framing.max_stuffed_length(), 16, 300)))
     position = 0
     while position < len(stream):  # fed in random pieces, as a serial port delivers them
@@ -139,6 +146,7 @@ def fuzz_parsers(rng: random.Random, corpus: dict[str, bytes]) -> bytes:
     type_, payload = payload_of(rng.choice(frames))
     pool = [payload_of(frame)[1] for frame in frames]
     data = mutate(payload, rng, pool) if rng.random() < 0.95 else rng.randbytes(rng.randint(0, 40))
+    CURRENT_INPUT[:] = data
     if rng.random() < 0.2:
         type_ = rng.choice((rng.randrange(256), *Reply, *Event))
     for parser in _PARSERS:
@@ -214,7 +222,9 @@ class FakeDevice:
     def write(self, data: bytes) -> None:
         for item in self.reader.feed(data):
             if isinstance(item, Frame):
-                self.pending += self.answer(item)
+                answer = self.answer(item)
+                self.pending += answer
+                CURRENT_INPUT.extend(answer)  # everything the device said, for a finding
 
     def read(self, size: int) -> bytes:
         self.reads_left -= 1
@@ -329,6 +339,7 @@ def _random_state(rng: random.Random) -> replies.FakeState:
 
 def fuzz_device(rng: random.Random, corpus: dict[str, bytes]) -> bytes:
     wild = rng.choice((0.0, 0.05, 0.3, 0.9))
+    CURRENT_INPUT.clear()
     fake = rng.choice((FakeDevice, SerialLikeFake))(rng, corpus, wild)
     device = device_module.Device(fake, timeout=rng.choice((0.05, 1.0)),
                                   retries=rng.randint(0, 3))
@@ -385,7 +396,7 @@ def execute(seed: int, index: int, corpus: dict[str, bytes]) -> dict | None:
     except Exception as error:  # noqa: BLE001 - anything else escaping is a finding
         return {"target": TARGET, "part": target, "seed": seed, "index": index,
                 "error": f"{type(error).__name__}: {error}",
-                "traceback": traceback.format_exc()}
+                "traceback": traceback.format_exc(), "input": bytes(CURRENT_INPUT)}
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return None
@@ -415,6 +426,7 @@ def campaign(seconds: float | None, count: int | None, seed: int,
                 seen.add(key)
                 out.mkdir(parents=True, exist_ok=True)
                 path = out / f"finding-{seed}-{finding['index']}.json"
+                path.with_suffix(".bin").write_bytes(finding.pop("input"))
                 path.write_text(json.dumps(finding, indent=2) + "\n")
                 if not quiet:
                     print(f"finding: {finding['error']} ({finding['part']}, saved to {path})",

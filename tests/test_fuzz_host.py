@@ -4,6 +4,7 @@ what it found."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -62,7 +63,10 @@ def test_a_decoder_escaping_the_error_family_is_a_finding(monkeypatch, tmp_path)
     executions, findings = host.campaign(None, 300, 1, out=tmp_path, quiet=True)
     assert executions == 300 and findings
     assert findings[0]["error"].startswith("IndexError")
-    assert list(tmp_path.glob("finding-1-*.json"))
+    saved = sorted(tmp_path.glob("finding-1-*.json"))
+    assert saved and saved[0].with_suffix(".bin").is_file()
+    record = json.loads(saved[0].read_text())
+    assert record["seed"] == 1 and "IndexError" in record["error"]
 
 
 def test_the_watchdog_reports_a_hang(monkeypatch, tmp_path):
