@@ -487,3 +487,13 @@ def test_report_merge_of_a_damaged_shard_exits_2_in_one_line(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "line 2: output is not a list of int8 values" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_an_npz_of_too_many_members_is_refused_from_its_end_record(tmp_path):
+    path = tmp_path / "many.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for number in range(testset.MAX_NPZ_MEMBERS + 1):
+            archive.writestr(f"a{number}.npy", b"")
+    message = "1,001 members; an .npz of arrays holds at most 1,000"
+    _refused_lightly(testset.read_array, path, "x", match=message, peak=MiB)
+    _refused_lightly(testset.locate, path, match=message, peak=MiB)

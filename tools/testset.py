@@ -10,6 +10,7 @@ model's own normalization and quantization (docs/models.md, "The test set").
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ from tinyml_pipeline.tools.workspace import Workspace, shown
 # subsampled by the user, not loaded into memory whole.
 MAX_TEST_BYTES = 2 << 30
 MAX_SAMPLES = 10_000_000
+# An .npz holds a few arrays; zipfile builds an object per member of the central directory on
+# opening, so a directory of millions of members is refused from its end record first.
+MAX_NPZ_MEMBERS = 1000
+_END_RECORD = struct.Struct("<4s4H2LH")  # signature, disk numbers, entries (disk, total), ...
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # signature, disk, offset of the zip64 end record
 KINDS = ("classification", "regression", "tensors")
 METRICS = {"classification": "accuracy", "regression": "mean_abs_error", "tensors": "rmse"}
 
@@ -88,6 +94,25 @@ def _read_npy(stream, source: str, per_sample: int | None = None,
     return np.ascontiguousarray(array)
 
 
+def _zip_member_count(stream) -> int | None:
+    """The member count a zip's end-of-central-directory record declares (its zip64 record's
+    when it has one), or None when there is no such record (zipfile then refuses the file)."""
+    size = stream.seek(0, os.SEEK_END)
+    tail_start = max(0, size - (_END_RECORD.size + 0xFFFF))  # the record ends in a comment
+    stream.seek(tail_start)
+    tail = stream.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _END_RECORD.size > len(tail):
+        return None
+    count = _END_RECORD.unpack_from(tail, at)[4]
+    locator = at - _ZIP64_LOCATOR.size
+    if count == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+        stream.seek(_ZIP64_LOCATOR.unpack_from(tail, locator)[2] + 32)
+        raw = stream.read(8)
+        count = struct.unpack("<Q", raw)[0] if len(raw) == 8 else None
+    return count
+
+
 def _with_stream(path: Path, key: str | None, read):
     """Calls read(stream, source, declared_size) on the .npy, or the .npz member `key`."""
     path = Path(path)
@@ -96,7 +121,7 @@ def _with_stream(path: Path, key: str | None, read):
         raise InputError(f"{shown(path)} is missing")
     try:
         if path.suffix == ".npz" or zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
+            with _opened_npz(path) as archive:
                 members = {name.removesuffix(".npy"): name for name in archive.namelist()}
                 if key not in members:
                     raise InputError(f"{shown(path)} has no array {key!r} (it has "
@@ -140,9 +165,18 @@ def read_array(path: Path, key: str | None = None, per_sample: int | None = None
         stream, source, per_sample, declared_size, rows))
 
 
+def _opened_npz(path: Path) -> zipfile.ZipFile:
+    with open(path, "rb") as stream:
+        count = _zip_member_count(stream)
+    if count is not None and count > MAX_NPZ_MEMBERS:
+        raise InputError(f"{shown(path)}: {count:,} members; an .npz of arrays holds at most "
+                         f"{MAX_NPZ_MEMBERS:,}")
+    return zipfile.ZipFile(path)
+
+
 def npz_keys(path: Path) -> list[str]:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _opened_npz(path) as archive:
             return [name.removesuffix(".npy") for name in archive.namelist()]
     except (zipfile.BadZipFile, OSError) as error:
         raise InputError(f"{shown(path)}: not a .npz archive ({error})") from None
