@@ -240,6 +240,8 @@ def _write_card(tmp_path, card) -> Path:
 @pytest.mark.parametrize("section, field, value, message", [
     (None, "name", 7, "name is 7; expected a string"),
     (None, "labels", "abc", "labels is not a list"),
+    (None, "labels", ["a" * 256], "strings of at most 255 UTF-8 bytes"),
+    (None, "labels", ["\ud800"], "strings of at most 255 UTF-8 bytes"),
     (None, "macs", "many", "macs is 'many'; expected an integer"),
     (None, "tflm_arena_bytes", -5, "tflm_arena_bytes is -5"),
     ("input", "shape", "28x28", "input.shape is '28x28'; expected a list"),
@@ -497,3 +499,14 @@ def test_an_npz_of_too_many_members_is_refused_from_its_end_record(tmp_path):
     message = "1,001 members; an .npz of arrays holds at most 1,000"
     _refused_lightly(testset.read_array, path, "x", match=message, peak=MiB)
     _refused_lightly(testset.locate, path, match=message, peak=MiB)
+
+
+def test_a_labels_file_with_a_label_longer_than_the_protocol_carries_is_refused(tmp_path):
+    from tinyml_pipeline.tools.describe_model import read_labels
+
+    path = tmp_path / "labels.txt"
+    path.write_text("cat\n" + "é" * 128 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="label 2 is over 255 UTF-8 bytes"):
+        read_labels(path)
+    path.write_text("cat\ndog\n", encoding="utf-8")
+    assert read_labels(path) == ["cat", "dog"]

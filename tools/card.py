@@ -150,8 +150,10 @@ def _check_types(entry: dict, source: str) -> None:
         limits.need_int(entry[name], source, name)
     labels = entry["labels"]
     if labels is not None and (not isinstance(labels, list) or len(labels) > MAX_LABELS
-                               or not all(isinstance(label, str) for label in labels)):
-        raise InputError(f"{source}: labels is not a list of at most {MAX_LABELS:,} strings")
+                               or not all(isinstance(label, str) and _fits_u8(label)
+                                          for label in labels)):
+        raise InputError(f"{source}: labels is not a list of at most {MAX_LABELS:,} strings of "
+                         "at most 255 UTF-8 bytes (what the protocol carries)")
     for section in ("task", "dataset", "test", "training", "calibration", "versions"):
         if not isinstance(entry[section], dict):
             raise InputError(f"{source}: {section} is not an object")
@@ -179,6 +181,13 @@ def _check_types(entry: dict, source: str) -> None:
     seed = entry["training"].get("seed")
     if seed is not None:
         limits.need_int(seed, source, "training.seed")
+
+
+def _fits_u8(text: str) -> bool:
+    try:
+        return len(text.encode("utf-8")) <= 255
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can spell
+        return False
 
 
 def _check_normalization(normalization, source: str) -> None:

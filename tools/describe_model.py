@@ -47,6 +47,9 @@ def read_labels(path: Path) -> list[str]:
     names = [name for name in names if name]
     if not names or len(names) > MAX_LABELS:
         raise InputError(f"{shown(path)}: {len(names)} labels; expected 1 to {MAX_LABELS}")
+    for number, name in enumerate(names, start=1):
+        if len(name.encode("utf-8")) > 255:  # the protocol sends each as a u8-length string
+            raise InputError(f"{shown(path)}: label {number} is over 255 UTF-8 bytes")
     return names
 
 
