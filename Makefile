@@ -78,7 +78,7 @@ lint: $(SETUP_STAMP)
 	$(BIN)/ruff check training tools tests benchmarks
 
 # The host-decoder fuzzer (fuzz/host.py): framing, every reply parser and Device over a fake
-# device, for 10^6 executions (about 280 s of one core); findings are saved under build/fuzz/host/
+# device, for 10^6 executions (about 280 s of one core); findings go to build/fuzz/host/.
 # `make test` runs a short smoke run of it (tests/test_fuzz_host.py).
 fuzz-host: $(SETUP_STAMP)
 	$(BIN)/python -m fuzz.host --count $(or $(FUZZ_HOST_COUNT),1000000)
