@@ -26,7 +26,8 @@ else
 DEMO_DIR := $(DEMO_MODELS)
 endif
 
-.PHONY: all setup demo test lint models firmware-models bench clean distclean check-python
+.PHONY: all setup demo test lint models firmware-models bench clean distclean check-python \
+  fuzz-host
 
 all: test
 
@@ -75,6 +76,12 @@ bench: $(SETUP_STAMP)
 
 lint: $(SETUP_STAMP)
 	$(BIN)/ruff check training tools tests benchmarks
+
+# The host-decoder fuzzer (fuzz/host.py): framing, every reply parser and Device over a fake
+# device, for 10^6 executions (about 280 s of one core); findings go to build/fuzz/host/.
+# `make test` runs a short smoke run of it (tests/test_fuzz_host.py).
+fuzz-host: $(SETUP_STAMP)
+	$(BIN)/python -m fuzz.host --count $(or $(FUZZ_HOST_COUNT),1000000)
 
 # Retrain the committed default models in place (then review and commit the changes).
 models: $(SETUP_STAMP)

@@ -57,7 +57,7 @@ def test_a_changed_test_file_is_refused_by_its_sha256(tmp_path):
     (_npy_with_header((1000, 2**31)), "bytes of data; at most"),
     (_npy_with_header((3,), "|O"), "are not tensors"),
     (_npy_with_header((4, 4)) + b"\0" * 10, "truncated"),
-    (b"not an array", "not a .npy array"),
+    (b"not an array", "not a readable .npy array"),
 ])
 def test_bad_arrays_are_refused_in_one_line_before_allocation(tmp_path, content, message):
     path = tmp_path / "x.npy"

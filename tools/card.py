@@ -16,10 +16,17 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from tinyml_pipeline.tools import file_limits as limits
 from tinyml_pipeline.tools.atomic import atomic_write_text
 from tinyml_pipeline.tools.errors import InputError
 
 CARD_FILE = "card.json"
+# A card is kilobytes (a confusion matrix of many classes included).
+MAX_CARD_BYTES = 4 << 20
+# The protocol's limits on what the firmware is built with (docs/protocol.md): u16 label count,
+# u8-length strings; and a tensor a board's RAM could hold many times over.
+MAX_LABELS = 65_535
+MAX_TENSOR_ELEMENTS = 1 << 28
 # 2: the test set and the task kind are part of the card (version 1 named a bundled data set).
 CARD_VERSION = 2
 TASK_KINDS = ("classification", "regression", "tensors")
@@ -130,19 +137,93 @@ def card_from_dict(entry: dict, source: str) -> ModelCard:
                          f"{', '.join(TASK_KINDS)}")
     if entry["task"]["kind"] == "classification" and not entry["labels"]:
         raise InputError(f"{source}: a classification card lists its labels")
+    _check_types(entry, source)
     return ModelCard(**{name: entry[name] for name in names})
+
+
+def _check_types(entry: dict, source: str) -> None:
+    """The fields the commands index, allocate or compute with, by type and range, so that a
+    mistyped card is refused here rather than failing inside a command."""
+    for name in ("name", "description", "architecture"):
+        limits.need_str(entry[name], source, name)
+    for name in ("parameters", "macs", "tflm_arena_bytes"):
+        limits.need_int(entry[name], source, name)
+    labels = entry["labels"]
+    if labels is not None and (not isinstance(labels, list) or len(labels) > MAX_LABELS
+                               or not all(isinstance(label, str) and _fits_u8(label)
+                                          for label in labels)):
+        raise InputError(f"{source}: labels is not a list of at most {MAX_LABELS:,} strings of "
+                         "at most 255 UTF-8 bytes (what the protocol carries)")
+    for section in ("task", "dataset", "test", "training", "calibration", "versions"):
+        if not isinstance(entry[section], dict):
+            raise InputError(f"{source}: {section} is not an object")
+    for section in ("input", "output"):
+        tensor = entry[section]
+        limits.need_shape(tensor["shape"], source, f"{section}.shape", MAX_TENSOR_ELEMENTS)
+        limits.need_number(tensor["scale"], source, f"{section}.scale", positive=True)
+        limits.need_int(tensor["zero_point"], source, f"{section}.zero_point", -128, 127)
+        limits.need_str(tensor["dtype"], source, f"{section}.dtype")
+    normalization = entry["input"].get("normalization")
+    if normalization is not None:
+        _check_normalization(normalization, source)
+    rate = entry["dataset"].get("sample_rate_hz")
+    if rate is not None:
+        limits.need_number(rate, source, "dataset.sample_rate_hz")
+    for name in ("file", "sha256"):
+        limits.need_str(entry["model"][name], source, f"model.{name}")
+    for name in ("file", "float_file"):
+        value = entry["model"].get(name)
+        if value is not None and (not isinstance(value, str) or "/" in value or "\\" in value
+                                  or value in ("", ".", "..")):
+            raise InputError(f"{source}: model.{name} is {value!r}; expected a file name in the "
+                             "model directory")
+    _check_test_set(entry["test_set"], source)
+    seed = entry["training"].get("seed")
+    if seed is not None:
+        limits.need_int(seed, source, "training.seed")
+
+
+def _fits_u8(text: str) -> bool:
+    try:
+        return len(text.encode("utf-8")) <= 255
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can spell
+        return False
+
+
+def _check_normalization(normalization, source: str) -> None:
+    if not isinstance(normalization, dict):
+        raise InputError(f"{source}: input.normalization is not an object")
+    mean, std = normalization.get("mean"), normalization.get("std")
+    if (not isinstance(mean, list) or not isinstance(std, list) or len(mean) != len(std)
+            or not 1 <= len(mean) <= 255 or not all(map(limits.is_number, mean + std))
+            or not all(value > 0 for value in std)):
+        raise InputError(f"{source}: input.normalization needs mean and std: lists of 1 to 255 "
+                         "finite numbers of one length, each std positive")
+
+
+def _check_test_set(test_set: dict, source: str) -> None:
+    limits.need_int(test_set["count"], source, "test_set.count")
+    transform = test_set["transform"]
+    if not isinstance(transform, dict):
+        raise InputError(f"{source}: test_set.transform is not an object")
+    if transform.get("divide_by") is not None:
+        limits.need_number(transform["divide_by"], source, "test_set.transform.divide_by",
+                           positive=True)
+    for name in ("x", "y"):
+        described = test_set[name]
+        if described is None:
+            continue
+        if not isinstance(described, dict):
+            raise InputError(f"{source}: test_set.{name} is not an object")
+        limits.need_str(described.get("path"), source, f"test_set.{name}.path")
+        for field in ("key", "sha256", "base"):
+            if described.get(field) is not None:
+                limits.need_str(described[field], source, f"test_set.{name}.{field}")
 
 
 def read_card(path: Path) -> ModelCard:
     path = Path(path)
-    try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: unreadable ({error})") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    entry = limits.read_json(path, "a card", MAX_CARD_BYTES)
     return card_from_dict(entry, str(path))
 
 

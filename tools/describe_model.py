@@ -47,6 +47,9 @@ def read_labels(path: Path) -> list[str]:
     names = [name for name in names if name]
     if not names or len(names) > MAX_LABELS:
         raise InputError(f"{shown(path)}: {len(names)} labels; expected 1 to {MAX_LABELS}")
+    for number, name in enumerate(names, start=1):
+        if len(name.encode("utf-8")) > 255:  # the protocol sends each as a u8-length string
+            raise InputError(f"{shown(path)}: label {number} is over 255 UTF-8 bytes")
     return names
 
 
@@ -105,7 +108,8 @@ def build_card(model: TFLiteModel, description: Description, out: Path, workspac
     scores, kind, labels = {}, description.kind or "tensors", description.labels
     if description.test is not None:
         test_entry = testset.describe(description.test, workspace, out, description.divide_by)
-        arrays = testset.load(test_entry, workspace, out)
+        arrays = testset.load(test_entry, workspace, out,
+                              per_sample=testset.sample_size(model.inputs[0].shape))
         kind = _kind(description, arrays.y, outputs)
         labels = _labels(kind, description, arrays.y, outputs)
         x = testset.shaped_for(arrays.x, model.inputs[0].shape, arrays.source)

@@ -33,6 +33,9 @@ from tinyml_pipeline.tools.protocol import Encoding, Request
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_RETRIES = 3
 EVENT_TYPES = range(0x40, 0x80)
+# Larger than the RAM of any board this serves: a layer output claimed larger is a garbled or
+# hostile reply, and reading it would loop and accumulate for as long as the device pleased.
+MAX_LAYER_BYTES = 1 << 24
 
 
 class DeviceTimeout(ProtocolError):
@@ -203,6 +206,10 @@ class Device:
                 continue
         else:
             raise ProtocolError(f"LAYER_OUTPUT: reply still lost after {self.retries} retries")
+        if first.total_bytes > MAX_LAYER_BYTES:
+            raise ProtocolError(f"LAYER_OUTPUT: the device claims a layer output of "
+                                f"{first.total_bytes:,} bytes, more than the {MAX_LAYER_BYTES:,} "
+                                "a device can hold")
         pieces = [first.data]
         received = len(first.data)
         while received < first.total_bytes:

@@ -87,6 +87,8 @@ class Elf:
 
 
 _ELF_HEADER = {32: "HHIIIIIHHHHHH", 64: "HHIQQQIHHHHHH"}
+# Firmware images with debug information are megabytes; this is read whole.
+MAX_ELF_BYTES = 256 << 20
 _SECTION_HEADER = {32: "IIIIIIIIII", 64: "IIQQQQIIQQ"}
 _PROGRAM_HEADER = {32: "IIIIIIII", 64: "IIQQQQQQ"}
 
@@ -96,6 +98,9 @@ def read_elf(path: str | Path) -> Elf:
     a complete ELF."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_ELF_BYTES:
+            raise InputError(f"{path}: {path.stat().st_size:,} bytes; a firmware ELF is at most "
+                             f"{MAX_ELF_BYTES:,}")
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"ELF not found: {path}") from None

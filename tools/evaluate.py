@@ -60,7 +60,8 @@ def load_test_set(workspace: Workspace, model_dir: Path, limit: int | None = Non
     card = load_card(model_dir)
     model = TFLiteModel.from_file(Path(model_dir) / card.model_file)
     model.require_int8_io()
-    arrays = testset.load(card.test_set, workspace, model_dir, data, limit)
+    arrays = testset.load(card.test_set, workspace, model_dir, data, limit,
+                          per_sample=testset.sample_size(model.inputs[0].shape))
     raw_x = testset.shaped_for(arrays.x, model.inputs[0].shape, arrays.source)
     normalization = Normalization.from_card(card)
     x = raw_x if normalization is None else normalization.apply(raw_x)

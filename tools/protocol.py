@@ -27,6 +27,9 @@ MAX_RANK = 6
 MAX_GROUP = 255  # the zero-runs encoding's u8 counts
 CHUNK_HEADER = struct.Struct("<HIH")  # INPUT_CHUNK's and OUTPUT_READ's model, offset, length
 INFER_REPLY_HEADER = 9  # status, cost, micros: what an INFER reply holds besides the output
+# The smallest max_payload a host can work with: a LAYER_OUTPUT request is 10 bytes, and a chunk
+# (8 header bytes) or an output read must carry at least one byte.
+MIN_MAX_PAYLOAD = 16
 
 
 class Request(IntEnum):
@@ -319,6 +322,9 @@ def parse_hello(payload: bytes) -> Hello:
         raise ProtocolError(f"the device speaks protocol version {version}, this host version "
                             f"{PROTOCOL_VERSION}: {advice}")
     max_payload, model_count, features, cpu_hz, cost_hz = reader.fields("HHBII")
+    if max_payload < MIN_MAX_PAYLOAD:
+        raise ProtocolError(f"HELLO reply: max_payload {max_payload} is below the protocol's "
+                            f"minimum of {MIN_MAX_PAYLOAD} bytes")
     return Hello(version, max_payload, model_count, Feature(features), cpu_hz, cost_hz,
                  reader.string(), reader.string(), reader.string(), reader.string())
 

@@ -7,10 +7,12 @@ LiteRT, so users can compare them on their own models.
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from tinyml_pipeline.tools import testset
 from tinyml_pipeline.tools.atomic import atomic_write_bytes
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
@@ -20,40 +22,32 @@ BACKENDS = ("builtin", "tflm", "litert")
 
 def load_inputs(path: Path, model: TFLiteModel) -> np.ndarray:
     """Reads X.npy, or the array `x` of an .npz (a test set's layout; its only array if it has
-    one), and returns it as a batch shaped (N, *input_shape)."""
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"inputs not found: {path}") from None
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: not a readable .npy or .npz array ({error})") from None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            names = list(loaded.files)
-            if "x" not in names and len(names) != 1:
-                raise InputError(f"{path}: an .npz needs an array named 'x' (it has: "
-                                 f"{', '.join(names) or 'none'})")
-            try:
-                inputs = loaded["x" if "x" in names else names[0]]
-            except ValueError as error:
-                raise InputError(f"{path}: unreadable array ({error})") from None
-    else:
-        inputs = loaded
+    one), and returns it as a batch shaped (N, *input_shape). The header's dtype and shape are
+    checked before the data is read (tools/testset.py's limits)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"inputs not found: {path}")
+    key = None
+    if path.suffix == ".npz" or zipfile.is_zipfile(path):
+        names = testset.npz_keys(path)
+        if "x" not in names and len(names) != 1:
+            raise InputError(f"{path}: an .npz needs an array named 'x' (it has: "
+                             f"{', '.join(names) or 'none'})")
+        key = "x" if "x" in names else names[0]
+    shape, dtype = testset.array_header(path, key)
     expected = model.inputs[0].shape
     if not expected or expected[0] != 1:
         raise InputError(f"{model.source}: input shape {list(expected)} has no batch dimension "
                          f"of 1; `run` feeds one sample per invoke")
-    if inputs.dtype != np.int8:
-        raise InputError(f"{path}: inputs are {inputs.dtype}, the model takes int8 "
+    if dtype != np.int8:
+        raise InputError(f"{path}: inputs are {dtype}, the model takes int8 "
                          f"(quantize with scale {model.inputs[0].scale} and zero point "
                          f"{model.inputs[0].zero_point})")
-    if inputs.shape == expected:
-        return inputs[np.newaxis]
-    if inputs.shape[1:] == expected:
-        return inputs
-    if expected and expected[0] == 1 and inputs.shape[1:] == expected[1:]:
-        return inputs.reshape((-1, *expected))
-    raise InputError(f"{path}: inputs of shape {list(inputs.shape)} do not fit the model input "
+    if shape == expected:
+        return testset.read_array(path, key)[np.newaxis]
+    if shape[1:] == expected or shape[1:] == expected[1:]:
+        return testset.read_array(path, key).reshape((-1, *expected))
+    raise InputError(f"{path}: inputs of shape {list(shape)} do not fit the model input "
                      f"{list(expected)} (give N samples as [N, ...])")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_pipeline.tools import file_limits
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.hashing import sha256_of
 from tinyml_pipeline.tools.imu_replay import read_replay
@@ -31,6 +32,11 @@ RECORDING_SUFFIX = ".imu"
 SPLITS = ("train", "validation", "test")
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 LAYOUT = "[time, channel]: acc_x, acc_y, acc_z, gyro_x, gyro_y, gyro_z"
+# All recordings of a captures directory are read into memory together (tools/imu_replay.py
+# caps each file); minutes to hours of recordings are far below both.
+MAX_RECORDINGS = 10_000
+MAX_CAPTURES_BYTES = 1 << 30
+MAX_WINDOW_STEPS = 1 << 20
 SPLIT_RULE = ("each recording split by time: the first 70 % of its samples train, the next "
               "15 % validate, the last 15 % test; windows slide by half a window within each "
               "part, so no sample is in two splits")
@@ -81,6 +87,14 @@ def find_recordings(directory: Path) -> dict[str, list[Path]]:
         recordings = sorted(child.glob(f"*{RECORDING_SUFFIX}")) if child.is_dir() else []
         if recordings:
             classes[child.name] = recordings
+    count = sum(len(paths) for paths in classes.values())
+    if count > MAX_RECORDINGS:
+        raise InputError(f"{directory}: {count:,} recordings; at most {MAX_RECORDINGS:,} are "
+                         "read")
+    total = sum(path.stat().st_size for paths in classes.values() for path in paths)
+    if total > MAX_CAPTURES_BYTES:
+        raise InputError(f"{directory}: {total:,} bytes of recordings; at most "
+                         f"{MAX_CAPTURES_BYTES:,} are read at once")
     if len(classes) < 2:
         found = ", ".join(classes) or "none"
         raise InputError(f"{directory}: a classifier needs recordings of at least two classes "
@@ -162,10 +176,20 @@ def load_captures(directory: Path, sample_rate_hz: float, window_steps: int,
 def load_from_card(entry: dict, workspace: Workspace) -> Dataset:
     """The captures a card was trained on, refused if any was added, removed or altered since:
     scores on different data would not be the card's."""
-    directory = workspace.root / entry["directory"]  # an absolute path stays as it is
-    data = load_captures(directory, float(entry["sample_rate_hz"]), int(entry["window_steps"]),
-                         workspace)
-    recorded = {f["path"]: f["sha256"] for f in entry["files"]}
+    source = "the card's dataset"
+    directory = workspace.root / file_limits.need_str(entry.get("directory"), source,
+                                                      "directory")  # an absolute one stays
+    rate = file_limits.need_number(entry.get("sample_rate_hz"), source, "sample_rate_hz",
+                                   positive=True)
+    steps = file_limits.need_int(entry.get("window_steps"), source, "window_steps", 1,
+                                 MAX_WINDOW_STEPS)
+    files = entry.get("files")
+    if not isinstance(files, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("path"), str)
+            and isinstance(f.get("sha256"), str) for f in files):
+        raise InputError(f"{source}: files is not a list of {{path, sha256}} objects")
+    data = load_captures(directory, float(rate), steps, workspace)
+    recorded = {f["path"]: f["sha256"] for f in files}
     found = {f["path"]: f["sha256"] for f in data.files}
     if found != recorded:
         changed = sorted(path for path in recorded.keys() | found.keys()

@@ -115,7 +115,7 @@ def load_mnist(workspace: Workspace) -> Dataset:
     bundled = workspace.data / MNIST_FILE
     if bundled.exists():
         path = checked_file(MNIST_FILE, MNIST_SHA256, workspace.data)
-        with np.load(path) as arrays:
+        with np.load(path, allow_pickle=False) as arrays:
             x_train, y_train = arrays["x_train"], arrays["y_train"]
             x_test, y_test = arrays["x_test"], arrays["y_test"]
         files = [_described(path, MNIST_SHA256, workspace)]

@@ -122,21 +122,26 @@ def quantize(options: QuantizeOptions, workspace: Workspace) -> ModelCard:
     kind = check_source(options.source)
     started = time.monotonic()
     calibration_file = testset.locate(options.calibration)["x"]
-    pool = testset.read_array(*calibration_file).astype(np.float32)
-    if options.description.divide_by:
-        pool = pool / np.float32(options.description.divide_by)
-    if not len(pool):
+    # The header first, so a bad file is refused before TensorFlow works; the data once the
+    # model's input size is known, checked against it.
+    available = testset.array_header(*calibration_file)[0][0]
+    if not available:
         raise InputError(f"{shown(options.calibration)}: no calibration samples")
-    chosen = calibration_indices(len(pool), options.seed, options.calibration_count)
+    chosen = calibration_indices(available, options.seed, options.calibration_count)
     _log(f"[{options.description.name}] loading {shown(options.source)}")
     float_converter, shape = _converter(kind, options.source)
     float_bytes = _convert(float_converter, None, False)
     float_model = TFLiteModel(float_bytes, f"{options.description.name} float model")
     shape = shape or tuple(float_model.inputs[0].shape[1:])
-    samples = testset.shaped_for(pool[chosen], (1, *shape), shown(options.calibration))
+    pool = testset.read_array(*calibration_file,
+                              per_sample=testset.sample_size((1, *shape)))[chosen]
+    pool = pool.astype(np.float32)
+    if options.description.divide_by:
+        pool = pool / np.float32(options.description.divide_by)
+    samples = testset.shaped_for(pool, (1, *shape), shown(options.calibration))
     per_tensor = options.per_tensor_dense in ("auto", "yes")
     _log(f"[{options.description.name}] quantizing to int8 with {len(chosen)} calibration "
-         f"samples of {len(pool)}")
+         f"samples of {available}")
     int8_converter, _ = _converter(kind, options.source)
     int8_bytes = _convert(int8_converter, samples, per_tensor)
     model = TFLiteModel(int8_bytes, f"{options.description.name} int8 model")
@@ -150,7 +155,7 @@ def quantize(options: QuantizeOptions, workspace: Workspace) -> ModelCard:
     calibration = {"source": workspace.relative(Path(calibration_file[0]).resolve()),
                    "sha256": testset.describe_file(calibration_file[0], workspace,
                                                    calibration_file[1])["sha256"],
-                   "key": calibration_file[1], "count": len(chosen), "of": int(len(pool)),
+                   "key": calibration_file[1], "count": len(chosen), "of": int(available),
                    "seed": options.seed, "indices": chosen}
     training = {"source": shown(options.source), "format": kind,
                 "quantize_seconds": round(time.monotonic() - started, 1), "seed": options.seed}

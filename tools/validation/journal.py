@@ -14,8 +14,105 @@ import json
 from pathlib import Path
 
 from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.file_limits import MAX_JOURNAL_LINE, is_int, is_number
 
 FORMAT_VERSION = 1
+# A run is resumed a handful of times; more sessions than this is not a journal this wrote.
+MAX_SESSIONS = 100_000
+# The most samples a run line may announce (tools/testset.py reads at most this many).
+MAX_SAMPLES = 10_000_000
+
+
+def read_lines(path: Path, advice: str) -> tuple[list, int]:
+    """The complete lines of a journal, parsed, and the byte length they take (a last line
+    without its newline is left out: a kill cut it off). Each line is at most MAX_JOURNAL_LINE
+    bytes, read one at a time, so a file without newlines is refused without being held whole;
+    the first line must be a run line."""
+    lines, complete = [], 0
+    try:
+        with open(path, "rb") as stream:
+            while raw := stream.readline(MAX_JOURNAL_LINE + 1):
+                if not raw.endswith(b"\n"):
+                    if len(raw) > MAX_JOURNAL_LINE:
+                        raise InputError(f"{path}: line {len(lines) + 1} is over "
+                                         f"{MAX_JOURNAL_LINE:,} bytes: not a validation journal; "
+                                         f"move it away or {advice}")
+                    break
+                complete += len(raw)
+                if raw.strip():
+                    lines.append(_parsed(raw, path, len(lines) + 1, advice))
+                    if len(lines) == 1:
+                        _check_run_line(lines[0], path, advice)
+    except OSError as error:
+        raise InputError(f"{path}: {error.strerror}") from None
+    if not lines:
+        raise InputError(f"{path}: not a validation journal; move it away or {advice}")
+    return lines, complete
+
+
+def _parsed(raw: bytes, path: Path, number: int, advice: str):
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        problem = error.msg
+    except UnicodeDecodeError:
+        problem = "not UTF-8"
+    except RecursionError:
+        problem = "nested too deeply"
+    raise InputError(f"{path}: not a validation journal (line {number}: {problem}); move it "
+                     f"away or {advice}")
+
+
+def _check_run_line(line, path: Path, advice: str) -> None:
+    if not isinstance(line, dict) or line.get("kind") != "run":
+        raise InputError(f"{path}: not a validation journal; move it away or {advice}")
+    samples = line.get("samples")
+    if not is_int(samples) or not 0 <= samples <= MAX_SAMPLES:
+        raise InputError(f"{path}: its run line has samples {samples!r}; expected 0 to "
+                         f"{MAX_SAMPLES:,}")
+    shard = line.get("shard")
+    if shard is not None and not (
+            isinstance(shard, dict) and is_int(shard.get("index")) and is_int(shard.get("count"))
+            and 1 <= shard["index"] <= shard["count"] <= MAX_SAMPLES):
+        raise InputError(f"{path}: its run line has shard {shard!r}; expected index and count "
+                         f"with 1 <= index <= count <= {MAX_SAMPLES:,}")
+
+
+def check_sample(line: dict, source: str, width: int | None = None) -> None:
+    """The fields the report builds on: `width` int8 output values (when known), cost, micros
+    and retries."""
+    output = line.get("output")
+    if (not isinstance(output, list) or (width is not None and len(output) != width)
+            or not all(is_int(v) and -128 <= v <= 127 for v in output)):
+        size = f"{width} " if width is not None else ""
+        raise InputError(f"{source}: output is not a list of {size}int8 values")
+    _need_counts(line, ("cost", "micros", "retries"), source)
+    if not isinstance(line.get("exact"), bool):
+        raise InputError(f"{source}: exact is {line.get('exact')!r}; expected true or false")
+
+
+def check_session(line: dict, source: str) -> None:
+    """A session line as the report reads it: jobs, and links that are objects naming their
+    cost unit."""
+    _need_counts(line, ("jobs",), source)
+    links = line.get("links")
+    if not isinstance(links, list) or not all(
+            isinstance(link, dict) and isinstance(link.get("cost_unit"), str) for link in links):
+        raise InputError(f"{source}: links is not a list of link objects with a cost_unit")
+
+
+def check_end(line: dict, source: str) -> None:
+    """An end line as the report reads it: samples, bytes_sent and seconds."""
+    _need_counts(line, ("samples", "bytes_sent"), source)
+    seconds = line.get("seconds")
+    if not (is_number(seconds) and seconds >= 0):
+        raise InputError(f"{source}: seconds is {seconds!r}; expected a duration")
+
+
+def _need_counts(line: dict, fields: tuple[str, ...], source: str) -> None:
+    for field in fields:
+        if not (is_int(line.get(field)) and 0 <= line[field] < 1 << 63):
+            raise InputError(f"{source}: {field} is {line.get(field)!r}; expected a count")
 
 
 class Journal:
@@ -30,6 +127,8 @@ class Journal:
         if shard is not None:  # which slice of the test set (tools/validation/shard.py)
             header["shard"] = {"index": shard[0], "count": shard[1]}
         self.header = header
+        tflm = getattr(reference, "tflm", None)  # the reference outputs, [samples, width]
+        self._width = int(tflm.shape[1]) if getattr(tflm, "ndim", 0) == 2 else None
         if resume and self.path.is_file():
             self._load(header)
             self._stream = self.path.open("a", encoding="utf-8")
@@ -39,19 +138,10 @@ class Journal:
             self._write(header)
 
     def _load(self, header: dict) -> None:
-        text = self.path.read_text(encoding="utf-8")
-        complete = text[:text.rfind("\n") + 1]  # a kill can leave half a line at the end
-        if len(complete) != len(text):
-            with self.path.open("r+", encoding="utf-8") as stream:
-                stream.truncate(len(complete.encode("utf-8")))
-        try:
-            lines = [json.loads(line) for line in complete.splitlines() if line.strip()]
-        except json.JSONDecodeError as error:
-            raise InputError(f"{self.path}: not a validation journal (line {error.lineno}: "
-                             f"{error.msg}); move it away or run without --resume") from None
-        if not lines or not isinstance(lines[0], dict) or lines[0].get("kind") != "run":
-            raise InputError(f"{self.path}: not a validation journal; move it away or run "
-                             "without --resume")
+        lines, complete = read_lines(self.path, "run without --resume")
+        if complete != self.path.stat().st_size:  # a kill can leave half a line at the end
+            with self.path.open("r+b") as stream:
+                stream.truncate(complete)
         found = lines[0]
         for key in ("model", "sha256", "dataset", "samples", "shard"):
             if found.get(key) != header.get(key):
@@ -62,14 +152,20 @@ class Journal:
             kind = line.get("kind") if isinstance(line, dict) else None
             if kind == "sample":
                 index = line.get("index")
-                if not isinstance(index, int) or not 0 <= index < header["samples"]:
+                if not is_int(index) or not 0 <= index < header["samples"]:
                     raise InputError(f"{self.path}: line {number} is a sample {index!r} outside "
                                      f"0..{header['samples'] - 1}; move it away or run without "
                                      f"--resume")
+                check_sample(line, f"{self.path}: line {number}", self._width)
                 self.samples[index] = line
             elif kind == "session":
+                if len(self.sessions) >= MAX_SESSIONS:
+                    raise InputError(f"{self.path}: over {MAX_SESSIONS:,} sessions; move it away "
+                                     "or run without --resume")
+                check_session(line, f"{self.path}: line {number}")
                 self.sessions.append(line)
             elif kind == "end" and self.sessions:
+                check_end(line, f"{self.path}: line {number}")
                 self.sessions[-1].update(end=line)
 
     def _write(self, line: dict) -> None:

@@ -6,14 +6,22 @@ against the desktop reference of the model, whose sha256 must be the one the sha
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 from tinyml_pipeline.tools.atomic import atomic_write_text
 from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.file_limits import is_int, is_number, read_json
 from tinyml_pipeline.tools.validation import desktop
 from tinyml_pipeline.tools.validation import report as report_module
-from tinyml_pipeline.tools.validation.journal import Journal
+from tinyml_pipeline.tools.validation.journal import (
+    Journal,
+    check_end,
+    check_sample,
+    check_session,
+    read_lines,
+)
 from tinyml_pipeline.tools.validation.shard import shard_indices
 from tinyml_pipeline.tools.workspace import Workspace
 
@@ -21,16 +29,21 @@ JOURNAL = "results.jsonl"
 
 
 def _read_journal(path: Path) -> list[dict]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except OSError as error:
-        raise InputError(f"{path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: not a validation journal (line {error.lineno}: "
-                         f"{error.msg})") from None
-    if not lines or not isinstance(lines[0], dict) or lines[0].get("kind") != "run":
-        raise InputError(f"{path}: not a validation journal")
+    """A shard's journal, its lines checked as a resume checks them (tools/validation/journal.py)
+    so that the merge never indexes a field of the wrong type."""
+    lines, _ = read_lines(path, "merge other shards")
+    for number, line in enumerate(lines[1:], start=2):
+        if not isinstance(line, dict):
+            raise InputError(f"{path}: line {number} is not a JSON object")
+        source = f"{path}: line {number}"
+        if line.get("kind") == "sample":
+            if not is_int(line.get("index")):
+                raise InputError(f"{source} is a sample without an integer index")
+            check_sample(line, source)
+        elif line.get("kind") == "session":
+            check_session(line, source)
+        elif line.get("kind") == "end":
+            check_end(line, source)
     return lines
 
 
@@ -67,15 +80,17 @@ def check_shards(journals: dict[Path, list[dict]]) -> None:
             raise InputError(f"{path} and {seen[shard['index']]} are both shard "
                              f"{shard['index']}/{count}")
         seen[shard["index"]] = path
-        wanted = set(shard_indices(found["samples"], (shard["index"], count)))
+        wanted = shard_indices(found["samples"], (shard["index"], count))  # a range: no copy
         for line in lines:
             if line.get("kind") == "sample" and line.get("index") not in wanted:
                 raise InputError(f"{path}: sample {line.get('index')!r} is not in shard "
                                  f"{shard['index']}/{count}")
-    missing = sorted(set(range(1, count + 1)) - set(seen))
-    if missing:
-        raise InputError(f"shard{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(f'{k}/{count}' for k in missing)} missing")
+    if len(seen) < count:  # named without building the set of up to 10 million shards
+        missing = list(itertools.islice((k for k in range(1, count + 1) if k not in seen), 10))
+        more = count - len(seen) - len(missing)
+        raise InputError(f"shard{'s' if count - len(seen) > 1 else ''} "
+                         f"{', '.join(f'{k}/{count}' for k in missing)}"
+                         f"{f' and {more:,} more' if more else ''} missing")
 
 
 def _joined(journals: dict[Path, list[dict]]) -> list[dict]:
@@ -152,11 +167,16 @@ def _merge_model(reference, journals, directory: Path, min_agreement: float) -> 
 
 def _top(directory: Path) -> dict:
     path = directory / "report.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise InputError(f"{path} is missing or not JSON (the shard's run did not "
-                         "finish)") from None
+    if not path.is_file():
+        raise InputError(f"{path} is missing (the shard's run did not finish)")
+    top = read_json(path, "a report")
+    totals = top.get("totals") if isinstance(top, dict) else None
+    if not isinstance(totals, dict) or not all(
+            is_number(totals.get(key)) and totals[key] >= 0
+            for key in ("min_agreement", "seconds")):
+        raise InputError(f"{path}: not a validation report (its totals need min_agreement and "
+                         "seconds, non-negative numbers)")
+    return top
 
 
 def _gate(directory: Path) -> float:
