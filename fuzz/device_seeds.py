@@ -3,9 +3,9 @@ fuzz/corpus/device_frames/), written by `python -m fuzz.device --write-seeds`.
 
 device_raw seeds are wire bytes: frames of every command, built with the host's own encoder
 (tools/framing.py). device_frames seeds are scripts in firmware/fuzz/fuzz_device_frames.c's
-grammar: a 10-byte header (flags, IMU idle period, IMU samples, IMU seed, first seq) and then
-one action byte and its arguments per request; each request ends in its delivery bytes (read
-size, idle polls between reads)."""
+grammar: a 10-byte header (flags: the board's and the backend's variant; IMU idle period, IMU
+samples, IMU seed, first seq) and then one action byte and its arguments per request; each
+request ends in its delivery bytes (read size, idle polls between reads)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,13 @@ def frames_seeds() -> dict[str, bytes]:
         + bytes([act_idle, 31]) * 3 + bytes([act_stop, 0]) + DELIVER_SLOW,
         "capture": _header(samples=40) + bytes([act_capture, 4, 0, 30, 0]) + DELIVER
         + bytes([act_idle, 10]) + bytes([act_stop, 0]) + DELIVER,
+        # flags 8: a backend without tensors in place; 16 | 1 << 5: model 1 fails to prepare
+        "no_staging": _header(flags=8) + bytes([act_chunk, LINEAR, 0]) + _u16(0) + _u16(0)
+        + b"\x00\x00\x05" + DELIVER + bytes([act_layer, LINEAR, 0, 0, 0]) + _u16(8) + b"\x00"
+        + DELIVER + bytes([act_infer, LINEAR, 2, 0]) + DELIVER,
+        "failing": _header(flags=16 | 1 << 5) + infer_raw(DIGITS) + infer_raw(LINEAR)
+        + bytes([act_chunk, DIGITS, 0]) + _u16(0) + _u16(0) + b"\x00\x00\x05" + DELIVER
+        + bytes([act_live, ACTIVITY, 0, 10, 0]) + DELIVER + bytes([act_idle, 31]) * 4,
         "trouble": _header(flags=1) + bytes([act_unknown, 0x81, 1, 0]) + DELIVER
         + bytes([act_crc, HELLO, 0]) + _u16(9) + DELIVER
         + bytes([act_trouble, 0, 2]) + DELIVER + bytes([act_trouble, 2, 3, 1, 2, 3]) + DELIVER

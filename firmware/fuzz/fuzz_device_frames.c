@@ -8,7 +8,10 @@
  * Oracles besides the sanitizers: every frame the device writes is well formed (fuzz_board.c);
  * every frame sent gets exactly one reply, of its type with its seq (a damaged one: the frame
  * error reply with the status the spec names); HELLO, MODEL_INFO of a real model and a raw
- * INFER of the right length succeed, the INFER with the whole output when it fits. */
+ * INFER of the right length succeed, the INFER with the whole output when it fits.
+ *
+ * The input's first byte also picks the board (with or without an IMU, one that fails) and a
+ * backend variant (fuzz_common.h), so the paths for other runtimes are reached too. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +53,7 @@ static void put32(uint8_t *at, uint32_t value) {
 
 static struct {
   tinyml_device *device;
+  int failing_model;
   uint16_t seq;
   uint8_t payload[FUZZ_MAX_PAYLOAD];
   uint8_t wire[FUZZ_FRAME_CAPACITY];
@@ -169,7 +173,9 @@ static void do_infer(reader *in) {
     if (bytes > TINYML_MAX_PAYLOAD - 3) bytes = TINYML_MAX_PAYLOAD - 3;
     take_tensor(in, state.payload + 3, bytes);
     length += bytes;
-    if (plan != NULL && bytes == plan->info->input.bytes) expect = TINYML_STATUS_OK;
+    if (plan != NULL && bytes == plan->info->input.bytes) {
+      expect = model == state.failing_model ? TINYML_ERR_INVOKE_FAILED : TINYML_STATUS_OK;
+    }
   } else if (encoding == TINYML_ENCODING_ZERO_RUNS) {
     uint8_t groups = take_u8(in) % 32u, group;
     for (group = 0; group < groups && length + 2 <= TINYML_MAX_PAYLOAD; ++group) {
@@ -338,6 +344,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   reader in = {data, size, 0};
   fuzz_board_config config;
+  fuzz_backend_variant variant;
   int actions;
   uint8_t flags = take_u8(&in);
   config.has_imu = (flags & 1u) == 0;
@@ -346,7 +353,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   config.imu_samples = take_u16(&in) % 400u;
   config.imu_seed = take_u32(&in);
   config.imu_max_rate = (flags & 4u) ? 100u : 100000u;
-  state.device = fuzz_device_fresh(&config);
+  variant.no_staging = (flags & 8u) != 0;
+  variant.failing_model = (flags & 16u) ? (int)((flags >> 5) % TINYML_MODEL_COUNT) : -1;
+  state.failing_model = variant.failing_model;
+  state.device = fuzz_device_fresh(&config, &variant);
   state.seq = take_u16(&in);
   for (actions = 0; actions < 64 && in.at < in.size; ++actions) {
     switch (take_u8(&in) % 16u) {

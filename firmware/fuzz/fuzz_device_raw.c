@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const fuzz_board_config config = {1, 160u, 0, 5u, 0x9E3779B9u, 1000u};
-  tinyml_device *device = fuzz_device_fresh(&config);
+  static const fuzz_backend_variant builtin = {0, -1};
+  tinyml_device *device = fuzz_device_fresh(&config, &builtin);
   uint32_t requests = 0;
   size_t index, run = 0;
   int poll;
