@@ -80,8 +80,11 @@ def fuzz(build_dir: Path, target: str, seconds: int) -> tuple[int, int, str]:
     # UBSan's report alone would not stop the run; halt_on_error makes every report a crash.
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    result = subprocess.run(command, capture_output=True, text=True, env=env,
-                            timeout=seconds + 120)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env,
+                                timeout=seconds + 120)
+    except subprocess.TimeoutExpired:
+        return 0, 1, f"fuzz-device-{target} did not stop within {seconds + 120} s"
     output = result.stdout + result.stderr
     new = [path for path in work.iterdir()
            if path.name not in before and path.name.startswith(FINDING_PREFIXES)]
