@@ -14,6 +14,7 @@ import functools
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -116,13 +117,36 @@ def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, 
     return product
 
 
+def runner_failure(returncode: int, stderr: bytes) -> str:
+    """Why a runner failed, never empty: its last line of stderr (the runner's own one-line
+    reason, or a sanitizer's summary), and how it ended (exit status or signal)."""
+    if returncode < 0:
+        try:
+            ended = f"runner killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            ended = f"runner killed by signal {-returncode}"
+    else:
+        ended = f"runner exit status {returncode}"
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines()
+             if line.strip()]
+    return f"{lines[-1]} ({ended})" if lines else ended
+
+
 def run_builtin(executable: Path, name: str, model: TFLiteModel, inputs: np.ndarray
                 ) -> np.ndarray:
     """Runs inputs (a batch of int8 input tensors) through a built runner."""
     input_info, output_info = model.inputs[0], model.outputs[0]
+    if 0 in input_info.shape or 0 in output_info.shape:
+        # The runner refuses it too; here the reason is clearer and nothing is started.
+        raise RunnerFailed(f"built-in runner cannot run {name}: a zero-sized "
+                           f"{'input' if 0 in input_info.shape else 'output'} tensor")
     batch = np.ascontiguousarray(inputs, dtype=np.int8).reshape((-1, *input_info.shape))
     result = subprocess.run([str(executable), name], input=batch.tobytes(), capture_output=True)
     if result.returncode != 0:
         raise RunnerFailed(f"built-in runner failed on {name}: "
-                           f"{result.stderr.decode(errors='replace').strip()}")
+                           f"{runner_failure(result.returncode, result.stderr)}")
+    expected = len(batch) * int(np.prod(output_info.shape))
+    if len(result.stdout) != expected:
+        raise RunnerFailed(f"built-in runner failed on {name}: it wrote {len(result.stdout)} "
+                           f"output bytes for {len(batch)} samples, not {expected}")
     return np.frombuffer(result.stdout, dtype=np.int8).reshape((-1, *output_info.shape))

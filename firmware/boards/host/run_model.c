@@ -46,12 +46,28 @@ int main(int argc, char **argv) {
     fprintf(stderr, "run_model: no model named %s\n", argv[1]);
     return 2;
   }
+  /* Before any input is read: a zero-sized tensor would make the loop below read nothing for
+   * ever, and a plan whose tensors leave its arena would run past it. */
+  if (plan->info->input.bytes == 0 || plan->info->output.bytes == 0) {
+    fprintf(stderr, "run_model: model %s has a zero-sized %s tensor\n", argv[1],
+            plan->info->input.bytes == 0 ? "input" : "output");
+    return 2;
+  }
+  if (tinyml_plan_check(plan, sizeof arena) != TINYML_OK) {
+    fprintf(stderr, "run_model: model %s has an inconsistent plan (arena %lu bytes)\n", argv[1],
+            (unsigned long)plan->arena_bytes);
+    return 2;
+  }
   input = (unsigned char *)malloc(plan->info->input.bytes);
   output = (unsigned char *)malloc(plan->info->output.bytes);
-  if (input == NULL || output == NULL) return 1;
+  if (input == NULL || output == NULL) {
+    fprintf(stderr, "run_model: cannot allocate the %s tensor\n", input == NULL ? "input" : "output");
+    return 1;
+  }
   while ((got = fread(input, 1, plan->info->input.bytes, stdin)) == plan->info->input.bytes) {
-    if (tinyml_plan_invoke(plan, arena, sizeof arena, input, output) != TINYML_OK) {
-      fprintf(stderr, "run_model: invoke failed\n");
+    tinyml_status status = tinyml_plan_invoke(plan, arena, sizeof arena, input, output);
+    if (status != TINYML_OK) {
+      fprintf(stderr, "run_model: invoke failed (runtime status %d)\n", (int)status);
       return 1;
     }
     fwrite(output, 1, plan->info->output.bytes, stdout);

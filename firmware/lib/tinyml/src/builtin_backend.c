@@ -50,8 +50,9 @@ int tinyml_builtin_backend_init(tinyml_backend *backend, tinyml_builtin_context 
                                 size_t arena_bytes) {
   uint16_t index;
   if ((uintptr_t)arena % TINYML_ARENA_ALIGNMENT != 0) return -1;
+  /* Once here, so that no invoke pays for it. */
   for (index = 0; index < count; ++index) {
-    if (plans[index]->arena_bytes > arena_bytes) return -1;
+    if (tinyml_plan_check(plans[index], arena_bytes) != TINYML_OK) return -1;
   }
   context->plans = plans;
   context->arena = arena;

@@ -10,6 +10,32 @@ void tinyml_plan_run_layers(const tinyml_plan *plan, uint8_t *arena, uint16_t fi
   }
 }
 
+/* [offset, offset + bytes) inside [0, limit); 64-bit, so no sum wraps. */
+static int inside(uint32_t offset, uint32_t bytes, uint32_t limit) {
+  return (uint64_t)offset + bytes <= limit;
+}
+
+tinyml_status tinyml_plan_check(const tinyml_plan *plan, size_t arena_bytes) {
+  uint16_t index;
+  if (plan == NULL || plan->info == NULL || (plan->layers == NULL && plan->layer_count > 0)) {
+    return TINYML_ERROR_BAD_PLAN;
+  }
+  if (arena_bytes < plan->arena_bytes) return TINYML_ERROR_ARENA_TOO_SMALL;
+  if (plan->info->input.bytes == 0 || plan->info->output.bytes == 0 ||
+      !inside(plan->input_offset, plan->info->input.bytes, plan->arena_bytes) ||
+      !inside(plan->output_offset, plan->info->output.bytes, plan->arena_bytes)) {
+    return TINYML_ERROR_BAD_PLAN;
+  }
+  for (index = 0; index < plan->layer_count; ++index) {
+    const tinyml_layer *layer = &plan->layers[index];
+    if (layer->run == NULL || !inside(layer->output_offset, layer->output_bytes,
+                                      plan->arena_bytes)) {
+      return TINYML_ERROR_BAD_PLAN;
+    }
+  }
+  return TINYML_OK;
+}
+
 tinyml_status tinyml_plan_invoke(const tinyml_plan *plan, uint8_t *arena, size_t arena_bytes,
                                  const void *input, void *output) {
   if (plan == NULL || arena == NULL || input == NULL || output == NULL) {

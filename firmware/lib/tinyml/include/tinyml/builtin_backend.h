@@ -20,7 +20,7 @@ typedef struct {
 
 /* Fills `backend` so that it runs `plans` (e.g. the generated tinyml_builtin_models) in `arena`.
  * `context` must outlive the backend. Returns 0, or -1 when the arena is too small or
- * misaligned for one of the plans. */
+ * misaligned for one of the plans, or a plan fails tinyml_plan_check. */
 int tinyml_builtin_backend_init(tinyml_backend *backend, tinyml_builtin_context *context,
                                 const tinyml_plan *const *plans, uint16_t count, uint8_t *arena,
                                 size_t arena_bytes);

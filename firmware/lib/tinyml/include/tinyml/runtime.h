@@ -52,11 +52,19 @@ typedef struct {
 typedef enum {
   TINYML_OK = 0,
   TINYML_ERROR_ARENA_TOO_SMALL = 1,
-  TINYML_ERROR_BAD_ARGUMENT = 2
+  TINYML_ERROR_BAD_ARGUMENT = 2,
+  TINYML_ERROR_BAD_PLAN = 3
 } tinyml_status;
 
 /* Alignment the converter gives every arena buffer; the arena itself must be this aligned. */
 #define TINYML_ARENA_ALIGNMENT 16
+
+/* Checks once what every invoke then trusts, so that a damaged or hand-made plan is refused
+ * before it runs rather than writing past the arena: the plan's arena fits `arena_bytes`, its
+ * input and output tensors are not empty and lie inside the plan's own arena, as does every
+ * layer's output, and every layer has a kernel. TINYML_OK, TINYML_ERROR_ARENA_TOO_SMALL or
+ * TINYML_ERROR_BAD_PLAN. A kernel's own operands are the converter's to check. */
+tinyml_status tinyml_plan_check(const tinyml_plan *plan, size_t arena_bytes);
 
 /* Copies `input` (info->input.bytes) into the arena, runs every layer and copies the output
  * (info->output.bytes) out. */
