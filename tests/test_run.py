@@ -86,3 +86,32 @@ def test_run_takes_the_x_array_of_an_npz(tmp_path):
 def test_run_refuses_an_npz_without_x(tmp_path, capsys):
     np.savez(tmp_path / "test.npz", a=np.zeros((2, 1), np.int8), b=np.zeros(2))
     _refused(tmp_path, capsys, LINEAR, tmp_path / "test.npz", "needs an array named 'x'")
+
+
+def test_two_firmware_folders_share_one_runner_cache(tmp_path, monkeypatch):
+    """A second checkout or installed copy builds its runners in the same user cache: each
+    firmware folder gets its own CMake tree (CMake refuses a tree configured from another)."""
+    import shutil
+
+    from tinyml_pipeline.tools.compiler import host
+    from tinyml_pipeline.tools.tflite_model import TFLiteModel
+
+    model = TFLiteModel.from_file(MODELS_DIR / "linear" / "model.tflite")
+    inputs = np.arange(-3, 3, dtype=np.int8).reshape(6, 1)
+    cache = tmp_path / "cache"
+    first = host.run_builtin(host.build_runner([("linear", model)], cache_dir=cache),
+                             "linear", model, inputs)
+    copy = tmp_path / "copy" / "firmware"
+    shutil.copytree(host.FIRMWARE_DIR, copy, ignore=shutil.ignore_patterns("models"))
+    # Another version of the sources (one more comment), built with the same flags.
+    with open(copy / "CMakeLists.txt", "a", encoding="utf-8") as cmake:
+        cmake.write("# the copy\n")
+    monkeypatch.setattr(host, "FIRMWARE_DIR", copy)
+    host._firmware_digest.cache_clear()
+    try:
+        second = host.run_builtin(host.build_runner([("linear", model)], cache_dir=cache),
+                                  "linear", model, inputs)
+    finally:
+        host._firmware_digest.cache_clear()
+    assert np.array_equal(first, second)
+    assert len(list((cache / "cmake").iterdir())) == 2

@@ -94,8 +94,10 @@ def build_runner(models: list[tuple[str, TFLiteModel]], extra_flags: tuple[str, 
     product = cache_dir / digest.hexdigest()[:20] / RUNNER
     if product.is_file():
         return product
-    flags_key = hashlib.sha256(" ".join(extra_flags).encode()).hexdigest()[:12]
-    tree = cache_dir / "cmake" / flags_key
+    # One CMake tree per firmware source folder and flag set: CMake refuses a tree configured
+    # from another folder (a second checkout or installed copy sharing the user's cache).
+    tree_key = hashlib.sha256(f"{FIRMWARE_DIR.resolve()}\0{' '.join(extra_flags)}".encode())
+    tree = cache_dir / "cmake" / tree_key.hexdigest()[:12]
     tree.mkdir(parents=True, exist_ok=True)
     with open(tree / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build per tree; the others wait for it
