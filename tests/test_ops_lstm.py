@@ -1,0 +1,178 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM (int8): randomized single-op models must give TFLM's bytes through
+the built-in runtime.
+
+The models are built directly with the .tflite schema: this TensorFlow's calibrator crashes
+(SIGSEGV in calibrator._feed_tensors) on any model holding a Keras LSTM, so converter-built
+cases are not available. Each model gets random units, input size and time steps (batch 1),
+random int8 weights and int32 biases, random input and hidden-state quantizations and a power-of-
+two cell-state scale, so gates saturate in some models and stay linear in others; some get a
+cell clip. TFLM keeps the LSTM state in variable tensors across invocations, the built-in
+runtime starts each invocation from zero state: TFLM is reset before each sample."""
+
+import numpy as np
+import pytest
+
+from tests.support.modelgen import pack
+from tinyml_pipeline.tools.compiler.errors import CompileError
+from tinyml_pipeline.tools.compiler.host import build_runner, run_builtin
+from tinyml_pipeline.tools.compiler.planner import compile_plan
+from tinyml_pipeline.tools.console import native_stderr_silenced
+from tinyml_pipeline.tools.reference import TFLMRunner
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
+
+BATCHES = 5
+PER_BATCH = 40
+SAMPLES = 3
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+
+    return schema_py_generated
+
+
+def _tensor(schema, model, graph, name, shape, type_name, scale, zero_point, data=None,
+            variable=False) -> int:
+    tensor = schema.TensorT()
+    tensor.name = name.encode()
+    tensor.shape = list(shape)
+    tensor.type = getattr(schema.TensorType, type_name)
+    quant = schema.QuantizationParametersT()
+    quant.scale, quant.zeroPoint = [float(scale)], [int(zero_point)]
+    tensor.quantization = quant
+    tensor.isVariable = variable
+    buffer = schema.BufferT()
+    if data is not None:
+        buffer.data = np.ascontiguousarray(data).view(np.uint8).reshape(-1).tolist()
+    model.buffers.append(buffer)
+    tensor.buffer = len(model.buffers) - 1
+    graph.tensors.append(tensor)
+    return len(graph.tensors) - 1
+
+
+def lstm_model(rng, units: int, input_size: int, steps: int, options: dict | None = None,
+               drop: tuple[int, ...] = (), extra: dict | None = None) -> bytes:
+    """One UNIDIRECTIONAL_SEQUENCE_LSTM op, batch 1; `drop` leaves inputs out (-1), `extra`
+    adds inputs (position -> int8 [units] constant) the op should refuse."""
+    schema = _schema()
+    model = schema.ModelT()
+    model.version = 3
+    model.buffers = [schema.BufferT()]
+    graph = schema.SubGraphT()
+    graph.tensors = []
+    input_scale = float(np.exp(rng.uniform(np.log(0.002), np.log(0.5))))
+    hidden_scale = float(np.exp(rng.uniform(np.log(0.002), np.log(0.05))))
+    hidden_zero = int(rng.integers(-40, 41))
+    cell_scale = 2.0 ** -int(rng.integers(8, 16))
+    source = _tensor(schema, model, graph, "input", (1, steps, input_size), "INT8", input_scale,
+                     int(rng.integers(-128, 128)))
+    inputs = [source] + [-1] * 23
+    for position in range(1, 9):
+        columns = input_size if position <= 4 else units
+        weight_scale = float(np.exp(rng.uniform(np.log(0.001), np.log(0.05))))
+        values = rng.integers(-127, 128, size=(units, columns), dtype=np.int8)
+        inputs[position] = _tensor(schema, model, graph, f"w{position}", (units, columns),
+                                   "INT8", weight_scale, 0, values)
+    for position in range(12, 16):
+        bias_scale = input_scale * 0.01
+        values = rng.integers(-(1 << int(rng.integers(4, 16))), 1 << int(rng.integers(4, 16)),
+                              size=units).astype(np.int32)
+        inputs[position] = _tensor(schema, model, graph, f"b{position}", (units,), "INT32",
+                                   bias_scale, 0, values)
+    inputs[18] = _tensor(schema, model, graph, "hidden", (1, units), "INT8", hidden_scale,
+                         hidden_zero, variable=True)
+    inputs[19] = _tensor(schema, model, graph, "cell", (1, units), "INT16", cell_scale, 0,
+                         variable=True)
+    for position, values in (extra or {}).items():
+        inputs[position] = _tensor(schema, model, graph, f"x{position}", (units,), "INT8", 0.01,
+                                   0, values)
+    for position in drop:
+        inputs[position] = -1
+    output = _tensor(schema, model, graph, "output", (1, steps, units), "INT8", hidden_scale,
+                     hidden_zero)
+    code = schema.OperatorCodeT()
+    code.builtinCode = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    code.deprecatedBuiltinCode = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    code.version = 1
+    model.operatorCodes = [code]
+    lstm_options = schema.UnidirectionalSequenceLSTMOptionsT()
+    lstm_options.fusedActivationFunction = schema.ActivationFunctionType.TANH
+    lstm_options.cellClip = 0.0
+    lstm_options.timeMajor = False
+    for key, value in (options or {}).items():
+        setattr(lstm_options, key, value)
+    op = schema.OperatorT()
+    op.opcodeIndex = 0
+    op.inputs, op.outputs = inputs, [output]
+    op.builtinOptionsType = schema.BuiltinOptions.UnidirectionalSequenceLSTMOptions
+    op.builtinOptions = lstm_options
+    graph.operators = [op]
+    graph.inputs, graph.outputs = [source], [output]
+    graph.name = b"main"
+    model.subgraphs = [graph]
+    return pack(model)
+
+
+def _random_case(rng) -> tuple[str, bytes]:
+    units, input_size, steps = (int(rng.integers(1, 25)), int(rng.integers(1, 17)),
+                                int(rng.integers(1, 9)))
+    options = {}
+    if rng.random() < 0.25:
+        options["cellClip"] = float(np.exp(rng.uniform(np.log(0.01), np.log(8.0))))
+    description = f"units {units}, input {input_size}, steps {steps}, options {options}"
+    return description, lstm_model(rng, units, input_size, steps, options)
+
+
+def _tflm_outputs(model: TFLiteModel, inputs: np.ndarray) -> np.ndarray:
+    with native_stderr_silenced():
+        runner = TFLMRunner(model, arena_size="generous")
+    outputs = []
+    for sample in inputs:
+        runner._interpreter.reset()  # TFLM's variable tensors back to zero, as at allocation
+        outputs.append(runner.invoke(sample[0]).reshape(model.outputs[0].shape))
+    return np.stack(outputs)
+
+
+@pytest.mark.parametrize("batch", range(BATCHES))
+def test_lstm_matches_tflm(batch):
+    seed = 1600 + batch
+    rng = np.random.default_rng(seed)
+    cases = [_random_case(rng) for _ in range(PER_BATCH)]
+    models = [TFLiteModel(data, f"seed {seed} case {index}")
+              for index, (_, data) in enumerate(cases)]
+    runner = build_runner([(f"case{index}", model) for index, model in enumerate(models)])
+    failures = []
+    for index, ((description, _), model) in enumerate(zip(cases, models, strict=True)):
+        inputs = rng.integers(-128, 128, size=(SAMPLES, *model.inputs[0].shape), dtype=np.int8)
+        builtin = run_builtin(runner, f"case{index}", model, inputs)
+        expected = _tflm_outputs(model, inputs)
+        if not np.array_equal(builtin, expected):
+            differ = int(np.count_nonzero(builtin != expected))
+            failures.append(f"case {index} ({description}): {differ} of {expected.size} bytes "
+                            f"differ")
+    assert not failures, "\n".join(failures)
+
+
+def test_state_does_not_leak_between_samples():
+    """The same input twice gives the same bytes: the state restarts at zero."""
+    rng = np.random.default_rng(7)
+    model = TFLiteModel(lstm_model(rng, 6, 3, 4), "repeat")
+    runner = build_runner([("repeat", model)])
+    sample = rng.integers(-128, 128, size=(1, *model.inputs[0].shape), dtype=np.int8)
+    outputs = run_builtin(runner, "repeat", model, np.concatenate([sample, sample]))
+    assert np.array_equal(outputs[0], outputs[1])
+    assert np.array_equal(outputs, _tflm_outputs(model, np.concatenate([sample, sample])))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"options": {"timeMajor": True}}, "time-major"),
+    ({"options": {"fusedActivationFunction": 1}}, "cell activation"),
+    ({"extra": {10: np.ones(4, np.int8)}}, "peephole"),
+    ({"extra": {20: np.ones(4, np.int8)}}, "layer-norm"),
+    ({"drop": (19,)}, "cell state tensor is missing"),
+])
+def test_unsupported_lstms_are_refused(change, message):
+    rng = np.random.default_rng(3)
+    model = TFLiteModel(lstm_model(rng, 4, 3, 2, **change), "variant")
+    with pytest.raises(CompileError, match=message):
+        compile_plan(model)
