@@ -9,12 +9,21 @@ two cell-state scale, so gates saturate in some models and stay linear in others
 cell clip. TFLM keeps the LSTM state in variable tensors across invocations, the built-in
 runtime starts each invocation from zero state: TFLM is reset before each sample."""
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tests.support.modelgen import pack
+from tinyml_pipeline.tools.compiler.convert import convert_model, registry_files
 from tinyml_pipeline.tools.compiler.errors import CompileError
-from tinyml_pipeline.tools.compiler.host import build_runner, run_builtin
+from tinyml_pipeline.tools.compiler.host import (
+    CORE_INCLUDES,
+    build_runner,
+    run_builtin,
+    runtime_sources,
+)
 from tinyml_pipeline.tools.compiler.planner import compile_plan
 from tinyml_pipeline.tools.console import native_stderr_silenced
 from tinyml_pipeline.tools.reference import TFLMRunner
@@ -23,6 +32,7 @@ from tinyml_pipeline.tools.tflite_model import TFLiteModel
 BATCHES = 5
 PER_BATCH = 40
 SAMPLES = 3
+STANDIN = Path(__file__).parent / "support" / "tflm_standin"
 
 
 def _schema():
@@ -51,9 +61,11 @@ def _tensor(schema, model, graph, name, shape, type_name, scale, zero_point, dat
 
 
 def lstm_model(rng, units: int, input_size: int, steps: int, options: dict | None = None,
-               drop: tuple[int, ...] = (), extra: dict | None = None) -> bytes:
+               drop: tuple[int, ...] = (), extra: dict | None = None, variables: bool = True,
+               cell_scale: float | None = None) -> bytes:
     """One UNIDIRECTIONAL_SEQUENCE_LSTM op, batch 1; `drop` leaves inputs out (-1), `extra`
-    adds inputs (position -> int8 [units] constant) the op should refuse."""
+    adds inputs (position -> int8 [units] constant), `variables` False leaves the state tensors
+    unflagged and `cell_scale` overrides the random power of two: variants the op refuses."""
     schema = _schema()
     model = schema.ModelT()
     model.version = 3
@@ -63,7 +75,8 @@ def lstm_model(rng, units: int, input_size: int, steps: int, options: dict | Non
     input_scale = float(np.exp(rng.uniform(np.log(0.002), np.log(0.5))))
     hidden_scale = float(np.exp(rng.uniform(np.log(0.002), np.log(0.05))))
     hidden_zero = int(rng.integers(-40, 41))
-    cell_scale = 2.0 ** -int(rng.integers(8, 16))
+    random_cell_scale = 2.0 ** -int(rng.integers(8, 16))
+    cell_scale = random_cell_scale if cell_scale is None else cell_scale
     source = _tensor(schema, model, graph, "input", (1, steps, input_size), "INT8", input_scale,
                      int(rng.integers(-128, 128)))
     inputs = [source] + [-1] * 23
@@ -80,9 +93,9 @@ def lstm_model(rng, units: int, input_size: int, steps: int, options: dict | Non
         inputs[position] = _tensor(schema, model, graph, f"b{position}", (units,), "INT32",
                                    bias_scale, 0, values)
     inputs[18] = _tensor(schema, model, graph, "hidden", (1, units), "INT8", hidden_scale,
-                         hidden_zero, variable=True)
+                         hidden_zero, variable=variables)
     inputs[19] = _tensor(schema, model, graph, "cell", (1, units), "INT16", cell_scale, 0,
-                         variable=True)
+                         variable=variables)
     for position, values in (extra or {}).items():
         inputs[position] = _tensor(schema, model, graph, f"x{position}", (units,), "INT8", 0.01,
                                    0, values)
@@ -170,9 +183,41 @@ def test_state_does_not_leak_between_samples():
     ({"extra": {10: np.ones(4, np.int8)}}, "peephole"),
     ({"extra": {20: np.ones(4, np.int8)}}, "layer-norm"),
     ({"drop": (19,)}, "cell state tensor is missing"),
+    ({"variables": False}, "is not a variable tensor"),
+    ({"cell_scale": 0.0003}, "not a power of two"),
+    ({"cell_scale": 2.0 ** 4}, "too large for the int16 tanh"),
 ])
 def test_unsupported_lstms_are_refused(change, message):
     rng = np.random.default_rng(3)
     model = TFLiteModel(lstm_model(rng, 4, 3, 2, **change), "variant")
     with pytest.raises(CompileError, match=message):
         compile_plan(model)
+
+
+def test_generated_c_compiles_and_the_resolver_registers_lstm(tmp_path):
+    """The plan's C compiles as C99 with -Werror for both backends, op_lstm.c too, and the
+    generated TFLM resolver registers the op (against the TFLM API stand-in)."""
+    rng = np.random.default_rng(11)
+    converted = convert_model(TFLiteModel(lstm_model(rng, 7, 5, 3), "lstm.tflite"), "lstm",
+                              None, "test", measure_arena=False)
+    for name, text in {**converted.files, **registry_files([converted.entry])}.items():
+        (tmp_path / name).write_text(text)
+    include = [*CORE_INCLUDES, f"-I{tmp_path}"]
+    sources = [str(p) for p in runtime_sources() if p.name == "op_lstm.c"]
+    assert sources, "op_lstm.c is not among the runtime's sources"
+    for source in [*sources, str(tmp_path / "lstm_plan.c")]:
+        for flags in ([], ["-DTINYML_BACKEND_TFLM"]):
+            result = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *flags,
+                                     *include, "-c", source, "-o", str(tmp_path / "unit.o")],
+                                    capture_output=True, text=True)
+            assert result.returncode == 0, result.stderr
+    main_source = tmp_path / "resolver.cc"
+    main_source.write_text('#include "lstm_op_resolver.h"\nint main() {\n'
+                           "  lstm_register_ops_resolver r;\n"
+                           "  return lstm_register_ops(r) != kTfLiteOk || "
+                           "r.registered() != lstm_register_ops_count;\n}\n")
+    result = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", *include,
+                             f"-I{STANDIN}", str(main_source), "-o", str(tmp_path / "resolver")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert subprocess.run([str(tmp_path / "resolver")]).returncode == 0
