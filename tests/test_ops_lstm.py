@@ -31,7 +31,7 @@ from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 BATCHES = 5
 PER_BATCH = 40
-SAMPLES = 3
+SAMPLES = 40
 STANDIN = Path(__file__).parent / "support" / "tflm_standin"
 
 
