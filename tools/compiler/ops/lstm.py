@@ -186,7 +186,6 @@ def lower_lstm(op: OpView) -> Layer:
                 ("gate_multiplier", Const("int32_t", np.array(multipliers, np.int32),
                                           "gate_multiplier")),
                 ("gate_shift", Const("int32_t", np.array(shifts, np.int32), "gate_shift")),
-                ("cell_is_tanh", 1),
                 ("forget_multiplier", forget[0]), ("forget_shift", forget[1]),
                 ("input_multiplier", update[0]), ("input_shift", update[1]),
                 ("output_multiplier", emitted[0]), ("output_shift", emitted[1]),

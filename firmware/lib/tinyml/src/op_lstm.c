@@ -147,7 +147,7 @@ void tinyml_lstm_s8(const void *params, uint8_t *arena) {
       int16_t *output_gate;
       gate(p, 0, x, hidden, 0, forget, recurrent);
       gate(p, 1, x, hidden, 0, input_gate, recurrent);
-      gate(p, 2, x, hidden, p->cell_is_tanh, cell_gate, recurrent);
+      gate(p, 2, x, hidden, 1, cell_gate, recurrent);
       for (i = 0; i < units; ++i) {
         const int32_t kept = mul(forget[i], cell[i], p->forget_multiplier, p->forget_shift, 0,
                                  Q3_12_MIN, Q3_12_MAX);

@@ -1,8 +1,8 @@
 /* UNIDIRECTIONAL_SEQUENCE_LSTM, int8 activations and weights, int16 cell state (TFLM's
  * 8x8->16 integer LSTM, no peephole, projection or layer norm).
  *
- * Per time step each gate is FC(x) + FC(h) in Q3.12 (int16, saturating add), then sigmoid or
- * tanh into Q0.15; the cell state (int16, scale 2^cell_scale_power) and the int8 hidden state
+ * Per time step each gate is FC(x) + FC(h) in Q3.12 (int16, saturating add), then sigmoid (tanh
+ * for the cell gate, the only cell activation a .tflite can name) into Q0.15; the cell state (int16, scale 2^cell_scale_power) and the int8 hidden state
  * are updated with TFLM's requantizing multiplies, and the hidden state is copied to the output.
  * The state lives in this layer's scratch and is reset on every invocation, the cell state to 0
  * and the hidden state to its zero point, as TFLM resets variable tensors (TFLM keeps the state
@@ -32,7 +32,6 @@ typedef struct {
   const int32_t *bias;             /* [gate][units] */
   const int32_t *gate_multiplier;  /* [gate][input, recurrent]: into Q3.12 */
   const int32_t *gate_shift;
-  int32_t cell_is_tanh; /* the cell gate's activation: 1 tanh, else sigmoid */
   int32_t forget_multiplier, forget_shift; /* forget x cell -> cell */
   int32_t input_multiplier, input_shift;   /* input x cell gate -> cell */
   int32_t output_multiplier, output_shift; /* output x tanh(cell) -> hidden */
