@@ -48,9 +48,9 @@ def inter_gate_multiplier(scale1: float, scale2: float, output_scale: float) -> 
 
 
 def checked_log2(value: float) -> tuple[int, bool]:
-    """CheckedLog2: log(x) * (1 / log(2)) in float32, rounded half away; and whether x is within
-    1e-3 of that power of two (the only case accepted here, where float32 rounding cannot
-    move the result)."""
+    """CheckedLog2: log(x) * (1 / log(2)) in float32, rounded half away; and whether that log2 is
+    within 1e-3 of the integer (TFLM ignores this; the lowering refuses other scales, far from
+    the .5 where a float32 logf differing from numpy's could round the other way)."""
     log2 = f32(np.log(f32(value))) * (f32(1.0) / f32(np.log(f32(2.0))))
     rounded = round_half_away(float(log2))
     return int(rounded), abs(float(log2) - rounded) < 1e-3
