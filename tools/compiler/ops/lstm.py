@@ -4,7 +4,8 @@ as TFLM's integer LSTM runs it (lstm_eval.h; no peephole, projection or layer no
 The Prepare arithmetic of TFLM's lstm_eval_common.cc is mirrored: each gate's two FULLY_CONNECTED
 requantize into Q3.12 (scale 2^-12), the products between gates are requantized from Q0.15 inputs
 with scales multiplied in float64, and the cell state's scale is a power of two whose exponent sets
-tanh's input shift."""
+tanh's input shift. The sigmoid table both activations interpolate is TFLM's, measured from
+tflite_micro (sigmoid_table.py) and emitted with the layer."""
 
 from __future__ import annotations
 
@@ -168,6 +169,9 @@ def lower_lstm(op: OpView) -> Layer:
     forget = inter_gate_multiplier(GATE_OUTPUT_SCALE, cell.scale, cell.scale)
     update = inter_gate_multiplier(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, cell.scale)
     emitted = inter_gate_multiplier(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, hidden.scale)
+    # Measured from tflite_micro on the first LSTM a process lowers (a fraction of a second).
+    from tinyml_pipeline.tools.compiler.sigmoid_table import measured_sigmoid_table
+
     clip = quantized_cell_clip(options.cellClip, cell.scale) if options.cellClip > 0 else 0
     # Four int16 gate buffers, the int16 cell state and the int8 hidden state.
     scratch_bytes = 5 * 2 * units + units
@@ -190,5 +194,7 @@ def lower_lstm(op: OpView) -> Layer:
                 ("input_multiplier", update[0]), ("input_shift", update[1]),
                 ("output_multiplier", emitted[0]), ("output_shift", emitted[1]),
                 ("tanh_multiplier", tanh_multiplier), ("tanh_shift", tanh_shift),
-                ("cell_clip", clip)],
+                ("cell_clip", clip),
+                ("sigmoid_table", Const("uint16_t", measured_sigmoid_table(),
+                                        "sigmoid_table"))],
         reads=(source.index,), writes=(output.index,), scratch_bytes=scratch_bytes)

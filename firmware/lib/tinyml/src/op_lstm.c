@@ -7,34 +7,6 @@
 #define Q3_12_MIN (-32768)
 #define Q3_12_MAX 32767
 
-/* TFLM's sigmoid_table_uint16 (tensorflow/lite/kernels/internal/common.h, Apache-2.0):
- * sigmoid(i / 24) in Q0.16, the table TFLM's int16 LOGISTIC and TANH interpolate. Its values
- * are not plain roundings of that formula (44 of them differ by one), so the integer results
- * are only TFLM's with these exact numbers. */
-static const uint16_t sigmoid_table[256] = {
-    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149,
-    40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369,
-    47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169,
-    53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
-    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370,
-    60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302,
-    62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536,
-    63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
-    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786,
-    64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079,
-    65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
-    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
-    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433,
-    65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474,
-    65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498,
-    65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
-    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522,
-    65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528,
-    65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531,
-    65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
-    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
-    65534, 65534, 65534, 65535};
-
 /* x >> n on a negative int32 is implementation-defined in C99; this is the arithmetic shift
  * TFLM's targets perform. */
 static int32_t shift_right(int32_t x, int n) {
@@ -46,8 +18,9 @@ static int16_t saturate_s16(int32_t x) {
 }
 
 /* reference_integer_ops::Logistic, int16, called with multiplier 0 and shift 0: the input is
- * Q3.12 times 3 (the table covers +-10.7 in steps of 2^-9). */
-static int16_t sigmoid_q15(int16_t value) {
+ * Q3.12 times 3 (the table covers +-10.7 in steps of 2^-9). `table` is TFLM's sigmoid table,
+ * which the converter measures from tflite_micro (tools/compiler/sigmoid_table.py). */
+static int16_t sigmoid_q15(const uint16_t *table, int16_t value) {
   const int32_t input = (int32_t)value * 3;
   const uint32_t magnitude = (uint32_t)(input < 0 ? -input : input);
   const uint32_t index = magnitude >> 9;
@@ -55,8 +28,8 @@ static int16_t sigmoid_q15(int16_t value) {
   if (index >= 255) {
     result = (uint32_t)0x7FFF << 10;
   } else {
-    const uint32_t low = sigmoid_table[index];
-    const uint32_t high = sigmoid_table[index + 1];
+    const uint32_t low = table[index];
+    const uint32_t high = table[index + 1];
     result = (low << 9) + (magnitude & 0x1FF) * (high - low);
   }
   result = input >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1u;
@@ -65,7 +38,8 @@ static int16_t sigmoid_q15(int16_t value) {
 
 /* reference_integer_ops::Tanh, int16: (value * multiplier + round) >> shift, then the sigmoid
  * table at twice the argument. */
-static int16_t tanh_q15(int16_t value, int32_t multiplier, int32_t shift) {
+static int16_t tanh_q15(const uint16_t *table, int16_t value, int32_t multiplier,
+                        int32_t shift) {
   const int32_t round = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
   const int32_t input = shift_right((int32_t)value * multiplier + round, (int)shift);
   const uint32_t magnitude = (uint32_t)(input < 0 ? -input : input);
@@ -74,8 +48,8 @@ static int16_t tanh_q15(int16_t value, int32_t multiplier, int32_t shift) {
   if (index >= 255) {
     result = (int32_t)0xFFFF << 8;
   } else {
-    const uint32_t low = sigmoid_table[index];
-    const uint32_t high = sigmoid_table[index + 1];
+    const uint32_t low = table[index];
+    const uint32_t high = table[index + 1];
     result = (int32_t)((low << 8) + (magnitude & 0xFF) * (high - low));
   }
   result = input >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
@@ -113,7 +87,8 @@ static void gate(const tinyml_lstm_params *p, int g, const int8_t *x, const int8
   for (i = 0; i < units; ++i) {
     const int16_t sum = saturate_s16((int32_t)gate_out[i] + recurrent[i]);
     /* Gates are in Q3.12: TFLM's Tanh(-12) is shift 0, multiplier 3. */
-    gate_out[i] = is_tanh ? tanh_q15(sum, 3, 0) : sigmoid_q15(sum);
+    gate_out[i] = is_tanh ? tanh_q15(p->sigmoid_table, sum, 3, 0)
+                         : sigmoid_q15(p->sigmoid_table, sum);
   }
 }
 
@@ -161,7 +136,8 @@ void tinyml_lstm_s8(const void *params, uint8_t *arena) {
       output_gate = input_gate;
       gate(p, 3, x, hidden, 0, output_gate, recurrent);
       for (i = 0; i < units; ++i) {
-        const int16_t activated = tanh_q15(cell[i], p->tanh_multiplier, p->tanh_shift);
+        const int16_t activated = tanh_q15(p->sigmoid_table, cell[i], p->tanh_multiplier,
+                                            p->tanh_shift);
         hidden[i] = (int8_t)mul(activated, output_gate[i], p->output_multiplier, p->output_shift,
                                 p->hidden_zero_point, -128, 127);
       }

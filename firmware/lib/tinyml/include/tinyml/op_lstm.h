@@ -37,6 +37,7 @@ typedef struct {
   int32_t output_multiplier, output_shift; /* output x tanh(cell) -> hidden */
   int32_t tanh_multiplier, tanh_shift;     /* the cell state into tanh's input format */
   int32_t cell_clip; /* 0: no clipping */
+  const uint16_t *sigmoid_table; /* [256] TFLM's Q0.16 sigmoid(i / 24), measured at convert time */
 } tinyml_lstm_params;
 
 void tinyml_lstm_s8(const void *params, uint8_t *arena);
