@@ -7,9 +7,8 @@ Keras LSTM, so converter-built cases are not available. Each model gets random u
 and time steps (batch 1, a fifth of them batch 2 or 3), random int8 weights and int32 biases,
 random input and hidden-state quantizations and a power-of-two cell-state scale, so gates
 saturate in some models and stay linear in others; a quarter get a cell clip. Each model runs 40
-random inputs. TFLM keeps the LSTM state in variable tensors across invocations, the built-in
-runtime resets it on each invocation as TFLM resets variables: TFLM is reset before each
-sample."""
+random inputs. Each invocation starts from the reset state (cell 0, hidden state at its zero
+point) in the built-in runtime, and in TFLMRunner, which resets TFLM's variable tensors."""
 
 import subprocess
 from pathlib import Path
@@ -65,10 +64,13 @@ def _tensor(schema, model, graph, name, shape, type_name, scale, zero_point, dat
 def lstm_model(rng, units: int, input_size: int, steps: int, options: dict | None = None,
                batches: int = 1,
                drop: tuple[int, ...] = (), extra: dict | None = None, variables: bool = True,
-               cell_scale: float | None = None) -> bytes:
+               cell_scale: float | None = None, intermediates: bool = False) -> bytes:
     """One UNIDIRECTIONAL_SEQUENCE_LSTM op; `drop` leaves inputs out (-1), `extra`
     adds inputs (position -> int8 [units] constant), `variables` False leaves the state tensors
-    unflagged and `cell_scale` overrides the random power of two: variants the op refuses."""
+    unflagged and `cell_scale` overrides the random power of two: variants the op refuses.
+    `intermediates` adds the five intermediate tensors the TFLite converter writes (four empty
+    float gate ones and the effective hidden scale), which LiteRT's kernel requires and TFLM's
+    ignores."""
     schema = _schema()
     model = schema.ModelT()
     model.version = 3
@@ -106,6 +108,14 @@ def lstm_model(rng, units: int, input_size: int, steps: int, options: dict | Non
         inputs[position] = -1
     output = _tensor(schema, model, graph, "output", (batches, steps, units), "INT8", hidden_scale,
                      hidden_zero)
+    middle = []
+    if intermediates:
+        middle = [_tensor(schema, model, graph, f"gate{gate}", (0,), "FLOAT32", 1.0, 0)
+                  for gate in range(4)]
+        for index in middle:  # unquantized, as the converter writes them
+            graph.tensors[index].quantization = None
+        middle.append(_tensor(schema, model, graph, "effective_hidden", (0,), "INT8",
+                              hidden_scale, hidden_zero))
     code = schema.OperatorCodeT()
     code.builtinCode = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
     code.deprecatedBuiltinCode = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
@@ -120,6 +130,7 @@ def lstm_model(rng, units: int, input_size: int, steps: int, options: dict | Non
     op = schema.OperatorT()
     op.opcodeIndex = 0
     op.inputs, op.outputs = inputs, [output]
+    op.intermediates = middle
     op.builtinOptionsType = schema.BuiltinOptions.UnidirectionalSequenceLSTMOptions
     op.builtinOptions = lstm_options
     graph.operators = [op]
@@ -145,14 +156,9 @@ def _random_case(rng) -> tuple[str, bytes]:
 def _tflm_outputs(model: TFLiteModel, inputs: np.ndarray) -> np.ndarray:
     with native_stderr_silenced():
         runner = TFLMRunner(model, arena_size="generous")
-    interpreter = runner._interpreter  # the whole input tensor, batch axis included
-    outputs = []
-    for sample in inputs:
-        interpreter.reset()  # TFLM's variable tensors back to their zero points
-        interpreter.set_input(sample, 0)
-        interpreter.invoke()
-        outputs.append(interpreter.get_output(0).reshape(model.outputs[0].shape))
-    return np.stack(outputs)
+    # The whole input tensor, batch axis included (batches of 2 and 3 among the cases).
+    return np.stack([runner.invoke_tensor(sample).reshape(model.outputs[0].shape)
+                     for sample in inputs])
 
 
 @pytest.mark.parametrize("batch", range(BATCHES))
