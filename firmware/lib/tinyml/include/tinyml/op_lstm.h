@@ -5,8 +5,8 @@
  * for the cell gate, the only cell activation a .tflite can name) into Q0.15; the cell state (int16, scale 2^cell_scale_power) and the int8 hidden state
  * are updated with TFLM's requantizing multiplies, and the hidden state is copied to the output.
  * The state lives in this layer's scratch and is reset on every invocation, the cell state to 0
- * and the hidden state to its zero point, as TFLM resets variable tensors (TFLM keeps the state
- * in them across invocations until the interpreter is reset). */
+ * and the hidden state to its zero point, as TFLM resets variable tensors; the TFLM backend and
+ * the desktop references reset TFLM's before every invocation too (docs/compiler.md). */
 #ifndef TINYML_OP_LSTM_H
 #define TINYML_OP_LSTM_H
 
