@@ -1,12 +1,15 @@
 """The desktop reference: LiteRT and TFLM agree bit for bit on the committed models, the arena
-measurement is tight, and a differing operator is named."""
+measurement is tight, a differing operator is named, and each invoke starts from the model's
+initial state."""
 
 import numpy as np
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR, WORKSPACE
+from tests.test_ops_lstm import lstm_model
 from tinyml_pipeline.tools.evaluate import evaluate_model, format_report
 from tinyml_pipeline.tools.reference import (
+    LiteRTRunner,
     TFLMRunner,
     _tflm_runs_with,
     first_differing_op,
@@ -74,3 +77,22 @@ def test_first_differing_op_names_the_operator():
     found = first_differing_op(model, sample, 5, reference, perturbed)
     assert (found.op_name, found.op_index, found.max_lsb, found.sample) == (
         "MAX_POOL_2D", pool.index, 1, 5)
+
+
+@pytest.mark.parametrize("runner_class", [TFLMRunner, LiteRTRunner])
+def test_runners_reset_variable_tensors_before_each_invoke(runner_class):
+    """An LSTM's state is reset per invoke: a sample gives the same output after another sample
+    as first. The control run without the reset shows the state would otherwise carry over."""
+    rng = np.random.default_rng(21)
+    model = TFLiteModel(lstm_model(rng, 8, 4, 6, intermediates=True), "stateful")
+    assert model.has_variable_tensors
+    first, second = rng.integers(-128, 128, size=(2, *model.inputs[0].shape[1:]), dtype=np.int8)
+    outputs = {}
+    for reset in (True, False):
+        runner = runner_class(model)
+        runner._stateful = reset  # the control: a runner that does not reset
+        outputs[reset] = [np.array(runner.invoke(sample), copy=True)
+                          for sample in (first, second, first)]
+    assert np.array_equal(outputs[True][0], outputs[True][2])
+    assert np.array_equal(outputs[False][0], outputs[True][0])  # the same initial state
+    assert not np.array_equal(outputs[False][2], outputs[False][0])

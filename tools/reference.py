@@ -2,6 +2,10 @@
 
 Both runners take one sample at a time (batch 1, as on the board) and can keep every
 intermediate tensor, which is how `compare` finds the operator where two runtimes part.
+
+Each invoke starts from the model's initial state: both interpreters keep variable tensors (an
+LSTM's cell and hidden state) from one invoke to the next, so the runners reset them first, as
+the built-in runtime and the firmware's TFLM backend do (one sample, one answer).
 """
 
 from __future__ import annotations
@@ -44,8 +48,11 @@ class LiteRTRunner:
                              f"{_first_line(error)}") from error
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
+        self._stateful = model.has_variable_tensors
 
     def invoke(self, sample: np.ndarray) -> np.ndarray:
+        if self._stateful:
+            self._interpreter.reset_all_variables()  # int8 ones to their zero points
         self._interpreter.set_tensor(self._input, sample[np.newaxis])
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output)[0]
@@ -79,11 +86,18 @@ class TFLMRunner:
         except RuntimeError as error:
             raise InputError(f"{model.source}: TFLM cannot load the model: "
                              f"{_first_line(error)}") from error
+        self._stateful = model.has_variable_tensors
 
     def invoke(self, sample: np.ndarray) -> np.ndarray:
-        self._interpreter.set_input(sample[np.newaxis], 0)
+        return self.invoke_tensor(sample[np.newaxis])[0]
+
+    def invoke_tensor(self, tensor: np.ndarray) -> np.ndarray:
+        """The whole input tensor, batch axis included, to the whole output tensor."""
+        if self._stateful:
+            self._interpreter.reset()  # variable tensors back to their zero points
+        self._interpreter.set_input(tensor, 0)
         self._interpreter.invoke()
-        return self._interpreter.get_output(0)[0]
+        return self._interpreter.get_output(0)
 
     def tensor(self, index: int) -> np.ndarray:
         found = self._interpreter.GetTensor(index, 0)  # {"dtype", "shape", "tensor_data"}

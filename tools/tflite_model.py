@@ -148,6 +148,11 @@ class TFLiteModel:
         return len(self._subgraph.tensors)
 
     @property
+    def has_variable_tensors(self) -> bool:
+        """Whether a tensor carries state from one invoke to the next (an LSTM's, say)."""
+        return any(tensor.isVariable for tensor in self._subgraph.tensors)
+
+    @property
     def inputs(self) -> list[TensorInfo]:
         return [self.tensor(i) for i in self._subgraph.inputs]
 

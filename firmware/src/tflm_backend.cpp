@@ -7,6 +7,10 @@
 // another model destroys it and builds one for that model (AllocateTensors again). Repeated
 // invokes of one model, which is what validation and the live mode do, reuse it. The arena needs
 // only the largest model's size, not the sum.
+//
+// Every invoke starts from the model's initial state. TFLM keeps variable tensors (an LSTM's
+// cell and hidden state) from one Invoke to the next; for a model that has any, the interpreter
+// is reset first, as the built-in runtime and the desktop references do (one sample, one answer).
 #if defined(TINYML_BACKEND_TFLM)
 
 #include "tflm_backend.h"
@@ -35,6 +39,7 @@ alignas(tflite::MicroInterpreter) unsigned char
     interpreter_storage[sizeof(tflite::MicroInterpreter)];
 tflite::MicroInterpreter *interpreter = nullptr;
 int loaded_model = -1;  // the model `interpreter` was built for
+bool loaded_has_state = false;  // whether that model has variable tensors
 
 bool usable[TINYML_MODEL_COUNT];
 uint32_t arena_used[TINYML_MODEL_COUNT];
@@ -75,6 +80,15 @@ bool matches(const TfLiteTensor *tensor, const tinyml_tensor_info &info) {
   return true;
 }
 
+bool has_variable_tensors(const tflite::Model *model) {
+  const auto *tensors = model->subgraphs()->Get(0)->tensors();
+  if (tensors == nullptr) return false;
+  for (flatbuffers::uoffset_t i = 0; i < tensors->size(); ++i) {
+    if (tensors->Get(i)->is_variable()) return true;
+  }
+  return false;
+}
+
 // Makes `interpreter` the one for model `index`, building it in the arena if it is not.
 bool load(uint16_t index) {
   if (loaded_model == index) return true;
@@ -94,6 +108,7 @@ bool load(uint16_t index) {
     return false;
   }
   loaded_model = index;
+  loaded_has_state = has_variable_tensors(model);
   return true;
 }
 
@@ -115,6 +130,10 @@ int tflm_prepare(const tinyml_backend *, uint16_t index) {
 int tflm_invoke(const tinyml_backend *self, uint16_t index, const void *input, void *output) {
   if (tflm_prepare(self, index) != 0) return -1;
   const tinyml_model_info *info = tinyml_tflm_models[index].info;
+  // Reset() (the pinned TFLM's only public reset: ResetVariableTensors() left MicroInterpreter in
+  // 2022) returns variable tensors to their zero points; it does not touch the input. Models
+  // without state skip its walk over the model's tensors.
+  if (loaded_has_state && interpreter->Reset() != kTfLiteOk) return -1;
   // An input or output already in place (a chunked transfer's) is not copied onto itself.
   if (input != interpreter->input(0)->data.data) {
     memcpy(interpreter->input(0)->data.data, input, info->input.bytes);

@@ -37,6 +37,7 @@ class MicroInterpreter {
 
   TfLiteStatus AllocateTensors();
   TfLiteStatus Invoke();
+  TfLiteStatus Reset();  // the library's only public reset (no ResetVariableTensors())
 
   TfLiteTensor *input(size_t index);
   size_t inputs_size() const;

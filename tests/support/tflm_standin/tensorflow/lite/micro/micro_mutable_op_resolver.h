@@ -32,6 +32,7 @@ class MicroMutableOpResolver {
   TfLiteStatus AddSoftmax() { return Register(); }
   TfLiteStatus AddSqueeze() { return Register(); }
   TfLiteStatus AddTanh() { return Register(); }
+  TfLiteStatus AddUnidirectionalSequenceLSTM() { return Register(); }
   unsigned int registered() const { return count_; }
 
  private:
