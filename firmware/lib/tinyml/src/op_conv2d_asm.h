@@ -1,0 +1,121 @@
+/* CONV_2D, the assembly variant of the DSP path's hot loop: all filter pairs of one pixel pair
+ * in Thumb-2. Included by op_conv2d_dsp.h where TINYML_KERNEL_ASM is defined
+ * (kernel_variant.h); without it the DSP variant does the same pairs in C (conv_columns). */
+#ifndef TINYML_OP_CONV2D_ASM_H
+#define TINYML_OP_CONV2D_ASM_H
+
+#include <stdint.h>
+
+/* What conv_pairs_asm reads; the C side fills it per pixel pair. The assembly below has the
+ * offsets. */
+typedef struct {
+  const int8_t *filter;     /*  0: filter a of the first pair */
+  const int32_t *stage;     /*  4: its output_stage entries */
+  int8_t *out0;             /*  8: pixel 0's output at filter a's channel */
+  int8_t *out1;             /* 12: pixel 1's */
+  const int16_t *columns;   /* 16: the scratch */
+  const int16_t *end;       /* 20: columns + 2 * filter_depth (filter_depth >= 4) */
+  int32_t depth;            /* 24: filter_depth */
+  const int32_t *stage_end; /* 28: stage + 8 * pairs (pairs >= 1) */
+} conv_pairs_job;
+
+typedef char conv_pairs_job_is_8_words[sizeof(conv_pairs_job) == 32 ? 1 : -1];
+
+/* The hot loop of the DSP CONV_2D with the output_stage table and the full int8 range: for each
+ * pair of filters, the dot products with both columns, then the four outputs. Per block 16
+ * instructions for 16 MACs (LDM of both columns' words; per filter a load, two SXTB16 and four
+ * SMLAD; half the loop's compare and branch: two blocks an iteration), per output 6 (SMMLAR,
+ * ADD, SUB, ASR, SSAT, STRB), per pair 20 more. In assembly because GCC, given the C, spills
+ * inside and around the block loop: the loop needs 14 registers, and LDM needs its four in
+ * ascending order. The pair loop's state lives in a copy of the job on the stack. */
+__attribute__((naked, noinline)) static void conv_pairs_asm(
+    const conv_pairs_job *job __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+      "ldmia r0, {r1-r8}\n\t"
+      "push {r1-r8}\n\t" /* [sp]: filter, stage, out0, out1, columns, end, depth, stage_end */
+      "1:\n\t"
+      "ldrd r10, r9, [sp, #0]\n\t" /* pa, stage */
+      "ldr r11, [sp, #24]\n\t"
+      "add r11, r11, r10\n\t" /* pb */
+      "ldrd r12, lr, [sp, #16]\n\t" /* columns, end */
+      "ldr r0, [r9]\n\t"
+      "ldr r2, [r9, #16]\n\t"
+      "mov r1, r0\n\t"
+      "mov r3, r2\n\t"
+      "sub r4, lr, r12\n\t" /* two blocks per iteration: an odd count enters halfway */
+      "tst r4, #16\n\t"
+      "bne 3f\n\t"
+      "2:\n\t"
+      "ldmia r12!, {r4-r7}\n\t"
+      "ldr r8, [r10], #4\n\t"
+      "sxtb16 r9, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "smlad r0, r8, r4, r0\n\t"
+      "smlad r0, r9, r5, r0\n\t"
+      "smlad r1, r8, r6, r1\n\t"
+      "smlad r1, r9, r7, r1\n\t"
+      "ldr r8, [r11], #4\n\t"
+      "sxtb16 r9, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "smlad r2, r8, r4, r2\n\t"
+      "smlad r2, r9, r5, r2\n\t"
+      "smlad r3, r8, r6, r3\n\t"
+      "smlad r3, r9, r7, r3\n\t"
+      "3:\n\t"
+      "ldmia r12!, {r4-r7}\n\t"
+      "ldr r8, [r10], #4\n\t"
+      "sxtb16 r9, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "smlad r0, r8, r4, r0\n\t"
+      "smlad r0, r9, r5, r0\n\t"
+      "smlad r1, r8, r6, r1\n\t"
+      "smlad r1, r9, r7, r1\n\t"
+      "ldr r8, [r11], #4\n\t"
+      "sxtb16 r9, r8, ror #8\n\t"
+      "sxtb16 r8, r8\n\t"
+      "smlad r2, r8, r4, r2\n\t"
+      "smlad r2, r9, r5, r2\n\t"
+      "smlad r3, r8, r6, r3\n\t"
+      "smlad r3, r9, r7, r3\n\t"
+      "cmp r12, lr\n\t"
+      "bne 2b\n\t"
+      "str r11, [sp, #0]\n\t" /* filter b's end is the next pair's filter a */
+      "ldrd r10, r11, [sp, #8]\n\t" /* out0, out1 */
+      "ldr r12, [sp, #4]\n\t"
+      "ldmia r12!, {r4-r7}\n\t" /* a: start, 2M - 2^32, rounding, shift */
+      "smmlar r8, r0, r5, r0\n\t"
+      "add r9, r8, r6\n\t"
+      "sub r9, r9, r8, lsr #31\n\t"
+      "asr r9, r9, r7\n\t"
+      "ssat r9, #8, r9\n\t"
+      "strb r9, [r10], #1\n\t"
+      "smmlar r8, r1, r5, r1\n\t"
+      "add r9, r8, r6\n\t"
+      "sub r9, r9, r8, lsr #31\n\t"
+      "asr r9, r9, r7\n\t"
+      "ssat r9, #8, r9\n\t"
+      "strb r9, [r11], #1\n\t"
+      "ldmia r12!, {r4-r7}\n\t" /* b */
+      "smmlar r8, r2, r5, r2\n\t"
+      "add r9, r8, r6\n\t"
+      "sub r9, r9, r8, lsr #31\n\t"
+      "asr r9, r9, r7\n\t"
+      "ssat r9, #8, r9\n\t"
+      "strb r9, [r10], #1\n\t"
+      "smmlar r8, r3, r5, r3\n\t"
+      "add r9, r8, r6\n\t"
+      "sub r9, r9, r8, lsr #31\n\t"
+      "asr r9, r9, r7\n\t"
+      "ssat r9, #8, r9\n\t"
+      "strb r9, [r11], #1\n\t"
+      "strd r10, r11, [sp, #8]\n\t"
+      "str r12, [sp, #4]\n\t"
+      "ldr r4, [sp, #28]\n\t"
+      "cmp r12, r4\n\t"
+      "bne 1b\n\t"
+      "add sp, sp, #32\n\t"
+      "pop {r4-r11, pc}\n\t");
+}
+
+#endif /* TINYML_OP_CONV2D_ASM_H */

@@ -1,0 +1,470 @@
+/* CONV_2D, the DSP variant (TINYML_USE_DSP): C with dsp.h's SIMD helpers, and on Thumb-2 its
+ * hot loop in assembly (op_conv2d_asm.h). Included by op_conv2d.c only (kernel_variant.h). */
+#ifndef TINYML_OP_CONV2D_DSP_H
+#define TINYML_OP_CONV2D_DSP_H
+
+#include <string.h>
+
+#include "kernel_variant.h"
+#include "tinyml/dsp.h"
+#include "tinyml/fixedpoint.h"
+#include "tinyml/op_conv.h"
+
+/* im2col of two output pixels into int16 columns (input offset added) laid out as the filter,
+ * then two filters x two columns with SXTB16 and SMLAD. Integer sums are exact modulo 2^32 in
+ * any order, so the accumulators equal the reference's bit for bit; padding taps are written as
+ * 0, which contributes nothing, exactly as the reference's skipped taps.
+ *
+ * Scratch (arena, 16-byte aligned, 4 * filter_depth bytes): the two columns interleaved by
+ * blocks of 4 values. Block b is 16 bytes, column 0's words (v0, v2) and (v1, v3) then column
+ * 1's, so that one LDM fetches a block of both columns, and SXTB16 of 4 filter bytes, (w0, w2),
+ * and of the same word ROR 8, (w1, w3), pair with the column's words without repacking.
+ *
+ * The filter's layout (conv_filter_layout in tools/compiler/ops/conv.py) starts each run of
+ * values that lie next to each other in the input (the whole patch, a filter row, or a tap's
+ * channels) on a block, and its gaps hold zero weights. So a run is widened straight from the
+ * input a word at a time, whatever its length, and what the column holds in the gaps does not
+ * matter. Pixels with padding, and layouts without such runs, are gathered first into a small
+ * buffer on the stack in the filter's order, padding and gaps as the input zero point (which
+ * widens to 0), then widened; filters too deep for it are written value by value. */
+
+
+/* Requantizes one accumulator to the output's int8 range. */
+static int8_t conv_output(const tinyml_conv2d_params *p, int32_t acc, int32_t channel) {
+  return tinyml_conv_output(acc, p->bias, p->multiplier, p->shift, channel, p->output_offset,
+                            p->act_min, p->act_max);
+}
+
+/* The gathering buffer on the stack: filters of up to this depth. */
+#define CONV_STAGE_BYTES 128
+
+enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_NONE };
+
+typedef struct {
+  int32_t blocks;          /* filter_depth / 4 */
+  int32_t runs;            /* RUNS_*: the runs widened straight from the input */
+  int32_t offset2;         /* the input offset in both lanes */
+  int32_t last_origin;     /* the last patch origin (input offset) whose words stay inside the
+                              input tensor */
+  /* The runs of a pixel inside the image: runs_outer x runs_inner runs of run_words words; the
+   * input steps src_inner bytes from run to run and src_outer from row to row (from a row's
+   * first run), the column col_inner and col_outer halfwords. */
+  int32_t runs_outer, runs_inner, run_words;
+  int32_t src_inner, src_outer, col_inner, col_outer;
+  int32_t y_limit, x_limit; /* the patch is inside the image for in_y0, in_x0 in [0, limit) */
+} conv_layout;
+
+static conv_layout conv_layout_of(const tinyml_conv2d_params *p) {
+  const int dense = p->filter_tap_stride == p->filter_c &&
+                    p->filter_row_stride == p->filter_w * p->filter_c;
+  const int rows_contiguous = p->dilation_w == 1 && p->filter_c == p->input_c &&
+                              p->filter_tap_stride == p->filter_c;
+  const int32_t row_step = p->dilation_h * p->input_w * p->input_c;
+  const int32_t row_values = p->filter_w * p->filter_c;
+  int32_t run_values = 0;
+  conv_layout l;
+  l.blocks = p->filter_depth / 4;
+  l.offset2 = tinyml_dup16(p->input_offset);
+  l.runs_outer = l.runs_inner = 1;
+  l.src_inner = l.col_inner = 0;
+  l.src_outer = row_step;
+  l.col_outer = 2 * p->filter_row_stride;
+  if (dense && rows_contiguous &&
+      (p->filter_h == 1 || (p->dilation_h == 1 && p->filter_w == p->input_w))) {
+    l.runs = RUNS_PATCH;
+    run_values = p->filter_h * row_values;
+  } else if (rows_contiguous && p->filter_row_stride % 4 == 0) {
+    l.runs = RUNS_ROWS;
+    l.runs_outer = p->filter_h;
+    run_values = row_values;
+  } else if (p->filter_tap_stride % 4 == 0 && p->filter_row_stride % 4 == 0) {
+    l.runs = RUNS_TAPS;
+    l.runs_outer = p->filter_h;
+    l.runs_inner = p->filter_w;
+    l.src_inner = p->dilation_w * p->input_c;
+    l.col_inner = 2 * p->filter_tap_stride;
+    run_values = p->filter_c;
+  } else {
+    l.runs = RUNS_NONE;
+  }
+  l.run_words = (run_values + 3) / 4;
+  l.last_origin = p->batches * p->input_h * p->input_w * p->input_c -
+                  ((l.runs_outer - 1) * l.src_outer + (l.runs_inner - 1) * l.src_inner +
+                   4 * l.run_words);
+  l.y_limit = tinyml_max_i32(p->input_h - (p->filter_h - 1) * p->dilation_h, 0);
+  l.x_limit = tinyml_max_i32(p->input_w - (p->filter_w - 1) * p->dilation_w, 0);
+  return l;
+}
+
+static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+  for (; n >= 4; n -= 4, src += 4, dst += 4) memcpy(dst, src, 4);
+  if (n & 2) {
+    memcpy(dst, src, 2);
+    src += 2;
+    dst += 2;
+  }
+  if (n & 1) *dst = *src;
+}
+
+/* `words` words of input bytes widened into a column's halves of consecutive blocks. */
+static inline void column_words(int16_t *col, const int8_t *src, int32_t words,
+                                int32_t offset2) {
+  for (; words > 0; --words, src += 4, col += 8) {
+    const int32_t x = tinyml_load_s8x4(src);
+    tinyml_store_s16x2x2(col, tinyml_sxtab16(offset2, x), tinyml_sxtab16_ror8(offset2, x));
+  }
+}
+
+/* The runs of a pixel whose patch is inside the image, from its origin `src`. */
+static inline __attribute__((always_inline)) void column_runs(int16_t *col, const int8_t *src,
+                                                              const conv_layout *l) {
+  const int32_t offset2 = l->offset2, run_words = l->run_words;
+  const int32_t src_outer = l->src_outer, col_outer = l->col_outer;
+  int32_t outer, inner;
+  if (l->runs_inner == 1 && run_words == 1) { /* e.g. rows of up to 4 values */
+    for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
+      const int32_t x = tinyml_load_s8x4(src);
+      tinyml_store_s16x2x2(col, tinyml_sxtab16(offset2, x), tinyml_sxtab16_ror8(offset2, x));
+    }
+  } else if (l->runs_inner == 1) {
+    for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
+      column_words(col, src, run_words, offset2);
+    }
+  } else {
+    for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
+      const int8_t *run = src;
+      int16_t *to = col;
+      for (inner = l->runs_inner; inner > 0; --inner, run += l->src_inner, to += l->col_inner) {
+        column_words(to, run, run_words, offset2);
+      }
+    }
+  }
+}
+
+/* Where an output pixel's patch starts, stepped over the pixels in storage order. */
+typedef struct {
+  int32_t x, y, batch; /* the output pixel */
+  int32_t in_x, in_y;  /* its patch's first input pixel, outside the image with padding */
+  int32_t offset;      /* ((batch * input_h + in_y) * input_w + in_x) * input_c */
+} conv_cursor;
+
+static inline void conv_cursor_step(const tinyml_conv2d_params *p, conv_cursor *c) {
+  c->in_x += p->stride_w;
+  c->offset += p->stride_w * p->input_c;
+  if (++c->x == p->output_w) {
+    c->x = 0;
+    c->in_x = -p->pad_left;
+    c->in_y += p->stride_h;
+    if (++c->y == p->output_h) {
+      c->y = 0;
+      c->in_y = -p->pad_top;
+      ++c->batch;
+    }
+    c->offset = ((c->batch * p->input_h + c->in_y) * p->input_w + c->in_x) * p->input_c;
+  }
+}
+
+/* A patch value by value into column `col`: zeros first, then the taps inside the image
+ * (patch origin in_y0, in_x0 of image `batch`, the group starting at input channel channel0). */
+static __attribute__((noinline)) void conv_im2col_values(const tinyml_conv2d_params *p,
+                                                         const conv_layout *l,
+                                                         const int8_t *input, int32_t batch,
+                                                         int32_t in_y0, int32_t in_x0,
+                                                         int32_t channel0, int16_t *col) {
+  static const uint8_t lane[4] = {0, 2, 1, 3}; /* where v0 .. v3 of a block go */
+  const int32_t image = batch * p->input_h * p->input_w * p->input_c + channel0;
+  int32_t b, fy, fx, ic;
+  for (b = 0; b < l->blocks; ++b) tinyml_store_s16x2x2(col + 8 * b, 0, 0);
+  for (fy = 0; fy < p->filter_h; ++fy) {
+    const int32_t in_y = in_y0 + p->dilation_h * fy;
+    for (fx = 0; fx < p->filter_w; ++fx) {
+      const int32_t in_x = in_x0 + p->dilation_w * fx;
+      const int32_t k = fy * p->filter_row_stride + fx * p->filter_tap_stride;
+      const int8_t *src;
+      if (in_y < 0 || in_y >= p->input_h || in_x < 0 || in_x >= p->input_w) continue;
+      src = input + image + (in_y * p->input_w + in_x) * p->input_c;
+      for (ic = 0; ic < p->filter_c; ++ic) {
+        tinyml_store_s16(col + 8 * ((k + ic) >> 2) + lane[(k + ic) & 3],
+                         src[ic] + p->input_offset);
+      }
+    }
+  }
+}
+
+/* The same through a buffer on the stack, faster for patches with padding or without runs:
+ * gathered in the filter's order, padding taps and gaps as the zero point, then widened a word
+ * at a time. Its own function, so that the buffer is on the stack only while it runs. */
+static __attribute__((noinline)) void conv_im2col_staged(const tinyml_conv2d_params *p,
+                                                         const conv_layout *l,
+                                                         const int8_t *input, int32_t batch,
+                                                         int32_t in_y0, int32_t in_x0,
+                                                         int32_t channel0, int16_t *col) {
+  const int32_t image = batch * p->input_h * p->input_w * p->input_c + channel0;
+  const int32_t row_values = p->filter_w * p->filter_c;
+  int8_t stage[CONV_STAGE_BYTES];
+  int32_t fy, fx;
+  memset(stage, -p->input_offset, (size_t)p->filter_depth);
+  for (fy = 0; fy < p->filter_h; ++fy) {
+    const int32_t in_y = in_y0 + p->dilation_h * fy;
+    int8_t *at = stage + fy * p->filter_row_stride;
+    const int8_t *row;
+    if (in_y < 0 || in_y >= p->input_h) continue;
+    row = input + image + in_y * p->input_w * p->input_c;
+    if (p->dilation_w == 1 && p->filter_c == p->input_c && p->filter_tap_stride == p->filter_c &&
+        in_x0 >= 0 && in_x0 + p->filter_w <= p->input_w) {
+      copy_bytes(at, row + in_x0 * p->input_c, row_values);
+      continue;
+    }
+    for (fx = 0; fx < p->filter_w; ++fx, at += p->filter_tap_stride) {
+      const int32_t in_x = in_x0 + p->dilation_w * fx;
+      if (in_x >= 0 && in_x < p->input_w) copy_bytes(at, row + in_x * p->input_c, p->filter_c);
+    }
+  }
+  column_words(col, stage, l->blocks, l->offset2);
+}
+
+/* A patch with padding, or without runs, for the group starting at input channel channel0. */
+static void conv_im2col_general(const tinyml_conv2d_params *p, const conv_layout *l,
+                                const int8_t *input, int32_t batch, int32_t in_y0,
+                                int32_t in_x0, int32_t channel0, int16_t *col) {
+  if (p->filter_depth <= CONV_STAGE_BYTES) {
+    conv_im2col_staged(p, l, input, batch, in_y0, in_x0, channel0, col);
+  } else {
+    conv_im2col_values(p, l, input, batch, in_y0, in_x0, channel0, col);
+  }
+}
+
+/* The patch of the pixel at cursor c for the group starting at input channel channel0, into
+ * column `col` (a half of the scratch's first block). */
+static inline __attribute__((always_inline)) void conv_im2col(const tinyml_conv2d_params *p,
+                                                              const conv_layout *l,
+                                                              const int8_t *input,
+                                                              const conv_cursor *c,
+                                                              int32_t channel0, int16_t *col) {
+  if (l->runs != RUNS_NONE && (uint32_t)c->in_y < (uint32_t)l->y_limit &&
+      (uint32_t)c->in_x < (uint32_t)l->x_limit && c->offset + channel0 <= l->last_origin) {
+    column_runs(col, input + c->offset + channel0, l);
+  } else {
+    conv_im2col_general(p, l, input, c->batch, c->in_y, c->in_x, channel0, col);
+  }
+}
+
+/* Four accumulators: filters a, b by columns 0, 1. */
+typedef struct {
+  int32_t a0, b0, a1, b1;
+} conv_acc;
+
+/* Filters wa, wb (`blocks` blocks each) against both columns. */
+static void conv_dot(const int8_t *wa, const int8_t *wb, const int16_t *col, int32_t blocks,
+                     conv_acc *acc) {
+  for (; blocks > 0; --blocks, wa += 4, wb += 4, col += 8) {
+    const int32_t x0 = tinyml_load_s16x2(col), x1 = tinyml_load_s16x2(col + 2);
+    const int32_t x2 = tinyml_load_s16x2(col + 4), x3 = tinyml_load_s16x2(col + 6);
+    int32_t w = tinyml_load_s8x4(wa), w02 = tinyml_sxtb16(w), w13 = tinyml_sxtb16_ror8(w);
+    acc->a0 = tinyml_smlad(w13, x1, tinyml_smlad(w02, x0, acc->a0));
+    acc->a1 = tinyml_smlad(w13, x3, tinyml_smlad(w02, x2, acc->a1));
+    w = tinyml_load_s8x4(wb);
+    w02 = tinyml_sxtb16(w);
+    w13 = tinyml_sxtb16_ror8(w);
+    acc->b0 = tinyml_smlad(w13, x1, tinyml_smlad(w02, x0, acc->b0));
+    acc->b1 = tinyml_smlad(w13, x3, tinyml_smlad(w02, x2, acc->b1));
+  }
+}
+
+/* How the accumulators become bytes: the general requantization, or the output_stage table
+ * with the full int8 range (SSAT only) or with a narrower activation range. */
+enum { OUTPUT_GENERAL, OUTPUT_FAST, OUTPUT_FAST_CLAMP };
+
+static int8_t conv_out(const tinyml_conv2d_params *p, int32_t acc, int32_t channel, int mode) {
+  int32_t value;
+  if (mode == OUTPUT_GENERAL) return conv_output(p, acc, channel);
+  value = tinyml_ssat8(tinyml_output_stage_fast(acc, p->output_stage + 4 * channel));
+  if (mode == OUTPUT_FAST_CLAMP) value = tinyml_clamp_i32(value, p->act_min, p->act_max);
+  return (int8_t)value;
+}
+
+/* Output channels first .. end-1 of the pixels whose columns are in the scratch, in C; out0 /
+ * out1 point at the two pixels' output channel 0 (the same pixel twice for an odd last one,
+ * whose patch is then in both columns). An odd last filter is paired with itself. */
+static void conv_columns(const tinyml_conv2d_params *p, const int16_t *col, int32_t first,
+                         int32_t end, int8_t *out0, int8_t *out1, int mode) {
+  int32_t oc;
+  for (oc = first; oc < end; oc += 2) {
+    const int32_t ob = oc + 1 < end ? oc + 1 : oc;
+    conv_acc acc;
+    if (mode == OUTPUT_GENERAL) {
+      acc.a0 = acc.a1 = acc.b0 = acc.b1 = 0;
+    } else {
+      acc.a0 = acc.a1 = p->output_stage[4 * oc];
+      acc.b0 = acc.b1 = p->output_stage[4 * ob];
+    }
+    conv_dot(p->filter + oc * p->filter_depth, p->filter + ob * p->filter_depth, col,
+             p->filter_depth / 4, &acc);
+    out0[oc] = conv_out(p, acc.a0, oc, mode);
+    out1[oc] = conv_out(p, acc.a1, oc, mode);
+    if (ob != oc) {
+      out0[ob] = conv_out(p, acc.b0, ob, mode);
+      out1[ob] = conv_out(p, acc.b1, ob, mode);
+    }
+  }
+}
+
+#if defined(TINYML_KERNEL_ASM)
+#include "op_conv2d_asm.h"
+
+/* The column of the pixel at (batch, y, x), whose patch starts at input offset `origin`, when
+ * every patch is inside the image. */
+static void conv_column_inside(const tinyml_conv2d_params *p, const conv_layout *l,
+                               const int8_t *input, int32_t origin, int32_t batch, int32_t y,
+                               int32_t x, int16_t *col) {
+  if (origin <= l->last_origin) {
+    column_runs(col, input + origin, l);
+  } else { /* its last word would read past the input: one of the last pixels */
+    conv_im2col_values(p, l, input, batch, y * p->stride_h, x * p->stride_w, 0, col);
+  }
+}
+
+/* The common case in its own loop, with the least bookkeeping per pixel pair: one group, no
+ * padding reaching any pixel, a patch made of runs, the output_stage table with the full range.
+ * The patch origin steps through the input; all filter pairs in assembly, an odd last filter
+ * in C. */
+static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
+                            const int8_t *input, int8_t *output, int16_t *scratch,
+                            conv_pairs_job *job) {
+  const int32_t pixels = p->batches * p->output_h * p->output_w;
+  const int32_t step = p->stride_w * p->input_c;
+  const int32_t row_jump = (p->stride_h * p->input_w - p->output_w * p->stride_w) * p->input_c;
+  const int32_t image_jump = (p->input_h - p->output_h * p->stride_h) * p->input_w * p->input_c;
+  const int32_t paired = 2 * ((job->stage_end - job->stage) / 8);
+  int32_t pixel, origin = 0, x = 0, y = 0, batch = 0;
+  for (pixel = 0; pixel < pixels; pixel += 2) {
+    int8_t *out0 = output + pixel * p->output_c, *out1 = out0;
+    conv_column_inside(p, l, input, origin, batch, y, x, scratch);
+    if (pixel + 1 < pixels) {
+      origin += step;
+      if (++x == p->output_w) {
+        x = 0;
+        origin += row_jump;
+        if (++y == p->output_h) {
+          y = 0;
+          ++batch;
+          origin += image_jump;
+        }
+      }
+      out1 += p->output_c;
+    }
+    /* An odd last pixel goes into both columns, its outputs written twice. */
+    conv_column_inside(p, l, input, origin, batch, y, x, scratch + 4);
+    job->out0 = out0;
+    job->out1 = out1;
+    conv_pairs_asm(job);
+    if (paired < p->output_c) {
+      conv_columns(p, scratch, paired, p->output_c, out0, out1, OUTPUT_FAST);
+    }
+    origin += step;
+    if (++x == p->output_w) {
+      x = 0;
+      origin += row_jump;
+      if (++y == p->output_h) {
+        y = 0;
+        ++batch;
+        origin += image_jump;
+      }
+    }
+  }
+}
+#endif
+
+static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
+  const int8_t *input = (const int8_t *)(arena + p->input);
+  int8_t *output = (int8_t *)(arena + p->output);
+  int16_t *scratch = (int16_t *)(void *)(arena + p->scratch); /* accessed through memcpy */
+  const conv_layout l = conv_layout_of(p);
+  const int32_t groups = p->input_c / p->filter_c;
+  const int32_t filters_per_group = p->output_c / groups;
+  const int32_t pixels = p->batches * p->output_h * p->output_w;
+  conv_cursor first, second;
+  int32_t pixel, group;
+#if defined(TINYML_KERNEL_ASM)
+  /* Filter pairs of a group in assembly (all but an odd last filter), the rest in C. */
+  const int32_t pairs = mode == OUTPUT_FAST && p->filter_depth > 0 ? filters_per_group / 2 : 0;
+  conv_pairs_job job;
+  job.columns = scratch;
+  job.end = scratch + 2 * p->filter_depth;
+  job.depth = p->filter_depth;
+  job.filter = p->filter;
+  job.stage = p->output_stage;
+  job.stage_end = p->output_stage != NULL ? p->output_stage + 8 * pairs : NULL;
+  if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0 &&
+      (p->output_h - 1) * p->stride_h < l.y_limit && (p->output_w - 1) * p->stride_w < l.x_limit) {
+    conv_run_inside(p, &l, input, output, scratch, &job);
+    return;
+  }
+#else
+  const int32_t pairs = 0;
+#endif
+  first.x = first.y = first.batch = 0;
+  first.in_x = -p->pad_left;
+  first.in_y = -p->pad_top;
+  first.offset = (first.in_y * p->input_w + first.in_x) * p->input_c;
+  for (pixel = 0; pixel < pixels; pixel += 2) {
+    /* The pair's pixels; an odd last one is both, its outputs written twice. */
+    int8_t *out0 = output + pixel * p->output_c;
+    int8_t *out1 = out0;
+    second = first;
+    if (pixel + 1 < pixels) {
+      conv_cursor_step(p, &second);
+      out1 += p->output_c;
+    }
+    if (groups == 1) { /* the common case, without the group loop's bookkeeping */
+      conv_im2col(p, &l, input, &first, 0, scratch);
+      conv_im2col(p, &l, input, &second, 0, scratch + 4);
+#if defined(TINYML_KERNEL_ASM)
+      if (pairs > 0) {
+        job.out0 = out0;
+        job.out1 = out1;
+        conv_pairs_asm(&job);
+      }
+#endif
+      if (2 * pairs < p->output_c) {
+        conv_columns(p, scratch, 2 * pairs, p->output_c, out0, out1, mode);
+      }
+      first = second;
+      conv_cursor_step(p, &first);
+      continue;
+    }
+    for (group = 0; group < groups; ++group) {
+      const int32_t oc = group * filters_per_group;
+      conv_im2col(p, &l, input, &first, group * p->filter_c, scratch);
+      conv_im2col(p, &l, input, &second, group * p->filter_c, scratch + 4);
+#if defined(TINYML_KERNEL_ASM)
+      if (pairs > 0) {
+        job.filter = p->filter + oc * p->filter_depth;
+        job.stage = p->output_stage + 4 * oc;
+        job.stage_end = job.stage + 8 * pairs;
+        job.out0 = out0 + oc;
+        job.out1 = out1 + oc;
+        conv_pairs_asm(&job);
+      }
+#endif
+      if (2 * pairs < filters_per_group) {
+        conv_columns(p, scratch, oc + 2 * pairs, oc + filters_per_group, out0, out1, mode);
+      }
+    }
+    first = second;
+    conv_cursor_step(p, &first);
+  }
+}
+
+void tinyml_conv2d_s8(const void *params, uint8_t *arena) {
+  const tinyml_conv2d_params *p = (const tinyml_conv2d_params *)params;
+  if (p->output_stage == NULL) {
+    conv_run(p, arena, OUTPUT_GENERAL);
+  } else if (p->act_min == -128 && p->act_max == 127) {
+    conv_run(p, arena, OUTPUT_FAST);
+  } else {
+    conv_run(p, arena, OUTPUT_FAST_CLAMP);
+  }
+}
+
+#endif /* TINYML_OP_CONV2D_DSP_H */

@@ -1,0 +1,275 @@
+/* DEPTHWISE_CONV_2D, the DSP variant (TINYML_USE_DSP): C with dsp.h's SIMD helpers, and on
+ * Thumb-2 its multiplier-1 tap loop in assembly (op_depthwise_conv2d_asm.h). Included by
+ * op_depthwise_conv2d.c only (kernel_variant.h). */
+#ifndef TINYML_OP_DEPTHWISE_CONV2D_DSP_H
+#define TINYML_OP_DEPTHWISE_CONV2D_DSP_H
+
+#include "kernel_variant.h"
+#include "tinyml/dsp.h"
+#include "tinyml/fixedpoint.h"
+#include "tinyml/op_conv.h"
+
+/* Channels are contiguous in NHWC input, output and filter ([h][w][output_c]), so one word
+ * holds 4 channels of one tap. A depthwise sum never pairs two values of the same channel
+ * within a word, so instead of SMLAD (which would need PKHBT repacking across taps, costing
+ * more than it saves) each lane feeds its own accumulator through SMLABB / SMLATT:
+ *   multiplier 1:  per tap 2 loads, SXTAB16 x2 (input + offset), SXTB16 x2, 4 MACs, over a
+ *                  per-pixel list of the visited taps' addresses (dw_pixel_m1), outputs
+ *                  requantized four at a time with the fast table;
+ *   multiplier >= 4: one input value shared by 4 consecutive output channels, SMLABB/SMLATB.
+ * Padding taps are skipped by clipping the window once per pixel instead of testing per tap
+ * (interior pixels skip the clipping's divisions).
+ * No scratch is needed. Integer sums are exact modulo 2^32, so the accumulators equal the
+ * reference's bit for bit. */
+
+/* Requantizes one accumulator to the output's int8 range. */
+static int8_t dw_output(const tinyml_depthwise_conv2d_params *p, int32_t acc, int32_t channel) {
+  if (p->output_stage != NULL) { /* the same bytes, fewer instructions (op_conv.h) */
+    const int32_t *stage = p->output_stage + 4 * channel;
+    return (int8_t)tinyml_clamp_i32(tinyml_output_stage_fast(acc + stage[0], stage),
+                                    p->act_min, p->act_max);
+  }
+  return tinyml_conv_output(acc, p->bias, p->multiplier, p->shift, channel, p->output_offset,
+                            p->act_min, p->act_max);
+}
+
+/* The visited (in-image) taps of one output pixel. */
+typedef struct {
+  const int8_t *input;  /* input pixel of the first visited tap, channel 0 */
+  const int8_t *filter; /* filter at the first visited tap, output channel 0 */
+  int32_t rows, cols;
+  int32_t input_row_step, input_col_step, filter_row_step, filter_col_step;
+} dw_window;
+
+/* Taps [*first, *end) of one axis whose input coordinate origin + dilation * tap is inside
+ * [0, size). */
+static void dw_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
+                    int32_t *first, int32_t *end) {
+  *first = origin < 0 ? (-origin + dilation - 1) / dilation : 0;
+  *end = size > origin ? tinyml_min_i32(taps, (size - origin + dilation - 1) / dilation) : 0;
+  if (*end < *first) *end = *first;
+}
+
+static dw_window dw_window_at(const tinyml_depthwise_conv2d_params *p, const int8_t *input,
+                              int32_t batch, int32_t out_y, int32_t out_x) {
+  const int32_t in_y0 = out_y * p->stride_h - p->pad_top;
+  const int32_t in_x0 = out_x * p->stride_w - p->pad_left;
+  int32_t fy0, fy1, fx0, fx1;
+  dw_window w;
+  /* Interior pixels (most of them) see the whole window: skip dw_taps' divisions. */
+  if (in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->input_h) {
+    fy0 = 0;
+    fy1 = p->filter_h;
+  } else {
+    dw_taps(in_y0, p->dilation_h, p->filter_h, p->input_h, &fy0, &fy1);
+  }
+  if (in_x0 >= 0 && in_x0 + p->dilation_w * (p->filter_w - 1) < p->input_w) {
+    fx0 = 0;
+    fx1 = p->filter_w;
+  } else {
+    dw_taps(in_x0, p->dilation_w, p->filter_w, p->input_w, &fx0, &fx1);
+  }
+  w.rows = fy1 - fy0;
+  w.cols = fx1 - fx0;
+  w.input_col_step = p->dilation_w * p->input_c;
+  w.input_row_step = p->dilation_h * p->input_w * p->input_c;
+  w.filter_col_step = p->output_c;
+  w.filter_row_step = p->filter_w * p->output_c;
+  w.input = input;
+  w.filter = p->filter;
+  if (w.rows == 0 || w.cols == 0) { /* the window misses the image: no tap to visit */
+    w.rows = w.cols = 0;
+    return w;
+  }
+  w.input += ((batch * p->input_h + in_y0 + p->dilation_h * fy0) * p->input_w + in_x0 +
+              p->dilation_w * fx0) * p->input_c;
+  w.filter += (fy0 * p->filter_w + fx0) * p->output_c;
+  return w;
+}
+
+/* Output channels oc .. oc+3, all fed by input channel ic (multiplier >= 4). */
+static void dw_sum4_shared(const dw_window *win, int32_t ic, int32_t oc, int32_t offset,
+                           int32_t acc[4]) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int32_t row, col;
+  for (row = 0; row < win->rows; ++row) {
+    const int8_t *in = win->input + row * win->input_row_step + ic;
+    const int8_t *w = win->filter + row * win->filter_row_step + oc;
+    for (col = 0; col < win->cols; ++col) {
+      const int32_t x = *in + offset; /* fits int16: its bottom lane is the value */
+      const int32_t f = tinyml_load_s8x4(w);
+      const int32_t f02 = tinyml_sxtb16(f), f13 = tinyml_sxtb16_ror8(f);
+      a0 = tinyml_smlabb(f02, x, a0);
+      a2 = tinyml_smlatb(f02, x, a2);
+      a1 = tinyml_smlabb(f13, x, a1);
+      a3 = tinyml_smlatb(f13, x, a3);
+      in += win->input_col_step;
+      w += win->filter_col_step;
+    }
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+/* One output channel oc fed by input channel ic: the tails. */
+static int32_t dw_sum1(const dw_window *win, int32_t ic, int32_t oc, int32_t offset) {
+  int32_t acc = 0;
+  int32_t row, col;
+  for (row = 0; row < win->rows; ++row) {
+    const int8_t *in = win->input + row * win->input_row_step + ic;
+    const int8_t *w = win->filter + row * win->filter_row_step + oc;
+    for (col = 0; col < win->cols; ++col) {
+      acc += *w * (*in + offset);
+      in += win->input_col_step;
+      w += win->filter_col_step;
+    }
+  }
+  return acc;
+}
+
+static void dw_store4(const tinyml_depthwise_conv2d_params *p, const int32_t acc[4], int32_t oc,
+                      int8_t *out) {
+  int32_t lane;
+  for (lane = 0; lane < 4; ++lane) out[oc + lane] = dw_output(p, acc[lane], oc + lane);
+}
+
+/* Requantizes channels c .. c+3 with the fast table and stores them as one word: SSAT to int8,
+ * the four bytes packed, the activation clamp bytewise (SSUB8/SEL) on all four at once. The
+ * accumulators were seeded with the table's start values. */
+static inline void dw_store4_fast(const int32_t *stage, int32_t a0, int32_t a1, int32_t a2,
+                                  int32_t a3, int32_t lo4, int32_t hi4, int8_t *out) {
+  const uint32_t b0 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a0, stage)) & 0xFFu;
+  const uint32_t b1 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a1, stage + 4)) & 0xFFu;
+  const uint32_t b2 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a2, stage + 8)) & 0xFFu;
+  const uint32_t b3 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a3, stage + 12)) & 0xFFu;
+  const int32_t word = (int32_t)(b0 | b1 << 8 | b2 << 16 | b3 << 24);
+  tinyml_store_s8x4(out, tinyml_min_s8x4(tinyml_max_s8x4(word, lo4), hi4));
+}
+
+/* Multiplier 1, one tap of channels c .. c+3: two loads, SXTAB16 x2 (input + offset), SXTB16 x2
+ * and 4 MACs. */
+static inline __attribute__((always_inline)) void dw_tap4(const int8_t *in, const int8_t *w,
+                                                          int32_t offset2, int32_t acc[4]) {
+  const int32_t x = tinyml_load_s8x4(in), f = tinyml_load_s8x4(w);
+  const int32_t x02 = tinyml_sxtab16(offset2, x), x13 = tinyml_sxtab16_ror8(offset2, x);
+  const int32_t f02 = tinyml_sxtb16(f), f13 = tinyml_sxtb16_ror8(f);
+  acc[0] = tinyml_smlabb(f02, x02, acc[0]);
+  acc[2] = tinyml_smlatt(f02, x02, acc[2]);
+  acc[1] = tinyml_smlabb(f13, x13, acc[1]);
+  acc[3] = tinyml_smlatt(f13, x13, acc[3]);
+}
+
+/* Windows of up to this many taps go through a flat list of tap addresses (2 pointers a tap on
+ * the stack): 3x3 up to 4x4 and 5x3. */
+#define DW_LIST_TAPS 16
+
+#if defined(TINYML_KERNEL_ASM)
+#include "op_depthwise_conv2d_asm.h"
+#else
+/* A pass of channels c .. c+3 over `taps` (>= 0) listed taps: the C twin of
+ * op_depthwise_conv2d_asm.h's (the host, emulated DSP). */
+static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *list,
+                                                           int32_t taps, int32_t c,
+                                                           int32_t offset2, int32_t acc[4]) {
+  const int8_t *const *entry = list, *const *end = list + 2 * taps;
+  for (; entry != end; entry += 2) dw_tap4(entry[0] + c, entry[1] + c, offset2, acc);
+}
+#endif
+
+/* Multiplier 1, all channels of one pixel (input channel = output channel). Four channels a
+ * pass over the visited taps, their accumulators in registers for the whole pass (a local
+ * array that is only indexed with constants). The window's taps are listed once per pixel as
+ * (input, filter) addresses of channel 0, so a pass is one flat loop whose only other live
+ * values are the list cursor, its end, the channel and the offset: it fits in registers,
+ * where the row loop's bookkeeping (two bases and four strides) made GCC spill in the loop.
+ * With the fast table the four outputs are requantized inline and stored as one word, instead
+ * of going through an array and a call per channel. */
+static void dw_pixel_m1(const tinyml_depthwise_conv2d_params *p, const dw_window *win,
+                        int8_t *out) {
+  const int32_t offset2 = tinyml_dup16(p->input_offset);
+  const int32_t *stage = p->output_stage;
+  const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
+  const int32_t rows = win->rows, cols = win->cols, channels = p->output_c;
+  const int32_t taps = rows * cols;
+  const int8_t *list[2 * DW_LIST_TAPS];
+  int32_t c, row, col;
+  if (taps <= DW_LIST_TAPS) {
+    const int8_t **entry = list;
+    for (row = 0; row < rows; ++row) {
+      for (col = 0; col < cols; ++col) {
+        entry[0] = win->input + row * win->input_row_step + col * win->input_col_step;
+        entry[1] = win->filter + row * win->filter_row_step + col * win->filter_col_step;
+        entry += 2;
+      }
+    }
+  }
+  for (c = 0; c + 3 < channels; c += 4) {
+    const int8_t *in = win->input + c, *w = win->filter + c;
+    int32_t acc[4] = {0, 0, 0, 0};
+    if (stage != NULL) {
+      acc[0] = stage[4 * c];
+      acc[1] = stage[4 * c + 4];
+      acc[2] = stage[4 * c + 8];
+      acc[3] = stage[4 * c + 12];
+    }
+    if (taps <= DW_LIST_TAPS) {
+      dw_list4(list, taps, c, offset2, acc);
+    } else {
+      for (row = 0; row < rows; ++row) {
+        for (col = 0; col < cols; ++col) {
+          dw_tap4(in + row * win->input_row_step + col * win->input_col_step,
+                  w + row * win->filter_row_step + col * win->filter_col_step, offset2, acc);
+        }
+      }
+    }
+    if (stage != NULL) {
+      dw_store4_fast(stage + 4 * c, acc[0], acc[1], acc[2], acc[3], lo4, hi4, out + c);
+    } else {
+      out[c] = dw_output(p, acc[0], c);
+      out[c + 1] = dw_output(p, acc[1], c + 1);
+      out[c + 2] = dw_output(p, acc[2], c + 2);
+      out[c + 3] = dw_output(p, acc[3], c + 3);
+    }
+  }
+  for (; c < channels; ++c) out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
+}
+
+/* All output channels of one pixel. */
+static void dw_pixel(const tinyml_depthwise_conv2d_params *p, const dw_window *win,
+                     int8_t *out) {
+  const int32_t m = p->depth_multiplier;
+  int32_t acc[4];
+  int32_t ic, oc;
+  if (m == 1) {
+    dw_pixel_m1(p, win, out);
+    return;
+  }
+  for (ic = 0; ic < p->input_c; ++ic) {
+    const int32_t end = (ic + 1) * m;
+    for (oc = ic * m; oc + 3 < end; oc += 4) {
+      dw_sum4_shared(win, ic, oc, p->input_offset, acc);
+      dw_store4(p, acc, oc, out);
+    }
+    for (; oc < end; ++oc) out[oc] = dw_output(p, dw_sum1(win, ic, oc, p->input_offset), oc);
+  }
+}
+
+void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena) {
+  const tinyml_depthwise_conv2d_params *p = (const tinyml_depthwise_conv2d_params *)params;
+  const int8_t *input = (const int8_t *)(arena + p->input);
+  int8_t *output = (int8_t *)(arena + p->output);
+  int32_t batch, out_y, out_x;
+  for (batch = 0; batch < p->batches; ++batch) {
+    for (out_y = 0; out_y < p->output_h; ++out_y) {
+      for (out_x = 0; out_x < p->output_w; ++out_x) {
+        const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
+        dw_pixel(p, &win,
+                 output + ((batch * p->output_h + out_y) * p->output_w + out_x) * p->output_c);
+      }
+    }
+  }
+}
+
+#endif /* TINYML_OP_DEPTHWISE_CONV2D_DSP_H */
