@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,14 @@ def compile_plan(model: TFLiteModel) -> Plan:
         raise CompileError(f"{model.source}: no op writes the model output")
     last[output_key] = len(layers)
 
+    for key in first:
+        # The lowerings refuse non-positive dimensions; the memory plan must never see a
+        # non-positive size whatever reached it.
+        size = _bytes(model, key)
+        if size <= 0:
+            info = model.tensor(key)
+            raise CompileError(f"{model.source}: tensor {key} '{info.name}' size {size} bytes "
+                               f"(shape {list(info.shape)}) is not positive")
     chains, in_place = _in_place_chains(model, layers, buffer_of, first, last)
     buffers = [Buffer(("tensor", key), _bytes(model, key), first[key], last[key])
                for key in first]
@@ -95,8 +104,33 @@ def compile_plan(model: TFLiteModel) -> Plan:
             tensor_offsets[alias] = tensor_offsets[key]
     scratch_offsets = {step: offsets[("scratch", step)]
                        for step, layer in enumerate(layers) if layer.scratch_bytes}
-    return Plan(model, layers, tensor_offsets, scratch_offsets, arena_bytes, input_tensor,
+    plan = Plan(model, layers, tensor_offsets, scratch_offsets, arena_bytes, input_tensor,
                 output_tensor, frozenset(in_place))
+    check_inside_arena(plan)
+    return plan
+
+
+def check_inside_arena(plan: Plan) -> None:
+    """Every byte a layer reads, writes or uses as scratch lies inside the plan's arena: the
+    last line before the offsets become C that runs unchecked on the board."""
+    model = plan.model
+
+    def require_inside(layer: Layer, what: str, offset: int, size: int) -> None:
+        if not (size > 0 and 0 <= offset and offset + size <= plan.arena_bytes):
+            raise CompileError(f"{model.source}: op #{layer.op_index} {layer.op}: {what} at "
+                               f"offset {offset} of {size} bytes is outside the "
+                               f"{plan.arena_bytes}-byte arena")
+
+    for step, layer in enumerate(plan.layers):
+        for tensor in (*layer.reads, *layer.writes):
+            require_inside(layer, f"tensor {tensor}", plan.offset(tensor), _bytes(model, tensor))
+        if layer.scratch_bytes:
+            require_inside(layer, "scratch", plan.scratch_offsets[step], layer.scratch_bytes)
+    for role, tensor in (("input", plan.input_tensor), ("output", plan.output_tensor)):
+        offset, size = plan.offset(tensor), _bytes(model, tensor)
+        if not (size > 0 and 0 <= offset and offset + size <= plan.arena_bytes):
+            raise CompileError(f"{model.source}: model {role} tensor {tensor} at offset {offset} "
+                               f"of {size} bytes is outside the {plan.arena_bytes}-byte arena")
 
 
 def _in_place_chains(model: TFLiteModel, layers: list[Layer], buffer_of, first: dict[int, int],
@@ -136,4 +170,5 @@ def _in_place_chains(model: TFLiteModel, layers: list[Layer], buffer_of, first: 
 
 def _bytes(model: TFLiteModel, tensor: int) -> int:
     info = model.tensor(tensor)
-    return int(np.prod(info.shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
+    # Exact: an int64 product would wrap on a corrupted shape.
+    return math.prod(info.shape) * np.dtype(info.dtype).itemsize
