@@ -38,6 +38,25 @@ def _check_io(model: TFLiteModel) -> None:
     model.require_int8_io()
 
 
+def _check_io_tensors(model: TFLiteModel) -> None:
+    """settings.c states the input's and output's shape and quantization to the firmware, so
+    they are checked even when no op reads the tensor (after lowering, so that an op's own
+    check names the op first)."""
+    for role, index in (("input", model.input_indices[0]), ("output", model.output_indices[0])):
+        info = model.tensor(index)
+        scale, zero_point = info.scale, info.zero_point
+        problem = None
+        if any(dim < 1 for dim in info.shape):
+            problem = f"shape {list(info.shape)} has a dimension that is not positive"
+        elif len(info.scales) != 1 or not (math.isfinite(scale) and scale > 0):
+            problem = f"scale {list(info.scales)} is not one finite positive number"
+        elif not -128 <= (zero_point or 0) <= 127:
+            problem = f"zero point {zero_point} is outside int8 [-128, 127]"
+        if problem:
+            raise CompileError(f"{model.source}: model {role} tensor {index} '{info.name}': "
+                               f"{problem}")
+
+
 def lower(model: TFLiteModel) -> tuple[list[Layer], dict[int, int]]:
     """Lowers every operator; returns the layers and the alias map (tensor -> root tensor)."""
     layers: list[Layer] = []
@@ -59,6 +78,7 @@ def lower(model: TFLiteModel) -> tuple[list[Layer], dict[int, int]]:
 def compile_plan(model: TFLiteModel) -> Plan:
     _check_io(model)
     layers, root = lower(model)
+    _check_io_tensors(model)
     input_tensor, output_tensor = model.input_indices[0], model.output_indices[0]
 
     def buffer_of(tensor: int) -> int:
