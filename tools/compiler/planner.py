@@ -38,6 +38,9 @@ def _check_io(model: TFLiteModel) -> None:
     model.require_int8_io()
 
 
+IO_MAX_RANK = 6  # TINYML_MAX_RANK: the dims model_info.h stores for the input and output
+
+
 def _check_io_tensors(model: TFLiteModel) -> None:
     """settings.c states the input's and output's shape and quantization to the firmware, so
     they are checked even when no op reads the tensor (after lowering, so that an op's own
@@ -48,9 +51,15 @@ def _check_io_tensors(model: TFLiteModel) -> None:
         problem = None
         if any(dim < 1 for dim in info.shape):
             problem = f"shape {list(info.shape)} has a dimension that is not positive"
+        elif len(info.shape) > IO_MAX_RANK:
+            problem = f"rank {len(info.shape)} is above the {IO_MAX_RANK} model_info.h holds"
+        elif math.prod(info.shape) >= 1 << 31:
+            problem = f"element count {math.prod(info.shape)} does not fit int32"
         elif len(info.scales) != 1 or not (math.isfinite(scale) and scale > 0):
             problem = f"scale {list(info.scales)} is not one finite positive number"
-        elif not -128 <= (zero_point or 0) <= 127:
+        elif len(info.zero_points) != 1:
+            problem = f"zero points {list(info.zero_points)} are not one value"
+        elif not -128 <= zero_point <= 127:
             problem = f"zero point {zero_point} is outside int8 [-128, 127]"
         if problem:
             raise CompileError(f"{model.source}: model {role} tensor {index} '{info.name}': "

@@ -98,6 +98,9 @@ def require_int8_tensor(op: OpView, tensor: Tensor | None, role: str) -> Tensor:
     op.require(len(tensor.info.scales) == 1, f"{role} '{tensor.info.name}' has no quantization "
                                              f"scale")
     require_scale(op, tensor, role)
+    op.require(len(tensor.info.zero_points) == 1,
+               f"{role} zero points {list(tensor.info.zero_points)} are not the one value its "
+               f"scale needs")
     zero_point = tensor.zero_point
     op.require(INT8_MIN <= zero_point <= INT8_MAX,
                f"{role} zero point {zero_point} is outside int8 [{INT8_MIN}, {INT8_MAX}]")
