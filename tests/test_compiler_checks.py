@@ -132,8 +132,9 @@ def conv_case(out_shape=(1, 4, 4, 3), stride=1, padding=1, bias=None, filter_sha
                 [T(list(in_shape)), T(list(filter_shape), 0.01, data=weights),
                  T([len(bias)], 0.0005, type="INT32", data=bias), T(list(out_shape), 0.1)],
                 [0, 1, 2], [3],
-                options("Conv2DOptionsT", strideH=stride, strideW=stride, padding=padding,
-                        dilationHFactor=1, dilationWFactor=1, **option_values))
+                options("Conv2DOptionsT", **{"strideH": stride, "strideW": stride,
+                                             "padding": padding, "dilationHFactor": 1,
+                                             "dilationWFactor": 1, **option_values}))
 
 
 def depthwise_case(out_shape=(1, 4, 4, 4), multiplier=2) -> Case:
@@ -237,6 +238,17 @@ def test_conv_output_height_must_follow_from_the_window():
 def test_conv_stride_must_be_positive():
     assert_refused(build(conv_case(stride=0)), "op #0 CONV_2D", "stride height 0",
                    "not an integer >= 1")
+
+
+def test_conv_dilation_beyond_the_input_is_refused():
+    # 6 * (2^31 - 1) overflowed the kernel's int32 tap step (UBSan) with a 1-wide filter.
+    assert_refused(build(conv_case(dilationWFactor=(1 << 31) - 1)), "op #0 CONV_2D",
+                   "dilation width 2147483647 is above the input width 6")
+
+
+def test_an_element_count_beyond_int32_is_refused():
+    assert_refused(build(reshape_case(out_shape=(1 << 16, 1 << 15))), "op #0 RESHAPE",
+                   "output element count 2147483648", "int32 indexing")
 
 
 def test_conv_padding_must_be_known():

@@ -55,6 +55,10 @@ def spatial_padding(op: OpView, padding: int, in_hw, filter_hw, strides, dilatio
         require_at_least(op, f"filter {name}", filter_hw[axis], 1)
         require_at_least(op, f"stride {name}", strides[axis], 1)
         require_at_least(op, f"dilation {name}", dilations[axis], 1)
+        # The kernels step through the input by dilation * row or pixel size in int32; a
+        # dilation beyond the input only ever reaches padding anyway.
+        op.require(dilations[axis] <= in_hw[axis], f"dilation {name} {dilations[axis]} is "
+                                                   f"above the input {name} {in_hw[axis]}")
     for axis, name in ((0, "height"), (1, "width")):
         expected = output_size(padding, in_hw[axis], filter_hw[axis], strides[axis],
                                dilations[axis])
@@ -79,6 +83,10 @@ def require_shape(op: OpView, tensor: Tensor, role: str, rank: int | None = None
     for axis, dim in enumerate(shape):
         op.require(dim >= 1, f"{role} dim[{axis}] {dim} is not positive (shape "
                              f"{list(shape)})")
+    # The kernels index every tensor with int32 arithmetic.
+    op.require(math.prod(shape) < INT32_LIMIT,
+               f"{role} element count {math.prod(shape)} (shape {list(shape)}) does not fit "
+               f"the kernels' int32 indexing")
     return shape
 
 
