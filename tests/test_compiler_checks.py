@@ -240,10 +240,21 @@ def test_conv_stride_must_be_positive():
                    "not an integer >= 1")
 
 
-def test_conv_dilation_beyond_the_input_is_refused():
-    # 6 * (2^31 - 1) overflowed the kernel's int32 tap step (UBSan) with a 1-wide filter.
-    assert_refused(build(conv_case(dilationWFactor=(1 << 31) - 1)), "op #0 CONV_2D",
-                   "dilation width 2147483647 is above the input width 6")
+def test_a_dilation_the_kernels_int32_coordinates_cannot_hold_is_refused():
+    # 2 * (2^31 - 1) overflowed the kernel's int32 tap step (UBSan) with a 1-wide filter.
+    case = conv_case(filter_shape=(3, 3, 1, 2), out_shape=(1, 6, 6, 3), padding=0,
+                     dilationWFactor=(1 << 31) - 1)
+    case.tensors[1].data = np.ones((3, 3, 1, 2), np.int8)
+    assert_refused(build(case), "op #0 CONV_2D", "dilation width 2147483647",
+                   "filter width 1", "beyond the kernels' int32")
+    assert_refused(build(conv_case(padding=0, out_shape=(1, 6, 6, 3),
+                                   dilationHFactor=1 << 30)),
+                   "op #0 CONV_2D", "dilation height 1073741824 with a filter height 3")
+
+
+def test_a_dilation_beyond_the_input_with_same_padding_is_legal():
+    # TFLite accepts it (only padding is reached); the check is for overflow, not for taste.
+    compile_plan(build(conv_case(padding=0, out_shape=(1, 6, 6, 3), dilationWFactor=9)))
 
 
 def test_an_element_count_beyond_int32_is_refused():

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
 from tinyml_pipeline.tools.compiler.layers import Layer, Offset
 from tinyml_pipeline.tools.compiler.ops import lowering
@@ -71,7 +73,8 @@ def relu_requantization(input_scale: float, output_scale: float) -> tuple[int, i
 def relu6_bounds(input_scale: float, zero_point: int) -> tuple[int, int] | None:
     """Relu6Prepare: zero and FloatToQuantizedType(6.0f) in the input's quantization (6/scale
     divided in float32); None where that value would overflow TFLM's int32."""
-    steps = round_half_away(float(f32(6.0) / f32(input_scale)))
+    with np.errstate(over="ignore"):  # an overflow to inf is refused just below
+        steps = round_half_away(float(f32(6.0) / f32(input_scale)))
     if not abs(steps) < 2.0 ** 31 - 256:
         return None
     return zero_point, max(INT8_MIN, min(INT8_MAX, int(steps) + zero_point))

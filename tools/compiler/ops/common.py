@@ -47,18 +47,25 @@ def require_at_least(op: OpView, field: str, value, minimum: int) -> int:
     return value
 
 
-def spatial_padding(op: OpView, padding: int, in_hw, filter_hw, strides, dilations, out_hw
-                    ) -> tuple[int, int]:
-    """ComputePaddingHeightWidth: the output size the window implies must be the output's."""
+def spatial_padding(op: OpView, padding: int, in_hw, filter_hw, strides, dilations, out_hw,
+                    steps=(1, 1)) -> tuple[int, int]:
+    """ComputePaddingHeightWidth: the output size the window implies must be the output's.
+    `steps`: the input values one tap moves over along each axis (row and pixel size)."""
     op.require(padding in (PADDING_SAME, PADDING_VALID), f"padding {padding} is unknown")
     for axis, name in ((0, "height"), (1, "width")):
         require_at_least(op, f"filter {name}", filter_hw[axis], 1)
         require_at_least(op, f"stride {name}", strides[axis], 1)
         require_at_least(op, f"dilation {name}", dilations[axis], 1)
-        # The kernels step through the input by dilation * row or pixel size in int32; a
-        # dilation beyond the input only ever reaches padding anyway.
-        op.require(dilations[axis] <= in_hw[axis], f"dilation {name} {dilations[axis]} is "
-                                                   f"above the input {name} {in_hw[axis]}")
+        # The kernels compute window coordinates (span, padding, input size) and the step
+        # dilation * elements per row or pixel in int32. Legal in TFLite however large (SAME
+        # padding), so only the overflow is refused.
+        span = (filter_hw[axis] - 1) * dilations[axis] + 1
+        op.require(span + dilations[axis] + in_hw[axis] < INT32_LIMIT,
+                   f"dilation {name} {dilations[axis]} with a filter {name} {filter_hw[axis]} "
+                   f"spans {span} pixels, beyond the kernels' int32 coordinates")
+        op.require(dilations[axis] * steps[axis] < INT32_LIMIT,
+                   f"dilation {name} {dilations[axis]} times the {steps[axis]} input values it "
+                   f"steps over is beyond the kernels' int32 offsets")
     for axis, name in ((0, "height"), (1, "width")):
         expected = output_size(padding, in_hw[axis], filter_hw[axis], strides[axis],
                                dilations[axis])

@@ -107,12 +107,13 @@ def output_stage_table(channel_weights: np.ndarray, bias, multipliers, shifts,
     return np.array(rows, dtype=np.int64).astype(np.int32).reshape(-1)
 
 
-def _window_fields(op: OpView, options, in_hw, filter_hw, out_hw) -> list[tuple[str, object]]:
+def _window_fields(op: OpView, options, in_hw, filter_hw, out_hw, in_c: int
+                   ) -> list[tuple[str, object]]:
     """Strides, dilations and TFLM's padding of a convolution window."""
     strides = (options.strideH, options.strideW)
     dilations = (options.dilationHFactor, options.dilationWFactor)
     pad_top, pad_left = spatial_padding(op, options.padding, in_hw, filter_hw, strides,
-                                        dilations, out_hw)
+                                        dilations, out_hw, (in_hw[1] * in_c, in_c))
     return [("stride_h", strides[0]), ("stride_w", strides[1]),
             ("dilation_h", dilations[0]), ("dilation_w", dilations[1]),
             ("pad_top", pad_top), ("pad_left", pad_left)]
@@ -202,7 +203,8 @@ def lower_conv2d(op: OpView) -> Layer:
                f"that divide the {out_c} output channels")
     multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
                                          source.scale, filter_scales, output.scale)
-    window = _window_fields(op, options, (in_h, in_w), (filter_h, filter_w), (out_h, out_w))
+    window = _window_fields(op, options, (in_h, in_w), (filter_h, filter_w), (out_h, out_w),
+                            in_c)
     depth, row_stride, tap_stride = conv_filter_layout(
         filter_h, filter_w, filter_c, in_c, in_w, dict(window)["dilation_h"],
         dict(window)["dilation_w"])
@@ -255,7 +257,7 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
                 ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
                 ("filter_h", filter_h), ("filter_w", filter_w), ("depth_multiplier", multiplier),
                 *_window_fields(op, options, (in_h, in_w), (filter_h, filter_w),
-                                (out_h, out_w)),
+                                (out_h, out_w), in_c),
                 *_output_stage_fields(op, options.fusedActivationFunction, source, output,
                                       weights.data, multipliers, shifts, out_c,
                                       weights.data.reshape(-1, out_c).T)],
