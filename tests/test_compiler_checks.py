@@ -438,6 +438,12 @@ def test_softmax_beta_must_be_finite_and_positive(beta):
     assert_refused(build(softmax_case(beta=beta)), "op #0 SOFTMAX", f"beta {beta}")
 
 
+def test_relu6_at_a_scale_too_small_for_6_is_refused():
+    # 6 / 1e-45 is infinite in float32: found by a structure-aware mutation of the models.
+    case = unary_case("RELU6", in_scale=1e-45, out_scale=1e-45)
+    assert_refused(build(case), "op #0 RELU6", "input scale 1.4012", "too small for 6.0")
+
+
 def test_a_fused_activation_bound_outside_int32_is_refused():
     # RELU6 at a scale of 1e-38 puts 6.0 at 6e38 steps: TFLM's int32 cast is undefined there.
     case = conv_case(fusedActivationFunction=3)

@@ -74,9 +74,11 @@ def relu6_bounds(input_scale: float, zero_point: int) -> tuple[int, int] | None:
     """Relu6Prepare: zero and FloatToQuantizedType(6.0f) in the input's quantization (6/scale
     divided in float32); None where that value would overflow TFLM's int32."""
     with np.errstate(over="ignore"):  # an overflow to inf is refused just below
-        steps = round_half_away(float(f32(6.0) / f32(input_scale)))
-    if not abs(steps) < 2.0 ** 31 - 256:
+        quotient = float(f32(6.0) / f32(input_scale))
+    # Compared before rounding: an infinite quotient (a scale near 1e-45) cannot be rounded.
+    if not abs(quotient) < 2.0 ** 31 - 256:
         return None
+    steps = round_half_away(quotient)
     return zero_point, max(INT8_MIN, min(INT8_MAX, int(steps) + zero_point))
 
 
