@@ -76,7 +76,8 @@ def fully_connected_tensor_multiplier(input_scale: float, filter_scale: float,
                                       output_scale: float) -> tuple[int, int]:
     """GetQuantizedConvolutionMultipler (per-tensor FULLY_CONNECTED): the scale product is
     formed in float32, then divided in float64."""
-    product = float(f32(input_scale) * f32(filter_scale))
+    with np.errstate(over="ignore", under="ignore"):  # infinity is refused below
+        product = float(f32(input_scale) * f32(filter_scale))
     return quantize_multiplier(product / float(f32(output_scale)))
 
 

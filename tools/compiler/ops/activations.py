@@ -67,7 +67,9 @@ def sigmoid_input_scaling(input_scale: float) -> tuple[int, int, int]:
 
 def relu_requantization(input_scale: float, output_scale: float) -> tuple[int, int]:
     """CalculateReluOpData: the scale ratio is divided in float32, then quantized in double."""
-    return quantize_multiplier(float(f32(input_scale) / f32(output_scale)))
+    with np.errstate(over="ignore"):  # an infinite ratio is refused by quantize_multiplier
+        ratio = float(f32(input_scale) / f32(output_scale))
+    return quantize_multiplier(ratio)
 
 
 def relu6_bounds(input_scale: float, zero_point: int) -> tuple[int, int] | None:
