@@ -577,3 +577,103 @@ def test_pooling_in_place_check_allocates_nothing_per_pixel():
 def test_committed_models_still_compile():
     for name in ("linear", "activity", "digits"):
         compile_plan(TFLiteModel.from_file(Path(MODELS_DIR / name / "model.tflite")))
+
+
+# --- a seeded structure-aware mutation sweep over the committed models ------------------------
+
+INTERESTING_INTS = [0, 1, 2, 3, -1, -2, 127, 128, -128, -129, 255, 256, (1 << 31) - 1,
+                    -(1 << 31), 1 << 15, 7, 64, 1 << 40]
+INTERESTING_FLOATS = [0.0, -1.0, float("inf"), float("nan"), 1e-38, 1e38, 1e-45, 2.0 ** -30,
+                      2.0 ** 30, 0.5, 1.0, 1 / 256, 3.0]
+LOWERED_OPS = ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D",
+               "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX", "LOGISTIC", "TANH", "RELU", "RELU6",
+               "QUANTIZE", "DEQUANTIZE", "ADD", "MUL", "PAD", "PADV2", "CONCATENATION", "MEAN",
+               "SQUEEZE", "EXPAND_DIMS"]
+OPTION_CLASSES = ["Conv2DOptionsT", "DepthwiseConv2DOptionsT", "FullyConnectedOptionsT",
+                  "Pool2DOptionsT", "SoftmaxOptionsT", "ConcatenationOptionsT", "AddOptionsT",
+                  "MulOptionsT", "ReducerOptionsT", "ReshapeOptionsT", "PadOptionsT"]
+
+
+def _mutation(rng: random.Random, schema, model) -> str:
+    """One field of the model changed to an interesting value; returns what was done. Constant
+    tensors keep their shapes and types (their buffers are the model reader's to check)."""
+    graph = model.subgraphs[0]
+    activations = [t for t in graph.tensors if model.buffers[t.buffer].data is None]
+    tensor = rng.choice(activations)
+    kind = rng.randrange(8)
+    if kind == 0 and len(tensor.shape):
+        axis = rng.randrange(len(tensor.shape))
+        tensor.shape = list(tensor.shape)
+        tensor.shape[axis] = rng.choice(INTERESTING_INTS + [rng.randint(1, 100)])
+        return f"shape of {tensor.name} -> {tensor.shape}"
+    if kind == 1:
+        tensor.shape = list(tensor.shape)
+        tensor.shape.insert(rng.randrange(len(tensor.shape) + 1), rng.choice([1, 2, 3]))
+        return f"shape of {tensor.name} -> {tensor.shape}"
+    quant = rng.choice(graph.tensors).quantization
+    if kind == 2 and quant is not None and quant.scale is not None and len(quant.scale):
+        quant.scale = list(quant.scale)
+        quant.scale[rng.randrange(len(quant.scale))] = rng.choice(INTERESTING_FLOATS)
+        return f"scales -> {quant.scale}"
+    if kind == 3 and quant is not None and quant.zeroPoint is not None and len(quant.zeroPoint):
+        quant.zeroPoint = list(quant.zeroPoint)
+        quant.zeroPoint[rng.randrange(len(quant.zeroPoint))] = rng.choice(INTERESTING_INTS)
+        return f"zero points -> {quant.zeroPoint}"
+    op = rng.choice(graph.operators)
+    if kind == 4 and op.builtinOptions is not None:
+        numeric = [k for k, v in vars(op.builtinOptions).items() if isinstance(v, (int, float))]
+        if numeric:
+            key = rng.choice(numeric)
+            value = (rng.choice(INTERESTING_INTS) if isinstance(getattr(op.builtinOptions, key),
+                                                                 int)
+                     else rng.choice(INTERESTING_FLOATS))
+            setattr(op.builtinOptions, key, value)
+            return f"option {key} -> {value}"
+    if kind == 5:
+        code = schema.OperatorCodeT()
+        code.builtinCode = getattr(schema.BuiltinOperator, rng.choice(LOWERED_OPS))
+        code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+        code.version = 1
+        model.operatorCodes.append(code)
+        op.opcodeIndex = len(model.operatorCodes) - 1
+        return f"opcode -> {code.builtinCode}"
+    if kind == 6:
+        name = rng.choice(OPTION_CLASSES + [None])
+        op.builtinOptions = getattr(schema, name)() if name else None
+        op.builtinOptionsType = getattr(schema.BuiltinOptions, name[:-1]) if name else 0
+        return f"options -> {name}"
+    if kind == 7 and len(op.inputs):
+        op.inputs = list(op.inputs)
+        op.inputs[rng.randrange(len(op.inputs))] = rng.choice([-1, rng.randrange(
+            len(graph.tensors))])
+        return f"inputs -> {op.inputs}"
+    return "nothing"
+
+
+def test_mutated_models_are_compiled_or_refused_never_crash():
+    schema = _schema()
+    rng = random.Random(1500)
+    originals = {name: (MODELS_DIR / name / "model.tflite").read_bytes()
+                 for name in ("linear", "activity", "digits")}
+    outcomes = {"accepted": 0, "refused": 0}
+    for index in range(1000):
+        name = rng.choice(sorted(originals))
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(originals[name], 0))
+        done = [_mutation(rng, schema, model) for _ in range(rng.randint(1, 3))]
+        try:
+            data = pack(model)
+        except Exception:  # noqa: BLE001 - a value the flatbuffer field cannot hold: no model
+            continue
+        tflite = TFLiteModel(data, f"{name}-mutant-{index}")
+        try:
+            plan = compile_plan(tflite)
+            check_representable(plan)
+        except CompileError:
+            outcomes["refused"] += 1
+        except Exception as error:  # noqa: BLE001 - any other exception is the finding
+            pytest.fail(f"mutant {index} of {name} ({'; '.join(done)}) raised "
+                        f"{type(error).__name__}: {error}")
+        else:
+            outcomes["accepted"] += 1
+    # Both outcomes occur, so the sweep exercises the checks and the lowering alike.
+    assert outcomes["accepted"] > 20 and outcomes["refused"] > 100, outcomes
