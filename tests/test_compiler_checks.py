@@ -523,6 +523,13 @@ def test_convert_refuses_a_mutant_in_one_line_with_exit_2_and_writes_nothing(tmp
 # --- the planner's and the emitter's last checks ----------------------------------------------
 
 
+def test_the_memory_planner_refuses_a_non_positive_size():
+    from tinyml_pipeline.tools.compiler.memory import Buffer, place
+
+    with pytest.raises(ValueError, match="non-positive size -4"):
+        place([Buffer("a", 16, 0, 1), Buffer("b", -4, 1, 2)])
+
+
 def test_every_layer_must_lie_inside_the_arena():
     plan = compile_plan(build(fc_case()))
     check_inside_arena(plan)
