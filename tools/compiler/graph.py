@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,8 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape)) if self.shape else 1
+        # Exact (Python ints): np.prod would wrap silently on a corrupted huge shape.
+        return math.prod(self.shape)
 
     @property
     def bytes(self) -> int:
@@ -61,6 +63,10 @@ class OpView:
     def _tensor(self, tensor_index: int) -> Tensor | None:
         if tensor_index < 0:
             return None
+        # The model reader checks indices too; a lowering must still never index past the end.
+        if tensor_index >= self._model.tensor_count:
+            raise self.fail(f"tensor index {tensor_index} is out of range "
+                            f"({self._model.tensor_count} tensors)")
         return Tensor(self._model.tensor(tensor_index), self._model.tensor_data(tensor_index))
 
     @property
@@ -73,6 +79,8 @@ class OpView:
         return self._tensor(self._op.inputs[position])
 
     def output(self, position: int = 0) -> Tensor:
+        if position >= len(self._op.outputs) or self._op.outputs[position] < 0:
+            raise self.fail(f"output {position} is missing ({len(self._op.outputs)} outputs)")
         return self._tensor(self._op.outputs[position])
 
     @property
@@ -84,7 +92,23 @@ class OpView:
         return [self._tensor(i) for i in self._op.outputs]
 
     def where(self) -> str:
-        return f"op #{self.index} {self.name} (output '{self.output().info.name}')"
+        # Built without output(): the message must not fail on the very fault it reports.
+        outputs = self._op.outputs
+        if outputs and 0 <= outputs[0] < self._model.tensor_count:
+            return f"op #{self.index} {self.name} (output '{self._model.tensor(outputs[0]).name}')"
+        return f"op #{self.index} {self.name}"
+
+    def options_of(self, *class_names: str, required: bool = True):
+        """The builtin options if they are one of `class_names` (schema *OptionsT); None when
+        absent and not `required` (the op then takes TFLite's defaults)."""
+        options = self.options
+        if options is None:
+            self.require(not required, f"options are missing (expected {class_names[0]})")
+            return None
+        found = type(options).__name__
+        self.require(found in class_names, f"options {found} are not the {class_names[0]} "
+                                           f"{self.name} takes")
+        return options
 
     def fail(self, problem: str) -> CompileError:
         """The error to raise when this op cannot be compiled."""

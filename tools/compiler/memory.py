@@ -33,6 +33,10 @@ def _alive_together(a: Buffer, b: Buffer) -> bool:
 
 
 def _chains(buffers: list[Buffer], chains: list[tuple[object, ...]]) -> list[list[Buffer]]:
+    for buffer in buffers:
+        # compile_plan refuses such a model first; a placement of one would be meaningless.
+        if buffer.size <= 0:
+            raise ValueError(f"buffer {buffer.key} has non-positive size {buffer.size}")
     by_key = {buffer.key: buffer for buffer in buffers}
     if len(by_key) != len(buffers):
         raise ValueError("buffer keys must be unique")

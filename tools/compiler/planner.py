@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,34 @@ def _check_io(model: TFLiteModel) -> None:
     model.require_int8_io()
 
 
+IO_MAX_RANK = 6  # TINYML_MAX_RANK: the dims model_info.h stores for the input and output
+
+
+def _check_io_tensors(model: TFLiteModel) -> None:
+    """settings.c states the input's and output's shape and quantization to the firmware, so
+    they are checked even when no op reads the tensor (after lowering, so that an op's own
+    check names the op first)."""
+    for role, index in (("input", model.input_indices[0]), ("output", model.output_indices[0])):
+        info = model.tensor(index)
+        scale, zero_point = info.scale, info.zero_point
+        problem = None
+        if any(dim < 1 for dim in info.shape):
+            problem = f"shape {list(info.shape)} has a dimension that is not positive"
+        elif len(info.shape) > IO_MAX_RANK:
+            problem = f"rank {len(info.shape)} is above the {IO_MAX_RANK} model_info.h holds"
+        elif math.prod(info.shape) >= 1 << 31:
+            problem = f"element count {math.prod(info.shape)} does not fit int32"
+        elif len(info.scales) != 1 or not (math.isfinite(scale) and scale > 0):
+            problem = f"scale {list(info.scales)} is not one finite positive number"
+        elif len(info.zero_points) != 1:
+            problem = f"zero points {list(info.zero_points)} are not one value"
+        elif not -128 <= zero_point <= 127:
+            problem = f"zero point {zero_point} is outside int8 [-128, 127]"
+        if problem:
+            raise CompileError(f"{model.source}: model {role} tensor {index} '{info.name}': "
+                               f"{problem}")
+
+
 def lower(model: TFLiteModel) -> tuple[list[Layer], dict[int, int]]:
     """Lowers every operator; returns the layers and the alias map (tensor -> root tensor)."""
     layers: list[Layer] = []
@@ -58,6 +87,7 @@ def lower(model: TFLiteModel) -> tuple[list[Layer], dict[int, int]]:
 def compile_plan(model: TFLiteModel) -> Plan:
     _check_io(model)
     layers, root = lower(model)
+    _check_io_tensors(model)
     input_tensor, output_tensor = model.input_indices[0], model.output_indices[0]
 
     def buffer_of(tensor: int) -> int:
@@ -81,6 +111,14 @@ def compile_plan(model: TFLiteModel) -> Plan:
         raise CompileError(f"{model.source}: no op writes the model output")
     last[output_key] = len(layers)
 
+    for key in first:
+        # The lowerings refuse non-positive dimensions; the memory plan must never see a
+        # non-positive size whatever reached it.
+        size = _bytes(model, key)
+        if size <= 0:
+            info = model.tensor(key)
+            raise CompileError(f"{model.source}: tensor {key} '{info.name}' size {size} bytes "
+                               f"(shape {list(info.shape)}) is not positive")
     chains, in_place = _in_place_chains(model, layers, buffer_of, first, last)
     buffers = [Buffer(("tensor", key), _bytes(model, key), first[key], last[key])
                for key in first]
@@ -95,8 +133,33 @@ def compile_plan(model: TFLiteModel) -> Plan:
             tensor_offsets[alias] = tensor_offsets[key]
     scratch_offsets = {step: offsets[("scratch", step)]
                        for step, layer in enumerate(layers) if layer.scratch_bytes}
-    return Plan(model, layers, tensor_offsets, scratch_offsets, arena_bytes, input_tensor,
+    plan = Plan(model, layers, tensor_offsets, scratch_offsets, arena_bytes, input_tensor,
                 output_tensor, frozenset(in_place))
+    check_inside_arena(plan)
+    return plan
+
+
+def check_inside_arena(plan: Plan) -> None:
+    """Every byte a layer reads, writes or uses as scratch lies inside the plan's arena: the
+    last line before the offsets become C that runs unchecked on the board."""
+    model = plan.model
+
+    def require_inside(layer: Layer, what: str, offset: int, size: int) -> None:
+        if not (size > 0 and 0 <= offset and offset + size <= plan.arena_bytes):
+            raise CompileError(f"{model.source}: op #{layer.op_index} {layer.op}: {what} at "
+                               f"offset {offset} of {size} bytes is outside the "
+                               f"{plan.arena_bytes}-byte arena")
+
+    for step, layer in enumerate(plan.layers):
+        for tensor in (*layer.reads, *layer.writes):
+            require_inside(layer, f"tensor {tensor}", plan.offset(tensor), _bytes(model, tensor))
+        if layer.scratch_bytes:
+            require_inside(layer, "scratch", plan.scratch_offsets[step], layer.scratch_bytes)
+    for role, tensor in (("input", plan.input_tensor), ("output", plan.output_tensor)):
+        offset, size = plan.offset(tensor), _bytes(model, tensor)
+        if not (size > 0 and 0 <= offset and offset + size <= plan.arena_bytes):
+            raise CompileError(f"{model.source}: model {role} tensor {tensor} at offset {offset} "
+                               f"of {size} bytes is outside the {plan.arena_bytes}-byte arena")
 
 
 def _in_place_chains(model: TFLiteModel, layers: list[Layer], buffer_of, first: dict[int, int],
@@ -136,4 +199,5 @@ def _in_place_chains(model: TFLiteModel, layers: list[Layer], buffer_of, first: 
 
 def _bytes(model: TFLiteModel, tensor: int) -> int:
     info = model.tensor(tensor)
-    return int(np.prod(info.shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
+    # Exact: an int64 product would wrap on a corrupted shape.
+    return math.prod(info.shape) * np.dtype(info.dtype).itemsize

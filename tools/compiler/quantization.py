@@ -29,6 +29,10 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
 
     The double-rounding build (TFLITE_SINGLE_ROUNDING unset, as TFLM ships) is mirrored.
     """
+    if not (math.isfinite(real) and real >= 0.0):
+        # An infinite, NaN or negative ratio comes from a corrupted scale; TFLM's Prepare would
+        # compute garbage or stop on a CHECK.
+        raise ValueError(f"multiplier {real!r} is not a finite non-negative number")
     if real == 0.0:
         return 0, 0
     fraction, shift = math.frexp(real)
@@ -72,13 +76,19 @@ def fully_connected_tensor_multiplier(input_scale: float, filter_scale: float,
                                       output_scale: float) -> tuple[int, int]:
     """GetQuantizedConvolutionMultipler (per-tensor FULLY_CONNECTED): the scale product is
     formed in float32, then divided in float64."""
-    product = float(f32(input_scale) * f32(filter_scale))
+    with np.errstate(over="ignore", under="ignore"):  # infinity is refused below
+        product = float(f32(input_scale) * f32(filter_scale))
     return quantize_multiplier(product / float(f32(output_scale)))
 
 
 def quantize_value(scale: float, zero_point: int, value: float) -> int:
     """kernel_util's Quantize: zero_point + round(value / scale), the division in float32."""
-    return zero_point + int(round_half_away(float(f32(value) / f32(scale))))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        steps = float(f32(value) / f32(scale))
+    # TFLM casts the rounded value to int32; beyond that range the cast is undefined.
+    if not (math.isfinite(steps) and abs(steps) < 2.0 ** 31 - 256):
+        raise ValueError(f"{value} at scale {scale} is {steps} steps, outside int32")
+    return zero_point + int(round_half_away(steps))
 
 
 def activation_range(activation: int, scale: float, zero_point: int,

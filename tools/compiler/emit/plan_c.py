@@ -7,9 +7,20 @@ silently shift the values into the wrong ones."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from tinyml_pipeline.tools.compiler.emit.cformat import c_array_body, c_float, c_int, include_guard
+from tinyml_pipeline.tools.compiler.errors import CompileError
 from tinyml_pipeline.tools.compiler.layers import Const, Layer, Null, Offset, Operand, Scratch
 from tinyml_pipeline.tools.compiler.planner import Plan
+
+# The C types of the generated plan: every scalar field is an int32_t (offsets and sizes
+# uint32_t), arrays are of their Const's ctype.
+INT_RANGES = {"int8_t": (-(1 << 7), (1 << 7) - 1), "uint8_t": (0, (1 << 8) - 1),
+              "int16_t": (-(1 << 15), (1 << 15) - 1), "int32_t": (-(1 << 31), (1 << 31) - 1),
+              "uint32_t": (0, (1 << 32) - 1)}
 
 
 def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: dict) -> str:
@@ -65,13 +76,56 @@ def plan_header(name: str, plan: Plan, banner: str) -> str:
 
 
 def _tensor_bytes(plan: Plan, tensor: int) -> int:
-    import numpy as np
-
     info = plan.model.tensor(tensor)
-    return int(np.prod(info.shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
+    return math.prod(info.shape) * np.dtype(info.dtype).itemsize
+
+
+def _value_problem(value, ctype: str = "int32_t") -> str | None:
+    """Why `value` cannot be written as a C constant of `ctype`, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        low, high = INT_RANGES[ctype]
+        return None if low <= value <= high else f"{value} is outside {ctype}"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite float"
+    if isinstance(value, Const):
+        values = np.asarray(value.values)
+        if value.ctype == "float":
+            return None if bool(np.isfinite(values).all()) else "holds a non-finite float"
+        if values.size and (int(values.min()) < INT_RANGES[value.ctype][0]
+                            or int(values.max()) > INT_RANGES[value.ctype][1]):
+            return (f"values {int(values.min())} to {int(values.max())} are outside "
+                    f"{value.ctype}")
+    return None
+
+
+def check_representable(plan: Plan) -> None:
+    """Every constant the plan's C will hold fits its C type, so that the generated sources
+    compile (a zero point of 2^40 once broke the build) and nothing is truncated silently."""
+    source = plan.model.source
+    for layer in plan.layers:
+        for field_name, value in (item for field in layer.fields for item in _elements(*field)):
+            problem = _value_problem(value)
+            if problem:
+                raise CompileError(f"{source}: op #{layer.op_index} {layer.op}: {field_name} "
+                                   f"{problem}")
+        for tensor in layer.writes:
+            problem = _value_problem(_tensor_bytes(plan, tensor), "uint32_t")
+            if problem:
+                raise CompileError(f"{source}: op #{layer.op_index} {layer.op}: output bytes "
+                                   f"{problem}")
+    for what, value in [("arena bytes", plan.arena_bytes),
+                        *((f"offset of tensor {t}", o) for t, o in plan.tensor_offsets.items()),
+                        *((f"scratch offset of layer {s}", o)
+                          for s, o in plan.scratch_offsets.items())]:
+        problem = _value_problem(value, "uint32_t")
+        if problem:
+            raise CompileError(f"{source}: plan {what} {problem}")
 
 
 def plan_source(name: str, plan: Plan, banner: str) -> str:
+    check_representable(plan)
     headers = sorted({layer.header for layer in plan.layers})
     out = [banner, f'#include "{name}_plan.h"\n\n#include <stddef.h>\n\n',
            f'#include "{name}_settings.h"\n']

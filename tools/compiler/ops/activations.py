@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
 from tinyml_pipeline.tools.compiler.layers import Layer, Offset
 from tinyml_pipeline.tools.compiler.ops import lowering
-from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation
+from tinyml_pipeline.tools.compiler.ops.common import (
+    requantization,
+    require_int8_activation,
+    require_same_shape,
+    require_shifts,
+)
 from tinyml_pipeline.tools.compiler.quantization import (
     INT8_MAX,
     INT8_MIN,
@@ -60,15 +67,20 @@ def sigmoid_input_scaling(input_scale: float) -> tuple[int, int, int]:
 
 def relu_requantization(input_scale: float, output_scale: float) -> tuple[int, int]:
     """CalculateReluOpData: the scale ratio is divided in float32, then quantized in double."""
-    return quantize_multiplier(float(f32(input_scale) / f32(output_scale)))
+    with np.errstate(over="ignore"):  # an infinite ratio is refused by quantize_multiplier
+        ratio = float(f32(input_scale) / f32(output_scale))
+    return quantize_multiplier(ratio)
 
 
 def relu6_bounds(input_scale: float, zero_point: int) -> tuple[int, int] | None:
     """Relu6Prepare: zero and FloatToQuantizedType(6.0f) in the input's quantization (6/scale
     divided in float32); None where that value would overflow TFLM's int32."""
-    steps = round_half_away(float(f32(6.0) / f32(input_scale)))
-    if not abs(steps) < 2.0 ** 31 - 256:
+    with np.errstate(over="ignore"):  # an overflow to inf is refused just below
+        quotient = float(f32(6.0) / f32(input_scale))
+    # Compared before rounding: an infinite quotient (a scale near 1e-45) cannot be rounded.
+    if not abs(quotient) < 2.0 ** 31 - 256:
         return None
+    steps = round_half_away(quotient)
     return zero_point, max(INT8_MIN, min(INT8_MAX, int(steps) + zero_point))
 
 
@@ -76,10 +88,9 @@ def _elementwise_io(op: OpView) -> tuple[Tensor, Tensor]:
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
-    op.require(source.size == output.size,
-               f"input {list(source.shape)} and output {list(output.shape)} differ in size")
-    for role, tensor in (("input", source), ("output", output)):
-        op.require(tensor.scale > 0, f"{role} '{tensor.info.name}' has no positive scale")
+    # TFLM's activations resize the output to the input's shape; one stored otherwise is a
+    # corrupted model (and would size the buffers differently).
+    require_same_shape(op, source, output)
     return source, output
 
 
@@ -100,21 +111,18 @@ def _layer(op: OpView, kernel: str, params_type: str, source: Tensor, output: Te
 
 @lowering("SOFTMAX")
 def lower_softmax(op: OpView) -> Layer:
+    options = op.options_of("SoftmaxOptionsT")
     source, output = _elementwise_io(op)
-    op.require(source.shape == output.shape,
-               f"input {list(source.shape)} and output {list(output.shape)} differ in shape")
     op.require(len(source.shape) >= 1, "softmax needs at least one axis")
-    op.require(output.zero_point == INT8_MIN and f32(output.scale) == f32(1.0 / 256),
-               f"output quantization (scale {output.scale}, zero point {output.zero_point}) is "
-               f"not the scale 1/256, zero point -128 that TFLM's int8 softmax requires")
-    op.require(op.options is not None, "SOFTMAX has no options (beta)")
-    beta = op.options.beta
+    _require_output_quantization(op, output, 1.0 / 256, INT8_MIN, "1/256")
+    beta = options.beta
+    op.require(math.isfinite(beta) and beta > 0, f"beta {beta} is not a finite positive number")
     scaling = softmax_input_scaling(beta, source.scale)
     op.require(scaling is not None, f"beta {beta} times input scale {source.scale} is too "
                                     f"small for TFLM's int8 softmax (needs > 2^-26)")
     multiplier, left_shift, diff_min = scaling
+    require_shifts(op, "input scaling", [multiplier], [left_shift], 0, 31)
     depth = source.shape[-1]
-    op.require(depth > 0, "the softmax axis is empty")
     return _layer(op, "tinyml_softmax_s8", "tinyml_softmax_params", source, output,
                   [("outer_size", source.size // depth), ("depth", depth),
                    ("input_multiplier", multiplier), ("input_left_shift", left_shift),
@@ -123,10 +131,12 @@ def lower_softmax(op: OpView) -> Layer:
 
 def _lower_sigmoid_like(op: OpView, kernel: str, params_type: str) -> Layer:
     source, output = _elementwise_io(op)
+    # The kernels write their fixed output quantization whatever the tensor says; a tensor
+    # saying otherwise is refused rather than misread.
     if op.name == "LOGISTIC":
-        op.require(output.zero_point == INT8_MIN,
-                   f"output zero point {output.zero_point} is not the -128 that TFLM's int8 "
-                   f"LOGISTIC requires")
+        _require_output_quantization(op, output, 1.0 / 256, INT8_MIN, "1/256")
+    else:
+        _require_output_quantization(op, output, 1.0 / 128, 0, "1/128")
     multiplier, left_shift, radius = sigmoid_input_scaling(source.scale)
     # Outside these shifts TFLM's own Prepare shifts by a negative amount or past 31 bits.
     op.require(0 <= left_shift <= 31, f"input scale {source.scale} is outside the 2^-28 to 16 "
@@ -135,6 +145,16 @@ def _lower_sigmoid_like(op: OpView, kernel: str, params_type: str) -> Layer:
                   [("size", source.size), ("input_zero_point", source.zero_point),
                    ("input_range_radius", radius), ("input_multiplier", multiplier),
                    ("input_left_shift", left_shift)])
+
+
+def _require_output_quantization(op: OpView, output: Tensor, scale: float, zero_point: int,
+                                 scale_text: str) -> None:
+    op.require(output.zero_point == zero_point,
+               f"output zero point {output.zero_point} is not the {zero_point} that TFLM's int8 "
+               f"{op.name} writes")
+    op.require(f32(output.scale) == f32(scale),
+               f"output scale {output.scale} is not the {scale_text} that TFLM's int8 {op.name} "
+               f"writes")
 
 
 @lowering("LOGISTIC")
@@ -146,16 +166,16 @@ def lower_logistic(op: OpView) -> Layer:
 @lowering("TANH")
 def lower_tanh(op: OpView) -> Layer:
     # TFLM checks nothing of the output's quantization and writes tanh at scale 1/128, zero
-    # point 0 (what the converter always chooses); mirrored, not second-guessed.
+    # point 0 (what the converter always chooses); a tensor claiming another is refused.
     return _lower_sigmoid_like(op, "tinyml_tanh_s8", "tinyml_tanh_params")
 
 
 @lowering("RELU")
 def lower_relu(op: OpView) -> Layer:
     source, output = _elementwise_io(op)
-    multiplier, shift = relu_requantization(source.scale, output.scale)
-    op.require(shift <= 30, f"input scale {source.scale} over output scale {output.scale} is "
-                            f"too large a ratio to requantize")
+    multiplier, shift = requantization(op, "requantization", relu_requantization, source.scale,
+                                       output.scale)
+    require_shifts(op, "requantization", [multiplier], [shift])
     # TFLM's act_min is zero_point + roundf(0.0f / scale), i.e. the zero point.
     return _layer(op, "tinyml_relu_s8", "tinyml_relu_params", source, output,
                   [("size", source.size), ("input_offset", source.zero_point),

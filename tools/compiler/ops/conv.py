@@ -3,6 +3,8 @@ per-tensor weight scales, fused activation."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
@@ -11,7 +13,11 @@ from tinyml_pipeline.tools.compiler.ops import lowering
 from tinyml_pipeline.tools.compiler.ops.common import (
     fused_activation_range,
     nhwc,
+    requantization,
+    require_accumulator_bound,
     require_int8_activation,
+    require_shape,
+    require_shifts,
     spatial_padding,
 )
 from tinyml_pipeline.tools.compiler.quantization import (
@@ -22,13 +28,18 @@ from tinyml_pipeline.tools.compiler.quantization import (
 HEADER = "tinyml/op_conv.h"
 
 
-def _filter(op: OpView, channels: int, channel_axis: int) -> tuple[Tensor, list[float]]:
+def _filter(op: OpView, channels: int, channel_axis: int, rank: int
+            ) -> tuple[Tensor, list[float]]:
     weights = op.input(1)
     op.require(weights is not None and weights.is_constant, "the filter must be constant")
     op.require_types(weights, "INT8")
+    require_shape(op, weights, "filter", rank=rank)
     scales = list(weights.info.scales)
     op.require(len(scales) in (1, channels), f"filter has {len(scales)} scales for {channels} "
                                              f"output channels")
+    for scale in scales:
+        op.require(math.isfinite(scale) and scale > 0,
+                   f"filter scale {scale} is not a finite positive number")
     if len(scales) > 1:
         op.require(weights.info.quantized_dimension == channel_axis,
                    f"filter is quantized along axis {weights.info.quantized_dimension}, "
@@ -44,11 +55,14 @@ def _bias(op: OpView, channels: int):
         return Null()
     op.require(bias.is_constant, "the bias must be constant")
     op.require_types(bias, "INT32")
-    op.require(bias.size == channels, f"bias has {bias.size} values for {channels} channels")
+    require_shape(op, bias, "bias")
+    op.require(bias.size == channels, f"bias size {bias.size} is not the {channels} output "
+                                      f"channels")
     return Const("int32_t", bias.data.reshape(-1).astype(np.int32), "bias")
 
 
-def _requantization(multipliers, shifts) -> list[tuple[str, object]]:
+def _requantization(op: OpView, multipliers, shifts) -> list[tuple[str, object]]:
+    require_shifts(op, "requantization", multipliers, shifts)
     return [("multiplier", Const("int32_t", np.array(multipliers, np.int32), "multiplier")),
             ("shift", Const("int8_t", np.array(shifts, np.int8), "shift"))]
 
@@ -93,32 +107,35 @@ def output_stage_table(channel_weights: np.ndarray, bias, multipliers, shifts,
     return np.array(rows, dtype=np.int64).astype(np.int32).reshape(-1)
 
 
-def _window_fields(op: OpView, in_hw, filter_hw, out_hw) -> list[tuple[str, object]]:
+def _window_fields(op: OpView, options, in_hw, filter_hw, out_hw, in_c: int
+                   ) -> list[tuple[str, object]]:
     """Strides, dilations and TFLM's padding of a convolution window."""
-    options = op.options
     strides = (options.strideH, options.strideW)
     dilations = (options.dilationHFactor, options.dilationWFactor)
     pad_top, pad_left = spatial_padding(op, options.padding, in_hw, filter_hw, strides,
-                                        dilations, out_hw)
+                                        dilations, out_hw, (in_hw[1] * in_c, in_c))
     return [("stride_h", strides[0]), ("stride_w", strides[1]),
             ("dilation_h", dilations[0]), ("dilation_w", dilations[1]),
             ("pad_top", pad_top), ("pad_left", pad_left)]
 
 
-def _output_stage_fields(op: OpView, source: Tensor, output: Tensor, filter_values: np.ndarray,
-                         multipliers, shifts, channels: int, channel_weights: np.ndarray,
-                         fold_input_offset: bool = False) -> list[tuple[str, object]]:
+def _output_stage_fields(op: OpView, activation: int, source: Tensor, output: Tensor,
+                         filter_values: np.ndarray, multipliers, shifts, channels: int,
+                         channel_weights: np.ndarray, fold_input_offset: bool = False
+                         ) -> list[tuple[str, object]]:
     """Offsets, clamp bounds, the filter (as the kernel reads it), bias, requantization and the
     fast output stage, in the order all three params structs declare them."""
-    act_min, act_max = fused_activation_range(op, op.options.fusedActivationFunction, output)
+    act_min, act_max = fused_activation_range(op, activation, output)
     bias = _bias(op, channels)
+    require_accumulator_bound(op, None if isinstance(bias, Null) else bias.values,
+                              channel_weights)
     table = output_stage_table(
         channel_weights, None if isinstance(bias, Null) else bias.values, multipliers, shifts,
         output.zero_point, -source.zero_point if fold_input_offset else None)
     return [("input_offset", -source.zero_point), ("output_offset", output.zero_point),
             ("act_min", act_min), ("act_max", act_max),
             ("filter", Const("int8_t", filter_values.reshape(-1), "filter")),
-            ("bias", bias), *_requantization(multipliers, shifts),
+            ("bias", bias), *_requantization(op, multipliers, shifts),
             ("output_stage", Null() if table is None else Const("int32_t", table,
                                                                 "output_stage"))]
 
@@ -162,21 +179,32 @@ def conv_filter_values(weights: np.ndarray, depth: int, row_stride: int,
     return values
 
 
+def _require_batch(op: OpView, batches: int, out_batches: int) -> None:
+    op.require(out_batches == batches,
+               f"output batch {out_batches} is not the input batch {batches}")
+
+
 @lowering("CONV_2D")
 def lower_conv2d(op: OpView) -> Layer:
+    options = op.options_of("Conv2DOptionsT")
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
     batches, in_h, in_w, in_c = nhwc(op, source, "input")
-    _, out_h, out_w, out_c = nhwc(op, output, "output")
-    weights, filter_scales = _filter(op, out_c, 0)
-    op.require(len(weights.shape) == 4 and weights.shape[0] == out_c,
-               f"filter shape {list(weights.shape)} does not match {out_c} output channels")
+    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
+    _require_batch(op, batches, out_batches)
+    weights, filter_scales = _filter(op, out_c, 0, rank=4)
+    op.require(weights.shape[0] == out_c,
+               f"filter output channels {weights.shape[0]} (shape {list(weights.shape)}) are not "
+               f"the output's {out_c}")
     _, filter_h, filter_w, filter_c = weights.shape
     op.require(in_c % filter_c == 0 and out_c % (in_c // filter_c) == 0,
-               f"{in_c} input channels do not split into groups of {filter_c}")
-    multipliers, shifts = conv_channel_multipliers(source.scale, filter_scales, output.scale)
-    window = _window_fields(op, (in_h, in_w), (filter_h, filter_w), (out_h, out_w))
+               f"input channels {in_c} do not split into groups of the filter's {filter_c} "
+               f"that divide the {out_c} output channels")
+    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
+                                         source.scale, filter_scales, output.scale)
+    window = _window_fields(op, options, (in_h, in_w), (filter_h, filter_w), (out_h, out_w),
+                            in_c)
     depth, row_stride, tap_stride = conv_filter_layout(
         filter_h, filter_w, filter_c, in_c, in_w, dict(window)["dilation_h"],
         dict(window)["dilation_w"])
@@ -194,7 +222,7 @@ def lower_conv2d(op: OpView) -> Layer:
                 ("filter_depth", depth), ("filter_row_stride", row_stride),
                 ("filter_tap_stride", tap_stride), *window,
                 *_output_stage_fields(
-                    op, source, output,
+                    op, options.fusedActivationFunction, source, output,
                     conv_filter_values(weights.data, depth, row_stride, tap_stride),
                     multipliers, shifts, out_c, weights.data.reshape(out_c, -1))],
         reads=(source.index,), writes=(output.index,), scratch_bytes=scratch_bytes)
@@ -202,22 +230,25 @@ def lower_conv2d(op: OpView) -> Layer:
 
 @lowering("DEPTHWISE_CONV_2D")
 def lower_depthwise_conv2d(op: OpView) -> Layer:
+    options = op.options_of("DepthwiseConv2DOptionsT")
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
     batches, in_h, in_w, in_c = nhwc(op, source, "input")
-    _, out_h, out_w, out_c = nhwc(op, output, "output")
-    weights, filter_scales = _filter(op, out_c, 3)
-    op.require(len(weights.shape) == 4 and weights.shape[0] == 1 and weights.shape[3] == out_c,
+    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
+    _require_batch(op, batches, out_batches)
+    weights, filter_scales = _filter(op, out_c, 3, rank=4)
+    op.require(weights.shape[0] == 1 and weights.shape[3] == out_c,
                f"filter shape {list(weights.shape)} is not [1, h, w, {out_c}]")
-    op.require(out_c % in_c == 0, f"{out_c} output channels are not a multiple of {in_c}")
+    op.require(out_c % in_c == 0, f"output channels {out_c} are not a multiple of the input "
+                                  f"channels {in_c}")
     multiplier = out_c // in_c
-    options = op.options
     op.require(options.depthMultiplier in (0, multiplier),
                f"depth_multiplier {options.depthMultiplier} disagrees with the shapes "
                f"({in_c} -> {out_c} channels)")
     _, filter_h, filter_w, _ = weights.shape
-    multipliers, shifts = conv_channel_multipliers(source.scale, filter_scales, output.scale)
+    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
+                                         source.scale, filter_scales, output.scale)
     return Layer(
         op="DEPTHWISE_CONV_2D", op_index=op.index, kernel="tinyml_depthwise_conv2d_s8",
         params_type="tinyml_depthwise_conv2d_params", header=HEADER,
@@ -225,42 +256,67 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
                 ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
                 ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
                 ("filter_h", filter_h), ("filter_w", filter_w), ("depth_multiplier", multiplier),
-                *_window_fields(op, (in_h, in_w), (filter_h, filter_w), (out_h, out_w)),
-                *_output_stage_fields(op, source, output, weights.data, multipliers, shifts,
-                                      out_c, weights.data.reshape(-1, out_c).T)],
+                *_window_fields(op, options, (in_h, in_w), (filter_h, filter_w),
+                                (out_h, out_w), in_c),
+                *_output_stage_fields(op, options.fusedActivationFunction, source, output,
+                                      weights.data, multipliers, shifts, out_c,
+                                      weights.data.reshape(-1, out_c).T)],
         reads=(source.index,), writes=(output.index,))
+
+
+def fully_connected_output_shape(input_shape, units: int, depth: int,
+                                 keep_num_dims: bool) -> tuple[int, ...]:
+    """TFLite's FULLY_CONNECTED Prepare: the input flattened to rows of `depth`, each giving
+    `units`; with keep_num_dims, the input's shape with its last dimension replaced."""
+    if keep_num_dims:
+        return (*input_shape[:-1], units)
+    return (math.prod(input_shape) // depth, units)
 
 
 @lowering("FULLY_CONNECTED")
 def lower_fully_connected(op: OpView) -> Layer:
+    # Absent options are TFLite's defaults: no activation, default weights, dims not kept.
+    options = op.options_of("FullyConnectedOptionsT", required=False)
+    activation = options.fusedActivationFunction if options is not None else 0
+    keep_num_dims = bool(options.keepNumDims) if options is not None else False
+    weights_format = options.weightsFormat if options is not None else 0
+    op.require(weights_format == 0, f"weights format {weights_format} (shuffled) is not "
+                                    f"supported")
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
-    options = op.options
-    op.require(options.weightsFormat == 0, "shuffled weights are not supported")
     weights = op.input(1)
-    op.require(weights is not None and len(weights.shape) == 2,
-               "the filter must be a 2-D [units, depth] tensor")
+    op.require(weights is not None, "the filter is missing")
+    require_shape(op, weights, "filter", rank=2)
     units, depth = weights.shape
-    out_c = output.shape[-1] if output.shape else 1
-    op.require(out_c == units, f"output depth {out_c} does not match {units} filter rows")
-    weights, filter_scales = _filter(op, units, 0)
-    batches = output.size // units
-    op.require(source.size == batches * depth,
-               f"input of {source.size} values is not {batches} rows of {depth}")
+    in_shape = require_shape(op, source, "input", min_rank=1)
+    if keep_num_dims:
+        op.require(in_shape[-1] == depth, f"input depth {in_shape[-1]} is not the filter's "
+                                          f"{depth} (keep_num_dims)")
+    op.require(source.size % depth == 0,
+               f"input size {source.size} is not a whole number of rows of the filter depth "
+               f"{depth}")
+    expected = fully_connected_output_shape(in_shape, units, depth, keep_num_dims)
+    op.require(tuple(output.shape) == expected,
+               f"output shape {list(output.shape)} is not {list(expected)} (input "
+               f"{list(in_shape)}, filter [{units}, {depth}])")
+    batches = source.size // depth
+    weights, filter_scales = _filter(op, units, 0, rank=2)
     if len(weights.info.scales) > 1:
-        multipliers, shifts = conv_channel_multipliers(source.scale, filter_scales,
-                                                       output.scale)
+        multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
+                                             source.scale, filter_scales, output.scale)
     else:
-        significand, shift = fully_connected_tensor_multiplier(source.scale, filter_scales[0],
-                                                               output.scale)
+        significand, shift = requantization(op, "requantization",
+                                            fully_connected_tensor_multiplier, source.scale,
+                                            filter_scales[0], output.scale)
         multipliers, shifts = [significand] * units, [shift] * units
     return Layer(
         op="FULLY_CONNECTED", op_index=op.index, kernel="tinyml_fully_connected_s8",
         params_type="tinyml_fully_connected_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
                 ("batches", batches), ("accum_depth", depth), ("output_depth", units),
-                *_output_stage_fields(op, source, output, weights.data, multipliers, shifts,
-                                      units, weights.data.reshape(units, depth),
+                *_output_stage_fields(op, activation, source, output, weights.data,
+                                      multipliers, shifts, units,
+                                      weights.data.reshape(units, depth),
                                       fold_input_offset=True)],
         reads=(source.index,), writes=(output.index,))

@@ -7,7 +7,12 @@ import numpy as np
 from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
 from tinyml_pipeline.tools.compiler.layers import Layer, Offset, Operand
 from tinyml_pipeline.tools.compiler.ops import lowering
-from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation, require_int8_tensor
+from tinyml_pipeline.tools.compiler.ops.common import (
+    require_int8_activation,
+    require_int8_tensor,
+    require_same_quantization,
+    require_shape,
+)
 from tinyml_pipeline.tools.compiler.quantization import ACTIVATION_NAMES, ACTIVATION_NONE
 
 HEADER = "tinyml/op_data_movement.h"
@@ -21,6 +26,7 @@ def _paddings(op: OpView, rank: int) -> np.ndarray:
     paddings = op.input(1)
     op.require(paddings is not None and paddings.is_constant, "the paddings must be constant")
     op.require_types(paddings, "INT32")
+    require_shape(op, paddings, "paddings", rank=2)
     op.require(paddings.size == 2 * rank,
                f"{paddings.size} padding values for a rank-{rank} tensor (expected {2 * rank})")
     values = paddings.data.reshape(rank, 2).astype(np.int64)
@@ -39,16 +45,21 @@ def _pad_value(op: OpView, output: Tensor) -> int:
                "the PADV2 pad value must be constant")
     op.require_types(constant, "INT8")
     op.require(constant.size == 1, f"the pad value must be a scalar, got {constant.size} values")
-    op.require(constant.scale == output.scale and constant.zero_point == output.zero_point,
-               "the pad value is quantized unlike the output")
+    require_same_quantization(op, constant, output, "pad value",
+                              "TFLM requires the pad value quantized like the output")
     return int(constant.data.reshape(-1)[0])
 
 
 @lowering("PAD", "PADV2")
 def lower_pad(op: OpView) -> Layer:
+    op.options_of("PadOptionsT" if op.name == "PAD" else "PadV2OptionsT", required=False)
+    op.require(op.input_count in ((2,) if op.name == "PAD" else (2, 3)),
+               f"input count {op.input_count} is not what {op.name} takes")
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
+    # TFLM's PAD copies bytes: the output must be quantized like the input.
+    require_same_quantization(op, source, output, "input", "PAD does not rescale")
     rank = len(source.shape)
     op.require(rank <= PAD_DIMS, f"rank {rank} input; TFLM pads at most {PAD_DIMS} dimensions")
     op.require(len(output.shape) == rank, f"output rank {len(output.shape)} differs from the "
@@ -71,11 +82,10 @@ def lower_pad(op: OpView) -> Layer:
 
 
 def _concat_input(op: OpView, position: int, output: Tensor) -> Tensor:
-    tensor = require_int8_tensor(op, op.input(position), f"concatenation input {position}")
+    tensor = require_int8_tensor(op, op.input(position), f"input {position}")
     # TFLM's int8 kernel copies bytes and refuses inputs that would need rescaling.
-    op.require(tensor.scale == output.scale and tensor.zero_point == output.zero_point,
-               f"input '{tensor.info.name}' is quantized unlike the output (TFLM requires equal "
-               f"scales and zero points)")
+    require_same_quantization(op, tensor, output, f"input {position}",
+                              "TFLM requires equal scales and zero points")
     op.require(len(tensor.shape) == len(output.shape),
                f"input '{tensor.info.name}' has rank {len(tensor.shape)}, the output "
                f"{len(output.shape)}")
@@ -85,9 +95,9 @@ def _concat_input(op: OpView, position: int, output: Tensor) -> Tensor:
 @lowering("CONCATENATION")
 def lower_concatenation(op: OpView) -> Layer:
     output = op.output()
+    options = op.options_of("ConcatenationOptionsT")
     require_int8_activation(op, output, "output")
-    op.require(op.options is not None, "concatenation options are missing")
-    activation = op.options.fusedActivationFunction
+    activation = options.fusedActivationFunction
     op.require(activation == ACTIVATION_NONE, f"fused activation "
                f"{ACTIVATION_NAMES.get(activation, activation)} is not supported (TFLM refuses it)")
     count = op.input_count
@@ -95,7 +105,7 @@ def lower_concatenation(op: OpView) -> Layer:
                                                 f"{CONCAT_MAX_INPUTS}")
     rank = len(output.shape)
     op.require(1 <= rank <= MAX_RANK, f"rank {rank} output is not supported (1 to {MAX_RANK})")
-    axis = op.options.axis
+    axis = options.axis
     op.require(-rank <= axis < rank, f"axis {axis} is out of range for rank {rank}")
     axis %= rank
     inputs = [_concat_input(op, position, output) for position in range(count)]

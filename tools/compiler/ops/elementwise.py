@@ -9,7 +9,12 @@ from __future__ import annotations
 from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
 from tinyml_pipeline.tools.compiler.layers import Layer, Offset, Operand
 from tinyml_pipeline.tools.compiler.ops import lowering
-from tinyml_pipeline.tools.compiler.ops.common import fused_activation_range, require_int8_tensor
+from tinyml_pipeline.tools.compiler.ops.common import (
+    fused_activation_range,
+    requantization,
+    require_int8_tensor,
+    require_shifts,
+)
 from tinyml_pipeline.tools.compiler.quantization import (
     f32,
     quantize_multiplier,
@@ -94,7 +99,8 @@ def _binary_operands(op: OpView) -> tuple[Tensor, Tensor, Tensor, list]:
 
 def _fused_activation(op: OpView) -> int:
     """The options table may be absent, meaning its defaults (no activation)."""
-    return op.options.fusedActivationFunction if op.options is not None else 0
+    options = op.options_of(f"{op.name.capitalize()}OptionsT", required=False)
+    return options.fusedActivationFunction if options is not None else 0
 
 
 def _activation_reads(*tensors: Tensor) -> tuple[int, ...]:
@@ -104,11 +110,11 @@ def _activation_reads(*tensors: Tensor) -> tuple[int, ...]:
 @lowering("ADD")
 def lower_add(op: OpView) -> Layer:
     input1, input2, output, fields = _binary_operands(op)
-    try:
-        (m1, s1), (m2, s2), (mo, so) = add_multipliers(input1.scale, input2.scale,
-                                                       output.scale)
-    except ValueError as error:  # TFLM's Prepare would stop on the same CHECK
-        raise op.fail(f"scales do not fit TFLM's int8 ADD rescaling: {error}") from None
+    # TFLM's Prepare would stop on the same CHECK of a multiplier not below one.
+    (m1, s1), (m2, s2), (mo, so) = requantization(op, "scales (TFLM's int8 ADD rescaling)",
+                                                  add_multipliers, input1.scale, input2.scale,
+                                                  output.scale)
+    require_shifts(op, "requantization", [m1, m2, mo], [s1, s2, so])
     act_min, act_max = fused_activation_range(op, _fused_activation(op), output)
     fields += [("input1_offset", -input1.zero_point), ("input2_offset", -input2.zero_point),
                ("output_offset", output.zero_point), ("left_shift", ADD_LEFT_SHIFT),
@@ -124,7 +130,9 @@ def lower_add(op: OpView) -> Layer:
 @lowering("MUL")
 def lower_mul(op: OpView) -> Layer:
     input1, input2, output, fields = _binary_operands(op)
-    multiplier, shift = mul_multiplier(input1.scale, input2.scale, output.scale)
+    multiplier, shift = requantization(op, "requantization", mul_multiplier, input1.scale,
+                                       input2.scale, output.scale)
+    require_shifts(op, "requantization", [multiplier], [shift])
     act_min, act_max = fused_activation_range(op, _fused_activation(op), output)
     fields += [("input1_offset", -input1.zero_point), ("input2_offset", -input2.zero_point),
                ("output_offset", output.zero_point), ("output_multiplier", multiplier),

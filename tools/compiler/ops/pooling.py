@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from tinyml_pipeline.tools.compiler.graph import OpView
 from tinyml_pipeline.tools.compiler.layers import Layer, Offset
 from tinyml_pipeline.tools.compiler.ops import lowering
@@ -11,6 +9,7 @@ from tinyml_pipeline.tools.compiler.ops.common import (
     fused_activation_range,
     nhwc,
     require_int8_activation,
+    require_same_quantization,
     spatial_padding,
 )
 
@@ -36,29 +35,40 @@ def in_place_safe(batches: int, in_hw: tuple[int, int], out_hw: tuple[int, int],
     Checked for every output pixel of this layer. It holds with no padding before (in_y >= y,
     in_x >= x, in_h >= out_h, in_w >= out_w) and fails for example for a stride-1 SAME window
     larger than 1, whose outputs read pixels above and left of themselves.
+
+    p_in - p_out = b * (in_h * in_w - out_h * out_w) + (in_y * in_w - y * out_w) + (in_x - x)
+    is a sum of three terms in b, y and x alone, so its minimum over all pixels is the sum of
+    each term's minimum; each term is linear in b, or piecewise linear in y (x) with one bend
+    where the window stops being clipped, so its minimum lies at an end of a piece. That needs
+    no array the size of the output (a corrupted shape must not allocate gigabytes here).
     """
     (in_h, in_w), (out_h, out_w) = in_hw, out_hw
-    batch = np.arange(batches, dtype=np.int64)[:, None, None]
-    y = np.arange(out_h, dtype=np.int64)[None, :, None]
-    x = np.arange(out_w, dtype=np.int64)[None, None, :]
-    lowest_y = np.maximum(0, y * strides[0] - pads[0])
-    lowest_x = np.maximum(0, x * strides[1] - pads[1])
-    lowest_read = (batch * in_h + lowest_y) * in_w + lowest_x
-    written = (batch * out_h + y) * out_w + x
-    return bool(np.all(lowest_read >= written))
+    batch_term = min(0, (batches - 1) * (in_h * in_w - out_h * out_w))
+
+    def lowest(size: int, stride: int, pad: int, term) -> int:
+        bend = pad // stride  # the last output whose window starts clipped (in_y = 0)
+        ends = {0, size - 1, bend, bend + 1}
+        return min(term(i, max(0, i * stride - pad)) for i in ends if 0 <= i < size)
+
+    y_term = lowest(out_h, strides[0], pads[0], lambda y, in_y: in_y * in_w - y * out_w)
+    x_term = lowest(out_w, strides[1], pads[1], lambda x, in_x: in_x - x)
+    return batch_term + y_term + x_term >= 0
 
 
 @lowering("MAX_POOL_2D", "AVERAGE_POOL_2D")
 def lower_pool2d(op: OpView) -> Layer:
+    options = op.options_of("Pool2DOptionsT")
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
-    op.require(source.scale == output.scale and source.zero_point == output.zero_point,
-               "input and output quantization differ; the int8 pooling kernels do not rescale")
+    require_same_quantization(op, source, output, "input",
+                              "the int8 pooling kernels do not rescale")
     batches, in_h, in_w, channels = nhwc(op, source, "input")
-    _, out_h, out_w, out_c = nhwc(op, output, "output")
-    op.require(out_c == channels, "pooling must keep the channel count")
-    options = op.options
+    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
+    op.require(out_batches == batches,
+               f"output batch {out_batches} is not the input batch {batches}")
+    op.require(out_c == channels, f"output channels {out_c} are not the input channels "
+                                  f"{channels}")
     filter_hw = (options.filterHeight, options.filterWidth)
     strides = (options.strideH, options.strideW)
     pad_top, pad_left = spatial_padding(op, options.padding, (in_h, in_w), filter_hw, strides,

@@ -9,7 +9,11 @@ from __future__ import annotations
 from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
 from tinyml_pipeline.tools.compiler.layers import Layer, Offset
 from tinyml_pipeline.tools.compiler.ops import lowering
-from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation
+from tinyml_pipeline.tools.compiler.ops.common import (
+    requantization,
+    require_int8_activation,
+    require_same_shape,
+)
 from tinyml_pipeline.tools.compiler.quantization import f32, quantize_multiplier
 
 HEADER = "tinyml/op_quantize.h"
@@ -17,29 +21,26 @@ MAX_LEFT_SHIFT = 30  # beyond this TFLM's x * (1 << shift) is undefined behaviou
 
 
 def _require_float_activation(op: OpView, tensor: Tensor | None, role: str) -> None:
-    op.require(tensor is not None, f"missing {role}")
+    op.require(tensor is not None, f"{role} is missing")
     op.require(not tensor.is_constant, f"{role} '{tensor.info.name}' is constant; the built-in "
                                        f"runtime expects an activation there")
     op.require_types(tensor, "FLOAT32")
-
-
-def _require_scale(op: OpView, tensor: Tensor) -> None:
-    op.require(tensor.scale > 0.0, f"tensor '{tensor.info.name}' has no quantization scale")
 
 
 def requantize_multiplier(op: OpView, input_scale: float, output_scale: float
                           ) -> tuple[int, int]:
     """PrepareQuantizeReference: QuantizeMultiplier of input_scale / output_scale in double.
     Equal scales give (2^30, 1), which Requantize's generic path maps to the identity."""
-    significand, shift = quantize_multiplier(float(f32(input_scale)) / float(f32(output_scale)))
+    significand, shift = requantization(
+        op, "requantization", quantize_multiplier,
+        float(f32(input_scale)) / float(f32(output_scale)))
     op.require(shift <= MAX_LEFT_SHIFT, f"input/output scale ratio {input_scale / output_scale:g} "
                                         f"is too large to requantize")
     return significand, shift
 
 
 def _elements(op: OpView, source: Tensor, output: Tensor) -> int:
-    op.require(source.size == output.size, f"input {list(source.shape)} and output "
-                                           f"{list(output.shape)} differ in size")
+    require_same_shape(op, source, output)
     return source.size
 
 
@@ -47,7 +48,6 @@ def _elements(op: OpView, source: Tensor, output: Tensor) -> int:
 def lower_quantize(op: OpView) -> Layer:
     source, output = op.input(0), op.output()
     require_int8_activation(op, output, "output")
-    _require_scale(op, output)
     if source is not None and source.type_name == "FLOAT32":
         _require_float_activation(op, source, "input")
         return Layer(
@@ -63,7 +63,6 @@ def lower_quantize(op: OpView) -> Layer:
             # be read is overwritten.
             in_place_ok=True)
     require_int8_activation(op, source, "input")
-    _require_scale(op, source)
     multiplier, shift = requantize_multiplier(op, source.scale, output.scale)
     return Layer(
         op="QUANTIZE", op_index=op.index, kernel="tinyml_quantize_s8_s8",
@@ -82,7 +81,6 @@ def lower_quantize(op: OpView) -> Layer:
 def lower_dequantize(op: OpView) -> Layer:
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
-    _require_scale(op, source)
     _require_float_activation(op, output, "output")
     return Layer(
         op="DEQUANTIZE", op_index=op.index, kernel="tinyml_dequantize_s8_f32",

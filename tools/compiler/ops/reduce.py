@@ -10,7 +10,13 @@ from __future__ import annotations
 from tinyml_pipeline.tools.compiler.graph import OpView
 from tinyml_pipeline.tools.compiler.layers import Layer, Offset
 from tinyml_pipeline.tools.compiler.ops import lowering
-from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation
+from tinyml_pipeline.tools.compiler.ops.common import (
+    INT32_LIMIT,
+    requantization,
+    require_int8_activation,
+    require_shape,
+    require_shifts,
+)
 from tinyml_pipeline.tools.compiler.quantization import f32, quantize_multiplier
 
 MAX_RANK = 6  # TINYML_MAX_RANK
@@ -66,6 +72,7 @@ def _padded(loops) -> tuple[list[int], list[int]]:
 
 @lowering("MEAN")
 def lower_mean(op: OpView) -> Layer:
+    options = op.options_of("ReducerOptionsT", required=False)
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
@@ -73,11 +80,12 @@ def lower_mean(op: OpView) -> Layer:
     op.require(axis_tensor is not None and axis_tensor.is_constant,
                "the axes must be a constant tensor")
     op.require_types(axis_tensor, "INT32")
-    shape = tuple(source.shape)
-    op.require(len(shape) <= MAX_RANK, f"rank {len(shape)} is above {MAX_RANK}")
+    shape = require_shape(op, source, "input", max_rank=MAX_RANK)
+    op.require(axis_tensor.size <= 2 * MAX_RANK, f"axis count {axis_tensor.size} is above "
+                                                 f"{2 * MAX_RANK}")
     reduced = resolve_axes(op, axis_tensor.data.reshape(-1), len(shape))
     kept = [axis for axis in range(len(shape)) if axis not in reduced]
-    keep_dims = bool(op.options.keepDims) if op.options is not None else False
+    keep_dims = bool(options.keepDims) if options is not None else False
     expected = tuple(1 if axis in reduced else shape[axis] for axis in range(len(shape))) \
         if keep_dims else tuple(shape[axis] for axis in kept)
     op.require(tuple(output.shape) == expected,
@@ -85,8 +93,12 @@ def lower_mean(op: OpView) -> Layer:
     count = 1
     for axis in reduced:
         count *= shape[axis]
-    op.require(count > 0, "the reduced axes hold no elements")
-    multiplier, shift = mean_multiplier(source.scale, output.scale, count)
+    # The kernel sums `count` int8 values in int32 (|value| <= 128 after the offset).
+    op.require(count * 256 < INT32_LIMIT, f"reduced element count {count} can overflow the "
+                                          f"int32 sum")
+    multiplier, shift = requantization(op, "requantization", mean_multiplier, source.scale,
+                                       output.scale, count)
+    require_shifts(op, "requantization", [multiplier], [shift])
     outer_dims, outer_strides = _padded(_loops(shape, kept))
     inner_dims, inner_strides = _padded(_loops(shape, sorted(reduced)))
     return Layer(
