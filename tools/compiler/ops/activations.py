@@ -1,8 +1,8 @@
-"""SOFTMAX, LOGISTIC, TANH, RELU and RELU6 (int8 in, int8 out).
+"""SOFTMAX, LOGISTIC, TANH, RELU, RELU6 and LEAKY_RELU (int8 in, int8 out).
 
 The prepare-time arithmetic of each TFLM kernel is mirrored here, with TFLM's mix of float32
 and float64: a tensor scale or beta is a float32 widened to double before use, except where TFLM
-divides in float32 first (RELU's scale ratio, RELU6's 6 / scale)."""
+divides in float32 first (RELU's and LEAKY_RELU's scale ratios, RELU6's 6 / scale)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,16 @@ def sigmoid_input_scaling(input_scale: float) -> tuple[int, int, int]:
 def relu_requantization(input_scale: float, output_scale: float) -> tuple[int, int]:
     """CalculateReluOpData: the scale ratio is divided in float32, then quantized in double."""
     return quantize_multiplier(float(f32(input_scale) / f32(output_scale)))
+
+
+def leaky_relu_multipliers(input_scale: float, alpha: float, output_scale: float
+                           ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """CalculateOpDataLeakyRelu: input scale / output scale and input scale * alpha / output
+    scale, each formed in float32 (left to right), then quantized in double; returns the
+    identity's and alpha's (multiplier, shift)."""
+    identity = f32(input_scale) / f32(output_scale)
+    scaled_alpha = f32(input_scale) * f32(alpha) / f32(output_scale)
+    return quantize_multiplier(float(identity)), quantize_multiplier(float(scaled_alpha))
 
 
 def relu6_bounds(input_scale: float, zero_point: int) -> tuple[int, int] | None:
@@ -174,3 +184,22 @@ def lower_relu6(op: OpView) -> Layer:
     return _layer(op, "tinyml_relu6_s8", "tinyml_relu6_params", source, output,
                   [("size", source.size), ("lower", lower), ("upper", upper)])
 
+
+
+@lowering("LEAKY_RELU")
+def lower_leaky_relu(op: OpView) -> Layer:
+    source, output = _elementwise_io(op)
+    # An absent options table means TFLite's default alpha, 0.2.
+    alpha = op.options.alpha if op.options is not None else 0.2
+    op.require(math.isfinite(alpha) and alpha >= 0,
+               f"alpha {alpha} is not a finite number >= 0 (a negative alpha is not supported)")
+    (identity, identity_shift), (scaled_alpha, alpha_shift) = leaky_relu_multipliers(
+        source.scale, alpha, output.scale)
+    op.require(max(identity_shift, alpha_shift) <= 30,
+               f"input scale {source.scale} over output scale {output.scale} (times alpha "
+               f"{alpha}) is too large a ratio to requantize")
+    return _layer(op, "tinyml_leaky_relu_s8", "tinyml_leaky_relu_params", source, output,
+                  [("size", source.size), ("input_offset", source.zero_point),
+                   ("output_offset", output.zero_point),
+                   ("identity_multiplier", identity), ("identity_shift", identity_shift),
+                   ("alpha_multiplier", scaled_alpha), ("alpha_shift", alpha_shift)])

@@ -1,4 +1,4 @@
-/* Activation kernels: SOFTMAX, LOGISTIC, TANH, RELU, RELU6 (int8 in, int8 out).
+/* Activation kernels: SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU (int8 in, int8 out).
  *
  * Each mirrors the int8 path of TFLite Micro's reference kernel; every multiplier, shift and
  * bound below is computed by the converter exactly as TFLM's Prepare computes it.
@@ -53,11 +53,23 @@ typedef struct {
   int32_t lower, upper;
 } tinyml_relu6_params;
 
+/* LEAKY_RELU: an input at or above its zero point is requantized by input scale / output scale,
+ * one below it by alpha times that; both multipliers as TFLM's Prepare computes them. */
+typedef struct {
+  uint32_t input;
+  uint32_t output;
+  int32_t size;
+  int32_t input_offset, output_offset; /* the zero points */
+  int32_t identity_multiplier, identity_shift;
+  int32_t alpha_multiplier, alpha_shift;
+} tinyml_leaky_relu_params;
+
 void tinyml_softmax_s8(const void *params, uint8_t *arena);
 void tinyml_logistic_s8(const void *params, uint8_t *arena);
 void tinyml_tanh_s8(const void *params, uint8_t *arena);
 void tinyml_relu_s8(const void *params, uint8_t *arena);
 void tinyml_relu6_s8(const void *params, uint8_t *arena);
+void tinyml_leaky_relu_s8(const void *params, uint8_t *arena);
 
 #ifdef __cplusplus
 }
