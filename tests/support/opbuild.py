@@ -23,10 +23,11 @@ class Quantization:
 
 @dataclass(frozen=True)
 class Operand:
-    """A model input (values None) or a constant int8 operand."""
+    """A model input (values None) or a constant operand: int8 with `quantization`, or int32
+    (sizes, shapes, indices) without one."""
 
     shape: tuple[int, ...]
-    quantization: Quantization
+    quantization: Quantization | None
     values: np.ndarray | None = None
 
 
@@ -52,20 +53,24 @@ def single_op_model(op_name: str, operands: list[Operand], output_shape: tuple[i
     code.version = 1
     model.operatorCodes = [code]
 
-    def tensor(name: str, shape, quantization: Quantization, values) -> int:
+    def tensor(name: str, shape, quantization: Quantization | None, values) -> int:
         item = schema.TensorT()
         item.name = name.encode()
         item.shape = list(shape)
-        item.type = schema.TensorType.INT8
-        params = schema.QuantizationParametersT()
-        params.scale = [quantization.scale]
-        params.zeroPoint = [quantization.zero_point]
-        item.quantization = params
+        is_int32 = values is not None and np.asarray(values).dtype == np.int32
+        item.type = schema.TensorType.INT32 if is_int32 else schema.TensorType.INT8
+        if not is_int32:
+            params = schema.QuantizationParametersT()
+            params.scale = [quantization.scale]
+            params.zeroPoint = [quantization.zero_point]
+            item.quantization = params
         if values is None:
             item.buffer = 0
         else:
             buffer = schema.BufferT()
-            buffer.data = np.asarray(values, np.int8).reshape(-1).view(np.uint8).tolist()
+            data = np.asarray(values, np.int32 if is_int32 else np.int8).astype("<i4" if is_int32
+                                                                                else np.int8)
+            buffer.data = data.reshape(-1).view(np.uint8).tolist()
             model.buffers.append(buffer)
             item.buffer = len(model.buffers) - 1
         graph.tensors.append(item)

@@ -1,4 +1,5 @@
-/* PAD / PADV2 and CONCATENATION (int8): pure data movement, no arithmetic. TFLM's int8
+/* PAD / PADV2, CONCATENATION and RESIZE_NEAREST_NEIGHBOR (int8): pure data movement, no
+ * arithmetic. TFLM's int8
  * CONCATENATION requires every input to share the output's scale and zero point, so bytes are
  * copied as they are. */
 #ifndef TINYML_OP_DATA_MOVEMENT_H
@@ -36,8 +37,20 @@ typedef struct {
   tinyml_operand inputs[TINYML_CONCAT_MAX_INPUTS];
 } tinyml_concatenation_params;
 
+/* RESIZE_NEAREST_NEIGHBOR: output pixel (y, x) of each image copies the depth bytes of input
+ * pixel (rows[y], columns[x]); the converter computes the maps as TFLM does. */
+typedef struct {
+  uint32_t input;
+  uint32_t output;
+  int32_t batches, input_height, input_width, depth;
+  int32_t output_height, output_width;
+  const int32_t *rows;    /* [output_height] */
+  const int32_t *columns; /* [output_width] */
+} tinyml_resize_nearest_params;
+
 void tinyml_pad_s8(const void *params, uint8_t *arena);
 void tinyml_concatenation_s8(const void *params, uint8_t *arena);
+void tinyml_resize_nearest_neighbor_s8(const void *params, uint8_t *arena);
 
 #ifdef __cplusplus
 }
