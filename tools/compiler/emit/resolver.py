@@ -16,7 +16,7 @@ RESOLVER_METHODS = {
     "RELU": "AddRelu", "RELU6": "AddRelu6", "RESHAPE": "AddReshape", "SOFTMAX": "AddSoftmax",
     "SQUEEZE": "AddSqueeze", "TANH": "AddTanh", "SUB": "AddSub", "MAXIMUM": "AddMaximum",
     "MINIMUM": "AddMinimum", "LEAKY_RELU": "AddLeakyRelu",
-    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "STRIDED_SLICE": "AddStridedSlice",
 }
 
 
