@@ -15,7 +15,7 @@ RESOLVER_METHODS = {
     "MUL": "AddMul", "PAD": "AddPad", "PADV2": "AddPadV2", "QUANTIZE": "AddQuantize",
     "RELU": "AddRelu", "RELU6": "AddRelu6", "RESHAPE": "AddReshape", "SOFTMAX": "AddSoftmax",
     "SQUEEZE": "AddSqueeze", "TANH": "AddTanh", "SUB": "AddSub", "MAXIMUM": "AddMaximum",
-    "MINIMUM": "AddMinimum", "LEAKY_RELU": "AddLeakyRelu",
+    "MINIMUM": "AddMinimum", "LEAKY_RELU": "AddLeakyRelu", "HARD_SWISH": "AddHardSwish",
     "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "STRIDED_SLICE": "AddStridedSlice",
 }
 
