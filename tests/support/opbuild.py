@@ -22,12 +22,20 @@ class Quantization:
 
 
 @dataclass(frozen=True)
+class PerChannel:
+    """Symmetric per-channel quantization of constant weights along `axis`."""
+
+    scales: tuple[float, ...]
+    axis: int = 0
+
+
+@dataclass(frozen=True)
 class Operand:
     """A model input (values None) or a constant operand: int8 with `quantization`, or int32
     (sizes, shapes, indices) without one."""
 
     shape: tuple[int, ...]
-    quantization: Quantization | None
+    quantization: Quantization | PerChannel | None
     values: np.ndarray | None = None
 
 
@@ -38,10 +46,11 @@ def random_quantization(rng: np.random.Generator, low: float = 1e-3, high: float
     return Quantization(scale, int(rng.integers(-128, 128)))
 
 
-def single_op_model(op_name: str, operands: list[Operand], output_shape: tuple[int, ...],
+def single_op_model(op_name: str, operands: list[Operand | None], output_shape: tuple[int, ...],
                     output: Quantization, options=None) -> bytes:
-    """One op of `op_name` reading `operands` (the first is the model's input; every other one
-    is a constant) and writing the model's output. `options`: a schema *OptionsT object."""
+    """One op of `op_name` reading `operands` in order (the one without values is the model's
+    input, every other one a constant, None an omitted optional input) and writing the model's
+    output. `options`: a schema *OptionsT object."""
     schema = _schema()
     model = schema.ModelT()
     model.version = 3
@@ -59,7 +68,13 @@ def single_op_model(op_name: str, operands: list[Operand], output_shape: tuple[i
         item.shape = list(shape)
         is_int32 = values is not None and np.asarray(values).dtype == np.int32
         item.type = schema.TensorType.INT32 if is_int32 else schema.TensorType.INT8
-        if not is_int32:
+        if isinstance(quantization, PerChannel):
+            params = schema.QuantizationParametersT()
+            params.scale = list(quantization.scales)
+            params.zeroPoint = [0] * len(quantization.scales)
+            params.quantizedDimension = quantization.axis
+            item.quantization = params
+        elif not is_int32:
             params = schema.QuantizationParametersT()
             params.scale = [quantization.scale]
             params.zeroPoint = [quantization.zero_point]
@@ -78,8 +93,11 @@ def single_op_model(op_name: str, operands: list[Operand], output_shape: tuple[i
 
     graph = schema.SubGraphT()
     graph.tensors = []
-    inputs = [tensor(f"operand{i}", operand.shape, operand.quantization, operand.values)
+    inputs = [-1 if operand is None else
+              tensor(f"operand{i}", operand.shape, operand.quantization, operand.values)
               for i, operand in enumerate(operands)]
+    model_input = next(index for index, operand in zip(inputs, operands, strict=True)
+                       if operand is not None and operand.values is None)
     output_index = tensor("output", output_shape, output, None)
     op = schema.OperatorT()
     op.opcodeIndex = 0
@@ -90,7 +108,7 @@ def single_op_model(op_name: str, operands: list[Operand], output_shape: tuple[i
                                         type(options).__name__.removesuffix("T"))
         op.builtinOptions = options
     graph.operators = [op]
-    graph.inputs = [inputs[0]]
+    graph.inputs = [model_input]
     graph.outputs = [output_index]
     graph.name = b"main"
     model.subgraphs = [graph]

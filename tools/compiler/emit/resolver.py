@@ -17,6 +17,7 @@ RESOLVER_METHODS = {
     "SQUEEZE": "AddSqueeze", "TANH": "AddTanh", "SUB": "AddSub", "MAXIMUM": "AddMaximum",
     "MINIMUM": "AddMinimum", "LEAKY_RELU": "AddLeakyRelu", "HARD_SWISH": "AddHardSwish",
     "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "STRIDED_SLICE": "AddStridedSlice",
+    "TRANSPOSE_CONV": "AddTransposeConv",
 }
 
 
