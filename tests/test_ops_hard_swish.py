@@ -1,4 +1,4 @@
-"""HARD_SWISH (int8): the built-in runtime gives TFLM's bytes for 250 schema-built models with
+"""HARD_SWISH (int8): the built-in runtime gives TFLM's bytes for 200 schema-built models with
 random input and output quantizations and for converter-built ones (x * relu6(x + 3) / 6,
 which the TFLite converter fuses into one HARD_SWISH)."""
 
@@ -15,7 +15,7 @@ from tinyml_pipeline.tools.compiler.ops.activations import downscale_to_int16
 from tinyml_pipeline.tools.compiler.planner import compile_plan
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
-BATCHES = 5
+BATCHES = 4
 PER_BATCH = 50
 
 

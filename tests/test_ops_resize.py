@@ -1,4 +1,4 @@
-"""RESIZE_NEAREST_NEIGHBOR (int8): the built-in runtime gives TFLM's bytes for 250 schema-built
+"""RESIZE_NEAREST_NEIGHBOR (int8): the built-in runtime gives TFLM's bytes for 200 schema-built
 models (random image and output sizes, up- and down-sampling, align_corners and
 half_pixel_centers) and for converter-built ones (tf.image.resize, method nearest)."""
 
@@ -15,7 +15,7 @@ from tinyml_pipeline.tools.compiler.ops.resize import nearest_neighbor
 from tinyml_pipeline.tools.compiler.planner import compile_plan
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
-BATCHES = 5
+BATCHES = 4
 PER_BATCH = 50
 
 

@@ -1,4 +1,4 @@
-"""STRIDED_SLICE (int8): the built-in runtime gives TFLM's bytes for 250 schema-built slices
+"""STRIDED_SLICE (int8): the built-in runtime gives TFLM's bytes for 200 schema-built slices
 (ranks 1 to 4, negative and out-of-range indices, negative strides, begin, end and shrink masks)
 and for converter-built ones (Python slicing of a tensor)."""
 
@@ -15,7 +15,7 @@ from tinyml_pipeline.tools.compiler.ops.strided_slice import prepare_extent
 from tinyml_pipeline.tools.compiler.planner import compile_plan
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
-BATCHES = 5
+BATCHES = 4
 PER_BATCH = 50
 
 

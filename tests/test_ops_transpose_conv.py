@@ -1,4 +1,4 @@
-"""TRANSPOSE_CONV (int8): the built-in runtime gives TFLM's bytes for 250 schema-built models
+"""TRANSPOSE_CONV (int8): the built-in runtime gives TFLM's bytes for 200 schema-built models
 (strides 1 to 3, SAME and VALID, kernels up to 5x5, per-channel and per-tensor weights, with and
 without a bias, fused activations) and for converter-built ones (Conv2DTranspose)."""
 
@@ -19,7 +19,7 @@ from tinyml_pipeline.tools.compiler.errors import CompileError
 from tinyml_pipeline.tools.compiler.planner import compile_plan
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
-BATCHES = 5
+BATCHES = 4
 PER_BATCH = 50
 
 
