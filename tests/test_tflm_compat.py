@@ -133,3 +133,20 @@ def test_grouped_convolutions_and_rank5_broadcasts_are_found():
     assert "ADD" not in equal5 and "ADD" not in add4  # same shapes, or rank 4: exact there
     reasons = {p.op_name: p.reason for p in pinned_tflm_incompatibilities(models[0])}
     assert "grouped convolution" in reasons["CONV_2D"]
+
+
+def test_every_op_the_runtime_runs_has_a_resolver_method_the_standin_declares():
+    """convert writes a TFLM op resolver for every model; an op without a MicroMutableOpResolver
+    method would stop the board's build. The stand-in header declares the methods the pinned
+    library has (each checked there by hand when added)."""
+    import re
+    from pathlib import Path
+
+    from tinyml_pipeline.tools.compiler.emit.resolver import RESOLVER_METHODS
+    from tinyml_pipeline.tools.compiler.ops import supported_ops
+
+    header = (Path(__file__).parent / "support" / "tflm_standin" / "tensorflow" / "lite" /
+              "micro" / "micro_mutable_op_resolver.h").read_text()
+    declared = set(re.findall(r"TfLiteStatus (Add\w+)\(\)", header))
+    assert set(supported_ops()) <= set(RESOLVER_METHODS)
+    assert set(RESOLVER_METHODS.values()) <= declared

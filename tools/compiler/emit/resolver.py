@@ -14,7 +14,10 @@ RESOLVER_METHODS = {
     "LOGISTIC": "AddLogistic", "MAX_POOL_2D": "AddMaxPool2D", "MEAN": "AddMean",
     "MUL": "AddMul", "PAD": "AddPad", "PADV2": "AddPadV2", "QUANTIZE": "AddQuantize",
     "RELU": "AddRelu", "RELU6": "AddRelu6", "RESHAPE": "AddReshape", "SOFTMAX": "AddSoftmax",
-    "SQUEEZE": "AddSqueeze", "TANH": "AddTanh",
+    "SQUEEZE": "AddSqueeze", "TANH": "AddTanh", "SUB": "AddSub", "MAXIMUM": "AddMaximum",
+    "MINIMUM": "AddMinimum", "LEAKY_RELU": "AddLeakyRelu", "HARD_SWISH": "AddHardSwish",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "STRIDED_SLICE": "AddStridedSlice",
+    "TRANSPOSE_CONV": "AddTransposeConv",
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
 }
 

@@ -1,8 +1,8 @@
-"""SOFTMAX, LOGISTIC, TANH, RELU and RELU6 (int8 in, int8 out).
+"""SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU and HARD_SWISH (int8 in, int8 out).
 
 The prepare-time arithmetic of each TFLM kernel is mirrored here, with TFLM's mix of float32
 and float64: a tensor scale or beta is a float32 widened to double before use, except where TFLM
-divides in float32 first (RELU's scale ratio, RELU6's 6 / scale)."""
+divides in float32 first (RELU's and LEAKY_RELU's scale ratios, RELU6's 6 / scale)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,41 @@ def relu_requantization(input_scale: float, output_scale: float) -> tuple[int, i
     with np.errstate(over="ignore"):  # an infinite ratio is refused by quantize_multiplier
         ratio = float(f32(input_scale) / f32(output_scale))
     return quantize_multiplier(ratio)
+
+
+def leaky_relu_multipliers(input_scale: float, alpha: float, output_scale: float
+                           ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """CalculateOpDataLeakyRelu: input scale / output scale and input scale * alpha / output
+    scale, each formed in float32 (left to right), then quantized in double; returns the
+    identity's and alpha's (multiplier, shift)."""
+    identity = f32(input_scale) / f32(output_scale)
+    scaled_alpha = f32(input_scale) * f32(alpha) / f32(output_scale)
+    return quantize_multiplier(float(identity)), quantize_multiplier(float(scaled_alpha))
+
+
+# HARD_SWISH's fixed-point exponents that its int16 kernel shifts by: gemmlowp's int16
+# RoundingDivideByPOT and the saturating left shift are only exact within an int16's 15 bits.
+HARD_SWISH_MAX_EXPONENT = 15
+
+
+def downscale_to_int16(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier: the top 16 bits, rounded; saturates near the top."""
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_multipliers(input_scale: float, output_scale: float
+                           ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """HardSwishPrepare: the input on a scale 128 times finer ((1/128) * input scale, float32),
+    divided in float32 by the output scale and by the 'reluish' scale 3/32768, each quantized in
+    double and cut to an int16 multiplier; returns the output's and the reluish (multiplier,
+    exponent)."""
+    hires = f32(1.0 / 128.0) * f32(input_scale)
+    output, output_exponent = quantize_multiplier(float(hires / f32(output_scale)))
+    reluish, reluish_exponent = quantize_multiplier(float(hires / (f32(3.0) / f32(32768.0))))
+    return ((downscale_to_int16(output), output_exponent),
+            (downscale_to_int16(reluish), reluish_exponent))
 
 
 def relu6_bounds(input_scale: float, zero_point: int) -> tuple[int, int] | None:
@@ -194,3 +229,41 @@ def lower_relu6(op: OpView) -> Layer:
     return _layer(op, "tinyml_relu6_s8", "tinyml_relu6_params", source, output,
                   [("size", source.size), ("lower", lower), ("upper", upper)])
 
+
+
+@lowering("LEAKY_RELU")
+def lower_leaky_relu(op: OpView) -> Layer:
+    source, output = _elementwise_io(op)
+    # An absent options table means TFLite's default alpha, 0.2.
+    options = op.options_of("LeakyReluOptionsT", required=False)
+    alpha = options.alpha if options is not None else 0.2
+    op.require(math.isfinite(alpha) and alpha >= 0,
+               f"alpha {alpha} is not a finite number >= 0 (a negative alpha is not supported)")
+    (identity, identity_shift), (scaled_alpha, alpha_shift) = requantization(
+        op, "requantization", leaky_relu_multipliers, source.scale, alpha, output.scale)
+    require_shifts(op, "requantization", [identity, scaled_alpha],
+                   [identity_shift, alpha_shift])
+    return _layer(op, "tinyml_leaky_relu_s8", "tinyml_leaky_relu_params", source, output,
+                  [("size", source.size), ("input_offset", source.zero_point),
+                   ("output_offset", output.zero_point),
+                   ("identity_multiplier", identity), ("identity_shift", identity_shift),
+                   ("alpha_multiplier", scaled_alpha), ("alpha_shift", alpha_shift)])
+
+
+@lowering("HARD_SWISH")
+def lower_hard_swish(op: OpView) -> Layer:
+    source, output = _elementwise_io(op)
+    (out_multiplier, out_exponent), (reluish, reluish_exponent) = hard_swish_multipliers(
+        source.scale, output.scale)
+    # TFLM's Prepare requires a right shift for the output; both shifts must stay in int16.
+    op.require(-HARD_SWISH_MAX_EXPONENT <= out_exponent <= 0,
+               f"input scale {source.scale} over output scale {output.scale} gives an output "
+               f"exponent {out_exponent} outside [-{HARD_SWISH_MAX_EXPONENT}, 0]")
+    op.require(abs(reluish_exponent) <= HARD_SWISH_MAX_EXPONENT,
+               f"input scale {source.scale} gives a reluish exponent {reluish_exponent} outside "
+               f"[-{HARD_SWISH_MAX_EXPONENT}, {HARD_SWISH_MAX_EXPONENT}]")
+    return _layer(op, "tinyml_hard_swish_s8", "tinyml_hard_swish_params", source, output,
+                  [("size", source.size), ("input_zero_point", source.zero_point),
+                   ("output_zero_point", output.zero_point),
+                   ("output_multiplier", out_multiplier), ("output_exponent", out_exponent),
+                   ("reluish_multiplier", reluish), ("reluish_exponent", reluish_exponent)])

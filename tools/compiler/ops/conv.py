@@ -28,7 +28,7 @@ from tinyml_pipeline.tools.compiler.quantization import (
 HEADER = "tinyml/op_conv.h"
 
 
-def _filter(op: OpView, channels: int, channel_axis: int, rank: int
+def filter_operand(op: OpView, channels: int, channel_axis: int, rank: int
             ) -> tuple[Tensor, list[float]]:
     weights = op.input(1)
     op.require(weights is not None and weights.is_constant, "the filter must be constant")
@@ -49,8 +49,9 @@ def _filter(op: OpView, channels: int, channel_axis: int, rank: int
     return weights, scales if len(scales) > 1 else scales * channels
 
 
-def _bias(op: OpView, channels: int):
-    bias = op.input(2)
+def bias_operand(op: OpView, channels: int, position: int = 2):
+    """The optional int32 bias at input `position` (3 for TRANSPOSE_CONV)."""
+    bias = op.input(position)
     if bias is None:
         return Null()
     op.require(bias.is_constant, "the bias must be constant")
@@ -61,7 +62,7 @@ def _bias(op: OpView, channels: int):
     return Const("int32_t", bias.data.reshape(-1).astype(np.int32), "bias")
 
 
-def _requantization(op: OpView, multipliers, shifts) -> list[tuple[str, object]]:
+def requantization_fields(op: OpView, multipliers, shifts) -> list[tuple[str, object]]:
     require_shifts(op, "requantization", multipliers, shifts)
     return [("multiplier", Const("int32_t", np.array(multipliers, np.int32), "multiplier")),
             ("shift", Const("int8_t", np.array(shifts, np.int8), "shift"))]
@@ -126,7 +127,7 @@ def _output_stage_fields(op: OpView, activation: int, source: Tensor, output: Te
     """Offsets, clamp bounds, the filter (as the kernel reads it), bias, requantization and the
     fast output stage, in the order all three params structs declare them."""
     act_min, act_max = fused_activation_range(op, activation, output)
-    bias = _bias(op, channels)
+    bias = bias_operand(op, channels)
     require_accumulator_bound(op, None if isinstance(bias, Null) else bias.values,
                               channel_weights)
     table = output_stage_table(
@@ -135,7 +136,7 @@ def _output_stage_fields(op: OpView, activation: int, source: Tensor, output: Te
     return [("input_offset", -source.zero_point), ("output_offset", output.zero_point),
             ("act_min", act_min), ("act_max", act_max),
             ("filter", Const("int8_t", filter_values.reshape(-1), "filter")),
-            ("bias", bias), *_requantization(op, multipliers, shifts),
+            ("bias", bias), *requantization_fields(op, multipliers, shifts),
             ("output_stage", Null() if table is None else Const("int32_t", table,
                                                                 "output_stage"))]
 
@@ -193,7 +194,7 @@ def lower_conv2d(op: OpView) -> Layer:
     batches, in_h, in_w, in_c = nhwc(op, source, "input")
     out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
     _require_batch(op, batches, out_batches)
-    weights, filter_scales = _filter(op, out_c, 0, rank=4)
+    weights, filter_scales = filter_operand(op, out_c, 0, rank=4)
     op.require(weights.shape[0] == out_c,
                f"filter output channels {weights.shape[0]} (shape {list(weights.shape)}) are not "
                f"the output's {out_c}")
@@ -237,7 +238,7 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
     batches, in_h, in_w, in_c = nhwc(op, source, "input")
     out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
     _require_batch(op, batches, out_batches)
-    weights, filter_scales = _filter(op, out_c, 3, rank=4)
+    weights, filter_scales = filter_operand(op, out_c, 3, rank=4)
     op.require(weights.shape[0] == 1 and weights.shape[3] == out_c,
                f"filter shape {list(weights.shape)} is not [1, h, w, {out_c}]")
     op.require(out_c % in_c == 0, f"output channels {out_c} are not a multiple of the input "
@@ -301,7 +302,7 @@ def lower_fully_connected(op: OpView) -> Layer:
                f"output shape {list(output.shape)} is not {list(expected)} (input "
                f"{list(in_shape)}, filter [{units}, {depth}])")
     batches = source.size // depth
-    weights, filter_scales = _filter(op, units, 0, rank=2)
+    weights, filter_scales = filter_operand(op, units, 0, rank=2)
     if len(weights.info.scales) > 1:
         multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
                                              source.scale, filter_scales, output.scale)

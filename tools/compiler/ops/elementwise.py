@@ -1,4 +1,5 @@
-"""ADD and MUL: int8 with broadcasting between the two inputs and a fused activation.
+"""ADD, SUB and MUL (int8, with a fused activation) and MAXIMUM and MINIMUM (int8), with
+broadcasting between the two inputs.
 
 TFLM's int8 ADD and MUL compute every element with the same function whether or not the shapes
 broadcast (the broadcast path only changes the indexing), so the runtime runs one kernel over a
@@ -34,6 +35,16 @@ def add_multipliers(scale1: float, scale2: float, output_scale: float
     reals = (float(f32(scale1)) / twice_max, float(f32(scale2)) / twice_max,
              twice_max / ((1 << ADD_LEFT_SHIFT) * float(f32(output_scale))))
     return [quantize_multiplier_smaller_than_one(real) for real in reals]
+
+
+def sub_multipliers(scale1: float, scale2: float, output_scale: float
+                    ) -> list[tuple[int, int]]:
+    """CalculateOpDataSub: ADD's rescaling, but formed in float32 (twice the larger scale, both
+    ratios, and 2^20 times the output scale), each result then widened to double."""
+    twice_max = f32(2.0) * max(f32(scale1), f32(scale2))
+    reals = (f32(scale1) / twice_max, f32(scale2) / twice_max,
+             twice_max / (f32(1 << ADD_LEFT_SHIFT) * f32(output_scale)))
+    return [quantize_multiplier_smaller_than_one(float(real)) for real in reals]
 
 
 def mul_multiplier(scale1: float, scale2: float, output_scale: float) -> tuple[int, int]:
@@ -107,13 +118,16 @@ def _activation_reads(*tensors: Tensor) -> tuple[int, ...]:
     return tuple(dict.fromkeys(t.index for t in tensors if not t.is_constant))
 
 
-@lowering("ADD")
-def lower_add(op: OpView) -> Layer:
+@lowering("ADD", "SUB")
+def lower_add_or_sub(op: OpView) -> Layer:
+    """SUB shares ADD's parameters (tinyml_add_params); only the kernel and the float
+    precision of the multipliers differ."""
     input1, input2, output, fields = _binary_operands(op)
     # TFLM's Prepare would stop on the same CHECK of a multiplier not below one.
-    (m1, s1), (m2, s2), (mo, so) = requantization(op, "scales (TFLM's int8 ADD rescaling)",
-                                                  add_multipliers, input1.scale, input2.scale,
-                                                  output.scale)
+    multipliers = add_multipliers if op.name == "ADD" else sub_multipliers
+    (m1, s1), (m2, s2), (mo, so) = requantization(
+        op, f"scales (TFLM's int8 {op.name} rescaling)", multipliers, input1.scale,
+        input2.scale, output.scale)
     require_shifts(op, "requantization", [m1, m2, mo], [s1, s2, so])
     act_min, act_max = fused_activation_range(op, _fused_activation(op), output)
     fields += [("input1_offset", -input1.zero_point), ("input2_offset", -input2.zero_point),
@@ -122,7 +136,7 @@ def lower_add(op: OpView) -> Layer:
                ("input2_multiplier", m2), ("input2_shift", s2),
                ("output_multiplier", mo), ("output_shift", so),
                ("act_min", act_min), ("act_max", act_max)]
-    return Layer(op="ADD", op_index=op.index, kernel="tinyml_add_s8",
+    return Layer(op=op.name, op_index=op.index, kernel=f"tinyml_{op.name.lower()}_s8",
                  params_type="tinyml_add_params", header=HEADER, fields=fields,
                  reads=_activation_reads(input1, input2), writes=(output.index,))
 
@@ -141,3 +155,13 @@ def lower_mul(op: OpView) -> Layer:
                  params_type="tinyml_mul_params", header=HEADER, fields=fields,
                  reads=_activation_reads(input1, input2), writes=(output.index,))
 
+
+
+@lowering("MAXIMUM", "MINIMUM")
+def lower_maximum_minimum(op: OpView) -> Layer:
+    """TFLM compares the stored int8 bytes, whatever the quantization (the converter gives the
+    inputs and the output one scale and zero point); so does the kernel."""
+    input1, input2, output, fields = _binary_operands(op)
+    return Layer(op=op.name, op_index=op.index, kernel=f"tinyml_{op.name.lower()}_s8",
+                 params_type="tinyml_maximum_minimum_params", header=HEADER, fields=fields,
+                 reads=_activation_reads(input1, input2), writes=(output.index,))

@@ -14,7 +14,7 @@ import numpy as np
 from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
 from tinyml_pipeline.tools.compiler.layers import Const, Layer, Offset, Scratch
 from tinyml_pipeline.tools.compiler.ops import lowering
-from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation
+from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation, require_scale
 from tinyml_pipeline.tools.compiler.quantization import (
     f32,
     fully_connected_tensor_multiplier,
@@ -86,7 +86,7 @@ def _weights(op: OpView, position: int, rows: int, columns: int, role: str) -> T
                                               f"scale (per-tensor)")
     op.require(weights.zero_point == 0, f"{role} '{weights.info.name}' have zero point "
                                         f"{weights.zero_point}; only 0 is supported")
-    op.require(weights.scale > 0, f"{role} '{weights.info.name}' have no positive scale")
+    require_scale(op, weights, role)
     op.require(tuple(weights.shape) == (rows, columns),
                f"{role} have shape {list(weights.shape)}, expected [{rows}, {columns}]")
     return weights
@@ -111,8 +111,9 @@ def _state(op: OpView, position: int, type_name: str, units: int, batches: int,
     op.require_types(state, type_name)
     op.require(state.size == batches * units, f"the {role} tensor has {state.size} values, "
                                               f"expected {batches * units}")
-    op.require(len(state.info.scales) == 1 and state.scale > 0,
-               f"the {role} tensor '{state.info.name}' has no single positive scale")
+    op.require(len(state.info.scales) == 1,
+               f"the {role} tensor '{state.info.name}' has {len(state.info.scales)} scales")
+    require_scale(op, state, f"the {role} tensor")
     return state
 
 
@@ -122,8 +123,7 @@ def lower_lstm(op: OpView) -> Layer:
     source, output = op.input(INPUT), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
-    options = op.options
-    op.require(options is not None, "the op has no options")
+    options = op.options_of("UnidirectionalSequenceLSTMOptionsT")
     op.require(not options.timeMajor, "time-major input is not supported (batch-major only)")
     op.require(options.fusedActivationFunction == ACTIVATION_TANH,
                f"cell activation {options.fusedActivationFunction} is not supported (TANH only, "

@@ -29,6 +29,10 @@ static inline int32_t tinyml_add_wrap(int32_t a, int32_t b) {
   return (int32_t)((uint32_t)a + (uint32_t)b);
 }
 
+static inline int32_t tinyml_sub_wrap(int32_t a, int32_t b) {
+  return (int32_t)((uint32_t)a - (uint32_t)b);
+}
+
 /* round(a * b / 2^31), saturating the single overflowing case INT32_MIN * INT32_MIN. */
 static inline int32_t tinyml_rounding_doubling_high_mul(int32_t a, int32_t b) {
   int64_t product;

@@ -19,10 +19,6 @@ extern "C" {
 /* The raw value of 1.0 in Q0.31, which cannot hold 1.0 exactly: gemmlowp uses its maximum. */
 #define TINYML_Q0_ONE INT32_MAX
 
-static inline int32_t tinyml_sub_wrap(int32_t a, int32_t b) {
-  return (int32_t)((uint32_t)a - (uint32_t)b);
-}
-
 /* x * 2^exponent for 0 < exponent < 31, saturating to the int32 range (gemmlowp's
  * SaturatingRoundingMultiplyByPOT with a positive exponent; Rescale to fewer integer bits). */
 static inline int32_t tinyml_saturating_shl(int32_t x, int exponent) {

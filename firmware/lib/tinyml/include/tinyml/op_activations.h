@@ -1,4 +1,5 @@
-/* Activation kernels: SOFTMAX, LOGISTIC, TANH, RELU, RELU6 (int8 in, int8 out).
+/* Activation kernels: SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH (int8 in, int8
+ * out).
  *
  * Each mirrors the int8 path of TFLite Micro's reference kernel; every multiplier, shift and
  * bound below is computed by the converter exactly as TFLM's Prepare computes it.
@@ -53,11 +54,35 @@ typedef struct {
   int32_t lower, upper;
 } tinyml_relu6_params;
 
+/* LEAKY_RELU: an input at or above its zero point is requantized by input scale / output scale,
+ * one below it by alpha times that; both multipliers as TFLM's Prepare computes them. */
+typedef struct {
+  uint32_t input;
+  uint32_t output;
+  int32_t size;
+  int32_t input_offset, output_offset; /* the zero points */
+  int32_t identity_multiplier, identity_shift;
+  int32_t alpha_multiplier, alpha_shift;
+} tinyml_leaky_relu_params;
+
+/* HARD_SWISH: x * relu6(x + 3) / 6 in TFLM's int16 fixed point; the multipliers are int16
+ * (held in int32 fields), the exponents within +-15. */
+typedef struct {
+  uint32_t input;
+  uint32_t output;
+  int32_t size;
+  int32_t input_zero_point, output_zero_point;
+  int32_t output_multiplier, output_exponent;
+  int32_t reluish_multiplier, reluish_exponent;
+} tinyml_hard_swish_params;
+
 void tinyml_softmax_s8(const void *params, uint8_t *arena);
 void tinyml_logistic_s8(const void *params, uint8_t *arena);
 void tinyml_tanh_s8(const void *params, uint8_t *arena);
 void tinyml_relu_s8(const void *params, uint8_t *arena);
 void tinyml_relu6_s8(const void *params, uint8_t *arena);
+void tinyml_leaky_relu_s8(const void *params, uint8_t *arena);
+void tinyml_hard_swish_s8(const void *params, uint8_t *arena);
 
 #ifdef __cplusplus
 }

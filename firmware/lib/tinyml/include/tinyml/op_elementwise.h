@@ -1,4 +1,5 @@
-/* ADD and MUL (int8, TFLM reference arithmetic), with broadcasting between the two inputs.
+/* ADD, SUB, MUL, MAXIMUM and MINIMUM (int8, TFLM reference arithmetic), with broadcasting
+ * between the two inputs.
  *
  * The converter turns the broadcast into a loop nest of TINYML_MAX_RANK output axes
  * (outermost first, padded with size-1 axes) and gives each input's element stride per axis:
@@ -42,8 +43,21 @@ typedef struct {
   int32_t act_min, act_max;
 } tinyml_mul_params;
 
+/* MAXIMUM and MINIMUM compare the stored bytes: no quantization parameters. */
+typedef struct {
+  tinyml_operand input1;
+  tinyml_operand input2;
+  uint32_t output;
+  int32_t dims[TINYML_MAX_RANK];
+  int32_t input1_strides[TINYML_MAX_RANK];
+  int32_t input2_strides[TINYML_MAX_RANK];
+} tinyml_maximum_minimum_params;
+
 void tinyml_add_s8(const void *params, uint8_t *arena);
+void tinyml_sub_s8(const void *params, uint8_t *arena); /* tinyml_add_params */
 void tinyml_mul_s8(const void *params, uint8_t *arena);
+void tinyml_maximum_s8(const void *params, uint8_t *arena);
+void tinyml_minimum_s8(const void *params, uint8_t *arena);
 
 /* One innermost run of a broadcast: count outputs, each input advancing by its step (0 or 1). */
 typedef void (*tinyml_binary_row_s8)(const void *params, const int8_t *input1, int32_t step1,
@@ -51,7 +65,7 @@ typedef void (*tinyml_binary_row_s8)(const void *params, const int8_t *input1, i
                                      int32_t count);
 
 /* Walks the loop nest, calling row for each run of the innermost axis; output is written in
- * order. Shared by ADD and MUL (defined in op_add.c). */
+ * order. Shared by every op here (defined in op_add.c). */
 void tinyml_broadcast_rows_s8(const int32_t *dims, const int32_t *strides1,
                               const int32_t *strides2, const int8_t *input1,
                               const int8_t *input2, int8_t *output, tinyml_binary_row_s8 row,

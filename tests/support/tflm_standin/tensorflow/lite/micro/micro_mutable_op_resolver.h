@@ -33,6 +33,14 @@ class MicroMutableOpResolver {
   TfLiteStatus AddSqueeze() { return Register(); }
   TfLiteStatus AddTanh() { return Register(); }
   TfLiteStatus AddUnidirectionalSequenceLSTM() { return Register(); }
+  TfLiteStatus AddSub() { return Register(); }
+  TfLiteStatus AddMaximum() { return Register(); }
+  TfLiteStatus AddMinimum() { return Register(); }
+  TfLiteStatus AddLeakyRelu() { return Register(); }
+  TfLiteStatus AddHardSwish() { return Register(); }
+  TfLiteStatus AddResizeNearestNeighbor() { return Register(); }
+  TfLiteStatus AddStridedSlice() { return Register(); }
+  TfLiteStatus AddTransposeConv() { return Register(); }
   unsigned int registered() const { return count_; }
 
  private:
