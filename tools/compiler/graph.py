@@ -84,7 +84,11 @@ class OpView:
         return [self._tensor(i) for i in self._op.outputs]
 
     def where(self) -> str:
-        return f"op #{self.index} {self.name} (output '{self.output().info.name}')"
+        # Builds the message of every refusal, so it must not fail itself on an odd op.
+        outputs = self._op.outputs
+        if not outputs or not 0 <= outputs[0] < self._model.tensor_count:
+            return f"op #{self.index} {self.name}"
+        return f"op #{self.index} {self.name} (output '{self._model.tensor(outputs[0]).name}')"
 
     def fail(self, problem: str) -> CompileError:
         """The error to raise when this op cannot be compiled."""
