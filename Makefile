@@ -26,7 +26,7 @@ else
 DEMO_DIR := $(DEMO_MODELS)
 endif
 
-.PHONY: all setup demo test lint models firmware-models bench clean distclean check-python
+.PHONY: all setup demo test lint models firmware-models bench clean distclean check-python fuzz-models
 
 all: test
 
@@ -72,6 +72,13 @@ test: $(SETUP_STAMP)
 # Generated (it holds this machine's timings), so not committed.
 bench: $(SETUP_STAMP)
 	$(BIN)/python benchmarks/bench_suite.py --out BENCHMARKS.md
+
+# Model mutation fuzzing (fuzz/models.py): mutants of the committed and corpus models through
+# tinyml convert, the accepted ones run in the host runner built with ASan and UBSan. Findings are
+# saved under build/fuzz/models/; the summary is the last line.
+FUZZ_MODELS_SECONDS ?= 3600
+fuzz-models: $(SETUP_STAMP)
+	$(BIN)/python -m fuzz.models --seconds $(FUZZ_MODELS_SECONDS)
 
 lint: $(SETUP_STAMP)
 	$(BIN)/ruff check training tools tests benchmarks
