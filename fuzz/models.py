@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -63,7 +64,7 @@ class Stats:
     sanitizer: int = 0  # runtime findings: sanitizer reports, crashes, timeouts, bad exits
     build_failures: int = 0
     runtime_runs: int = 0
-    places: set = field(default_factory=set)
+    places: dict = field(default_factory=dict)  # where each kind of finding happened -> count
 
     @property
     def findings(self) -> int:
@@ -115,7 +116,7 @@ def check_mutant(data: bytes, label: str, stats: Stats, accepted: dict, ran: set
         place = f"{type(error).__name__} at {Path(frame.filename).name}:{frame.lineno}"
         stats.exceptions += 1
         new = place not in stats.places
-        stats.places.add(place)
+        stats.places[place] = stats.places.get(place, 0) + 1
         path = save_finding("exception", data, f"{label}\n{place}: {error}\n"
                             + "".join(traceback.format_exception(error)))
         if new:
@@ -131,6 +132,18 @@ def check_mutant(data: bytes, label: str, stats: Stats, accepted: dict, ran: set
                          .encode()).hexdigest()
     if key not in ran:
         accepted.setdefault(key, (data, label, model))
+
+
+def runtime_place(problem: str) -> str:
+    """A short name for a runtime finding: the sanitizer's first report line, without paths."""
+    for line in problem.splitlines():
+        report = re.search(r"([\w.]+:\d+):\d+: runtime error: (.{0,60})", line)
+        if report:
+            return f"UBSan at {report[1]}: {report[2]}"
+        report = re.search(r"ERROR: AddressSanitizer: ([\w-]+)", line)
+        if report:
+            return f"ASan {report[1]}"
+    return f"runtime: {problem.splitlines()[0][:60]}"
 
 
 class RuntimeStage:
@@ -199,6 +212,8 @@ class RuntimeStage:
             else:
                 return
         stats.sanitizer += 1
+        place = runtime_place(problem)
+        stats.places[place] = stats.places.get(place, 0) + 1
         path = save_finding("runtime", data, f"{label}\n{problem}")
         print(f"fuzz.models: runtime finding: {label}: {problem.splitlines()[0]} -> {path}",
               file=sys.stderr)
@@ -257,9 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     stats = campaign(seconds, args.count, args.seed, args.batch, not args.no_runtime)
     elapsed = time.monotonic() - start
-    if stats.places:
-        print(f"fuzz.models: exception places: {'; '.join(sorted(stats.places))}",
-              file=sys.stderr)
+    for place, count in sorted(stats.places.items(), key=lambda item: -item[1]):
+        print(f"fuzz.models: {count} x {place}", file=sys.stderr)
     print(f"fuzz.models: {stats.executions / elapsed:.0f} mutants/s over {elapsed:.0f} s",
           file=sys.stderr)
     print(stats.summary())
