@@ -16,6 +16,7 @@ exit status is 1 on any finding.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import os
 import random
@@ -24,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -152,6 +154,7 @@ class RuntimeStage:
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
         self.tree = OUT / "asan"
+        self.private = Path(tempfile.mkdtemp(prefix="fuzz-models-"))
 
     def _build(self, models: list[tuple[str, object]]) -> Path:
         from tinyml_pipeline.tools.atomic import sync_directory
@@ -162,11 +165,22 @@ class RuntimeStage:
         )
         from tinyml_pipeline.tools.targets.cmake import CMakeProject
 
-        sync_directory(self.tree / "models", generate_sources(models))
-        built = CMakeProject(FIRMWARE_DIR, self.tree).build(
-            "host", models_dir=self.tree / "models", build_dir=self.tree / "build",
-            sanitize=True, products=(RUNNER_TARGET,), quiet=True)
-        return built / RUNNER_TARGET
+        # One CMake tree keeps the sanitized runtime compiled once; a lock lets two campaigns
+        # share it, and each runs its own copy of the runner it built.
+        sources = generate_sources(models)
+        self.tree.mkdir(parents=True, exist_ok=True)
+        with open(self.tree / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            sync_directory(self.tree / "models", sources)
+            built = CMakeProject(FIRMWARE_DIR, self.tree).build(
+                "host", models_dir=self.tree / "models", build_dir=self.tree / "build",
+                sanitize=True, products=(RUNNER_TARGET,), quiet=True)
+            runner = self.private / RUNNER_TARGET
+            shutil.copy2(built / RUNNER_TARGET, runner)
+        return runner
+
+    def close(self) -> None:
+        shutil.rmtree(self.private, ignore_errors=True)
 
     def run_batch(self, batch: list[tuple[bytes, str, object]], stats: Stats) -> None:
         from tinyml_pipeline.tools.errors import TinyMLError as BuildError
@@ -235,20 +249,23 @@ def campaign(seconds: float | None, count: int | None, seed: int, batch_size: in
             return False
         return seconds is None or time.monotonic() - start < seconds
 
-    while more():
-        source, data = rng.choice(pool)
-        mutant, how = mutate(data, rng)
-        check_mutant(mutant, f"{source} [{how}]", stats, accepted, ran)
-        if run_runtime and len(accepted) >= batch_size:
+    try:
+        while more():
+            source, data = rng.choice(pool)
+            mutant, how = mutate(data, rng)
+            check_mutant(mutant, f"{source} [{how}]", stats, accepted, ran)
+            if run_runtime and len(accepted) >= batch_size:
+                runtime.run_batch(list(accepted.values()), stats)
+                ran.update(accepted)
+                accepted.clear()
+            if time.monotonic() - last_report > 10:
+                last_report = time.monotonic()
+                print(f"fuzz.models: {stats.executions} executions in "
+                      f"{last_report - start:.0f} s, {stats.findings} findings", file=sys.stderr)
+        if run_runtime and accepted:
             runtime.run_batch(list(accepted.values()), stats)
-            ran.update(accepted)
-            accepted.clear()
-        if time.monotonic() - last_report > 10:
-            last_report = time.monotonic()
-            print(f"fuzz.models: {stats.executions} executions in "
-                  f"{last_report - start:.0f} s, {stats.findings} findings", file=sys.stderr)
-    if run_runtime and accepted:
-        runtime.run_batch(list(accepted.values()), stats)
+    finally:
+        runtime.close()
     return stats
 
 

@@ -103,6 +103,9 @@ def test_the_runtime_stage_flags_bad_runs(monkeypatch, tmp_path, script, expecte
     model = TFLiteModel.from_file(MODELS_DIR / "linear" / "model.tflite")
     stats = fuzz_models.Stats()
     stage = fuzz_models.RuntimeStage(np.random.default_rng(0))
-    stage._run(runner, "m0000", b"mutant", "label", model, stats)
+    try:
+        stage._run(runner, "m0000", b"mutant", "label", model, stats)
+    finally:
+        stage.close()
     assert (stats.sanitizer, stats.findings) == (1, 1) and len(stats.places) == 1
     assert expected in next(tmp_path.glob("runtime-*.txt")).read_text()
