@@ -94,6 +94,8 @@ def short_buffer(model, schema):
 CASES = [
     ("op input index", set_attr(op, "inputs", [INPUT, 9, BIAS]),
      "op #0 FULLY_CONNECTED: input 1: tensor index 9 is out of range (the subgraph has 4"),
+    ("required input -1", set_attr(op, "inputs", [-1, WEIGHTS, BIAS]),
+     "op #0 FULLY_CONNECTED: input 0: tensor index -1 is out of range"),
     ("op output -1", set_attr(op, "outputs", [-1]),
      "op #0 FULLY_CONNECTED: output 0: tensor index -1 is out of range"),
     ("op without outputs", set_attr(op, "outputs", []), "op #0 FULLY_CONNECTED: the op has no "

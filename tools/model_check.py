@@ -87,6 +87,12 @@ OPTIONS = {
 NO_OPTIONS = frozenset({"RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH",
                         "FLOOR", "ELU", "PRELU"})
 
+# Inputs an op may omit (index -1): the bias of a convolution or fully connected layer, the shape
+# of a RESHAPE (which its options may carry instead). Ops in OPTIONS or NO_OPTIONS omit no others;
+# ops unknown here are refused later as unsupported, so their inputs are only range-checked.
+OPTIONAL_INPUTS = {"CONV_2D": {2}, "DEPTHWISE_CONV_2D": {2}, "FULLY_CONNECTED": {2},
+                   "TRANSPOSE_CONV": {3}, "RESHAPE": {1}}
+
 # Option fields TFLM's parsers convert (stride, dilation and filter sizes must be at least 1;
 # enums must name a value the schema defines).
 AT_LEAST_ONE = ("strideH", "strideW", "strideD", "dilationHFactor", "dilationWFactor",
@@ -246,8 +252,11 @@ class _Checker:
         name = op_name(self.codes[code_index], self.op_names)
         where = f"op #{index} {name}"
         inputs, outputs = indices(op.inputs), indices(op.outputs)
+        known = name in OPTIONS or name in NO_OPTIONS
+        optional = OPTIONAL_INPUTS.get(name, set())
         for position, value in enumerate(inputs):
-            self.check_index(f"{where}: input {position}", value, optional=True)
+            self.check_index(f"{where}: input {position}", value,
+                             optional=not known or position in optional)
         if not outputs:
             raise self.fail(where, "the op has no outputs")
         for position, value in enumerate(outputs):
