@@ -139,9 +139,9 @@ def check_mutant(data: bytes, label: str, stats: Stats, accepted: dict, ran: set
 def runtime_place(problem: str) -> str:
     """A short name for a runtime finding: the sanitizer's first report line, without paths."""
     for line in problem.splitlines():
-        report = re.search(r"([\w.]+:\d+):\d+: runtime error: (.{0,48})", line)
+        report = re.search(r"([\w.]+:\d+):\d+: runtime error: (.*)", line)
         if report:
-            return f"UBSan at {report[1]}: {re.sub(r'-?[0-9]+', 'N', report[2])}"
+            return f"UBSan at {report[1]}: {re.sub(r'-?[0-9]+', 'N', report[2])[:40]}"
         report = re.search(r"ERROR: AddressSanitizer: ([\w-]+)", line)
         if report:
             return f"ASan {report[1]}"
