@@ -148,11 +148,17 @@ def runtime_place(problem: str) -> str:
     return f"runtime: {problem.splitlines()[0][:60]}"
 
 
+class StageBroken(Exception):
+    """The sanitized runner does not build even for a committed model: the set-up is at fault
+    (no compiler, a stale CMake tree), not the mutants."""
+
+
 class RuntimeStage:
     """Builds batches of accepted mutants into one sanitized host runner and runs them."""
 
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
+        self.builds_known_good = False
         self.tree = OUT / "asan"
         self.private = Path(tempfile.mkdtemp(prefix="fuzz-models-"))
 
@@ -189,6 +195,7 @@ class RuntimeStage:
         try:
             runner = self._build([(name, item[2]) for name, item in named])
         except BuildError as error:
+            self._check_set_up(error)
             if len(named) == 1:
                 stats.build_failures += 1
                 data, label, _ = named[0][1]
@@ -202,6 +209,21 @@ class RuntimeStage:
             return
         for name, (data, label, model) in named:
             self._run(runner, name, data, label, model, stats)
+
+    def _check_set_up(self, error: Exception) -> None:
+        """A failed build is a finding only if a committed model still builds."""
+        from tinyml_pipeline.tools.errors import TinyMLError as BuildError
+        from tinyml_pipeline.tools.tflite_model import TFLiteModel
+
+        if self.builds_known_good:
+            return
+        try:
+            self._build([("m0000", TFLiteModel.from_file(REPO / "models" / "linear" /
+                                                         "model.tflite"))])
+        except BuildError:
+            raise StageBroken(f"the sanitized runner does not build even for models/linear: "
+                              f"{str(error).splitlines()[0]}") from None
+        self.builds_known_good = True
 
     def _run(self, runner: Path, name: str, data: bytes, label: str, model, stats: Stats):
         stats.runtime_runs += 1
@@ -287,7 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seconds = args.seconds if args.seconds is not None or args.count else 60.0
     start = time.monotonic()
-    stats = campaign(seconds, args.count, args.seed, args.batch, not args.no_runtime)
+    try:
+        stats = campaign(seconds, args.count, args.seed, args.batch, not args.no_runtime)
+    except StageBroken as error:
+        print(f"fuzz.models: error: {error}", file=sys.stderr)
+        return 2
     elapsed = time.monotonic() - start
     for place, count in sorted(stats.places.items(), key=lambda item: -item[1]):
         print(f"fuzz.models: {count} x {place}", file=sys.stderr)

@@ -109,3 +109,50 @@ def test_the_runtime_stage_flags_bad_runs(monkeypatch, tmp_path, script, expecte
         stage.close()
     assert (stats.sanitizer, stats.findings) == (1, 1) and len(stats.places) == 1
     assert expected in next(tmp_path.glob("runtime-*.txt")).read_text()
+
+
+def test_a_build_that_fails_for_every_model_stops_the_campaign(monkeypatch, tmp_path):
+    """A broken set-up is one error, not a build-failure finding for every accepted mutant."""
+    from tinyml_pipeline.tools.errors import InputError
+
+    def no_build(self, models):
+        raise InputError("cmake exploded")
+
+    monkeypatch.setattr(fuzz_models.RuntimeStage, "_build", no_build)
+    model = TFLiteModel.from_file(MODELS_DIR / "linear" / "model.tflite")
+    stage = fuzz_models.RuntimeStage(np.random.default_rng(0))
+    try:
+        with pytest.raises(fuzz_models.StageBroken, match="models/linear: cmake exploded"):
+            stage.run_batch([(b"a", "a", model), (b"b", "b", model)], fuzz_models.Stats())
+    finally:
+        stage.close()
+
+
+def test_the_one_model_whose_sources_do_not_build_is_the_finding(monkeypatch, tmp_path):
+    monkeypatch.setattr(fuzz_models, "OUT", tmp_path)
+    path = MODELS_DIR / "linear" / "model.tflite"
+    good = [TFLiteModel.from_file(path) for _ in range(4)]
+    bad = TFLiteModel.from_file(path)
+    runner = tmp_path / "runner"  # one linear output byte per sample
+    runner.write_text(f"#!/bin/sh\ncat > /dev/null\nhead -c {fuzz_models.SAMPLES} /dev/zero\n")
+    runner.chmod(0o755)
+
+    def build(self, models):
+        from tinyml_pipeline.tools.errors import InputError
+
+        if any(model is bad for _, model in models):
+            raise InputError("error: invalid suffix on integer constant")
+        return runner
+
+    monkeypatch.setattr(fuzz_models.RuntimeStage, "_build", build)
+    stats = fuzz_models.Stats()
+    stage = fuzz_models.RuntimeStage(np.random.default_rng(0))
+    batch = [(f"good{i}".encode(), f"good{i}", m) for i, m in enumerate(good[:2])]
+    batch += [(b"bad", "bad", bad)] + [(f"good{i}".encode(), f"good{i}", good[i])
+                                      for i in (2, 3)]
+    try:
+        stage.run_batch(batch, stats)
+    finally:
+        stage.close()
+    assert (stats.build_failures, stats.runtime_runs, stats.findings) == (1, 4, 1)
+    assert [p.read_bytes() for p in tmp_path.glob("build-*.tflite")] == [b"bad"]
