@@ -27,7 +27,7 @@ DEMO_DIR := $(DEMO_MODELS)
 endif
 
 .PHONY: all setup demo test lint models firmware-models bench clean distclean check-python \
-  fuzz-host fuzz-device fuzz-device-coverage
+  fuzz fuzz-host fuzz-device fuzz-device-coverage fuzz-models
 
 all: test
 
@@ -74,8 +74,21 @@ test: $(SETUP_STAMP)
 bench: $(SETUP_STAMP)
 	$(BIN)/python benchmarks/bench_suite.py --out BENCHMARKS.md
 
+# Every fuzzer at its campaign length: the device core's two libFuzzer harnesses, the model
+# mutator and the host decoders (about 2.5 hours of one core; `make -j2 fuzz` runs two at once).
+# Each exits non-zero on a finding and saves its input under build/fuzz/; `make test` runs a
+# smoke run of each.
+fuzz: fuzz-device fuzz-models fuzz-host
+
+# Model mutation fuzzing (fuzz/models.py): mutants of the committed and corpus models through
+# tinyml convert, the accepted ones run in the host runner built with ASan and UBSan. Findings are
+# saved under build/fuzz/models/; the summary is the last line.
+FUZZ_MODELS_SECONDS ?= 3600
+fuzz-models: $(SETUP_STAMP)
+	$(BIN)/python -m fuzz.models --seconds $(FUZZ_MODELS_SECONDS)
+
 lint: $(SETUP_STAMP)
-	$(BIN)/ruff check training tools tests benchmarks
+	$(BIN)/ruff check training tools tests benchmarks fuzz
 
 # The host-decoder fuzzer (fuzz/host.py): framing, every reply parser and Device over a fake
 # device, for 10^6 executions (about 280 s of one core); findings go to build/fuzz/host/.

@@ -14,6 +14,12 @@ class InputError(TinyMLError):
     exit_code = 2
 
 
+class ModelError(InputError):
+    """A .tflite that is malformed or that the runtime cannot run."""
+
+    exit_code = 2
+
+
 class CheckFailed(TinyMLError):
     """The work ran, but a check it was asked to make did not pass."""
 

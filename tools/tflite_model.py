@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_pipeline.tools.errors import InputError
+from tinyml_pipeline.tools.errors import InputError, ModelError
+from tinyml_pipeline.tools.model_check import check_model, decode_name, enum_names, indices, op_name
 
 TFLITE_IDENTIFIER = b"TFL3"
 
@@ -21,10 +22,6 @@ def _schema():
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
 
     return schema_py_generated
-
-
-def _enum_names(enum_class) -> dict[int, str]:
-    return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
 
 
 _NUMPY_TYPES = {
@@ -73,24 +70,38 @@ class OperatorInfo:
 
 
 class TFLiteModel:
-    """A parsed .tflite model (first subgraph, which is the one TFLM and LiteRT run)."""
+    """A parsed .tflite model (first subgraph, which is the one TFLM and LiteRT run).
+
+    Construction checks the model's structure (tools/model_check.py) and raises ModelError on
+    the first problem, so every reader (convert, run, card, evaluate, describe) gets in-range
+    indices, positive bounded shapes, buffers of their shape's size and sane quantization.
+    """
 
     def __init__(self, data: bytes, source: str = "<bytes>"):
         self.data = bytes(data)
         self.source = source
         if len(self.data) < 8 or self.data[4:8] != TFLITE_IDENTIFIER:
-            raise InputError(f"{source}: not a .tflite model (no TFL3 flatbuffer identifier)")
+            raise ModelError(f"{source}: not a .tflite model (no TFL3 flatbuffer identifier)")
         schema = _schema()
         try:
             root = schema.Model.GetRootAsModel(self.data, 0)
             self._model = schema.ModelT.InitFromObj(root)
         except Exception as error:  # flatbuffers raises assorted errors on corrupt input
-            raise InputError(f"{source}: corrupt .tflite model ({type(error).__name__})") from error
+            raise ModelError(f"{source}: corrupt .tflite model ({type(error).__name__})") from error
         if not self._model.subgraphs:
-            raise InputError(f"{source}: .tflite model has no subgraph")
+            raise ModelError(f"{source}: .tflite model has no subgraph")
+        check_model(self._model, schema, source)
         self._subgraph = self._model.subgraphs[0]
-        self._op_names = _enum_names(schema.BuiltinOperator)
-        self._type_names = _enum_names(schema.TensorType)
+        self._tensors = self._subgraph.tensors or []
+        self._buffers = self._model.buffers or []
+        self._type_names = enum_names(schema.TensorType)
+        op_names = enum_names(schema.BuiltinOperator)
+        codes = self._model.operatorCodes or []
+        # Checked above, so built once: lowering asks for the list once per op.
+        self._operators = tuple(
+            OperatorInfo(position, op_name(codes[op.opcodeIndex], op_names),
+                         tuple(indices(op.inputs)), tuple(indices(op.outputs)), op.builtinOptions)
+            for position, op in enumerate(self._subgraph.operators or []))
 
     @classmethod
     def from_file(cls, path: str | Path) -> TFLiteModel:
@@ -112,40 +123,39 @@ class TFLiteModel:
         return len(self.data)
 
     def tensor(self, index: int) -> TensorInfo:
-        raw = self._subgraph.tensors[index]
+        raw = self._tensors[index]
         quant = raw.quantization
         scales = tuple(float(s) for s in quant.scale) if quant and quant.scale is not None else ()
-        zeros = (tuple(int(z) for z in quant.zeroPoint)
-                 if quant and quant.zeroPoint is not None else ())
-        buffer = self._model.buffers[raw.buffer] if raw.buffer < len(self._model.buffers) else None
-        is_constant = bool(buffer is not None and (buffer.data is not None or buffer.size))
-        name = raw.name.decode() if isinstance(raw.name, bytes) else str(raw.name)
-        shape = tuple(int(d) for d in raw.shape) if raw.shape is not None else ()
+        zeros = tuple(indices(quant.zeroPoint)) if quant else ()
+        buffer = self._buffers[raw.buffer]
+        is_constant = buffer.data is not None and len(buffer.data) > 0
+        name = decode_name(raw.name)
+        shape = tuple(indices(raw.shape))
         return TensorInfo(index, name, shape, self._type_names.get(raw.type, str(raw.type)),
                           scales, zeros, int(quant.quantizedDimension) if quant else 0,
                           is_constant)
 
     def tensor_data(self, index: int) -> np.ndarray | None:
         """A constant tensor's values in its shape, or None for an activation."""
-        raw = self._subgraph.tensors[index]
+        raw = self._tensors[index]
         info = self.tensor(index)
-        buffer = self._model.buffers[raw.buffer] if raw.buffer < len(self._model.buffers) else None
-        if buffer is None or buffer.data is None or info.dtype is None:
+        buffer = self._buffers[raw.buffer]
+        if not info.is_constant or info.dtype is None:
             return None
         values = np.frombuffer(bytes(bytearray(buffer.data)), dtype=info.dtype)
         return values.reshape(info.shape) if info.shape else values.reshape(())
 
     @property
     def input_indices(self) -> list[int]:
-        return [int(i) for i in self._subgraph.inputs]
+        return indices(self._subgraph.inputs)
 
     @property
     def output_indices(self) -> list[int]:
-        return [int(i) for i in self._subgraph.outputs]
+        return indices(self._subgraph.outputs)
 
     @property
     def tensor_count(self) -> int:
-        return len(self._subgraph.tensors)
+        return len(self._tensors)
 
     @property
     def has_variable_tensors(self) -> bool:
@@ -154,25 +164,15 @@ class TFLiteModel:
 
     @property
     def inputs(self) -> list[TensorInfo]:
-        return [self.tensor(i) for i in self._subgraph.inputs]
+        return [self.tensor(i) for i in self.input_indices]
 
     @property
     def outputs(self) -> list[TensorInfo]:
-        return [self.tensor(i) for i in self._subgraph.outputs]
+        return [self.tensor(i) for i in self.output_indices]
 
     @property
     def operators(self) -> list[OperatorInfo]:
-        result = []
-        for position, op in enumerate(self._subgraph.operators or []):
-            code = self._model.operatorCodes[op.opcodeIndex]
-            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-            name = self._op_names.get(builtin, f"BUILTIN_{builtin}")
-            if name == "CUSTOM":
-                custom = code.customCode
-                name = f"CUSTOM:{custom.decode() if isinstance(custom, bytes) else custom}"
-            result.append(OperatorInfo(position, name, tuple(int(i) for i in op.inputs),
-                                       tuple(int(i) for i in op.outputs), op.builtinOptions))
-        return result
+        return list(self._operators)
 
     def op_names(self) -> list[str]:
         """Distinct operator names in order of first use."""
@@ -197,9 +197,9 @@ class TFLiteModel:
         return sum(self.op_macs(op) for op in self.operators)
 
     def require_int8_io(self) -> None:
-        """Raise InputError unless every model input and output is an int8 tensor."""
+        """Raise ModelError unless every model input and output is an int8 tensor."""
         for role, tensors in (("input", self.inputs), ("output", self.outputs)):
             for tensor in tensors:
                 if tensor.type_name != "INT8":
-                    raise InputError(f"{self.source}: {role} tensor '{tensor.name}' is "
+                    raise ModelError(f"{self.source}: {role} tensor '{tensor.name}' is "
                                      f"{tensor.type_name.lower()}, expected int8")
