@@ -81,6 +81,7 @@ OPTIONS = {
     "GATHER": ("GatherOptions", False),
     "ARG_MAX": ("ArgMaxOptions", False),
     "ARG_MIN": ("ArgMinOptions", False),
+    "RESIZE_NEAREST_NEIGHBOR": ("ResizeNearestNeighborOptions", False),
     "MAXIMUM": ("MaximumMinimumOptions", False),
     "MINIMUM": ("MaximumMinimumOptions", False),
 }

@@ -58,9 +58,13 @@ def softmax_input_scaling(beta: float, input_scale: float) -> tuple[int, int, in
 def sigmoid_input_scaling(input_scale: float) -> tuple[int, int, int]:
     """The int8 Prepare of LOGISTIC and TANH: input_scale * 2^27 (double) split by frexp, the
     significand rounded without QuantizeMultiplier's renormalization; returns (multiplier,
-    left_shift, radius)."""
+    left_shift, radius). ValueError for a scale whose shift leaves 0 to 31, where TFLM's own
+    Prepare would shift by a negative amount or past 31 bits."""
     real = float(f32(input_scale)) * float(1 << (31 - SIGMOID_INPUT_INTEGER_BITS))
     fraction, left_shift = math.frexp(real)
+    if not 0 <= left_shift <= 31:
+        raise ValueError(f"input scale {input_scale} is outside the 2^-28 to 16 the int8 kernel "
+                         f"handles")
     multiplier = int(round_half_away(fraction * (1 << 31)))
     return multiplier, left_shift, input_radius(SIGMOID_INPUT_INTEGER_BITS, left_shift)
 
@@ -172,10 +176,8 @@ def _lower_sigmoid_like(op: OpView, kernel: str, params_type: str) -> Layer:
         _require_output_quantization(op, output, 1.0 / 256, INT8_MIN, "1/256")
     else:
         _require_output_quantization(op, output, 1.0 / 128, 0, "1/128")
-    multiplier, left_shift, radius = sigmoid_input_scaling(source.scale)
-    # Outside these shifts TFLM's own Prepare shifts by a negative amount or past 31 bits.
-    op.require(0 <= left_shift <= 31, f"input scale {source.scale} is outside the 2^-28 to 16 "
-                                      f"that the int8 {op.name} kernel handles")
+    multiplier, left_shift, radius = requantization(op, "input scaling", sigmoid_input_scaling,
+                                                    source.scale)
     return _layer(op, kernel, params_type, source, output,
                   [("size", source.size), ("input_zero_point", source.zero_point),
                    ("input_range_radius", radius), ("input_multiplier", multiplier),
