@@ -203,6 +203,13 @@ def test_convert_names_an_unsupported_op_and_where_it_sits(odd_models, tmp_path,
 
 def test_convert_refuses_float_input_or_output(odd_models, tmp_path, capsys):
     _refused([str(odd_models["float"])], tmp_path / "out", capsys, "is float32, expected int8")
+    # ... and says how to get an int8 model, as it does for a Keras file.
+    _refused([str(odd_models["float"])], tmp_path / "out", capsys, "`tinyml quantize MODEL")
+    keras_file = tmp_path / "model.keras"
+    keras_file.write_bytes(b"PK\x03\x04 a zip, as .keras files are")
+    _refused([str(keras_file)], tmp_path / "out", capsys,
+             "not a .tflite model (no TFL3 flatbuffer identifier); for a Keras model, "
+             "`tinyml quantize` makes one")
 
 
 def test_a_refused_model_leaves_an_existing_directory_untouched(odd_models, tmp_path, capsys):

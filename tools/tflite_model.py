@@ -84,7 +84,10 @@ class TFLiteModel:
         self.data = bytes(data)
         self.source = source
         if len(self.data) < 8 or self.data[4:8] != TFLITE_IDENTIFIER:
-            raise ModelError(f"{source}: not a .tflite model (no TFL3 flatbuffer identifier)")
+            hint = ("; for a Keras model, `tinyml quantize` makes one"
+                    if str(source).endswith((".keras", ".h5")) else "")
+            raise ModelError(f"{source}: not a .tflite model (no TFL3 flatbuffer identifier)"
+                             f"{hint}")
         schema = _schema()
         try:
             root = schema.Model.GetRootAsModel(self.data, 0)
@@ -205,5 +208,7 @@ class TFLiteModel:
         for role, tensors in (("input", self.inputs), ("output", self.outputs)):
             for tensor in tensors:
                 if tensor.type_name != "INT8":
+                    hint = ("; `tinyml quantize MODEL --calibration X.npz --out models/NAME` makes "
+                            "a full-integer int8 model" if tensor.type_name == "FLOAT32" else "")
                     raise ModelError(f"{self.source}: {role} tensor '{tensor.name}' is "
-                                     f"{tensor.type_name.lower()}, expected int8")
+                                     f"{tensor.type_name.lower()}, expected int8{hint}")
