@@ -176,6 +176,28 @@ def test_an_omitted_optional_input_is_fine():
     assert model.operators[0].inputs == (INPUT, WEIGHTS, -1)
 
 
+def test_an_empty_tensor_is_fine_only_as_an_intermediate():
+    """The converter gives an int8 LSTM's gate scales placeholder tensors of shape [0], listed as
+    the op's intermediates; no kernel reads or writes them."""
+    def add_placeholder(model, schema, use_as_input: bool):
+        placeholder = schema.TensorT()
+        placeholder.name, placeholder.shape, placeholder.buffer = b"gate_scale", [0], 0
+        placeholder.type = schema.TensorType.INT16
+        placeholder.quantization = schema.QuantizationParametersT()
+        placeholder.quantization.scale, placeholder.quantization.zeroPoint = [2.0 ** -12], [0]
+        graph(model).tensors.append(placeholder)
+        index = len(graph(model).tensors) - 1
+        first = graph(model).operators[0]
+        if use_as_input:
+            first.inputs = [INPUT, WEIGHTS, index]
+        else:
+            first.intermediates = [index]
+
+    TFLiteModel(edited(lambda model, schema: add_placeholder(model, schema, False)))
+    with pytest.raises(ModelError, match=r"tensor #4 'gate_scale': dimension 0 is 0"):
+        TFLiteModel(edited(lambda model, schema: add_placeholder(model, schema, True)))
+
+
 def test_a_name_that_is_not_utf8_is_read_with_replacement():
     model = TFLiteModel(edited(set_attr(tensor(WEIGHTS), "name", b"w\xf2ight")))
     assert model.tensor(WEIGHTS).name == "w\ufffdight"

@@ -19,7 +19,8 @@ from tinyml_pipeline.tools.compiler.planner import Plan
 # The C types of the generated plan: every scalar field is an int32_t (offsets and sizes
 # uint32_t), arrays are of their Const's ctype.
 INT_RANGES = {"int8_t": (-(1 << 7), (1 << 7) - 1), "uint8_t": (0, (1 << 8) - 1),
-              "int16_t": (-(1 << 15), (1 << 15) - 1), "int32_t": (-(1 << 31), (1 << 31) - 1),
+              "int16_t": (-(1 << 15), (1 << 15) - 1), "uint16_t": (0, (1 << 16) - 1),
+              "int32_t": (-(1 << 31), (1 << 31) - 1),
               "uint32_t": (0, (1 << 32) - 1)}
 
 
