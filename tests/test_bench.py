@@ -394,6 +394,9 @@ def test_why_for_depthwise_and_fully_connected():
     assert "the window and tap list per pixel serve only 8 channels" in few
     assert "each 4-channel pass's set-up and output stage serve only 7.1 taps" in many
     assert "per pixel" not in many
+    shared = {**_depthwise_facts(12, 8), "output_c": 32, "depth_multiplier": 4}
+    shared["outputs"] *= 4
+    assert "multiplier 4: one input value for 4 outputs, single MACs" in _why(shared, 4.0)
     # Fully connected: the weight is used once; a narrow input leaves the rows' set-up to
     # dominate; fewer than 4 rows go one by one in C; a remainder of rows is named.
     assert "8 MACs per output against the set-up" in _why(_fc_facts(8, 128), 5.9)

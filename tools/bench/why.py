@@ -47,7 +47,7 @@ DW_PIXEL = 280
 DW_SINGLE_PER_TAP = 8  # dw_sum1, a channel past the last multiple of 4, in C
 DW_SINGLE_OUTPUT = 40
 DW_SHARED_PER_TAP4 = 12  # multiplier >= 4: dw_sum4_shared, one input byte for 4 outputs
-DW_GENERAL_PER_OUTPUT = 40
+DW_GENERAL_PER_OUTPUT = 40  # the general requantization, without the fast table
 
 # FULLY_CONNECTED, op_fully_connected_asm.h: 25 instructions per 4 values x 4 rows.
 FC_ASM_PER_MAC = 25 / 16
@@ -233,18 +233,24 @@ def _depthwise(f: dict) -> tuple[str, float, dict]:
     stage = f.get("output_stage", False)
     shape = f"depthwise {f['filter_h']}x{f['filter_w']} over {f['input_c']} channels" + _stride(f)
     if multiplier != 1:
-        path = (f"{shape}, multiplier {multiplier}: one input value for 4 outputs, single MACs "
-                f"(SMLABB/SMLATB), outputs through the general requantization")
+        if multiplier >= 4:
+            path = (f"{shape}, multiplier {multiplier}: one input value for 4 outputs, single "
+                    f"MACs (SMLABB/SMLATB), each output requantized on its own")
+            per_mac = DW_SHARED_PER_TAP4 / 4
+        else:
+            path = (f"{shape}, multiplier {multiplier}: every output alone in C, one MAC per "
+                    f"tap")
+            per_mac = DW_SINGLE_PER_TAP
         parts = {
-            "output": (DW_GENERAL_PER_OUTPUT * channels / macs,
-                       f"{_per_output(taps)} against ~{DW_GENERAL_PER_OUTPUT} instructions "
-                       f"of requantization each"),
+            "output": (DW_SINGLE_OUTPUT * channels / macs,
+                       f"{_per_output(taps)} against ~{DW_SINGLE_OUTPUT} instructions of "
+                       f"output stage each"),
             "pixel": (DW_PIXEL / macs, f"the window per pixel serves only {channels} channels"),
         }
-        return path, DW_SHARED_PER_TAP4 / 4 * seen / taps, parts
+        return path, per_mac * seen / taps, parts
     quads, rest = divmod(channels, 4)
     path = (f"{shape}: each input value feeds one MAC, so no SMLAD pairing: per tap of 4 "
-            f"channels 2 loads, 4 widenings and 4 single MACs (13 instructions)")
+            f"channels 3 loads, 4 widenings and 4 single MACs (13 instructions)")
     pass_cost = DW_PASS if stage else DW_PASS + 4 * DW_GENERAL_PER_OUTPUT
     if not stage:
         path += ", general requantization (no fast output table)"
