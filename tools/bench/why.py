@@ -58,6 +58,7 @@ FC_GENERAL_PER_MAC = 2.0  # fc_dot_2: two rows share the widened input, offset b
 FC_GENERAL_PER_OUTPUT = 40
 
 NEXT_CLOSE = 0.6  # the second overhead is named too when at least this share of the first
+MENTION_SHARE = 0.1  # an overhead below this share of the layer's estimate goes unnamed
 
 
 def layer_facts(op: str, fields: list[tuple[str, object]], outputs: int) -> dict:
@@ -84,8 +85,8 @@ def reason(facts: dict, macs: int, cost: float) -> str | None:
     model = _MODELS.get(facts["op"])
     if model is None:
         return f"{facts['op']}: no DSP path"
-    path, _, parts = model(facts)
-    return _compose(path, parts)
+    path, base, parts = model(facts)
+    return _compose(path, base, parts)
 
 
 def estimate(facts: dict) -> float | None:
@@ -98,9 +99,12 @@ def estimate(facts: dict) -> float | None:
     return base + sum(value for value, _ in parts.values())
 
 
-def _compose(path: str, parts: dict[str, tuple[float, str]]) -> str:
-    """The path, then the largest overhead part, and the next one if it is close."""
-    ranked = sorted((part for part in parts.values() if part[0] > 0), key=lambda p: -p[0])
+def _compose(path: str, base: float, parts: dict[str, tuple[float, str]]) -> str:
+    """The path, then the largest overhead part, and the next one if it is close; a part that
+    is a small share of the whole is left out: then the path's own loop is the reason."""
+    total = base + sum(value for value, _ in parts.values())
+    ranked = sorted((part for part in parts.values() if part[0] >= MENTION_SHARE * total),
+                    key=lambda p: -p[0])
     said = [text for _, text in ranked[:1]]
     if len(ranked) > 1 and ranked[1][0] >= NEXT_CLOSE * ranked[0][0]:
         said.append(ranked[1][1])
