@@ -12,7 +12,9 @@ from tinyml_pipeline.tools.bench.report import (
     HOW,
     LOWER_BOUND,
     RAM_NOTE,
+    above_goal_line,
 )
+from tinyml_pipeline.tools.bench.why import GOAL_PER_MAC
 
 
 def _n(value, digits: int = 0) -> str:
@@ -90,6 +92,16 @@ def _method(suite: dict, benched: list[dict]) -> list[str]:
             "kernel's; what the invoke costs around the layers (input and output copies, "
             "the layer loop) is the invoke of the plan with every kernel empty. Per input, "
             "invoke = around + the sum of the layers, to the instruction.",
+            f"- **Why** (per-layer tables): every layer of the DSP build above the issue's "
+            f"goal of {GOAL_PER_MAC} instructions per MAC, and every layer without MACs, gets "
+            "a reason derived from its shape (channels, kernel, stride, padding, MACs per "
+            "output) and the kernel path it takes (`tools/bench/why.py`, which reads the "
+            "paths of `firmware/lib/tinyml/src/op_*_dsp.h` and `_asm.h`): the path, then the "
+            "largest overhead of that path, and the next one when it is close. The overheads "
+            "are ranked by per-part costs from the kernels' own instruction counts and, for "
+            "the C around them, fitted to these tables; the reason states shape facts, not "
+            "the estimate. \"above goal\" under each table counts those layers and their "
+            "share of the invoke.",
             "- **MACs** are counted as the model cards count them: CONV_2D, "
             "DEPTHWISE_CONV_2D and FULLY_CONNECTED, one per weight use. Other layers (ADD, "
             "pooling, SOFTMAX) have no MACs and show their cost on their own.",
@@ -157,21 +169,25 @@ def _memory(benched: list[dict]) -> list[str]:
 def _layers(entry: dict) -> list[str]:
     result = entry["result"]
     dsp, portable = (result["cost"]["variants"][key] for key in ("dsp", "no_dsp"))
-    header = ["layer", "op", "MACs", "DSP", "per MAC", "x bound", "no DSP", "per MAC", "share"]
+    header = ["layer", "op", "MACs", "DSP", "per MAC", "x bound", "no DSP", "per MAC", "share",
+              f"why (DSP, above {GOAL_PER_MAC} per MAC)"]
     rows = []
     for on, off in zip(dsp["layers"], portable["layers"], strict=True):
         rows.append([str(on["index"]), on["op"], _n(on["macs"]), _n(on["cost"]),
                      _n(on["per_mac"], 2), _x(on["over_lower_bound"]), _n(off["cost"]),
                      _n(off["per_mac"], 2),
-                     "-" if on["share"] is None else f"{100 * on['share']:.1f} %"])
+                     "-" if on["share"] is None else f"{100 * on['share']:.1f} %",
+                     on.get("why") or ""])
     rows.append(["", "around the layers", "", _n(dsp["empty_invoke"]["median"]), "", "",
-                 _n(portable["empty_invoke"]["median"]), "", ""])
+                 _n(portable["empty_invoke"]["median"]), "", "", ""])
     model = result["model"]
+    summary = result["cost"].get("above_goal")
     return ([f"### `{entry['label']}`: per layer", "",
              f"{entry['description']}; `{model['path']}`, {model['tflite_bytes']:,} bytes, "
              f"sha256 `{model['sha256'][:16]}`; ops: {', '.join(model['ops'])}. Instructions, "
              "the median over the inputs; share of the DSP build's invoke.", ""]
-            + _table(header, rows, "rlrrrrrrr") + [""])
+            + _table(header, rows, "rlrrrrrrrl")
+            + ([""] + [above_goal_line(summary) + "."] if summary else []) + [""])
 
 
 def _validation(suite: dict) -> list[str]:

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_suite.py --out BENCHMARKS.md
 
-It benches (tools/bench, the same as `tinyml bench`) the committed models and three public model
+It benches (tools/bench, the same as `tinyml bench`) the committed models and four public model
 shapes built here with the TFLite converter (benchmarks/public_models.py), measures the host
 tool's validation throughput over the emulated serial link and its floor
 (benchmarks/validation_link.py), and copies the training times from the model cards. A model

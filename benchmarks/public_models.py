@@ -9,6 +9,10 @@ The shapes follow MLPerf Tiny's reference models (mlcommons/tiny, benchmark/trai
                   two convolutions and an ADD, average pooling, 10 classes
   ad_autoencoder  anomaly detection: a fully connected autoencoder on 640 inputs,
                   640-128-128-128-8-128-128-128-640 with batch normalization and ReLU
+  vww_mobilenet   visual wake words, MobileNetV1 with depth multiplier 0.25 on 96x96x3: a 3x3
+                  stride-2 convolution to 8 channels, 13 depthwise-separable blocks (3x3
+                  depthwise, 1x1 pointwise, 16 to 256 channels, five of them stride 2), global
+                  average pooling, 2 classes, softmax; ReLU as in the MLPerf reference
 
 The weights are random (seeded), so the models are good for cost, flash and RAM, not accuracy:
 a trained model of the same shape costs the same instructions, give or take saturation
@@ -83,6 +87,27 @@ def _autoencoder(keras, layers):
     return keras.Model(inputs, outputs, name="ad_autoencoder")
 
 
+# MobileNetV1's depthwise-separable blocks at alpha 1 (pointwise filters, depthwise stride);
+# alpha 0.25 divides the filters by 4.
+_MOBILENET_V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+                        (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+
+
+def _vww_mobilenet(keras, layers, alpha: float = 0.25):
+    inputs = keras.Input((96, 96, 3), batch_size=1)
+    x = layers.Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    for filters, stride in _MOBILENET_V1_BLOCKS:
+        x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.Conv2D(int(filters * alpha), 1, use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.AveragePooling2D(pool_size=(x.shape[1], x.shape[2]))(x)
+    x = layers.Flatten()(x)
+    outputs = layers.Softmax()(layers.Dense(2)(x))
+    return keras.Model(inputs, outputs, name="vww_mobilenet")
+
+
 MODELS = (
     PublicModel("kws_dscnn", "keyword spotting, DS-CNN (MLPerf Tiny KWS shape), 49x10x1 MFCCs, "
                 "12 classes", _ds_cnn, "normal"),
@@ -90,6 +115,9 @@ MODELS = (
                 "3 residual stacks with ADD, 10 classes", _resnet8, "uniform"),
     PublicModel("ad_autoencoder", "anomaly detection, fully connected autoencoder (MLPerf Tiny "
                 "AD shape), 640-128-128-128-8-128-128-128-640", _autoencoder, "normal"),
+    PublicModel("vww_mobilenet", "visual wake words, MobileNetV1 alpha 0.25 (MLPerf Tiny VWW "
+                "shape), 96x96x3, 13 depthwise-separable blocks, 2 classes", _vww_mobilenet,
+                "uniform"),
 )
 
 

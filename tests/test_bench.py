@@ -6,6 +6,7 @@ TFLM's (exit 1). Also the linker-map parser and the MAC count, which need no QEM
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -135,6 +136,10 @@ def test_table_on_stdout_progress_on_stderr(linear, capsys):
     out, err = capsys.readouterr()
     assert out.startswith("linear: ") and "per inference (instructions)" in out
     assert "flash: runtime" in out and "RAM:   plan arena" in out
+    # linear's one layer, 1 MAC, is far above the goal: its reason and the summary line.
+    assert "fewer than 4 rows, so each row is done alone in C" in out
+    assert re.search(r"^above goal \(1\.25 instructions per MAC, DSP on\): 1 layer of 1, "
+                     r"[0-9.]+% of the invoke$", out, re.MULTILINE)
     assert "bench: linear: 2 inferences on QEMU (DSP paths on)" in err
 
 
@@ -157,6 +162,22 @@ def test_converter_built_conv_model(converted):
         assert layer_off["cost"] > layer_on["cost"]
     assert on["empty_invoke"] == off["empty_invoke"]
     assert result["flash"]["runtime_no_dsp"] < result["flash"]["runtime"]
+    # A reason for exactly the DSP layers above the goal (and those without MACs); the parts it
+    # ranks add up to about the measured cost, so a kernel that changes its path without
+    # why.py following shows here.
+    from tinyml_pipeline.tools.bench import why
+
+    for layer in on["layers"]:
+        above = not layer["macs"] or layer["per_mac"] > why.GOAL_PER_MAC
+        assert (layer["why"] is not None) == above, layer
+        estimate = why.estimate(layer["facts"])
+        if layer["macs"]:
+            assert 0.7 < estimate / layer["per_mac"] < 1.4, (layer, estimate)
+    over = [layer for layer in on["layers"] if layer["macs"] and layer["why"]]
+    summary = result["cost"]["above_goal"]
+    assert summary["layers"] == len(over) and summary["of"] == len(on["layers"])
+    assert summary["share"] == pytest.approx(
+        sum(layer["cost"] for layer in over) / on["per_inference"]["median"])
 
 
 @needs_host_build
@@ -295,3 +316,102 @@ def test_c_names_for_any_file_name():
     assert c_name("2d_net") == "m_2d_net"
     assert c_name("---") == "model"
     assert len(c_name("x" * 50)) == 32
+
+
+# ---- the per-layer reasons (tools/bench/why.py), on synthetic layer descriptions -----------
+
+
+def _conv_facts(in_hw, in_c, kernel, out_c, *, stride=1, pad=0, act=(-128, 127), stage=True):
+    """A CONV_2D's plan facts as the compiler lays them out (conv_filter_layout)."""
+    from tinyml_pipeline.tools.compiler.ops.conv import conv_filter_layout
+
+    out_hw = (in_hw + 2 * pad - kernel) // stride + 1
+    depth, row_stride, tap_stride = conv_filter_layout(kernel, kernel, in_c, in_c, in_hw, 1, 1)
+    return {"op": "CONV_2D", "outputs": out_hw * out_hw * out_c, "batches": 1,
+            "input_h": in_hw, "input_w": in_hw, "input_c": in_c, "output_h": out_hw,
+            "output_w": out_hw, "output_c": out_c, "filter_h": kernel, "filter_w": kernel,
+            "filter_c": in_c, "filter_depth": depth, "filter_row_stride": row_stride,
+            "filter_tap_stride": tap_stride, "stride_h": stride, "stride_w": stride,
+            "dilation_h": 1, "dilation_w": 1, "pad_top": pad, "pad_left": pad,
+            "input_offset": 128, "output_offset": -128, "act_min": act[0], "act_max": act[1],
+            "output_stage": stage}
+
+
+def _depthwise_facts(in_hw, channels, *, stride=1, pad=1):
+    out_hw = (in_hw + 2 * pad - 3) // stride + 1
+    return {"op": "DEPTHWISE_CONV_2D", "outputs": out_hw * out_hw * channels, "batches": 1,
+            "input_h": in_hw, "input_w": in_hw, "input_c": channels, "output_h": out_hw,
+            "output_w": out_hw, "output_c": channels, "filter_h": 3, "filter_w": 3,
+            "depth_multiplier": 1, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
+            "dilation_w": 1, "pad_top": pad, "pad_left": pad, "input_offset": 128,
+            "output_offset": -128, "act_min": -128, "act_max": 127, "output_stage": True}
+
+
+def _fc_facts(depth, rows):
+    return {"op": "FULLY_CONNECTED", "outputs": rows, "batches": 1, "accum_depth": depth,
+            "output_depth": rows, "input_offset": 128, "output_offset": -128,
+            "act_min": -128, "act_max": 127, "output_stage": True}
+
+
+def _why(facts, per_mac):
+    from tinyml_pipeline.tools.bench import why
+
+    macs = {"CONV_2D": lambda f: f["outputs"] * f["filter_h"] * f["filter_w"] * f["filter_c"],
+            "DEPTHWISE_CONV_2D": lambda f: f["outputs"] * f["filter_h"] * f["filter_w"],
+            "FULLY_CONNECTED": lambda f: f["outputs"] * f["accum_depth"]}[facts["op"]](facts)
+    return why.reason(facts, macs, per_mac * macs)
+
+
+def test_why_names_the_path_and_what_dominates():
+    # Within the goal: no reason.
+    assert _why(_conv_facts(12, 64, 1, 64), 1.2) is None
+    # A pointwise conv of few input channels: the output stage outweighs 8 MACs per output.
+    text = _why(_conv_facts(48, 8, 1, 16), 2.9)
+    assert text.startswith("conv 1x1x8 to 16, assembly filter pairs; only 8 MACs per output")
+    # A first layer on RGB: filter rows of 9 values are no word runs, so every patch is staged.
+    text = _why(_conv_facts(96, 3, 3, 8, stride=2), 3.3)
+    assert text.startswith("conv 3x3x3 to 8, stride 2, assembly filter pairs; 3-channel filter "
+                           "rows of 9 values are no whole-word runs: every patch is staged")
+    # One input channel: each filter row is one word; 9 MACs per output, 8 filters per im2col.
+    text = _why(_conv_facts(28, 1, 3, 8), 3.6)
+    assert "only 9 MACs per output" in text and "shared by only 8 filters" in text
+    # Padding on a deep filter: border pixels are gathered value by value.
+    text = _why(_conv_facts(8, 64, 3, 16, pad=1), 1.5)
+    assert "44 % of the pixels reach the padding: their patch is gathered value by value" \
+        in text
+    # A narrower activation range keeps the pairs in C; a missing table means the general path.
+    assert "activation clamp [-100, 127] keeps it off the assembly" in \
+        _why(_conv_facts(12, 16, 3, 16, act=(-100, 127)), 1.6)
+    assert "general requantization" in _why(_conv_facts(12, 16, 3, 16, stage=False), 2.0)
+
+
+def test_why_for_depthwise_and_fully_connected():
+    # Depthwise: no SMLAD pairing whatever the width; few channels leave the per-pixel window
+    # and tap list to dominate, many channels the per-4-channel pass.
+    few, many = _why(_depthwise_facts(48, 8), 9.5), _why(_depthwise_facts(6, 128), 5.1)
+    for text in (few, many):
+        assert "each input value feeds one MAC, so no SMLAD pairing" in text
+    assert "the window and tap list per pixel serve only 8 channels" in few
+    assert "each 4-channel pass's set-up and output stage serve only 7.1 taps" in many
+    assert "per pixel" not in many
+    shared = {**_depthwise_facts(12, 8), "output_c": 32, "depth_multiplier": 4}
+    shared["outputs"] *= 4
+    assert "multiplier 4: one input value for 4 outputs, single MACs" in _why(shared, 4.0)
+    # Fully connected: the weight is used once; a narrow input leaves the rows' set-up to
+    # dominate; fewer than 4 rows go one by one in C; a remainder of rows is named.
+    assert "8 MACs per output against the set-up" in _why(_fc_facts(8, 128), 5.9)
+    assert "fewer than 4 rows" in _why(_fc_facts(256, 2), 2.8)
+    assert "2 of 10 rows one at a time in C" in _why(_fc_facts(64, 10), 2.4)
+
+
+def test_why_for_layers_without_macs_and_the_summary():
+    from tinyml_pipeline.tools.bench import why
+
+    assert why.reason({"op": "ADD", "outputs": 16384}, 0, 1_757_579) == \
+        "no MACs: ADD over 16,384 output values, 107 instructions each"
+    layers = [{"macs": 100, "per_mac": 2.0, "cost": 200.0},
+              {"macs": 100, "per_mac": 1.25, "cost": 125.0},
+              {"macs": 0, "per_mac": None, "cost": 75.0}]
+    assert why.above_goal(layers, 500.0) == {
+        "goal_per_mac": 1.25, "layers": 1, "of": 3, "share": 0.4, "no_mac_layers": 1,
+        "no_mac_share": 0.15}

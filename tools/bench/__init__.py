@@ -11,5 +11,6 @@ timed in nanoseconds.
 Modules: model (what to bench), macs (MACs per op), image (convert and build), fit (whether the
 QEMU image fits its RAM, before any build), arena (TFLM's arena, measured crash-proof), linkmap
 and flash (who owns each flash byte), measure (run and check), machine (what it ran on), report
-(the figures as JSON and as a table), bench (the whole command).
+(the figures as JSON and as a table), why (a reason per layer above the goal of
+instructions per MAC), bench (the whole command).
 """

@@ -67,7 +67,7 @@ def run_bench(source: str | Path, firmware: Firmware, *, target: str = "qemu",
     with _timed(seconds, "run"):
         for built in images:
             say(f"{bench.name}: {runs} inferences on {_where(built)}, every layer timed")
-            records = measure.run_image(built, inputs)
+            records = measure.run_image(built, inputs, bench.model.macs())
             measure.check_outputs(records.outputs, expected,
                                   f"{bench.name} on {_where(built)}")
             results[built.variant] = records

@@ -14,6 +14,13 @@ from tinyml_pipeline.tools.errors import CheckFailed, InputError
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 HOST_TIMEOUT_S = 600.0
+# QEMU's allowance per sample grows with the model: qemu_batch's default (0.1 s, tripled when
+# layers are profiled) is what a model of a few million instructions needs, and the VWW shape's
+# portable build (88 M instructions, run twice when profiled) took 0.32 s a sample on an idle
+# machine here, right at it. Allowed: the portable kernels' worst (about 40 instructions per
+# MAC) at a QEMU four times slower than that machine's.
+PORTABLE_INSTRUCTIONS_PER_MAC = 40
+SLOW_QEMU_INSTRUCTIONS_PER_S = 1.5e8
 NOT_MEASURED = 0xFFFFFFFF  # what the host runner writes in the stack fields
 
 
@@ -49,12 +56,18 @@ def check_outputs(outputs: np.ndarray, expected: np.ndarray, what: str) -> None:
                           f"samples differ)")
 
 
-def run_image(image: Image, inputs: np.ndarray) -> qemu_batch.Records:
-    """Every sample through model 0 of the image, every layer profiled."""
+def sample_timeout(macs: int) -> float:
+    """Seconds QEMU may take per sample (before qemu_batch triples it for the profiling)."""
+    return max(qemu_batch.SAMPLE_TIMEOUT_S,
+               macs * PORTABLE_INSTRUCTIONS_PER_MAC / SLOW_QEMU_INSTRUCTIONS_PER_S)
+
+
+def run_image(image: Image, inputs: np.ndarray, macs: int = 0) -> qemu_batch.Records:
+    """Every sample through model 0 of the image (of `macs` MACs), every layer profiled."""
     if image.variant == "host":
         return _run_host(image.elf, inputs)
     result = qemu_batch.run_batch(0, inputs, elf=image.elf, measure_boot=False,
-                                  profile_layers=True)
+                                  profile_layers=True, sample_timeout_s=sample_timeout(macs))
     return qemu_batch.Records(result.outputs, result.costs, result.micros,
                               result.stack_high_water, result.invoke_stack,
                               result.empty_invoke, result.layer_costs)

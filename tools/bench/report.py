@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_pipeline.tools.bench import cycles, flash, machine, macs
+from tinyml_pipeline.tools.bench import cycles, flash, machine, macs, why
 from tinyml_pipeline.tools.bench.image import Image
 from tinyml_pipeline.tools.bench.model import BenchModel
 from tinyml_pipeline.tools.compiler.planner import Plan
@@ -61,9 +61,23 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def layer_rows(bench: BenchModel, plan: Plan) -> list[dict]:
-    return [{"index": index, "op": layer.op, "op_index": layer.op_index,
-             "macs": macs.op_macs(bench.model, layer.op_index)}
-            for index, layer in enumerate(plan.layers)]
+    """Per layer: its op, MACs and the shape facts its reason is derived from (why.py)."""
+    rows = []
+    for index, layer in enumerate(plan.layers):
+        outputs = (int(np.prod(bench.model.tensor(layer.writes[0]).shape, dtype=np.int64))
+                   if layer.writes else 0)
+        rows.append({"index": index, "op": layer.op, "op_index": layer.op_index,
+                     "macs": macs.op_macs(bench.model, layer.op_index),
+                     "facts": why.layer_facts(layer.op, layer.fields, outputs)})
+    return rows
+
+
+def add_reasons(dsp: dict) -> dict:
+    """The DSP build's layers above the goal get their reason ("why"); returns the count of
+    them and their share of the invoke."""
+    for layer in dsp["layers"]:
+        layer["why"] = why.reason(layer["facts"], layer["macs"], layer["cost"])
+    return why.above_goal(dsp["layers"], dsp["per_inference"]["median"])
 
 
 def variant_figures(records: Records, rows: list[dict], total_macs: int, target: str) -> dict:
@@ -126,6 +140,7 @@ def assemble(bench: BenchModel, plan: Plan, target: str, runs: int, seed: int,
                                          variants["dsp"]["per_inference"]["median"])
         cost["lower_bound"] = {"instructions": macs.lower_bound_instructions(total_macs),
                                "assumes": LOWER_BOUND}
+        cost["above_goal"] = add_reasons(variants["dsp"])
     if traced is not None:
         cost["cycle_estimate"] = cycle_estimate(traced, total_macs,
                                                 int(results["dsp"].costs[0]))
@@ -239,13 +254,16 @@ def format_table(result: dict) -> str:
     lines.append("")
     lines.append(f"{'layer':<6}{'op':<20}{'MACs':>12}"
                  + "".join(f"{VARIANT_NAMES[v]:>14}{'/MAC':>8}" for v in variants)
-                 + f"{'share':>8}")
+                 + f"{'share':>8}" + ("  why (DSP on, above the goal)" if qemu else ""))
     for index, layer in enumerate(figures[0]["layers"]):
         line = f"{index:<6}{layer['op']:<20}{_n(layer['macs']):>12}"
         for figure in figures:
             this = figure["layers"][index]
             line += f"{_n(this['cost']):>14}{_n(this['per_mac'], 2):>8}"
-        lines.append(line + f"{_percent(layer['share']):>8}")
+        line += f"{_percent(layer['share']):>8}"
+        lines.append(line + (f"  {layer['why']}" if layer.get("why") else ""))
+    if qemu:
+        lines.append(above_goal_line(cost["above_goal"]))
     lines.append("")
     lines.extend(_memory_lines(result))
     lines.append(f"machine: {machine.one_line(result['machine'])}")
@@ -253,6 +271,17 @@ def format_table(result: dict) -> str:
         lines.append("note: host nanoseconds vary run to run; they are no instruction counts "
                      "and the DSP paths do not run on the host")
     return "\n".join(lines)
+
+
+def above_goal_line(summary: dict) -> str:
+    """"above goal: N layers, X % of the invoke", for the table and BENCHMARKS.md."""
+    line = (f"above goal ({summary['goal_per_mac']} instructions per MAC, DSP on): "
+            f"{_count(summary['layers'], 'layer')} of {summary['of']}, "
+            f"{_percent(summary['share'])} of the invoke")
+    if summary["no_mac_layers"]:
+        line += (f"; without MACs: {_count(summary['no_mac_layers'], 'layer')}, "
+                 f"{_percent(summary['no_mac_share'])}")
+    return line
 
 
 def _memory_lines(result: dict) -> list[str]:
