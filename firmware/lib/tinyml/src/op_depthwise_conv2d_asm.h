@@ -43,4 +43,77 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
   acc[3] = a3;
 }
 
+#if defined(DW_PACKED_ASM)
+/* The packed path's pass over channels c .. c+3 (dw_pixel_packed; the C twin in
+ * op_depthwise_conv2d_dsp.h says what it computes): 15 instructions for a pair of taps, 8 MACs,
+ * where dw_list4 takes 26; `pairs` >= 1 (windows of 2 taps or more). LDRD loads the two taps'
+ * addresses, then two weight words at a time; the count runs down. */
+static inline __attribute__((always_inline)) void dw_pairs4(const int8_t *const *list,
+                                                            int32_t pairs, int32_t c,
+                                                            const int32_t **weights,
+                                                            int32_t acc[4]) {
+  const int32_t *w = *weights;
+  const int8_t *const *entry = list;
+  int32_t a0, a1, a2, a3, t1, t2, t3, t4, t5;
+  __asm__(
+      "ldrd %[a0], %[a1], [%[w]], #8\n\t"
+      "ldrd %[a2], %[a3], [%[w]], #8\n\t"
+      "1:\n\t"
+      "ldrd %[t1], %[t2], [%[entry]], #8\n\t"
+      "ldr %[t1], [%[t1], %[c]]\n\t"
+      "ldr %[t2], [%[t2], %[c]]\n\t"
+      "pkhbt %[t3], %[t1], %[t2], lsl #16\n\t"
+      "pkhtb %[t2], %[t2], %[t1], asr #16\n\t"
+      "sxtb16 %[t1], %[t3]\n\t"
+      "sxtb16 %[t3], %[t3], ror #8\n\t"
+      "ldrd %[t4], %[t5], [%[w]], #8\n\t"
+      "smlad %[a0], %[t1], %[t4], %[a0]\n\t"
+      "smlad %[a1], %[t3], %[t5], %[a1]\n\t"
+      "sxtb16 %[t1], %[t2]\n\t"
+      "sxtb16 %[t2], %[t2], ror #8\n\t"
+      "ldrd %[t3], %[t4], [%[w]], #8\n\t"
+      "smlad %[a2], %[t1], %[t3], %[a2]\n\t"
+      "smlad %[a3], %[t2], %[t4], %[a3]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),
+        [entry] "+r"(entry), [n] "+r"(pairs), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3),
+        [t4] "=&r"(t4), [t5] "=&r"(t5)
+      : [c] "r"(c)
+      : "cc", "memory");
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  *weights = w;
+}
+
+/* The odd last tap of the packed path, 8 instructions: weights (c0, c2), (c1, c3). */
+static inline __attribute__((always_inline)) void dw_single4(const int8_t *tap, int32_t c,
+                                                             const int32_t **weights,
+                                                             int32_t acc[4]) {
+  const int32_t *w = *weights;
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t x, even, w02, w13;
+  __asm__(
+      "ldr %[x], [%[tap], %[c]]\n\t"
+      "ldrd %[w02], %[w13], [%[w]], #8\n\t"
+      "sxtb16 %[even], %[x]\n\t"
+      "sxtb16 %[x], %[x], ror #8\n\t"
+      "smlabb %[a0], %[even], %[w02], %[a0]\n\t"
+      "smlatt %[a2], %[even], %[w02], %[a2]\n\t"
+      "smlabb %[a1], %[x], %[w13], %[a1]\n\t"
+      "smlatt %[a3], %[x], %[w13], %[a3]"
+      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+        [x] "=&r"(x), [even] "=&r"(even), [w02] "=&r"(w02), [w13] "=&r"(w13)
+      : [tap] "r"(tap), [c] "r"(c)
+      : "memory");
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  *weights = w;
+}
+#endif
+
 #endif /* TINYML_OP_DEPTHWISE_CONV2D_ASM_H */

@@ -165,8 +165,18 @@ static inline __attribute__((always_inline)) void dw_tap4(const int8_t *in, cons
  * the stack): 3x3 up to 4x4 and 5x3. */
 #define DW_LIST_TAPS 16
 
+/* The packed path's pass (dw_pixel_packed) reads this many taps' addresses from its list at
+ * most: the converter emits `packed` for windows of 2 .. 25 taps (DEPTHWISE_PACKED_TAPS). */
+#define DW_PACKED_TAPS 25
+
+#if defined(TINYML_KERNEL_ASM) && defined(__OPTIMIZE__)
+/* Unoptimized builds keep a frame pointer, which leaves too few registers for the packed
+ * pass's 13 operands: they take the C twins below. */
+#define DW_PACKED_ASM 1
+#endif
+
 #if defined(TINYML_KERNEL_ASM)
-#include "op_depthwise_conv2d_asm.h"
+#include "op_depthwise_conv2d_asm.h" /* dw_list4, and with DW_PACKED_ASM the packed pass */
 #else
 /* A pass of channels c .. c+3 over `taps` (>= 0) listed taps: the C twin of
  * op_depthwise_conv2d_asm.h's (the host, emulated DSP). */
@@ -175,6 +185,48 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
                                                            int32_t offset2, int32_t acc[4]) {
   const int8_t *const *entry = list, *const *end = list + 2 * taps;
   for (; entry != end; entry += 2) dw_tap4(entry[0] + c, entry[1] + c, offset2, acc);
+}
+#endif
+
+#if !defined(DW_PACKED_ASM)
+/* The packed path's pass over channels c .. c+3 (the C twin of op_depthwise_conv2d_asm.h's):
+ * the accumulators start at the group's 4 start values, then for each of `pairs` pairs of
+ * listed taps (t0, t1): bytes c .. c+3 of both inputs interleaved as PKHBT / PKHTB do,
+ * [t0 c0, t0 c1, t1 c0, t1 c1] and [t0 c2, t0 c3, t1 c2, t1 c3], SXTB16 (ROR 8) splits them
+ * into the pairs (t0 c, t1 c), one SMLAD per channel with the pair's weights (t0 w, t1 w). The
+ * input offset is in the start values. *weights moves past the group's starts and pairs. */
+static inline __attribute__((always_inline)) void dw_pairs4(const int8_t *const *list,
+                                                            int32_t pairs, int32_t c,
+                                                            const int32_t **weights,
+                                                            int32_t acc[4]) {
+  const int32_t *w = *weights;
+  int32_t pair;
+  acc[0] = w[0], acc[1] = w[1], acc[2] = w[2], acc[3] = w[3];
+  w += 4;
+  for (pair = 0; pair < pairs; ++pair, list += 2, w += 4) {
+    const int32_t x0 = tinyml_load_s8x4(list[0] + c), x1 = tinyml_load_s8x4(list[1] + c);
+    const int32_t low = (int32_t)(((uint32_t)x0 & 0xFFFFu) | ((uint32_t)x1 << 16));
+    const int32_t high = (int32_t)(((uint32_t)x1 & 0xFFFF0000u) | ((uint32_t)x0 >> 16));
+    acc[0] = tinyml_smlad(tinyml_sxtb16(low), w[0], acc[0]);
+    acc[1] = tinyml_smlad(tinyml_sxtb16_ror8(low), w[1], acc[1]);
+    acc[2] = tinyml_smlad(tinyml_sxtb16(high), w[2], acc[2]);
+    acc[3] = tinyml_smlad(tinyml_sxtb16_ror8(high), w[3], acc[3]);
+  }
+  *weights = w;
+}
+
+/* The odd last tap of the packed path: its weights are (c0, c2), (c1, c3). */
+static inline __attribute__((always_inline)) void dw_single4(const int8_t *tap, int32_t c,
+                                                             const int32_t **weights,
+                                                             int32_t acc[4]) {
+  const int32_t *w = *weights;
+  const int32_t x = tinyml_load_s8x4(tap + c);
+  const int32_t x02 = tinyml_sxtb16(x), x13 = tinyml_sxtb16_ror8(x);
+  acc[0] = tinyml_smlabb(x02, w[0], acc[0]);
+  acc[2] = tinyml_smlatt(x02, w[0], acc[2]);
+  acc[1] = tinyml_smlabb(x13, w[1], acc[1]);
+  acc[3] = tinyml_smlatt(x13, w[1], acc[3]);
+  *weights = w + 2;
 }
 #endif
 
@@ -236,6 +288,71 @@ static void dw_pixel_m1(const tinyml_depthwise_conv2d_params *p, const dw_window
   for (; c < channels; ++c) out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
 }
 
+/* Requantizes four accumulators with the fast table (rows stage .. stage+15) into one word of
+ * int8 outputs, before the activation clamp. */
+static inline int32_t dw_requantize4(const int32_t *stage, int32_t a0, int32_t a1, int32_t a2,
+                                     int32_t a3) {
+  const uint32_t b0 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a0, stage)) & 0xFFu;
+  const uint32_t b1 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a1, stage + 4)) & 0xFFu;
+  const uint32_t b2 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a2, stage + 8)) & 0xFFu;
+  const uint32_t b3 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a3, stage + 12)) & 0xFFu;
+  return (int32_t)(b0 | b1 << 8 | b2 << 16 | b3 << 24);
+}
+
+/* Multiplier 1 with the converter's packed filter: all channels of one pixel whose every tap
+ * (pad_input for those outside the input) is listed in `list`, in row-major order. Whole
+ * groups of 4 channels go through dw_pairs4 (and dw_single4 for an odd tap count); the
+ * channels past them through the clipped window `win`, as dw_pixel_m1 does. */
+static void dw_pixel_packed(const tinyml_depthwise_conv2d_params *p, const int8_t *const *list,
+                            const dw_window *win, int8_t *out) {
+  const int32_t taps = p->filter_h * p->filter_w, pairs = taps >> 1;
+  const int32_t groups = p->output_c >> 2;
+  const int32_t clamp = p->act_min > -128 || p->act_max < 127;
+  const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
+  const int32_t *weights = p->packed, *stage = p->output_stage + 1;
+  int32_t group, c;
+  for (group = 0; group < groups; ++group) {
+    int32_t acc[4], word;
+    c = 4 * group;
+    dw_pairs4(list, pairs, c, &weights, acc);
+    if (taps & 1) dw_single4(list[taps - 1], c, &weights, acc);
+    word = dw_requantize4(stage - 1, acc[0], acc[1], acc[2], acc[3]);
+    if (clamp) word = tinyml_min_s8x4(tinyml_max_s8x4(word, lo4), hi4);
+    tinyml_store_s8x4(out + c, word);
+    stage += 16;
+  }
+  for (c = 4 * groups; c < p->output_c; ++c) {
+    out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
+  }
+}
+
+/* Lists the input addresses (channel 0) of every tap of the window at (in_y0, in_x0), the
+ * input's top-left corner's pixel `corner`, row-major; a tap outside the input gets pad_input.
+ * Returns 0, listing nothing, when a tap is outside and there is no pad_input. */
+static int32_t dw_list_taps(const tinyml_depthwise_conv2d_params *p, const int8_t *corner,
+                            int32_t in_y0, int32_t in_x0, const int8_t **list) {
+  const int32_t row_step = p->dilation_h * p->input_w * p->input_c;
+  const int32_t col_step = p->dilation_w * p->input_c;
+  int32_t fy, fx, in_y, in_x;
+  if (in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->input_h && in_x0 >= 0 &&
+      in_x0 + p->dilation_w * (p->filter_w - 1) < p->input_w) {
+    const int8_t *row = corner + (in_y0 * p->input_w + in_x0) * p->input_c;
+    for (fy = 0; fy < p->filter_h; ++fy, row += row_step) {
+      const int8_t *tap = row;
+      for (fx = 0; fx < p->filter_w; ++fx, tap += col_step) *list++ = tap;
+    }
+    return 1;
+  }
+  if (p->pad_input == NULL) return 0;
+  for (fy = 0, in_y = in_y0; fy < p->filter_h; ++fy, in_y += p->dilation_h) {
+    for (fx = 0, in_x = in_x0; fx < p->filter_w; ++fx, in_x += p->dilation_w) {
+      const int32_t inside = in_y >= 0 && in_y < p->input_h && in_x >= 0 && in_x < p->input_w;
+      *list++ = inside ? corner + (in_y * p->input_w + in_x) * p->input_c : p->pad_input;
+    }
+  }
+  return 1;
+}
+
 /* All output channels of one pixel. */
 static void dw_pixel(const tinyml_depthwise_conv2d_params *p, const dw_window *win,
                      int8_t *out) {
@@ -260,13 +377,23 @@ void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena) {
   const tinyml_depthwise_conv2d_params *p = (const tinyml_depthwise_conv2d_params *)params;
   const int8_t *input = (const int8_t *)(arena + p->input);
   int8_t *output = (int8_t *)(arena + p->output);
+  const int packed = p->packed != NULL && p->output_stage != NULL && p->depth_multiplier == 1 &&
+                     p->filter_h * p->filter_w <= DW_PACKED_TAPS;
+  const int8_t *list[DW_PACKED_TAPS];
   int32_t batch, out_y, out_x;
   for (batch = 0; batch < p->batches; ++batch) {
+    const int8_t *corner = input + batch * p->input_h * p->input_w * p->input_c;
     for (out_y = 0; out_y < p->output_h; ++out_y) {
       for (out_x = 0; out_x < p->output_w; ++out_x) {
+        int8_t *out =
+            output + ((batch * p->output_h + out_y) * p->output_w + out_x) * p->output_c;
         const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
-        dw_pixel(p, &win,
-                 output + ((batch * p->output_h + out_y) * p->output_w + out_x) * p->output_c);
+        if (packed && dw_list_taps(p, corner, out_y * p->stride_h - p->pad_top,
+                                   out_x * p->stride_w - p->pad_left, list)) {
+          dw_pixel_packed(p, list, &win, out);
+        } else {
+          dw_pixel(p, &win, out);
+        }
       }
     }
   }

@@ -47,6 +47,14 @@ typedef struct {
   const int32_t *multiplier;
   const int8_t *shift;
   const int32_t *output_stage;
+  /* The DSP path's multiplier-1 filter, taps paired for SMLAD, per group of 4 channels with
+   * the input offset folded into its start values (tools/compiler/ops/conv.py,
+   * depthwise_packed_filter); NULL: not emitted (another multiplier, no output_stage, a window
+   * of 1 or more than 25 taps). The portable kernel ignores it. */
+  const int32_t *packed;
+  /* input_c bytes of the input zero point, read for a tap outside the input when `packed` is
+   * used; NULL when no window leaves the input. */
+  const int8_t *pad_input;
 } tinyml_depthwise_conv2d_params;
 
 typedef struct {
