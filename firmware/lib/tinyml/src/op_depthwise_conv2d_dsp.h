@@ -189,14 +189,15 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
 #endif
 
 #if !defined(DW_PACKED_ASM)
-/* The packed path's pass over channels c .. c+3 (the C twin of op_depthwise_conv2d_asm.h's):
- * the accumulators start at the group's 4 start values, then for each of `pairs` pairs of
- * listed taps (t0, t1): bytes c .. c+3 of both inputs interleaved as PKHBT / PKHTB do,
+/* The packed path's pass over channels c .. c+3 (the C twin of op_depthwise_conv2d_asm.h's).
+ * `list` holds the taps' byte offsets from `base`, the pixel's input at channel c. The
+ * accumulators start at the group's 4 start values, then for each of `pairs` (>= 1) pairs of
+ * taps (t0, t1): the 4 bytes of both inputs interleaved as PKHBT / PKHTB do,
  * [t0 c0, t0 c1, t1 c0, t1 c1] and [t0 c2, t0 c3, t1 c2, t1 c3], SXTB16 (ROR 8) splits them
  * into the pairs (t0 c, t1 c), one SMLAD per channel with the pair's weights (t0 w, t1 w). The
  * input offset is in the start values. *weights moves past the group's starts and pairs. */
-static inline __attribute__((always_inline)) void dw_pairs4(const int8_t *const *list,
-                                                            int32_t pairs, int32_t c,
+static inline __attribute__((always_inline)) void dw_pairs4(const intptr_t *list, int32_t pairs,
+                                                            const int8_t *base,
                                                             const int32_t **weights,
                                                             int32_t acc[4]) {
   const int32_t *w = *weights;
@@ -204,7 +205,7 @@ static inline __attribute__((always_inline)) void dw_pairs4(const int8_t *const 
   acc[0] = w[0], acc[1] = w[1], acc[2] = w[2], acc[3] = w[3];
   w += 4;
   for (pair = 0; pair < pairs; ++pair, list += 2, w += 4) {
-    const int32_t x0 = tinyml_load_s8x4(list[0] + c), x1 = tinyml_load_s8x4(list[1] + c);
+    const int32_t x0 = tinyml_load_s8x4(base + list[0]), x1 = tinyml_load_s8x4(base + list[1]);
     const int32_t low = (int32_t)(((uint32_t)x0 & 0xFFFFu) | ((uint32_t)x1 << 16));
     const int32_t high = (int32_t)(((uint32_t)x1 & 0xFFFF0000u) | ((uint32_t)x0 >> 16));
     acc[0] = tinyml_smlad(tinyml_sxtb16(low), w[0], acc[0]);
@@ -215,12 +216,13 @@ static inline __attribute__((always_inline)) void dw_pairs4(const int8_t *const 
   *weights = w;
 }
 
-/* The odd last tap of the packed path: its weights are (c0, c2), (c1, c3). */
-static inline __attribute__((always_inline)) void dw_single4(const int8_t *tap, int32_t c,
+/* The odd last tap of the packed path, at byte `offset` from base: its weights are (c0, c2),
+ * (c1, c3). */
+static inline __attribute__((always_inline)) void dw_single4(intptr_t offset, const int8_t *base,
                                                              const int32_t **weights,
                                                              int32_t acc[4]) {
   const int32_t *w = *weights;
-  const int32_t x = tinyml_load_s8x4(tap + c);
+  const int32_t x = tinyml_load_s8x4(base + offset);
   const int32_t x02 = tinyml_sxtb16(x), x13 = tinyml_sxtb16_ror8(x);
   acc[0] = tinyml_smlabb(x02, w[0], acc[0]);
   acc[2] = tinyml_smlatt(x02, w[0], acc[2]);
@@ -288,8 +290,9 @@ static void dw_pixel_m1(const tinyml_depthwise_conv2d_params *p, const dw_window
   for (; c < channels; ++c) out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
 }
 
+#if !defined(DW_PACKED_ASM)
 /* Requantizes four accumulators with the fast table (rows stage .. stage+15) into one word of
- * int8 outputs, before the activation clamp. */
+ * int8 outputs, before the activation clamp (in assembly: op_depthwise_conv2d_asm.h). */
 static inline int32_t dw_requantize4(const int32_t *stage, int32_t a0, int32_t a1, int32_t a2,
                                      int32_t a3) {
   const uint32_t b0 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a0, stage)) & 0xFFu;
@@ -298,59 +301,73 @@ static inline int32_t dw_requantize4(const int32_t *stage, int32_t a0, int32_t a
   const uint32_t b3 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a3, stage + 12)) & 0xFFu;
   return (int32_t)(b0 | b1 << 8 | b2 << 16 | b3 << 24);
 }
+#endif
 
-/* Multiplier 1 with the converter's packed filter: all channels of one pixel whose every tap
- * (pad_input for those outside the input) is listed in `list`, in row-major order. Whole
- * groups of 4 channels go through dw_pairs4 (and dw_single4 for an odd tap count); the
- * channels past them through the clipped window `win`, as dw_pixel_m1 does. */
-static void dw_pixel_packed(const tinyml_depthwise_conv2d_params *p, const int8_t *const *list,
-                            const dw_window *win, int8_t *out) {
-  const int32_t taps = p->filter_h * p->filter_w, pairs = taps >> 1;
-  const int32_t groups = p->output_c >> 2;
-  const int32_t clamp = p->act_min > -128 || p->act_max < 127;
+/* The groups of 4 channels of one pixel on the packed path, unswitched on the two choices a
+ * layer makes once (constants where dw_pixel_packed calls it): an odd tap count, a clamp
+ * narrower than SSAT's. */
+static inline __attribute__((always_inline)) void dw_groups(
+    const tinyml_depthwise_conv2d_params *p, const intptr_t *list, const int8_t *base,
+    int8_t *out, int32_t end, int32_t pairs, intptr_t last, const int odd, const int clamp) {
+  const int32_t *weights = p->packed, *stage = p->output_stage;
   const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
-  const int32_t *weights = p->packed, *stage = p->output_stage + 1;
-  int32_t group, c;
-  for (group = 0; group < groups; ++group) {
+  int32_t c;
+  for (c = 0; c < end; c += 4, stage += 16) {
     int32_t acc[4], word;
-    c = 4 * group;
-    dw_pairs4(list, pairs, c, &weights, acc);
-    if (taps & 1) dw_single4(list[taps - 1], c, &weights, acc);
-    word = dw_requantize4(stage - 1, acc[0], acc[1], acc[2], acc[3]);
+    dw_pairs4(list, pairs, base + c, &weights, acc);
+    if (odd) dw_single4(last, base + c, &weights, acc);
+    word = dw_requantize4(stage, acc[0], acc[1], acc[2], acc[3]);
     if (clamp) word = tinyml_min_s8x4(tinyml_max_s8x4(word, lo4), hi4);
     tinyml_store_s8x4(out + c, word);
-    stage += 16;
-  }
-  for (c = 4 * groups; c < p->output_c; ++c) {
-    out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
   }
 }
 
-/* Lists the input addresses (channel 0) of every tap of the window at (in_y0, in_x0), the
- * input's top-left corner's pixel `corner`, row-major; a tap outside the input gets pad_input.
- * Returns 0, listing nothing, when a tap is outside and there is no pad_input. */
-static int32_t dw_list_taps(const tinyml_depthwise_conv2d_params *p, const int8_t *corner,
-                            int32_t in_y0, int32_t in_x0, const int8_t **list) {
+/* Multiplier 1 with the converter's packed filter: the groups of 4 channels of one pixel whose
+ * every tap is at its offset in `list` from `base` (the input at channel 0; pad_input for a tap
+ * outside the input), in row-major order, through dw_pairs4 (and dw_single4 for an odd tap
+ * count). The channels past the last group are the caller's. */
+static void dw_pixel_packed(const tinyml_depthwise_conv2d_params *p, const intptr_t *list,
+                            const int8_t *base, int8_t *out) {
+  const int32_t taps = p->filter_h * p->filter_w, pairs = taps >> 1;
+  const int32_t end = p->output_c & ~3;
+  const intptr_t last = list[taps - 1];
+  if (p->act_min > -128 || p->act_max < 127) {
+    if (taps & 1) {
+      dw_groups(p, list, base, out, end, pairs, last, 1, 1);
+    } else {
+      dw_groups(p, list, base, out, end, pairs, last, 0, 1);
+    }
+  } else if (taps & 1) {
+    dw_groups(p, list, base, out, end, pairs, last, 1, 0);
+  } else {
+    dw_groups(p, list, base, out, end, pairs, last, 0, 0);
+  }
+}
+
+/* The taps' byte offsets from the window's top-left input pixel, row-major: the list of every
+ * window inside the input. */
+static void dw_tap_offsets(const tinyml_depthwise_conv2d_params *p, intptr_t *list) {
   const int32_t row_step = p->dilation_h * p->input_w * p->input_c;
   const int32_t col_step = p->dilation_w * p->input_c;
-  int32_t fy, fx, in_y, in_x;
-  if (in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->input_h && in_x0 >= 0 &&
-      in_x0 + p->dilation_w * (p->filter_w - 1) < p->input_w) {
-    const int8_t *row = corner + (in_y0 * p->input_w + in_x0) * p->input_c;
-    for (fy = 0; fy < p->filter_h; ++fy, row += row_step) {
-      const int8_t *tap = row;
-      for (fx = 0; fx < p->filter_w; ++fx, tap += col_step) *list++ = tap;
-    }
-    return 1;
+  int32_t fy, fx;
+  for (fy = 0; fy < p->filter_h; ++fy) {
+    for (fx = 0; fx < p->filter_w; ++fx) *list++ = fy * row_step + fx * col_step;
   }
-  if (p->pad_input == NULL) return 0;
+}
+
+/* The list of a window at (in_y0, in_x0) that leaves the input: each tap's byte offset from
+ * `corner` (the batch's first input pixel), pad_input's for a tap outside. Integer
+ * arithmetic on the addresses: pad_input is another object. */
+static void dw_border_offsets(const tinyml_depthwise_conv2d_params *p, const int8_t *corner,
+                              int32_t in_y0, int32_t in_x0, intptr_t *list) {
+  const intptr_t pad = (intptr_t)p->pad_input - (intptr_t)corner;
+  int32_t fy, fx, in_y, in_x;
   for (fy = 0, in_y = in_y0; fy < p->filter_h; ++fy, in_y += p->dilation_h) {
     for (fx = 0, in_x = in_x0; fx < p->filter_w; ++fx, in_x += p->dilation_w) {
       const int32_t inside = in_y >= 0 && in_y < p->input_h && in_x >= 0 && in_x < p->input_w;
-      *list++ = inside ? corner + (in_y * p->input_w + in_x) * p->input_c : p->pad_input;
+      *list++ = inside ? (intptr_t)(in_y * p->input_w + in_x) * p->input_c : pad;
     }
   }
-  return 1;
 }
 
 /* All output channels of one pixel. */
@@ -378,21 +395,38 @@ void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena) {
   const int8_t *input = (const int8_t *)(arena + p->input);
   int8_t *output = (int8_t *)(arena + p->output);
   const int packed = p->packed != NULL && p->output_stage != NULL && p->depth_multiplier == 1 &&
+                     p->filter_h * p->filter_w >= 2 &&
                      p->filter_h * p->filter_w <= DW_PACKED_TAPS;
-  const int8_t *list[DW_PACKED_TAPS];
+  intptr_t inside[DW_PACKED_TAPS], border[DW_PACKED_TAPS];
   int32_t batch, out_y, out_x;
+  if (packed) dw_tap_offsets(p, inside);
   for (batch = 0; batch < p->batches; ++batch) {
     const int8_t *corner = input + batch * p->input_h * p->input_w * p->input_c;
     for (out_y = 0; out_y < p->output_h; ++out_y) {
+      const int32_t in_y0 = out_y * p->stride_h - p->pad_top;
+      const int rows_inside =
+          in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->input_h;
       for (out_x = 0; out_x < p->output_w; ++out_x) {
+        const int32_t in_x0 = out_x * p->stride_w - p->pad_left;
         int8_t *out =
             output + ((batch * p->output_h + out_y) * p->output_w + out_x) * p->output_c;
-        const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
-        if (packed && dw_list_taps(p, corner, out_y * p->stride_h - p->pad_top,
-                                   out_x * p->stride_w - p->pad_left, list)) {
-          dw_pixel_packed(p, list, &win, out);
+        int32_t c = p->output_c & ~3;
+        if (packed && rows_inside && in_x0 >= 0 &&
+            in_x0 + p->dilation_w * (p->filter_w - 1) < p->input_w) {
+          dw_pixel_packed(p, inside, corner + (in_y0 * p->input_w + in_x0) * p->input_c, out);
+        } else if (packed && p->pad_input != NULL) {
+          dw_border_offsets(p, corner, in_y0, in_x0, border);
+          dw_pixel_packed(p, border, corner, out);
         } else {
+          const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
           dw_pixel(p, &win, out);
+          continue;
+        }
+        if (c < p->output_c) { /* the last 1 .. 3 channels */
+          const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
+          for (; c < p->output_c; ++c) {
+            out[c] = dw_output(p, dw_sum1(&win, c, c, p->input_offset), c);
+          }
         }
       }
     }
