@@ -216,11 +216,12 @@ static int check_conv2d(void) {
 /* The depthwise multiplier-1 packed filter as tools/compiler/ops/conv.py's
  * depthwise_packed_filter builds it from filter[(tap) * channels + c]: per group of 4 channels
  * the start values (bias + input_offset * weight sum), the tap pairs' weights per channel
- * (low half the first tap's), an odd last tap's as (c0, c2), (c1, c3). */
+ * (low half the first tap's), an odd last tap's as (c0, c2), (c1, c3), then the output stage
+ * rows without their start. */
 static int32_t packed[MAX_FILTER];
 
 static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t *bias_or_null,
-                                  int32_t input_offset) {
+                                  int32_t input_offset, const int32_t *stage) {
   int32_t group, lane, t, n = 0;
   if (channels < 4 || taps < 2 || taps > 25) return NULL;
   for (group = 0; group < channels / 4; ++group) {
@@ -242,6 +243,9 @@ static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t 
       packed[n++] = (int32_t)(((uint32_t)last[0] & 0xFFFFu) | (uint32_t)last[2] << 16);
       packed[n++] = (int32_t)(((uint32_t)last[1] & 0xFFFFu) | (uint32_t)last[3] << 16);
     }
+    for (lane = 0; lane < 4; ++lane) { /* the output stage rows without their start */
+      for (t = 1; t < 4; ++t) packed[n++] = stage[4 * (4 * group + lane) + t];
+    }
   }
   return packed;
 }
@@ -254,6 +258,7 @@ static int check_depthwise(void) {
   p.batches = random_in(1, 2);
   p.filter_h = random_in(1, 5);
   p.filter_w = random_in(1, 5);
+  if ((next_random() & 3) == 0) p.filter_h = p.filter_w = 3; /* the unrolled 3x3 path */
   p.depth_multiplier = multipliers[next_random() % 8];
   p.input_c = p.depth_multiplier == 1 && (next_random() & 3) == 0 ? random_in(18, 70)
                                                                    : random_in(1, 17);
@@ -274,7 +279,8 @@ static int check_depthwise(void) {
                                      p.output_c, p.bias, p.output_offset, p.input_offset, 0);
   if (p.depth_multiplier == 1 && p.output_stage != NULL) {
     static int8_t pad[MAX_CHANNELS];
-    p.packed = make_packed(p.filter_h * p.filter_w, p.output_c, p.bias, p.input_offset);
+    p.packed = make_packed(p.filter_h * p.filter_w, p.output_c, p.bias, p.input_offset,
+                           p.output_stage);
     memset(pad, -p.input_offset, sizeof pad);
     /* Now and then none, though windows leave the input: those pixels take the other path. */
     p.pad_input = (next_random() & 7) ? pad : NULL;

@@ -234,18 +234,24 @@ def lower_conv2d(op: OpView) -> Layer:
 DEPTHWISE_PACKED_TAPS = 25
 
 
-def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int) -> np.ndarray:
+def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int,
+                            output_stage: np.ndarray) -> np.ndarray:
     """The DSP kernel's multiplier-1 filter (op_depthwise_conv2d_dsp.h, dw_pixel_packed), int32
-    words, per group of 4 channels (the channels past the last whole group are left out):
+    words in the order the kernel reads them, per group of 4 channels (the channels past the last
+    whole group are left out):
       4 starts: bias + input_offset * the channel's weight sum (the kernel leaves the offset out
         of its products; a padded tap reads the input zero point, so it adds -offset * w, which
         cancels its share of the sum);
       per pair of taps (2p, 2p + 1) in row-major order, per channel: w[2p] | w[2p + 1] << 16,
         the int16 halves SMLAD pairs with the two taps' inputs;
-      an odd last tap: w[c0] | w[c2] << 16, w[c1] | w[c3] << 16, for SMLABB / SMLATT.
-    `weights` is [filter_h, filter_w, channels]. Sums wrap to int32 as the kernel's do."""
+      an odd last tap: w[c0] | w[c2] << 16, w[c1] | w[c3] << 16, for SMLABB / SMLATT;
+      per channel the fast output stage's other three values (output_stage_table's row without
+        its start), so that one pointer walks the group: a register the pass needs.
+    `weights` is [filter_h, filter_w, channels], `output_stage` output_stage_table's flat table.
+    Sums wrap to int32 as the kernel's do."""
     filter_h, filter_w, channels = weights.shape
     taps = weights.reshape(filter_h * filter_w, channels).astype(np.int64)
+    stage = np.asarray(output_stage, np.int64).reshape(channels, 4)
     sums = taps.sum(axis=0)
     starts = (np.zeros(channels, np.int64) if bias is None else np.asarray(bias, np.int64)) + \
         input_offset * sums
@@ -259,6 +265,7 @@ def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int) -> np.
             last = taps[-1, lanes]
             words.append(np.array([(last[0] & 0xFFFF) | (last[2] << 16),
                                    (last[1] & 0xFFFF) | (last[3] << 16)]))
+        words.append(stage[lanes, 1:].reshape(-1))
     flat = np.concatenate(words) if words else np.zeros(0, np.int64)
     return ((flat + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
@@ -286,7 +293,8 @@ def _depthwise_packed_fields(source: Tensor, weights: np.ndarray, stage_fields, 
             not 2 <= taps <= DEPTHWISE_PACKED_TAPS):
         return [("packed", Null()), ("pad_input", Null())]
     bias = None if isinstance(fields["bias"], Null) else fields["bias"].values
-    packed = depthwise_packed_filter(weights, bias, -source.zero_point)
+    packed = depthwise_packed_filter(weights, bias, -source.zero_point,
+                                     fields["output_stage"].values)
     pad = Null()
     if _window_leaves_input(window, in_hw, (filter_h, filter_w), out_hw):
         pad = Const("int8_t", np.full(channels, source.zero_point, np.int8), "pad_input")

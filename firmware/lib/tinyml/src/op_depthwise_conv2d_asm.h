@@ -44,10 +44,78 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
 }
 
 #if defined(DW_PACKED_ASM)
-/* The packed path's pass over channels c .. c+3 (dw_pixel_packed; the C twin in
- * op_depthwise_conv2d_dsp.h says what it computes): 15 instructions for a pair of taps, 8 MACs,
- * where dw_list4 takes 26; `pairs` >= 1 (windows of 2 taps or more). LDRD loads the two taps'
- * addresses, then two weight words at a time; the count runs down. */
+/* The packed path (dw_pixel_packed; the C twins in op_depthwise_conv2d_dsp.h say what each
+ * computes). All read the group's packed words through one post-incremented pointer. */
+
+/* One pair of taps: LDRD of their offsets (at `at` in the list, or post-incremented), both
+ * inputs, PKHBT / PKHTB, SXTB16 x4, LDRD x2 of the weights, SMLAD x4: 15 instructions for 8
+ * MACs, where dw_list4 takes 26. */
+#define DW_PAIR_BODY                            \
+  "ldr %[t1], [%[base], %[t1]]\n\t"             \
+  "ldr %[t2], [%[base], %[t2]]\n\t"             \
+  "pkhbt %[t3], %[t1], %[t2], lsl #16\n\t"      \
+  "pkhtb %[t2], %[t2], %[t1], asr #16\n\t"      \
+  "sxtb16 %[t1], %[t3]\n\t"                     \
+  "sxtb16 %[t3], %[t3], ror #8\n\t"             \
+  "ldrd %[t4], %[t5], [%[w]], #8\n\t"           \
+  "smlad %[a0], %[t1], %[t4], %[a0]\n\t"        \
+  "smlad %[a1], %[t3], %[t5], %[a1]\n\t"        \
+  "sxtb16 %[t1], %[t2]\n\t"                     \
+  "sxtb16 %[t2], %[t2], ror #8\n\t"             \
+  "ldrd %[t3], %[t4], [%[w]], #8\n\t"           \
+  "smlad %[a2], %[t1], %[t3], %[a2]\n\t"        \
+  "smlad %[a3], %[t2], %[t4], %[a3]\n\t"
+#define DW_PAIR_AT(at) "ldrd %[t1], %[t2], [%[list], #" #at "]\n\t" DW_PAIR_BODY
+
+/* The odd last tap, its offset at `at` in the list: weights (c0, c2), (c1, c3). */
+#define DW_SINGLE_AT(at)                        \
+  "ldr %[t1], [%[list], #" #at "]\n\t"          \
+  "ldr %[t1], [%[base], %[t1]]\n\t"             \
+  "ldrd %[t3], %[t4], [%[w]], #8\n\t"           \
+  "sxtb16 %[t2], %[t1]\n\t"                     \
+  "sxtb16 %[t1], %[t1], ror #8\n\t"             \
+  "smlabb %[a0], %[t2], %[t3], %[a0]\n\t"       \
+  "smlatt %[a2], %[t2], %[t3], %[a2]\n\t"       \
+  "smlabb %[a1], %[t1], %[t4], %[a1]\n\t"       \
+  "smlatt %[a3], %[t1], %[t4], %[a3]\n\t"
+
+/* One channel's output stage, 7 instructions: LDRD + LDR of (2M - 2^32, rounding, s), SMMLAR,
+ * the rounding shift in three, SSAT. */
+#define DW_REQUANTIZE(a)                             \
+  "ldrd %[t1], %[t2], [%[w]], #8\n\t"                \
+  "ldr %[t3], [%[w]], #4\n\t"                        \
+  "smmlar " a ", " a ", %[t1], " a "\n\t"            \
+  "add %[t2], %[t2], " a "\n\t"                      \
+  "sub %[t2], %[t2], " a ", lsr #31\n\t"             \
+  "asr " a ", %[t2], %[t3]\n\t"                      \
+  "ssat " a ", #8, " a "\n\t"
+#define DW_REQUANTIZE4                                                        \
+  DW_REQUANTIZE("%[a0]") DW_REQUANTIZE("%[a1]") DW_REQUANTIZE("%[a2]")        \
+  DW_REQUANTIZE("%[a3]")                                                      \
+  "bfi %[a0], %[a1], #8, #8\n\t"                                              \
+  "bfi %[a0], %[a2], #16, #8\n\t"                                             \
+  "bfi %[a0], %[a3], #24, #8"
+
+/* A 3x3 window's group, unrolled: starts, 4 pairs, the last tap and the output stage in one
+ * block, 102 instructions for 36 MACs and 4 outputs (before the clamp). */
+static inline __attribute__((always_inline)) int32_t dw_group9(const intptr_t *list,
+                                                               const int8_t *base,
+                                                               const int32_t **weights) {
+  const int32_t *w = *weights;
+  int32_t a0, a1, a2, a3, t1, t2, t3, t4, t5;
+  __asm__("ldrd %[a0], %[a1], [%[w]], #8\n\t"
+          "ldrd %[a2], %[a3], [%[w]], #8\n\t"
+          DW_PAIR_AT(0) DW_PAIR_AT(8) DW_PAIR_AT(16) DW_PAIR_AT(24) DW_SINGLE_AT(32)
+          DW_REQUANTIZE4
+          : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),
+            [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+          : [list] "r"(list), [base] "r"(base)
+          : "memory");
+  *weights = w;
+  return a0;
+}
+
+/* Any window: the starts and `pairs` (>= 1) pairs of taps, the count running down. */
 static inline __attribute__((always_inline)) void dw_pairs4(const intptr_t *list, int32_t pairs,
                                                             const int8_t *base,
                                                             const int32_t **weights,
@@ -55,32 +123,17 @@ static inline __attribute__((always_inline)) void dw_pairs4(const intptr_t *list
   const int32_t *w = *weights;
   const intptr_t *entry = list;
   int32_t a0, a1, a2, a3, t1, t2, t3, t4, t5;
-  __asm__(
-      "ldrd %[a0], %[a1], [%[w]], #8\n\t"
-      "ldrd %[a2], %[a3], [%[w]], #8\n\t"
-      "1:\n\t"
-      "ldrd %[t1], %[t2], [%[entry]], #8\n\t"
-      "ldr %[t1], [%[base], %[t1]]\n\t"
-      "ldr %[t2], [%[base], %[t2]]\n\t"
-      "pkhbt %[t3], %[t1], %[t2], lsl #16\n\t"
-      "pkhtb %[t2], %[t2], %[t1], asr #16\n\t"
-      "sxtb16 %[t1], %[t3]\n\t"
-      "sxtb16 %[t3], %[t3], ror #8\n\t"
-      "ldrd %[t4], %[t5], [%[w]], #8\n\t"
-      "smlad %[a0], %[t1], %[t4], %[a0]\n\t"
-      "smlad %[a1], %[t3], %[t5], %[a1]\n\t"
-      "sxtb16 %[t1], %[t2]\n\t"
-      "sxtb16 %[t2], %[t2], ror #8\n\t"
-      "ldrd %[t3], %[t4], [%[w]], #8\n\t"
-      "smlad %[a2], %[t1], %[t3], %[a2]\n\t"
-      "smlad %[a3], %[t2], %[t4], %[a3]\n\t"
-      "subs %[n], %[n], #1\n\t"
-      "bne 1b"
-      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),
-        [entry] "+r"(entry), [n] "+r"(pairs), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3),
-        [t4] "=&r"(t4), [t5] "=&r"(t5)
-      : [base] "r"(base)
-      : "cc", "memory");
+  __asm__("ldrd %[a0], %[a1], [%[w]], #8\n\t"
+          "ldrd %[a2], %[a3], [%[w]], #8\n\t"
+          "1:\n\t"
+          "ldrd %[t1], %[t2], [%[entry]], #8\n\t" DW_PAIR_BODY
+          "subs %[n], %[n], #1\n\t"
+          "bne 1b"
+          : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),
+            [entry] "+r"(entry), [n] "+r"(pairs), [t1] "=&r"(t1), [t2] "=&r"(t2),
+            [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+          : [base] "r"(base)
+          : "cc", "memory");
   acc[0] = a0;
   acc[1] = a1;
   acc[2] = a2;
@@ -88,76 +141,38 @@ static inline __attribute__((always_inline)) void dw_pairs4(const intptr_t *list
   *weights = w;
 }
 
-/* dw_requantize4 in 31 instructions, where GCC takes 47: per channel LDRD + LDR of its table
- * row, SMMLAR, the rounding shift in three, SSAT; BFI packs the bytes. */
-static inline __attribute__((always_inline)) int32_t dw_requantize4(const int32_t *stage,
-                                                                    int32_t a0, int32_t a1,
-                                                                    int32_t a2, int32_t a3) {
-  int32_t m, r, s;
-  __asm__(
-      "ldrd %[m], %[r], [%[st], #4]\n\t"
-      "ldr %[s], [%[st], #12]\n\t"
-      "smmlar %[a0], %[a0], %[m], %[a0]\n\t"
-      "add %[r], %[r], %[a0]\n\t"
-      "sub %[r], %[r], %[a0], lsr #31\n\t"
-      "asr %[a0], %[r], %[s]\n\t"
-      "ssat %[a0], #8, %[a0]\n\t"
-      "ldrd %[m], %[r], [%[st], #20]\n\t"
-      "ldr %[s], [%[st], #28]\n\t"
-      "smmlar %[a1], %[a1], %[m], %[a1]\n\t"
-      "add %[r], %[r], %[a1]\n\t"
-      "sub %[r], %[r], %[a1], lsr #31\n\t"
-      "asr %[a1], %[r], %[s]\n\t"
-      "ssat %[a1], #8, %[a1]\n\t"
-      "ldrd %[m], %[r], [%[st], #36]\n\t"
-      "ldr %[s], [%[st], #44]\n\t"
-      "smmlar %[a2], %[a2], %[m], %[a2]\n\t"
-      "add %[r], %[r], %[a2]\n\t"
-      "sub %[r], %[r], %[a2], lsr #31\n\t"
-      "asr %[a2], %[r], %[s]\n\t"
-      "ssat %[a2], #8, %[a2]\n\t"
-      "ldrd %[m], %[r], [%[st], #52]\n\t"
-      "ldr %[s], [%[st], #60]\n\t"
-      "smmlar %[a3], %[a3], %[m], %[a3]\n\t"
-      "add %[r], %[r], %[a3]\n\t"
-      "sub %[r], %[r], %[a3], lsr #31\n\t"
-      "asr %[a3], %[r], %[s]\n\t"
-      "ssat %[a3], #8, %[a3]\n\t"
-      "bfi %[a0], %[a1], #8, #8\n\t"
-      "bfi %[a0], %[a2], #16, #8\n\t"
-      "bfi %[a0], %[a3], #24, #8"
-      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m),
-        [r] "=&r"(r), [s] "=&r"(s)
-      : [st] "r"(stage)
-      : "memory");
-  return a0;
-}
-
-/* The odd last tap of the packed path, 8 instructions: weights (c0, c2), (c1, c3). */
-static inline __attribute__((always_inline)) void dw_single4(intptr_t offset, const int8_t *base,
+/* Any window's odd last tap, its offset the list's entry `last`. */
+static inline __attribute__((always_inline)) void dw_single4(const intptr_t *last,
+                                                             const int8_t *base,
                                                              const int32_t **weights,
                                                              int32_t acc[4]) {
   const int32_t *w = *weights;
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  int32_t x, even, w02, w13;
-  __asm__(
-      "ldr %[x], [%[base], %[offset]]\n\t"
-      "ldrd %[w02], %[w13], [%[w]], #8\n\t"
-      "sxtb16 %[even], %[x]\n\t"
-      "sxtb16 %[x], %[x], ror #8\n\t"
-      "smlabb %[a0], %[even], %[w02], %[a0]\n\t"
-      "smlatt %[a2], %[even], %[w02], %[a2]\n\t"
-      "smlabb %[a1], %[x], %[w13], %[a1]\n\t"
-      "smlatt %[a3], %[x], %[w13], %[a3]"
-      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
-        [x] "=&r"(x), [even] "=&r"(even), [w02] "=&r"(w02), [w13] "=&r"(w13)
-      : [base] "r"(base), [offset] "r"(offset)
-      : "memory");
+  const intptr_t *list = last;
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], t1, t2, t3, t4;
+  __asm__(DW_SINGLE_AT(0)
+          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+            [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4)
+          : [list] "r"(list), [base] "r"(base)
+          : "memory");
   acc[0] = a0;
   acc[1] = a1;
   acc[2] = a2;
   acc[3] = a3;
   *weights = w;
+}
+
+/* Any window's output stage: 31 instructions for 4 channels, where GCC takes 47. */
+static inline __attribute__((always_inline)) int32_t dw_requantize4(const int32_t **weights,
+                                                                    const int32_t acc[4]) {
+  const int32_t *w = *weights;
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], t1, t2, t3;
+  __asm__(DW_REQUANTIZE4
+          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+            [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3)
+          :
+          : "memory");
+  *weights = w;
+  return a0;
 }
 #endif
 

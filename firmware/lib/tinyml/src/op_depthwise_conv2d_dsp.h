@@ -216,19 +216,44 @@ static inline __attribute__((always_inline)) void dw_pairs4(const intptr_t *list
   *weights = w;
 }
 
-/* The odd last tap of the packed path, at byte `offset` from base: its weights are (c0, c2),
- * (c1, c3). */
-static inline __attribute__((always_inline)) void dw_single4(intptr_t offset, const int8_t *base,
+/* The odd last tap of the packed path, its offset from base at *last: its weights are
+ * (c0, c2), (c1, c3). */
+static inline __attribute__((always_inline)) void dw_single4(const intptr_t *last,
+                                                             const int8_t *base,
                                                              const int32_t **weights,
                                                              int32_t acc[4]) {
   const int32_t *w = *weights;
-  const int32_t x = tinyml_load_s8x4(base + offset);
+  const int32_t x = tinyml_load_s8x4(base + *last);
   const int32_t x02 = tinyml_sxtb16(x), x13 = tinyml_sxtb16_ror8(x);
   acc[0] = tinyml_smlabb(x02, w[0], acc[0]);
   acc[2] = tinyml_smlatt(x02, w[0], acc[2]);
   acc[1] = tinyml_smlabb(x13, w[1], acc[1]);
   acc[3] = tinyml_smlatt(x13, w[1], acc[3]);
   *weights = w + 2;
+}
+
+/* The output stage of the group's 4 channels, from their (2M - 2^32, rounding, s) triples
+ * (tinyml_output_stage_fast), into one word of int8 outputs before the activation clamp. */
+static inline int32_t dw_requantize4(const int32_t **weights, const int32_t acc[4]) {
+  const int32_t *w = *weights;
+  uint32_t word = 0;
+  int32_t lane;
+  for (lane = 0; lane < 4; ++lane, w += 3) {
+    /* w - 1: the row as tinyml_output_stage_fast indexes it; its start is not read. */
+    word |= ((uint32_t)tinyml_ssat8(tinyml_output_stage_fast(acc[lane], w - 1)) & 0xFFu)
+            << (8 * lane);
+  }
+  *weights = w;
+  return (int32_t)word;
+}
+
+/* A 3x3 window's group: 4 pairs, the last tap, the output stage. */
+static inline int32_t dw_group9(const intptr_t *list, const int8_t *base,
+                                const int32_t **weights) {
+  int32_t acc[4];
+  dw_pairs4(list, 4, base, weights, acc);
+  dw_single4(list + 8, base, weights, acc);
+  return dw_requantize4(weights, acc);
 }
 #endif
 
@@ -290,33 +315,25 @@ static void dw_pixel_m1(const tinyml_depthwise_conv2d_params *p, const dw_window
   for (; c < channels; ++c) out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
 }
 
-#if !defined(DW_PACKED_ASM)
-/* Requantizes four accumulators with the fast table (rows stage .. stage+15) into one word of
- * int8 outputs, before the activation clamp (in assembly: op_depthwise_conv2d_asm.h). */
-static inline int32_t dw_requantize4(const int32_t *stage, int32_t a0, int32_t a1, int32_t a2,
-                                     int32_t a3) {
-  const uint32_t b0 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a0, stage)) & 0xFFu;
-  const uint32_t b1 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a1, stage + 4)) & 0xFFu;
-  const uint32_t b2 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a2, stage + 8)) & 0xFFu;
-  const uint32_t b3 = (uint32_t)tinyml_ssat8(tinyml_output_stage_fast(a3, stage + 12)) & 0xFFu;
-  return (int32_t)(b0 | b1 << 8 | b2 << 16 | b3 << 24);
-}
-#endif
-
-/* The groups of 4 channels of one pixel on the packed path, unswitched on the two choices a
- * layer makes once (constants where dw_pixel_packed calls it): an odd tap count, a clamp
- * narrower than SSAT's. */
+/* The groups of 4 channels of one pixel on the packed path, unswitched on the choices a
+ * layer makes once (constants where dw_pixel_packed calls it): `taps` 9 (3x3, unrolled) or
+ * any other count, then odd or even; a clamp narrower than SSAT's. */
 static inline __attribute__((always_inline)) void dw_groups(
     const tinyml_depthwise_conv2d_params *p, const intptr_t *list, const int8_t *base,
-    int8_t *out, int32_t end, int32_t pairs, intptr_t last, const int odd, const int clamp) {
-  const int32_t *weights = p->packed, *stage = p->output_stage;
+    int8_t *out, int32_t end, int32_t taps, const int nine, const int odd, const int clamp) {
+  const int32_t *weights = p->packed;
   const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
   int32_t c;
-  for (c = 0; c < end; c += 4, stage += 16) {
-    int32_t acc[4], word;
-    dw_pairs4(list, pairs, base + c, &weights, acc);
-    if (odd) dw_single4(last, base + c, &weights, acc);
-    word = dw_requantize4(stage, acc[0], acc[1], acc[2], acc[3]);
+  for (c = 0; c < end; c += 4) {
+    int32_t word;
+    if (nine) {
+      word = dw_group9(list, base + c, &weights);
+    } else {
+      int32_t acc[4];
+      dw_pairs4(list, taps >> 1, base + c, &weights, acc);
+      if (odd) dw_single4(list + taps - 1, base + c, &weights, acc);
+      word = dw_requantize4(&weights, acc);
+    }
     if (clamp) word = tinyml_min_s8x4(tinyml_max_s8x4(word, lo4), hi4);
     tinyml_store_s8x4(out + c, word);
   }
@@ -328,19 +345,22 @@ static inline __attribute__((always_inline)) void dw_groups(
  * count). The channels past the last group are the caller's. */
 static void dw_pixel_packed(const tinyml_depthwise_conv2d_params *p, const intptr_t *list,
                             const int8_t *base, int8_t *out) {
-  const int32_t taps = p->filter_h * p->filter_w, pairs = taps >> 1;
+  const int32_t taps = p->filter_h * p->filter_w;
   const int32_t end = p->output_c & ~3;
-  const intptr_t last = list[taps - 1];
   if (p->act_min > -128 || p->act_max < 127) {
-    if (taps & 1) {
-      dw_groups(p, list, base, out, end, pairs, last, 1, 1);
+    if (taps == 9) {
+      dw_groups(p, list, base, out, end, taps, 1, 1, 1);
+    } else if (taps & 1) {
+      dw_groups(p, list, base, out, end, taps, 0, 1, 1);
     } else {
-      dw_groups(p, list, base, out, end, pairs, last, 0, 1);
+      dw_groups(p, list, base, out, end, taps, 0, 0, 1);
     }
+  } else if (taps == 9) {
+    dw_groups(p, list, base, out, end, taps, 1, 1, 0);
   } else if (taps & 1) {
-    dw_groups(p, list, base, out, end, pairs, last, 1, 0);
+    dw_groups(p, list, base, out, end, taps, 0, 1, 0);
   } else {
-    dw_groups(p, list, base, out, end, pairs, last, 0, 0);
+    dw_groups(p, list, base, out, end, taps, 0, 0, 0);
   }
 }
 
