@@ -330,6 +330,10 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
     packed = _depthwise_packed_fields(source, weights.data.reshape(filter_h, filter_w, out_c),
                                       stage, dict(window), (in_h, in_w), (out_h, out_w),
                                       multiplier)
+    if not isinstance(dict(packed)["packed"], Null) and out_c % 4 == 0:
+        # The packed words hold the output stage of every channel: the table would be read by
+        # nothing (the flash of 16 bytes a channel).
+        stage = [(name, Null() if name == "output_stage" else value) for name, value in stage]
     return Layer(
         op="DEPTHWISE_CONV_2D", op_index=op.index, kernel="tinyml_depthwise_conv2d_s8",
         params_type="tinyml_depthwise_conv2d_params", header=HEADER,

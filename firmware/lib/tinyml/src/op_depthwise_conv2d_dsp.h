@@ -315,14 +315,16 @@ static void dw_pixel_m1(const tinyml_depthwise_conv2d_params *p, const dw_window
   for (; c < channels; ++c) out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
 }
 
-/* The groups of 4 channels of one pixel on the packed path, unswitched on the choices a
- * layer makes once (constants where dw_pixel_packed calls it): `taps` 9 (3x3, unrolled) or
- * any other count, then odd or even; a clamp narrower than SSAT's. */
+/* The groups of 4 channels of one pixel on the packed path: each tap of the window at its
+ * offset in `list` from `base` (the input at channel 0; pad_input for a tap outside the input),
+ * in row-major order. Unswitched on the choices a layer makes once (constants where
+ * dw_packed_layer calls it): `nine` a 3x3 window (unrolled), else `odd` taps or even; `clamp`
+ * an activation range narrower than SSAT's. The channels past the last group are the
+ * caller's. */
 static inline __attribute__((always_inline)) void dw_groups(
-    const tinyml_depthwise_conv2d_params *p, const intptr_t *list, const int8_t *base,
-    int8_t *out, int32_t end, int32_t taps, const int nine, const int odd, const int clamp) {
-  const int32_t *weights = p->packed;
-  const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
+    const int32_t *packed, const intptr_t *list, const int8_t *base, int8_t *out, int32_t end,
+    int32_t taps, int32_t lo4, int32_t hi4, const int nine, const int odd, const int clamp) {
+  const int32_t *weights = packed;
   int32_t c;
   for (c = 0; c < end; c += 4) {
     int32_t word;
@@ -336,31 +338,6 @@ static inline __attribute__((always_inline)) void dw_groups(
     }
     if (clamp) word = tinyml_min_s8x4(tinyml_max_s8x4(word, lo4), hi4);
     tinyml_store_s8x4(out + c, word);
-  }
-}
-
-/* Multiplier 1 with the converter's packed filter: the groups of 4 channels of one pixel whose
- * every tap is at its offset in `list` from `base` (the input at channel 0; pad_input for a tap
- * outside the input), in row-major order, through dw_pairs4 (and dw_single4 for an odd tap
- * count). The channels past the last group are the caller's. */
-static void dw_pixel_packed(const tinyml_depthwise_conv2d_params *p, const intptr_t *list,
-                            const int8_t *base, int8_t *out) {
-  const int32_t taps = p->filter_h * p->filter_w;
-  const int32_t end = p->output_c & ~3;
-  if (p->act_min > -128 || p->act_max < 127) {
-    if (taps == 9) {
-      dw_groups(p, list, base, out, end, taps, 1, 1, 1);
-    } else if (taps & 1) {
-      dw_groups(p, list, base, out, end, taps, 0, 1, 1);
-    } else {
-      dw_groups(p, list, base, out, end, taps, 0, 0, 1);
-    }
-  } else if (taps == 9) {
-    dw_groups(p, list, base, out, end, taps, 1, 1, 0);
-  } else if (taps & 1) {
-    dw_groups(p, list, base, out, end, taps, 0, 1, 0);
-  } else {
-    dw_groups(p, list, base, out, end, taps, 0, 0, 0);
   }
 }
 
@@ -410,44 +387,79 @@ static void dw_pixel(const tinyml_depthwise_conv2d_params *p, const dw_window *w
   }
 }
 
-void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena) {
-  const tinyml_depthwise_conv2d_params *p = (const tinyml_depthwise_conv2d_params *)params;
-  const int8_t *input = (const int8_t *)(arena + p->input);
-  int8_t *output = (int8_t *)(arena + p->output);
-  const int packed = p->packed != NULL && p->output_stage != NULL && p->depth_multiplier == 1 &&
-                     p->filter_h * p->filter_w >= 2 &&
-                     p->filter_h * p->filter_w <= DW_PACKED_TAPS;
+/* Multiplier 1 with the converter's packed filter, every pixel: those whose window is inside
+ * the input read the layer's one list of tap offsets, the others a list of their own
+ * (pad_input for the taps outside), or without pad_input dw_pixel's clipped window. The
+ * layer's values are locals: the assembly's memory clobber would reload them from *p. */
+static inline __attribute__((always_inline)) void dw_packed_layer(
+    const tinyml_depthwise_conv2d_params *p, const int8_t *input, int8_t *output,
+    const int nine, const int odd, const int clamp) {
+  const int32_t in_h = p->input_h, in_w = p->input_w, in_c = p->input_c;
+  const int32_t out_h = p->output_h, out_w = p->output_w, out_c = p->output_c;
+  const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
+  const int32_t pad_top = p->pad_top, pad_left = p->pad_left;
+  const int32_t y_last = in_h - p->dilation_h * (p->filter_h - 1); /* first row past */
+  const int32_t x_last = in_w - p->dilation_w * (p->filter_w - 1);
+  const int32_t taps = p->filter_h * p->filter_w, end = out_c & ~3;
+  const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
+  const int32_t *packed = p->packed;
   intptr_t inside[DW_PACKED_TAPS], border[DW_PACKED_TAPS];
   int32_t batch, out_y, out_x;
-  if (packed) dw_tap_offsets(p, inside);
+  dw_tap_offsets(p, inside);
   for (batch = 0; batch < p->batches; ++batch) {
-    const int8_t *corner = input + batch * p->input_h * p->input_w * p->input_c;
-    for (out_y = 0; out_y < p->output_h; ++out_y) {
-      const int32_t in_y0 = out_y * p->stride_h - p->pad_top;
-      const int rows_inside =
-          in_y0 >= 0 && in_y0 + p->dilation_h * (p->filter_h - 1) < p->input_h;
-      for (out_x = 0; out_x < p->output_w; ++out_x) {
-        const int32_t in_x0 = out_x * p->stride_w - p->pad_left;
-        int8_t *out =
-            output + ((batch * p->output_h + out_y) * p->output_w + out_x) * p->output_c;
-        int32_t c = p->output_c & ~3;
-        if (packed && rows_inside && in_x0 >= 0 &&
-            in_x0 + p->dilation_w * (p->filter_w - 1) < p->input_w) {
-          dw_pixel_packed(p, inside, corner + (in_y0 * p->input_w + in_x0) * p->input_c, out);
-        } else if (packed && p->pad_input != NULL) {
+    const int8_t *corner = input + batch * in_h * in_w * in_c;
+    int8_t *out = output + batch * out_h * out_w * out_c;
+    for (out_y = 0; out_y < out_h; ++out_y) {
+      const int32_t in_y0 = out_y * stride_h - pad_top;
+      const int rows_inside = in_y0 >= 0 && in_y0 < y_last;
+      for (out_x = 0; out_x < out_w; ++out_x, out += out_c) {
+        const int32_t in_x0 = out_x * stride_w - pad_left;
+        int32_t c;
+        if (rows_inside && in_x0 >= 0 && in_x0 < x_last) {
+          dw_groups(packed, inside, corner + (in_y0 * in_w + in_x0) * in_c, out, end, taps,
+                    lo4, hi4, nine, odd, clamp);
+        } else if (p->pad_input != NULL) {
           dw_border_offsets(p, corner, in_y0, in_x0, border);
-          dw_pixel_packed(p, border, corner, out);
+          dw_groups(packed, border, corner, out, end, taps, lo4, hi4, nine, odd, clamp);
         } else {
           const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
           dw_pixel(p, &win, out);
           continue;
         }
-        if (c < p->output_c) { /* the last 1 .. 3 channels */
+        if (end < out_c) { /* the last 1 .. 3 channels */
           const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
-          for (; c < p->output_c; ++c) {
+          for (c = end; c < out_c; ++c) {
             out[c] = dw_output(p, dw_sum1(&win, c, c, p->input_offset), c);
           }
         }
+      }
+    }
+  }
+}
+
+void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena) {
+  const tinyml_depthwise_conv2d_params *p = (const tinyml_depthwise_conv2d_params *)params;
+  const int8_t *input = (const int8_t *)(arena + p->input);
+  int8_t *output = (int8_t *)(arena + p->output);
+  const int32_t taps = p->filter_h * p->filter_w;
+  int32_t batch, out_y, out_x;
+  if (p->packed != NULL && p->depth_multiplier == 1 && taps >= 2 && taps <= DW_PACKED_TAPS) {
+    const int clamp = p->act_min > -128 || p->act_max < 127;
+    if (taps == 9 && clamp) {
+      dw_packed_layer(p, input, output, 1, 1, 1);
+    } else if (taps == 9) {
+      dw_packed_layer(p, input, output, 1, 1, 0);
+    } else {
+      dw_packed_layer(p, input, output, 0, taps & 1, clamp);
+    }
+    return;
+  }
+  for (batch = 0; batch < p->batches; ++batch) {
+    for (out_y = 0; out_y < p->output_h; ++out_y) {
+      for (out_x = 0; out_x < p->output_w; ++out_x) {
+        const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
+        dw_pixel(p, &win,
+                 output + ((batch * p->output_h + out_y) * p->output_w + out_x) * p->output_c);
       }
     }
   }
