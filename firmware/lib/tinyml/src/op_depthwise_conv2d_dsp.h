@@ -354,15 +354,20 @@ static void dw_tap_offsets(const tinyml_depthwise_conv2d_params *p, intptr_t *li
 
 /* The list of a window at (in_y0, in_x0) that leaves the input: each tap's byte offset from
  * `corner` (the batch's first input pixel), pad_input's for a tap outside. Integer
- * arithmetic on the addresses: pad_input is another object. */
+ * arithmetic on the addresses: pad_input is another object. A row outside is all padding. */
 static void dw_border_offsets(const tinyml_depthwise_conv2d_params *p, const int8_t *corner,
                               int32_t in_y0, int32_t in_x0, intptr_t *list) {
   const intptr_t pad = (intptr_t)p->pad_input - (intptr_t)corner;
+  const int32_t in_w = p->input_w, in_c = p->input_c, filter_w = p->filter_w;
+  const int32_t dilation_w = p->dilation_w;
   int32_t fy, fx, in_y, in_x;
   for (fy = 0, in_y = in_y0; fy < p->filter_h; ++fy, in_y += p->dilation_h) {
-    for (fx = 0, in_x = in_x0; fx < p->filter_w; ++fx, in_x += p->dilation_w) {
-      const int32_t inside = in_y >= 0 && in_y < p->input_h && in_x >= 0 && in_x < p->input_w;
-      *list++ = inside ? (intptr_t)(in_y * p->input_w + in_x) * p->input_c : pad;
+    if (in_y < 0 || in_y >= p->input_h) {
+      for (fx = 0; fx < filter_w; ++fx) *list++ = pad;
+      continue;
+    }
+    for (fx = 0, in_x = in_x0; fx < filter_w; ++fx, in_x += dilation_w) {
+      *list++ = (uint32_t)in_x < (uint32_t)in_w ? (intptr_t)(in_y * in_w + in_x) * in_c : pad;
     }
   }
 }
