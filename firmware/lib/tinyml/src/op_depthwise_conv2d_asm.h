@@ -97,19 +97,35 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
   "bfi %[a0], %[a3], #24, #8"
 
 /* A 3x3 window's group, unrolled: starts, 4 pairs, the last tap and the output stage in one
- * block, 102 instructions for 36 MACs and 4 outputs (before the clamp). */
+ * block, 97 instructions for 36 MACs and 4 outputs (before the clamp). Its registers are
+ * named so that LDM can load the starts and each channel's output stage triple in one
+ * instruction (LDM's list must rise): 5 instructions fewer than LDRD + LDR. */
+#define DW_REQUANTIZE_LDM(a)                         \
+  "ldmia %[w]!, {%[t1], %[t2], %[t3]}\n\t"           \
+  "smmlar " a ", " a ", %[t1], " a "\n\t"            \
+  "add %[t2], %[t2], " a "\n\t"                      \
+  "sub %[t2], %[t2], " a ", lsr #31\n\t"             \
+  "asr " a ", %[t2], %[t3]\n\t"                      \
+  "ssat " a ", #8, " a "\n\t"
 static inline __attribute__((always_inline)) int32_t dw_group9(const intptr_t *list,
                                                                const int8_t *base,
                                                                const int32_t **weights) {
-  const int32_t *w = *weights;
-  int32_t a0, a1, a2, a3, t1, t2, t3, t4, t5;
-  __asm__("ldrd %[a0], %[a1], [%[w]], #8\n\t"
-          "ldrd %[a2], %[a3], [%[w]], #8\n\t"
+  register int32_t a0 __asm__("r0"), a1 __asm__("r1"), a2 __asm__("r2"), a3 __asm__("r3");
+  register int32_t t1 __asm__("r4"), t2 __asm__("r5"), t3 __asm__("r6");
+  register int32_t t4 __asm__("r8"), t5 __asm__("r10");
+  register const int32_t *w __asm__("r9") = *weights;
+  register const intptr_t *entries __asm__("r11") = list;
+  register const int8_t *pixel __asm__("r12") = base;
+  __asm__("ldmia %[w]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"
           DW_PAIR_AT(0) DW_PAIR_AT(8) DW_PAIR_AT(16) DW_PAIR_AT(24) DW_SINGLE_AT(32)
-          DW_REQUANTIZE4
+          DW_REQUANTIZE_LDM("%[a0]") DW_REQUANTIZE_LDM("%[a1]") DW_REQUANTIZE_LDM("%[a2]")
+          DW_REQUANTIZE_LDM("%[a3]")
+          "bfi %[a0], %[a1], #8, #8\n\t"
+          "bfi %[a0], %[a2], #16, #8\n\t"
+          "bfi %[a0], %[a3], #24, #8"
           : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),
             [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
-          : [list] "r"(list), [base] "r"(base)
+          : [list] "r"(entries), [base] "r"(pixel)
           : "memory");
   *weights = w;
   return a0;
