@@ -408,31 +408,49 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
   const int32_t taps = p->filter_h * p->filter_w, end = out_c & ~3;
   const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
   const int32_t *packed = p->packed;
+  /* Pixels x0 .. x1-1 of a row inside the input have their window inside along x. */
+  const int32_t x0 = tinyml_min_i32(out_w, (pad_left + stride_w - 1) / stride_w);
+  const int32_t x1 = tinyml_max_i32(
+      x0, tinyml_min_i32(out_w, x_last + pad_left > 0
+                                    ? (x_last + pad_left + stride_w - 1) / stride_w : 0));
   intptr_t inside[DW_PACKED_TAPS], border[DW_PACKED_TAPS];
-  int32_t batch, out_y, out_x;
+  int32_t batch, out_y, out_x, c;
   dw_tap_offsets(p, inside);
   for (batch = 0; batch < p->batches; ++batch) {
     const int8_t *corner = input + batch * in_h * in_w * in_c;
-    int8_t *out = output + batch * out_h * out_w * out_c;
+    int8_t *const batch_out = output + batch * out_h * out_w * out_c;
     for (out_y = 0; out_y < out_h; ++out_y) {
       const int32_t in_y0 = out_y * stride_h - pad_top;
-      const int rows_inside = in_y0 >= 0 && in_y0 < y_last;
-      for (out_x = 0; out_x < out_w; ++out_x, out += out_c) {
-        const int32_t in_x0 = out_x * stride_w - pad_left;
-        int32_t c;
-        if (rows_inside && in_x0 >= 0 && in_x0 < x_last) {
-          dw_groups(packed, inside, corner + (in_y0 * in_w + in_x0) * in_c, out, end, taps,
-                    lo4, hi4, nine, odd, clamp);
-        } else if (p->pad_input != NULL) {
-          dw_border_offsets(p, corner, in_y0, in_x0, border);
+      int8_t *const row_out = batch_out + out_y * out_w * out_c;
+      /* A row inside: x0 .. x1-1 without checks, the others below. */
+      const int32_t skip_from = in_y0 >= 0 && in_y0 < y_last ? x0 : out_w;
+      const int32_t skip_to = in_y0 >= 0 && in_y0 < y_last ? x1 : out_w;
+      if (skip_from < skip_to) {
+        const int8_t *base = corner + (in_y0 * in_w + skip_from * stride_w - pad_left) * in_c;
+        int8_t *out = row_out + skip_from * out_c;
+        for (out_x = skip_from; out_x < skip_to; ++out_x) {
+          dw_groups(packed, inside, base, out, end, taps, lo4, hi4, nine, odd, clamp);
+          base += stride_w * in_c;
+          out += out_c;
+        }
+      }
+      for (out_x = 0; out_x < out_w; ++out_x) {
+        int8_t *out;
+        if (out_x == skip_from) out_x = skip_to;
+        if (out_x >= out_w) break;
+        out = row_out + out_x * out_c;
+        if (p->pad_input != NULL) {
+          dw_border_offsets(p, corner, in_y0, out_x * stride_w - pad_left, border);
           dw_groups(packed, border, corner, out, end, taps, lo4, hi4, nine, odd, clamp);
         } else {
           const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
           dw_pixel(p, &win, out);
-          continue;
         }
-        if (end < out_c) { /* the last 1 .. 3 channels */
+      }
+      if (end < out_c) { /* the last 1 .. 3 channels of the row's pixels */
+        for (out_x = 0; out_x < out_w; ++out_x) {
           const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
+          int8_t *out = row_out + out_x * out_c;
           for (c = end; c < out_c; ++c) {
             out[c] = dw_output(p, dw_sum1(&win, c, c, p->input_offset), c);
           }
