@@ -21,6 +21,7 @@ from tinyml_pipeline.tools.compiler.ops import supported_ops
 from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_filter_layout,
     conv_filter_values,
+    depthwise_packed_filter,
     output_stage_table,
 )
 from tinyml_pipeline.tools.evaluate import load_test_set
@@ -287,7 +288,8 @@ RUNTIME = REPO_ROOT / "firmware" / "lib" / "tinyml"
 DSP_INSTRUCTIONS = {
     "op_conv2d": {"smlad", "sxtb16", "sxtab16"},
     "op_fully_connected": {"smlad", "sxtb16", "sxtab16"},
-    "op_depthwise_conv2d": {"smlabb", "smlatt", "smlatb", "sxtb16", "sxtab16"},
+    "op_depthwise_conv2d": {"smlabb", "smlatt", "smlatb", "sxtb16", "sxtab16", "smlad", "pkhbt",
+                            "pkhtb"},
     "op_pooling": {"ssub8", "sel", "sxtab16"},
 }
 
@@ -438,3 +440,37 @@ def test_output_stage_table_folds_the_input_offset_for_fully_connected():
     assert table[:, 1].tolist() == [-(1 << 31)] * 2  # 2 * 2^30 - 2^32
     assert table[:, 2].tolist() == [2 - 7 * 4] * 2
     assert table[:, 3].tolist() == [2, 2]
+
+
+def test_depthwise_packed_filter_pairs_taps_per_group_of_four():
+    # 3 taps (a 1x3 window), 5 channels: one group of 4, the fifth channel left to the kernel's
+    # general path. Weights w[t][c] = 10 * t + c + 1, negated on odd channels.
+    weights = np.array([[[(10 * t + c + 1) * (-1) ** c for c in range(5)] for t in range(3)]],
+                       dtype=np.int64)
+    stage = np.arange(5 * 4, dtype=np.int64) + 100  # stand-in rows {start, m, r, s}
+    packed = depthwise_packed_filter(weights, [1000, 2000, 3000, 4000, 5000], 3, stage)
+    sums = weights.reshape(3, 5).sum(axis=0)
+    assert packed[:4].tolist() == [1000 + 3 * sums[0], 2000 + 3 * sums[1],
+                                   3000 + 3 * sums[2], 4000 + 3 * sums[3]]
+
+    def half(value):
+        return value & 0xFFFF
+
+    # Taps 0 and 1 paired per channel: the low half tap 0's, the high half tap 1's.
+    pairs = [(half(weights[0, 0, c]) | (int(weights[0, 1, c]) << 16)) for c in range(4)]
+    assert (packed[4:8].astype(np.int64) & 0xFFFFFFFF).tolist() == \
+        [p & 0xFFFFFFFF for p in pairs]
+    # The odd last tap as (c0, c2), (c1, c3).
+    last = weights[0, 2]
+    assert (packed[8:10].astype(np.int64) & 0xFFFFFFFF).tolist() == [
+        (half(last[0]) | (int(last[2]) << 16)) & 0xFFFFFFFF,
+        (half(last[1]) | (int(last[3]) << 16)) & 0xFFFFFFFF]
+    # Then each channel's output stage row without its start.
+    assert packed[10:].tolist() == stage.reshape(5, 4)[:4, 1:].reshape(-1).tolist()
+
+
+def test_depthwise_packed_filter_start_values_wrap_as_the_kernel_sums():
+    weights = np.full((1, 2, 4), 127, dtype=np.int64)
+    packed = depthwise_packed_filter(weights, [2**31 - 1] * 4, 128, np.zeros(16, np.int64))
+    expected = (2**31 - 1 + 128 * 254 + 2**31) % 2**32 - 2**31
+    assert packed.dtype == np.int32 and packed[:4].tolist() == [expected] * 4
