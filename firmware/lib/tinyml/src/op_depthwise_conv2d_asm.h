@@ -1,7 +1,8 @@
-/* DEPTHWISE_CONV_2D, the assembly variant of the DSP path's hot loop: a pass of four channels
- * over a pixel's listed taps, as inline Thumb-2 assembly in an always-inline function (it must
- * inline into dw_pixel_m1, as it did). Included by op_depthwise_conv2d_dsp.h where
- * TINYML_KERNEL_ASM is defined (kernel_variant.h), in place of its C twin. */
+/* DEPTHWISE_CONV_2D, the assembly variant of the DSP path's hot loops, as inline Thumb-2
+ * assembly in always-inline functions: a pass of four channels over a pixel's listed taps
+ * (dw_list4, inlined into dw_pixel_m1), and with DW_PACKED_ASM the packed path's (dw_group9,
+ * dw_pairs4, dw_single4, dw_requantize4). Included by op_depthwise_conv2d_dsp.h where
+ * TINYML_KERNEL_ASM is defined (kernel_variant.h), in place of their C twins. */
 #ifndef TINYML_OP_DEPTHWISE_CONV2D_ASM_H
 #define TINYML_OP_DEPTHWISE_CONV2D_ASM_H
 

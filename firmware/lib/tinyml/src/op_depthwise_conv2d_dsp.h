@@ -1,5 +1,5 @@
 /* DEPTHWISE_CONV_2D, the DSP variant (TINYML_USE_DSP): C with dsp.h's SIMD helpers, and on
- * Thumb-2 its multiplier-1 tap loop in assembly (op_depthwise_conv2d_asm.h). Included by
+ * Thumb-2 its hot loops in assembly (op_depthwise_conv2d_asm.h). Included by
  * op_depthwise_conv2d.c only (kernel_variant.h). */
 #ifndef TINYML_OP_DEPTHWISE_CONV2D_DSP_H
 #define TINYML_OP_DEPTHWISE_CONV2D_DSP_H
@@ -9,13 +9,17 @@
 #include "tinyml/fixedpoint.h"
 #include "tinyml/op_conv.h"
 
-/* Channels are contiguous in NHWC input, output and filter ([h][w][output_c]), so one word
- * holds 4 channels of one tap. A depthwise sum never pairs two values of the same channel
- * within a word, so instead of SMLAD (which would need PKHBT repacking across taps, costing
- * more than it saves) each lane feeds its own accumulator through SMLABB / SMLATT:
- *   multiplier 1:  per tap 2 loads, SXTAB16 x2 (input + offset), SXTB16 x2, 4 MACs, over a
- *                  per-pixel list of the visited taps' addresses (dw_pixel_m1), outputs
- *                  requantized four at a time with the fast table;
+/* Multiplier 1 with the converter's `packed` filter (the usual case): two taps' words of 4
+ * channels are interleaved by PKHBT / PKHTB so that SXTB16 gives each channel's pair of taps,
+ * which SMLAD multiplies with the pair's pre-widened weights; the input offset is folded into
+ * the start values and a tap outside the input reads pad_input (the zero point), which then
+ * adds 0. See dw_pairs4 and docs/compiler.md. Otherwise:
+ * channels are contiguous in NHWC input, output and filter ([h][w][output_c]), so one word
+ * holds 4 channels of one tap, and each lane feeds its own accumulator through SMLABB /
+ * SMLATT:
+ *   multiplier 1, no `packed`: per tap 2 loads, SXTAB16 x2 (input + offset), SXTB16 x2,
+ *                  4 MACs, over a per-pixel list of the visited taps' addresses
+ *                  (dw_pixel_m1), outputs requantized four at a time with the fast table;
  *   multiplier >= 4: one input value shared by 4 consecutive output channels, SMLABB/SMLATB.
  * Padding taps are skipped by clipping the window once per pixel instead of testing per tap
  * (interior pixels skip the clipping's divisions).
