@@ -407,7 +407,8 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
   const int32_t out_h = p->output_h, out_w = p->output_w, out_c = p->output_c;
   const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
   const int32_t pad_top = p->pad_top, pad_left = p->pad_left;
-  const int32_t y_last = in_h - p->dilation_h * (p->filter_h - 1); /* first row past */
+  /* A window whose top-left input pixel is (y, x), y < y_last and x < x_last, ends inside. */
+  const int32_t y_last = in_h - p->dilation_h * (p->filter_h - 1);
   const int32_t x_last = in_w - p->dilation_w * (p->filter_w - 1);
   const int32_t taps = p->filter_h * p->filter_w, end = out_c & ~3;
   const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
