@@ -21,6 +21,7 @@ from tinyml_pipeline.tools.compiler.ops import supported_ops
 from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_filter_layout,
     conv_filter_values,
+    depthwise_packed_filter,
     output_stage_table,
 )
 from tinyml_pipeline.tools.evaluate import load_test_set
@@ -263,6 +264,36 @@ def test_small_networks_match_tflm():
     _compare_both_builds(models, [case.description for case, _ in built], 0)
 
 
+def _mobilenet_depthwise_case(rng, kernel, stride, channels, size, padding, act):
+    tf = _tf()
+    weights = (rng.normal(size=(kernel, kernel, channels, 1)) *
+               _channel_scales(rng, channels).reshape(channels, 1)).astype(np.float32)
+    bias = rng.normal(size=channels).astype(np.float32) * 0.5
+
+    def build(x):
+        y = tf.nn.depthwise_conv2d(x, weights, strides=[1, stride, stride, 1], padding=padding)
+        return _activate(act, tf.nn.bias_add(y, bias))
+
+    return Case(f"depthwise {size}x{size}x{channels} k{kernel} s{stride} {padding} {act}",
+                (1, size, size, channels), build, _input_range(rng))
+
+
+def test_mobilenet_style_depthwise_layers_match_tflm():
+    """The DSP kernel's packed path on the shapes it is for, which the random cases rarely
+    draw: 3x3 (its unrolled group) and 5x5 windows, multiplier 1, channels in groups of 4 and
+    with a tail, stride 1 and 2, SAME (border pixels read the zero-point row) and VALID."""
+    rng = np.random.default_rng(9950)
+    shapes = [(3, 1, 16, 9, "SAME", "relu6"), (3, 2, 18, 10, "SAME", "none"),
+              (3, 1, 8, 7, "VALID", "relu"), (3, 2, 32, 7, "SAME", "relu6"),
+              (5, 1, 12, 8, "SAME", "none"), (3, 1, 64, 5, "SAME", "relu"),
+              (2, 1, 8, 6, "SAME", "none"), (3, 2, 7, 9, "VALID", "relu6")]
+    cases = [_mobilenet_depthwise_case(rng, *shape) for shape in shapes]
+    models = [TFLiteModel(data, f"mobilenet depthwise case {i}")
+              for i, data in enumerate(convert_cases(cases, 0))]
+    assert all("DEPTHWISE_CONV_2D" in m.op_names() for m in models)
+    _compare_both_builds(models, [case.description for case in cases], 0)
+
+
 def test_digits_model_matches_tflm_with_dsp_kernels():
     """The committed CNN (CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX) on the first
     2000 test images, both builds."""
@@ -287,7 +318,8 @@ RUNTIME = REPO_ROOT / "firmware" / "lib" / "tinyml"
 DSP_INSTRUCTIONS = {
     "op_conv2d": {"smlad", "sxtb16", "sxtab16"},
     "op_fully_connected": {"smlad", "sxtb16", "sxtab16"},
-    "op_depthwise_conv2d": {"smlabb", "smlatt", "smlatb", "sxtb16", "sxtab16"},
+    "op_depthwise_conv2d": {"smlabb", "smlatt", "smlatb", "sxtb16", "sxtab16", "smlad", "pkhbt",
+                            "pkhtb"},
     "op_pooling": {"ssub8", "sel", "sxtab16"},
 }
 
@@ -438,3 +470,37 @@ def test_output_stage_table_folds_the_input_offset_for_fully_connected():
     assert table[:, 1].tolist() == [-(1 << 31)] * 2  # 2 * 2^30 - 2^32
     assert table[:, 2].tolist() == [2 - 7 * 4] * 2
     assert table[:, 3].tolist() == [2, 2]
+
+
+def test_depthwise_packed_filter_pairs_taps_per_group_of_four():
+    # 3 taps (a 1x3 window), 5 channels: one group of 4, the fifth channel left to the kernel's
+    # general path. Weights w[t][c] = 10 * t + c + 1, negated on odd channels.
+    weights = np.array([[[(10 * t + c + 1) * (-1) ** c for c in range(5)] for t in range(3)]],
+                       dtype=np.int64)
+    stage = np.arange(5 * 4, dtype=np.int64) + 100  # stand-in rows {start, m, r, s}
+    packed = depthwise_packed_filter(weights, [1000, 2000, 3000, 4000, 5000], 3, stage)
+    sums = weights.reshape(3, 5).sum(axis=0)
+    assert packed[:4].tolist() == [1000 + 3 * sums[0], 2000 + 3 * sums[1],
+                                   3000 + 3 * sums[2], 4000 + 3 * sums[3]]
+
+    def half(value):
+        return value & 0xFFFF
+
+    # Taps 0 and 1 paired per channel: the low half tap 0's, the high half tap 1's.
+    pairs = [(half(weights[0, 0, c]) | (int(weights[0, 1, c]) << 16)) for c in range(4)]
+    assert (packed[4:8].astype(np.int64) & 0xFFFFFFFF).tolist() == \
+        [p & 0xFFFFFFFF for p in pairs]
+    # The odd last tap as (c0, c2), (c1, c3).
+    last = weights[0, 2]
+    assert (packed[8:10].astype(np.int64) & 0xFFFFFFFF).tolist() == [
+        (half(last[0]) | (int(last[2]) << 16)) & 0xFFFFFFFF,
+        (half(last[1]) | (int(last[3]) << 16)) & 0xFFFFFFFF]
+    # Then each channel's output stage row without its start.
+    assert packed[10:].tolist() == stage.reshape(5, 4)[:4, 1:].reshape(-1).tolist()
+
+
+def test_depthwise_packed_filter_start_values_wrap_as_the_kernel_sums():
+    weights = np.full((1, 2, 4), 127, dtype=np.int64)
+    packed = depthwise_packed_filter(weights, [2**31 - 1] * 4, 128, np.zeros(16, np.int64))
+    expected = (2**31 - 1 + 128 * 254 + 2**31) % 2**32 - 2**31
+    assert packed.dtype == np.int32 and packed[:4].tolist() == [expected] * 4

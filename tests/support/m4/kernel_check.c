@@ -213,6 +213,43 @@ static int check_conv2d(void) {
   return run_both("CONV_2D", tinyml_conv2d_s8, ref_conv2d_s8, &p, (int32_t)p.output, out_bytes);
 }
 
+/* The depthwise multiplier-1 packed filter as tools/compiler/ops/conv.py's
+ * depthwise_packed_filter builds it from filter[(tap) * channels + c]: per group of 4 channels
+ * the start values (bias + input_offset * weight sum), the tap pairs' weights per channel
+ * (low half the first tap's), an odd last tap's as (c0, c2), (c1, c3), then the output stage
+ * rows without their start. */
+static int32_t packed[MAX_FILTER];
+
+static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t *bias_or_null,
+                                  int32_t input_offset, const int32_t *stage) {
+  int32_t group, lane, t, n = 0;
+  if (channels < 4 || taps < 2 || taps > 25) return NULL;
+  for (group = 0; group < channels / 4; ++group) {
+    for (lane = 0; lane < 4; ++lane) {
+      const int32_t c = 4 * group + lane;
+      uint32_t start = bias_or_null != NULL ? (uint32_t)bias_or_null[c] : 0u;
+      for (t = 0; t < taps; ++t) start += (uint32_t)(input_offset * filter[t * channels + c]);
+      packed[n++] = (int32_t)start;
+    }
+    for (t = 0; t + 1 < taps; t += 2) {
+      for (lane = 0; lane < 4; ++lane) {
+        const int32_t c = 4 * group + lane;
+        packed[n++] = (int32_t)(((uint32_t)filter[t * channels + c] & 0xFFFFu) |
+                                (uint32_t)filter[(t + 1) * channels + c] << 16);
+      }
+    }
+    if (taps & 1) {
+      const int8_t *last = filter + (taps - 1) * channels + 4 * group;
+      packed[n++] = (int32_t)(((uint32_t)last[0] & 0xFFFFu) | (uint32_t)last[2] << 16);
+      packed[n++] = (int32_t)(((uint32_t)last[1] & 0xFFFFu) | (uint32_t)last[3] << 16);
+    }
+    for (lane = 0; lane < 4; ++lane) { /* the output stage rows without their start */
+      for (t = 1; t < 4; ++t) packed[n++] = stage[4 * (4 * group + lane) + t];
+    }
+  }
+  return packed;
+}
+
 static int check_depthwise(void) {
   static const int32_t multipliers[] = {1, 1, 1, 2, 3, 4, 5, 8};
   tinyml_depthwise_conv2d_params p;
@@ -221,8 +258,10 @@ static int check_depthwise(void) {
   p.batches = random_in(1, 2);
   p.filter_h = random_in(1, 5);
   p.filter_w = random_in(1, 5);
+  if ((next_random() & 3) == 0) p.filter_h = p.filter_w = 3; /* the unrolled 3x3 path */
   p.depth_multiplier = multipliers[next_random() % 8];
-  p.input_c = random_in(1, 17);
+  p.input_c = p.depth_multiplier == 1 && (next_random() & 3) == 0 ? random_in(18, 70)
+                                                                   : random_in(1, 17);
   p.output_c = p.input_c * p.depth_multiplier;
   p.stride_h = random_in(1, 3), p.stride_w = random_in(1, 3);
   p.dilation_h = random_in(1, 3), p.dilation_w = random_in(1, 3);
@@ -238,6 +277,16 @@ static int check_depthwise(void) {
   p.filter = filter, p.multiplier = multiplier, p.shift = shift;
   p.output_stage = make_output_stage(filter, p.output_c, 1, p.filter_h * p.filter_w,
                                      p.output_c, p.bias, p.output_offset, p.input_offset, 0);
+  if (p.depth_multiplier == 1 && p.output_stage != NULL) {
+    static int8_t pad[MAX_CHANNELS];
+    p.packed = make_packed(p.filter_h * p.filter_w, p.output_c, p.bias, p.input_offset,
+                           p.output_stage);
+    memset(pad, -p.input_offset, sizeof pad);
+    /* Now and then none, though windows leave the input: those pixels take the other path. */
+    p.pad_input = (next_random() & 7) ? pad : NULL;
+    /* As the converter leaves it when the packed words cover every channel. */
+    if (p.packed != NULL && p.output_c % 4 == 0 && (next_random() & 1)) p.output_stage = NULL;
+  }
   if ((int32_t)p.output + out_bytes > ARENA_BYTES) return 0;
   return run_both("DEPTHWISE_CONV_2D", tinyml_depthwise_conv2d_s8, ref_depthwise_conv2d_s8, &p,
                   (int32_t)p.output, out_bytes);

@@ -229,6 +229,78 @@ def lower_conv2d(op: OpView) -> Layer:
         reads=(source.index,), writes=(output.index,), scratch_bytes=scratch_bytes)
 
 
+# The DSP kernel's tap-paired layout holds the taps' input addresses in a list on the stack:
+# windows of 2 .. DEPTHWISE_PACKED_TAPS taps (op_depthwise_conv2d_dsp.h, DW_PACKED_TAPS).
+DEPTHWISE_PACKED_TAPS = 25
+
+
+def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int,
+                            output_stage: np.ndarray) -> np.ndarray:
+    """The DSP kernel's multiplier-1 filter (op_depthwise_conv2d_dsp.h, dw_pixel_packed), int32
+    words in the order the kernel reads them, per group of 4 channels (the channels past the last
+    whole group are left out):
+      4 starts: bias + input_offset * the channel's weight sum (the kernel leaves the offset out
+        of its products; a padded tap reads the input zero point, so it adds -offset * w, which
+        cancels its share of the sum);
+      per pair of taps (2p, 2p + 1) in row-major order, per channel: w[2p] | w[2p + 1] << 16,
+        the int16 halves SMLAD pairs with the two taps' inputs;
+      an odd last tap: w[c0] | w[c2] << 16, w[c1] | w[c3] << 16, for SMLABB / SMLATT;
+      per channel the fast output stage's other three values (output_stage_table's row without
+        its start), so that one pointer walks the group: a register the pass needs.
+    `weights` is [filter_h, filter_w, channels], `output_stage` output_stage_table's flat table.
+    Sums wrap to int32 as the kernel's do."""
+    filter_h, filter_w, channels = weights.shape
+    taps = weights.reshape(filter_h * filter_w, channels).astype(np.int64)
+    stage = np.asarray(output_stage, np.int64).reshape(channels, 4)
+    sums = taps.sum(axis=0)
+    starts = (np.zeros(channels, np.int64) if bias is None else np.asarray(bias, np.int64)) + \
+        input_offset * sums
+    words = []
+    for group in range(channels // 4):
+        lanes = slice(4 * group, 4 * group + 4)
+        words.append(starts[lanes])
+        for pair in range(len(taps) // 2):
+            words.append((taps[2 * pair, lanes] & 0xFFFF) | (taps[2 * pair + 1, lanes] << 16))
+        if len(taps) % 2:
+            last = taps[-1, lanes]
+            words.append(np.array([(last[0] & 0xFFFF) | (last[2] << 16),
+                                   (last[1] & 0xFFFF) | (last[3] << 16)]))
+        words.append(stage[lanes, 1:].reshape(-1))
+    flat = np.concatenate(words) if words else np.zeros(0, np.int64)
+    return ((flat + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
+def _window_leaves_input(window: dict, in_hw, filter_hw, out_hw) -> bool:
+    """Whether some output pixel's window has a tap outside the input (padding)."""
+    for axis, (stride, dilation, pad) in enumerate(
+            ((window["stride_h"], window["dilation_h"], window["pad_top"]),
+             (window["stride_w"], window["dilation_w"], window["pad_left"]))):
+        last = (out_hw[axis] - 1) * stride - pad + (filter_hw[axis] - 1) * dilation
+        if pad > 0 or last >= in_hw[axis]:
+            return True
+    return False
+
+
+def _depthwise_packed_fields(source: Tensor, weights: np.ndarray, stage_fields, window: dict,
+                             in_hw, out_hw, multiplier: int) -> list[tuple[str, object]]:
+    """`packed` and `pad_input`: the tap-paired filter for multiplier 1 where the fast output
+    stage exists (its start values assume that path), and the input zero point repeated over
+    the channels, which the kernel reads for a tap outside the input; NULLs otherwise."""
+    fields = dict(stage_fields)
+    filter_h, filter_w, channels = weights.shape
+    taps = filter_h * filter_w
+    if (multiplier != 1 or channels < 4 or isinstance(fields["output_stage"], Null) or
+            not 2 <= taps <= DEPTHWISE_PACKED_TAPS):
+        return [("packed", Null()), ("pad_input", Null())]
+    bias = None if isinstance(fields["bias"], Null) else fields["bias"].values
+    packed = depthwise_packed_filter(weights, bias, -source.zero_point,
+                                     fields["output_stage"].values)
+    pad = Null()
+    if _window_leaves_input(window, in_hw, (filter_h, filter_w), out_hw):
+        pad = Const("int8_t", np.full(channels, source.zero_point, np.int8), "pad_input")
+    return [("packed", Const("int32_t", packed, "packed")), ("pad_input", pad)]
+
+
 @lowering("DEPTHWISE_CONV_2D")
 def lower_depthwise_conv2d(op: OpView) -> Layer:
     options = op.options_of("DepthwiseConv2DOptionsT")
@@ -250,6 +322,18 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
     _, filter_h, filter_w, _ = weights.shape
     multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
                                          source.scale, filter_scales, output.scale)
+    window = _window_fields(op, options, (in_h, in_w), (filter_h, filter_w), (out_h, out_w),
+                            in_c)
+    stage = _output_stage_fields(op, options.fusedActivationFunction, source, output,
+                                 weights.data, multipliers, shifts, out_c,
+                                 weights.data.reshape(-1, out_c).T)
+    packed = _depthwise_packed_fields(source, weights.data.reshape(filter_h, filter_w, out_c),
+                                      stage, dict(window), (in_h, in_w), (out_h, out_w),
+                                      multiplier)
+    if not isinstance(dict(packed)["packed"], Null) and out_c % 4 == 0:
+        # The packed words hold the output stage of every channel: the table would be read by
+        # nothing (the flash of 16 bytes a channel).
+        stage = [(name, Null() if name == "output_stage" else value) for name, value in stage]
     return Layer(
         op="DEPTHWISE_CONV_2D", op_index=op.index, kernel="tinyml_depthwise_conv2d_s8",
         params_type="tinyml_depthwise_conv2d_params", header=HEADER,
@@ -257,11 +341,7 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
                 ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
                 ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
                 ("filter_h", filter_h), ("filter_w", filter_w), ("depth_multiplier", multiplier),
-                *_window_fields(op, options, (in_h, in_w), (filter_h, filter_w),
-                                (out_h, out_w), in_c),
-                *_output_stage_fields(op, options.fusedActivationFunction, source, output,
-                                      weights.data, multipliers, shifts, out_c,
-                                      weights.data.reshape(-1, out_c).T)],
+                *window, *stage, *packed],
         reads=(source.index,), writes=(output.index,))
 
 

@@ -2,10 +2,10 @@
  * which defines the kernel (kernel_variant.h says which, and why the variants are headers).
  * Each is a file of its own:
  *   op_depthwise_conv2d_portable.h  the reference loops;
- *   op_depthwise_conv2d_dsp.h       per-lane SMLABB/SMLATT over a clipped window, the
- *                                   output_stage table;
- *   op_depthwise_conv2d_asm.h       the DSP variant's multiplier-1 tap loop in Thumb-2
- *                                   assembly. */
+ *   op_depthwise_conv2d_dsp.h       multiplier 1: taps paired for SMLAD over the converter's
+ *                                   packed filter; else per-lane SMLABB/SMLATT over a
+ *                                   clipped window, the output_stage table;
+ *   op_depthwise_conv2d_asm.h       the DSP variant's hot loops in Thumb-2 assembly. */
 #include "kernel_variant.h"
 
 #if defined(TINYML_USE_DSP)

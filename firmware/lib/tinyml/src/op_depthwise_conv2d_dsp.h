@@ -1,5 +1,5 @@
 /* DEPTHWISE_CONV_2D, the DSP variant (TINYML_USE_DSP): C with dsp.h's SIMD helpers, and on
- * Thumb-2 its multiplier-1 tap loop in assembly (op_depthwise_conv2d_asm.h). Included by
+ * Thumb-2 its hot loops in assembly (op_depthwise_conv2d_asm.h). Included by
  * op_depthwise_conv2d.c only (kernel_variant.h). */
 #ifndef TINYML_OP_DEPTHWISE_CONV2D_DSP_H
 #define TINYML_OP_DEPTHWISE_CONV2D_DSP_H
@@ -9,13 +9,17 @@
 #include "tinyml/fixedpoint.h"
 #include "tinyml/op_conv.h"
 
-/* Channels are contiguous in NHWC input, output and filter ([h][w][output_c]), so one word
- * holds 4 channels of one tap. A depthwise sum never pairs two values of the same channel
- * within a word, so instead of SMLAD (which would need PKHBT repacking across taps, costing
- * more than it saves) each lane feeds its own accumulator through SMLABB / SMLATT:
- *   multiplier 1:  per tap 2 loads, SXTAB16 x2 (input + offset), SXTB16 x2, 4 MACs, over a
- *                  per-pixel list of the visited taps' addresses (dw_pixel_m1), outputs
- *                  requantized four at a time with the fast table;
+/* Multiplier 1 with the converter's `packed` filter (the usual case): two taps' words of 4
+ * channels are interleaved by PKHBT / PKHTB so that SXTB16 gives each channel's pair of taps,
+ * which SMLAD multiplies with the pair's pre-widened weights; the input offset is folded into
+ * the start values and a tap outside the input reads pad_input (the zero point), which then
+ * adds 0. See dw_pairs4 and docs/compiler.md. Otherwise:
+ * channels are contiguous in NHWC input, output and filter ([h][w][output_c]), so one word
+ * holds 4 channels of one tap, and each lane feeds its own accumulator through SMLABB /
+ * SMLATT:
+ *   multiplier 1, no `packed`: per tap 2 loads, SXTAB16 x2 (input + offset), SXTB16 x2,
+ *                  4 MACs, over a per-pixel list of the visited taps' addresses
+ *                  (dw_pixel_m1), outputs requantized four at a time with the fast table;
  *   multiplier >= 4: one input value shared by 4 consecutive output channels, SMLABB/SMLATB.
  * Padding taps are skipped by clipping the window once per pixel instead of testing per tap
  * (interior pixels skip the clipping's divisions).
@@ -165,8 +169,18 @@ static inline __attribute__((always_inline)) void dw_tap4(const int8_t *in, cons
  * the stack): 3x3 up to 4x4 and 5x3. */
 #define DW_LIST_TAPS 16
 
+/* The packed path's pass (dw_pixel_packed) reads this many taps' addresses from its list at
+ * most: the converter emits `packed` for windows of 2 .. 25 taps (DEPTHWISE_PACKED_TAPS). */
+#define DW_PACKED_TAPS 25
+
+#if defined(TINYML_KERNEL_ASM) && defined(__OPTIMIZE__)
+/* Unoptimized builds keep a frame pointer, which leaves too few registers for the packed
+ * pass's 13 operands: they take the C twins below. */
+#define DW_PACKED_ASM 1
+#endif
+
 #if defined(TINYML_KERNEL_ASM)
-#include "op_depthwise_conv2d_asm.h"
+#include "op_depthwise_conv2d_asm.h" /* dw_list4, and with DW_PACKED_ASM the packed pass */
 #else
 /* A pass of channels c .. c+3 over `taps` (>= 0) listed taps: the C twin of
  * op_depthwise_conv2d_asm.h's (the host, emulated DSP). */
@@ -175,6 +189,75 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
                                                            int32_t offset2, int32_t acc[4]) {
   const int8_t *const *entry = list, *const *end = list + 2 * taps;
   for (; entry != end; entry += 2) dw_tap4(entry[0] + c, entry[1] + c, offset2, acc);
+}
+#endif
+
+#if !defined(DW_PACKED_ASM)
+/* The packed path's pass over channels c .. c+3 (the C twin of op_depthwise_conv2d_asm.h's).
+ * `list` holds the taps' byte offsets from `base`, the pixel's input at channel c. The
+ * accumulators start at the group's 4 start values, then for each of `pairs` (>= 1) pairs of
+ * taps (t0, t1): the 4 bytes of both inputs interleaved as PKHBT / PKHTB do,
+ * [t0 c0, t0 c1, t1 c0, t1 c1] and [t0 c2, t0 c3, t1 c2, t1 c3], SXTB16 (ROR 8) splits them
+ * into the pairs (t0 c, t1 c), one SMLAD per channel with the pair's weights (t0 w, t1 w). The
+ * input offset is in the start values. *weights moves past the group's starts and pairs. */
+static inline __attribute__((always_inline)) void dw_pairs4(const intptr_t *list, int32_t pairs,
+                                                            const int8_t *base,
+                                                            const int32_t **weights,
+                                                            int32_t acc[4]) {
+  const int32_t *w = *weights;
+  int32_t pair;
+  acc[0] = w[0], acc[1] = w[1], acc[2] = w[2], acc[3] = w[3];
+  w += 4;
+  for (pair = 0; pair < pairs; ++pair, list += 2, w += 4) {
+    const int32_t x0 = tinyml_load_s8x4(base + list[0]), x1 = tinyml_load_s8x4(base + list[1]);
+    const int32_t low = (int32_t)(((uint32_t)x0 & 0xFFFFu) | ((uint32_t)x1 << 16));
+    const int32_t high = (int32_t)(((uint32_t)x1 & 0xFFFF0000u) | ((uint32_t)x0 >> 16));
+    acc[0] = tinyml_smlad(tinyml_sxtb16(low), w[0], acc[0]);
+    acc[1] = tinyml_smlad(tinyml_sxtb16_ror8(low), w[1], acc[1]);
+    acc[2] = tinyml_smlad(tinyml_sxtb16(high), w[2], acc[2]);
+    acc[3] = tinyml_smlad(tinyml_sxtb16_ror8(high), w[3], acc[3]);
+  }
+  *weights = w;
+}
+
+/* The odd last tap of the packed path, its offset from base at *last: its weights are
+ * (c0, c2), (c1, c3). */
+static inline __attribute__((always_inline)) void dw_single4(const intptr_t *last,
+                                                             const int8_t *base,
+                                                             const int32_t **weights,
+                                                             int32_t acc[4]) {
+  const int32_t *w = *weights;
+  const int32_t x = tinyml_load_s8x4(base + *last);
+  const int32_t x02 = tinyml_sxtb16(x), x13 = tinyml_sxtb16_ror8(x);
+  acc[0] = tinyml_smlabb(x02, w[0], acc[0]);
+  acc[2] = tinyml_smlatt(x02, w[0], acc[2]);
+  acc[1] = tinyml_smlabb(x13, w[1], acc[1]);
+  acc[3] = tinyml_smlatt(x13, w[1], acc[3]);
+  *weights = w + 2;
+}
+
+/* The output stage of the group's 4 channels, from their (2M - 2^32, rounding, s) triples
+ * (tinyml_output_stage_fast), into one word of int8 outputs before the activation clamp. */
+static inline int32_t dw_requantize4(const int32_t **weights, const int32_t acc[4]) {
+  const int32_t *w = *weights;
+  uint32_t word = 0;
+  int32_t lane;
+  for (lane = 0; lane < 4; ++lane, w += 3) {
+    /* w - 1: the row as tinyml_output_stage_fast indexes it; its start is not read. */
+    word |= ((uint32_t)tinyml_ssat8(tinyml_output_stage_fast(acc[lane], w - 1)) & 0xFFu)
+            << (8 * lane);
+  }
+  *weights = w;
+  return (int32_t)word;
+}
+
+/* A 3x3 window's group: 4 pairs, the last tap, the output stage. */
+static inline int32_t dw_group9(const intptr_t *list, const int8_t *base,
+                                const int32_t **weights) {
+  int32_t acc[4];
+  dw_pairs4(list, 4, base, weights, acc);
+  dw_single4(list + 8, base, weights, acc);
+  return dw_requantize4(weights, acc);
 }
 #endif
 
@@ -236,6 +319,63 @@ static void dw_pixel_m1(const tinyml_depthwise_conv2d_params *p, const dw_window
   for (; c < channels; ++c) out[c] = dw_output(p, dw_sum1(win, c, c, p->input_offset), c);
 }
 
+/* The groups of 4 channels of one pixel on the packed path: each tap of the window at its
+ * offset in `list` from `base` (the input at channel 0; pad_input for a tap outside the input),
+ * in row-major order. Unswitched on the choices a layer makes once (constants where
+ * dw_packed_layer calls it): `nine` a 3x3 window (unrolled), else `odd` taps or even; `clamp`
+ * an activation range narrower than SSAT's. The channels past the last group are the
+ * caller's. */
+static inline __attribute__((always_inline)) void dw_groups(
+    const int32_t *packed, const intptr_t *list, const int8_t *base, int8_t *out, int32_t end,
+    int32_t taps, int32_t lo4, int32_t hi4, const int nine, const int odd, const int clamp) {
+  const int32_t *weights = packed;
+  int32_t c;
+  for (c = 0; c < end; c += 4) {
+    int32_t word;
+    if (nine) {
+      word = dw_group9(list, base + c, &weights);
+    } else {
+      int32_t acc[4];
+      dw_pairs4(list, taps >> 1, base + c, &weights, acc);
+      if (odd) dw_single4(list + taps - 1, base + c, &weights, acc);
+      word = dw_requantize4(&weights, acc);
+    }
+    if (clamp) word = tinyml_min_s8x4(tinyml_max_s8x4(word, lo4), hi4);
+    tinyml_store_s8x4(out + c, word);
+  }
+}
+
+/* The taps' byte offsets from the window's top-left input pixel, row-major: the list of every
+ * window inside the input. */
+static void dw_tap_offsets(const tinyml_depthwise_conv2d_params *p, intptr_t *list) {
+  const int32_t row_step = p->dilation_h * p->input_w * p->input_c;
+  const int32_t col_step = p->dilation_w * p->input_c;
+  int32_t fy, fx;
+  for (fy = 0; fy < p->filter_h; ++fy) {
+    for (fx = 0; fx < p->filter_w; ++fx) *list++ = fy * row_step + fx * col_step;
+  }
+}
+
+/* The list of a window at (in_y0, in_x0) that leaves the input: each tap's byte offset from
+ * `corner` (the batch's first input pixel), pad_input's for a tap outside. Integer
+ * arithmetic on the addresses: pad_input is another object. A row outside is all padding. */
+static void dw_border_offsets(const tinyml_depthwise_conv2d_params *p, const int8_t *corner,
+                              int32_t in_y0, int32_t in_x0, intptr_t *list) {
+  const intptr_t pad = (intptr_t)p->pad_input - (intptr_t)corner;
+  const int32_t in_w = p->input_w, in_c = p->input_c, filter_w = p->filter_w;
+  const int32_t dilation_w = p->dilation_w;
+  int32_t fy, fx, in_y, in_x;
+  for (fy = 0, in_y = in_y0; fy < p->filter_h; ++fy, in_y += p->dilation_h) {
+    if (in_y < 0 || in_y >= p->input_h) {
+      for (fx = 0; fx < filter_w; ++fx) *list++ = pad;
+      continue;
+    }
+    for (fx = 0, in_x = in_x0; fx < filter_w; ++fx, in_x += dilation_w) {
+      *list++ = (uint32_t)in_x < (uint32_t)in_w ? (intptr_t)(in_y * in_w + in_x) * in_c : pad;
+    }
+  }
+}
+
 /* All output channels of one pixel. */
 static void dw_pixel(const tinyml_depthwise_conv2d_params *p, const dw_window *win,
                      int8_t *out) {
@@ -256,11 +396,92 @@ static void dw_pixel(const tinyml_depthwise_conv2d_params *p, const dw_window *w
   }
 }
 
+/* Multiplier 1 with the converter's packed filter, every pixel: those whose window is inside
+ * the input read the layer's one list of tap offsets, the others a list of their own
+ * (pad_input for the taps outside), or without pad_input dw_pixel's clipped window. The
+ * layer's values are locals: the assembly's memory clobber would reload them from *p. */
+static inline __attribute__((always_inline)) void dw_packed_layer(
+    const tinyml_depthwise_conv2d_params *p, const int8_t *input, int8_t *output,
+    const int nine, const int odd, const int clamp) {
+  const int32_t in_h = p->input_h, in_w = p->input_w, in_c = p->input_c;
+  const int32_t out_h = p->output_h, out_w = p->output_w, out_c = p->output_c;
+  const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
+  const int32_t pad_top = p->pad_top, pad_left = p->pad_left;
+  /* A window whose top-left input pixel is (y, x), y < y_last and x < x_last, ends inside. */
+  const int32_t y_last = in_h - p->dilation_h * (p->filter_h - 1);
+  const int32_t x_last = in_w - p->dilation_w * (p->filter_w - 1);
+  const int32_t taps = p->filter_h * p->filter_w, end = out_c & ~3;
+  const int32_t lo4 = tinyml_dup8(p->act_min), hi4 = tinyml_dup8(p->act_max);
+  const int32_t *packed = p->packed;
+  /* Pixels x0 .. x1-1 of a row inside the input have their window inside along x. */
+  const int32_t x0 = tinyml_min_i32(out_w, (pad_left + stride_w - 1) / stride_w);
+  const int32_t x1 = tinyml_max_i32(
+      x0, tinyml_min_i32(out_w, x_last + pad_left > 0
+                                    ? (x_last + pad_left + stride_w - 1) / stride_w : 0));
+  intptr_t inside[DW_PACKED_TAPS], border[DW_PACKED_TAPS];
+  int32_t batch, out_y, out_x, c;
+  dw_tap_offsets(p, inside);
+  for (batch = 0; batch < p->batches; ++batch) {
+    const int8_t *corner = input + batch * in_h * in_w * in_c;
+    int8_t *const batch_out = output + batch * out_h * out_w * out_c;
+    for (out_y = 0; out_y < out_h; ++out_y) {
+      const int32_t in_y0 = out_y * stride_h - pad_top;
+      int8_t *const row_out = batch_out + out_y * out_w * out_c;
+      /* A row inside: x0 .. x1-1 without checks, the others below. */
+      const int32_t skip_from = in_y0 >= 0 && in_y0 < y_last ? x0 : out_w;
+      const int32_t skip_to = in_y0 >= 0 && in_y0 < y_last ? x1 : out_w;
+      if (skip_from < skip_to) {
+        const int8_t *base = corner + (in_y0 * in_w + skip_from * stride_w - pad_left) * in_c;
+        int8_t *out = row_out + skip_from * out_c;
+        for (out_x = skip_from; out_x < skip_to; ++out_x) {
+          dw_groups(packed, inside, base, out, end, taps, lo4, hi4, nine, odd, clamp);
+          base += stride_w * in_c;
+          out += out_c;
+        }
+      }
+      for (out_x = 0; out_x < out_w; ++out_x) {
+        int8_t *out;
+        if (out_x == skip_from) out_x = skip_to;
+        if (out_x >= out_w) break;
+        out = row_out + out_x * out_c;
+        if (p->pad_input != NULL) {
+          dw_border_offsets(p, corner, in_y0, out_x * stride_w - pad_left, border);
+          dw_groups(packed, border, corner, out, end, taps, lo4, hi4, nine, odd, clamp);
+        } else {
+          const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
+          dw_pixel(p, &win, out);
+        }
+      }
+      if (end < out_c) { /* the last 1 .. 3 channels of the row's pixels */
+        for (out_x = 0; out_x < out_w; ++out_x) {
+          const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
+          int8_t *out = row_out + out_x * out_c;
+          for (c = end; c < out_c; ++c) {
+            out[c] = dw_output(p, dw_sum1(&win, c, c, p->input_offset), c);
+          }
+        }
+      }
+    }
+  }
+}
+
 void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena) {
   const tinyml_depthwise_conv2d_params *p = (const tinyml_depthwise_conv2d_params *)params;
   const int8_t *input = (const int8_t *)(arena + p->input);
   int8_t *output = (int8_t *)(arena + p->output);
+  const int32_t taps = p->filter_h * p->filter_w;
   int32_t batch, out_y, out_x;
+  if (p->packed != NULL && p->depth_multiplier == 1 && taps >= 2 && taps <= DW_PACKED_TAPS) {
+    const int clamp = p->act_min > -128 || p->act_max < 127;
+    if (taps == 9 && clamp) {
+      dw_packed_layer(p, input, output, 1, 1, 1);
+    } else if (taps == 9) {
+      dw_packed_layer(p, input, output, 1, 1, 0);
+    } else {
+      dw_packed_layer(p, input, output, 0, taps & 1, clamp);
+    }
+    return;
+  }
   for (batch = 0; batch < p->batches; ++batch) {
     for (out_y = 0; out_y < p->output_h; ++out_y) {
       for (out_x = 0; out_x < p->output_w; ++out_x) {
