@@ -306,7 +306,8 @@ def _memory_lines(result: dict) -> list[str]:
     lines.append(
         f"RAM:   plan arena {ram['plan_arena']:,}"
         + (f" + invoke stack {stack:,} = {ram['total']:,}" if stack is not None else "")
-        + f" bytes against TFLM's arena {ram['tflm_arena']:,} ({_x(ram['total_over_tflm'])})"
+        + f" bytes against TFLM's 64-bit host arena {ram['tflm_arena']:,} "
+          f"({_x(ram['total_over_tflm'])})"
         + (f"; the image's stack high-water {ram['image_stack_high_water']:,}"
            if ram["image_stack_high_water"] is not None else
            "; the host measures no stack"))
