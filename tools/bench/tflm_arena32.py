@@ -170,12 +170,17 @@ def _kernel_needs(model: TFLiteModel, op: OperatorInfo) -> tuple[list[int], list
                 "AVERAGE_POOL_2D", "MAX_POOL_2D") and input_type != "INT8":
         raise NotSized(f"{model.source}: operator {op.index} ({name}) has {input_type} "
                        "input; only int8 kernels are sized")
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and "filter" not in shape:
+        raise NotSized(f"{model.source}: operator {op.index} ({name}) has no weights")
     if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         filter_tensor = model.tensor(op.inputs[1])
         if filter_tensor.type_name != "INT8":
             raise NotSized(f"{model.source}: operator {op.index} ({name}) has "
                            f"{filter_tensor.type_name} weights; only int8 weights are sized")
         options = op.options
+        if options is None or len(shape["input"]) != 4 or len(filter_tensor.shape) != 4:
+            raise NotSized(f"{model.source}: operator {op.index} ({name}) without options or "
+                           "with a rank other than 4, which TFLM's Prepare rejects")
         _, in_h, in_w, in_c = shape["input"]
         _, k_h, k_w, _ = shape["filter"]
         dilation = (options.dilationHFactor, options.dilationWFactor)
@@ -207,6 +212,9 @@ def _kernel_needs(model: TFLiteModel, op: OperatorInfo) -> tuple[list[int], list
             return [4 * output[-1], 4 * output[-1]], []
         return [], []
     if name == "AVERAGE_POOL_2D":
+        if len(output) != 4:
+            raise NotSized(f"{model.source}: operator {op.index} (AVERAGE_POOL_2D) with a rank "
+                           "other than 4, which TFLM's Prepare rejects")
         return [], [4 * output[3]]  # arm_avgpool_s8 with ARM_MATH_DSP: one int32 per channel
     if name in ("MAX_POOL_2D", "SOFTMAX", "ADD", "MUL", "RESHAPE"):
         return [], []
