@@ -20,8 +20,9 @@ That figure is head + tail of TFLM's single arena:
 
 Struct sizes are `sizeof` / `alignof` on arm-none-eabi-gcc 12 for the pinned library's headers.
 The arithmetic is exact for the operators and types sized below, for a model with one subgraph,
-no offline memory plan, and an arena whose end is 16-byte aligned (a 16-aligned arena of a
-multiple of 16 bytes, as TFLM asks). Anything else raises NotSized rather than guess.
+no offline memory plan, and an arena whose end is 16-byte aligned: a 16-aligned arena of a
+multiple of 16 bytes, as the firmware's is (firmware/src/tflm_backend.cpp; the converter rounds
+its size to 16). Any other model raises NotSized rather than guess.
 """
 
 from __future__ import annotations
