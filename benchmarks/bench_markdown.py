@@ -116,7 +116,7 @@ def _method(suite: dict, benched: list[dict]) -> list[str]:
 def _summary(benched: list[dict]) -> list[str]:
     header = ["model", "what", "MACs", "instructions (DSP)", "per MAC", "x bound",
               "est. M4 cycles per MAC (DSP)", "instructions (no DSP)", "per MAC", "x bound",
-              "no DSP / DSP"]
+              "no DSP / DSP", "plan arena / TFLM 32-bit"]
     rows = []
     for entry in benched:
         result = entry["result"]
@@ -128,9 +128,10 @@ def _summary(benched: list[dict]) -> list[str]:
                      _n((result["cost"].get("cycle_estimate") or {}).get("cycles_per_mac"), 2),
                      _n(portable["per_inference"]["median"]),
                      _n(portable["per_mac"], 2), _x(portable["over_lower_bound"]),
-                     _x(result["cost"]["no_dsp_over_dsp"])])
+                     _x(result["cost"]["no_dsp_over_dsp"]),
+                     _percent(result["ram"].get("plan_over_tflm_32bit"))])
     return (["## Cost per inference on the emulated Cortex-M4F", ""]
-            + _table(header, rows, "llrrrrrrrrr") + [""])
+            + _table(header, rows, "llrrrrrrrrrr") + [""])
 
 
 def _failures(failed: list[dict]) -> list[str]:

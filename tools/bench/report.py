@@ -33,9 +33,9 @@ LOWER_BOUND = ("MACs / 2 instructions: a Cortex-M4 with the DSP extension does t
                "that many instructions, before any load, requantization or loop")
 RAM_NOTE = ("plan arena: every activation and scratch buffer at the converter's static "
             "offsets; invoke stack: the deepest stack one measured invoke used below its call "
-            "(repainted before it, read after it); TFLM arena: the smallest arena TFLM's host "
-            "interpreter runs the model with (tflite_micro, 64-bit host: an upper bound for a "
-            "32-bit board), without TFLM's own stack; TFLM arena, 32-bit target: what the "
+            "(repainted before it, read after it); TFLM arena (64-bit host): the smallest "
+            "arena TFLM's host interpreter runs the model with (tflite_micro: an upper bound "
+            "for a 32-bit board), without TFLM's own stack; TFLM arena, 32-bit target: what the "
             "board's TFLM reports using (arena_used_bytes after AllocateTensors), computed "
             "with TFLM's own allocation arithmetic for 4-byte pointers (tools/bench/"
             "tflm_arena32.py)")
