@@ -8,7 +8,9 @@ the Cortex-M4F, run on QEMU mps2-an386, `arena_used_bytes()` after `AllocateTens
 in it. The single-op models are rebuilt here with the shapes and options that were measured
 (weights do not change the arena); together they reach each kernel's branch: the 1x1 fast
 convolution without scratch, im2col scratch, depthwise with and without its scratch, fully
-connected with and without its per-channel arrays, the average pool's scratch.
+connected with and without its per-channel arrays, the average pool's scratch; and each op the
+library runs with its reference kernels that the arithmetic sizes (MEAN's scratch,
+CONCATENATION's per-input arrays, the OpData of the others).
 """
 
 from __future__ import annotations
@@ -107,6 +109,33 @@ def _reshape() -> bytes:
                            (1, 12), Q, options)
 
 
+def _reference_op(op: str, options_name: str | None = None, **fields) -> bytes:
+    """One of the ops the pinned library runs with its reference kernels, on (1, 4, 4, 3)."""
+    shape = (1, 4, 4, 3)
+    options = getattr(_schema(), options_name)() if options_name else None
+    for name, value in fields.items():
+        setattr(options, name, value)
+    operands, output = [Operand(shape, Q)], shape
+    if op in ("PAD", "PADV2"):
+        operands.append(Operand((4, 2), None, np.array([[0, 0], [1, 1], [0, 2], [0, 0]],
+                                                       np.int32)))
+        output = (1, 6, 6, 3)
+    elif op == "CONCATENATION":
+        operands.append(Operand(shape, Q, _weights(shape)))
+        output = (1, 4, 4, 6)
+    elif op == "MEAN":
+        operands.append(Operand((2,), None, np.array([1, 2], np.int32)))
+        output = (1, 1, 1, 3)
+    elif op == "SQUEEZE":
+        operands, output = [Operand((1, 4, 1, 3), Q)], (1, 4, 3)
+    elif op == "EXPAND_DIMS":
+        operands.append(Operand((1,), None, np.array([1], np.int32)))
+        output = (1, 1, 4, 4, 3)
+    quantization = {"LOGISTIC": Quantization(1 / 256, -128),
+                    "TANH": Quantization(1 / 128, 0)}.get(op, Q)
+    return single_op_model(op, operands, output, quantization, options)
+
+
 # name: (builder, arena_used_bytes measured on QEMU, scratch requests)
 SINGLE_OPS = {
     "conv 3x3, im2col scratch": (lambda: _conv(8, 8, 3, 3, 5), 1204, [108]),
@@ -126,6 +155,18 @@ SINGLE_OPS = {
     "mul": (lambda: _elementwise("MUL", Quantization(0.2, -1)), 548, []),
     "softmax": (_softmax, 500, []),
     "reshape": (_reshape, 468, []),
+    "pad": (lambda: _reference_op("PAD"), 628, []),
+    "padv2": (lambda: _reference_op("PADV2"), 628, []),
+    "concatenation": (lambda: _reference_op("CONCATENATION", "ConcatenationOptionsT", axis=3),
+                      628, []),
+    "mean": (lambda: _reference_op("MEAN", "ReducerOptionsT", keepDims=True), 532, [12]),
+    "quantize": (lambda: _reference_op("QUANTIZE"), 532, []),
+    "relu": (lambda: _reference_op("RELU"), 532, []),
+    "relu6": (lambda: _reference_op("RELU6"), 500, []),
+    "logistic": (lambda: _reference_op("LOGISTIC"), 516, []),
+    "tanh": (lambda: _reference_op("TANH"), 516, []),
+    "squeeze": (lambda: _reference_op("SQUEEZE", "SqueezeOptionsT", squeezeDims=[2]), 452, []),
+    "expand_dims": (lambda: _reference_op("EXPAND_DIMS"), 500, []),
 }
 
 

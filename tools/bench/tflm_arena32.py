@@ -3,7 +3,9 @@
 The figure is what `MicroInterpreter::arena_used_bytes()` returns after `AllocateTensors()` in
 the TFLM that the board's firmware links: the Arduino library `platformio.ini` pins
 (tensorflow/tflite-micro-arduino-examples at 7948b85, 2023), with its CMSIS-NN kernels for
-CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, SOFTMAX, the pools, ADD and MUL, built for a
+CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, SOFTMAX, the pools, ADD and MUL (its reference
+kernels for the other ops sized: QUANTIZE, DEQUANTIZE, PAD, PADV2, CONCATENATION, LOGISTIC,
+TANH, RELU, RELU6, MEAN, RESHAPE, SQUEEZE, EXPAND_DIMS), built for a
 Cortex-M4 with the DSP extension (ILP32: 4-byte pointers). TFLM's 64-bit host interpreter (pip
 `tflite_micro`) cannot give it: its pointers are 8 bytes and its kernels are the reference ones,
 whose scratch buffers differ.
@@ -49,7 +51,8 @@ TFLITE_TENSOR = (64, 4)
 AFFINE_QUANTIZATION = (12, 4)       # scale, zero_point, quantized_dimension
 POINTER = 4
 
-# Builtin parameter structs the op's parser allocates, whatever the options say.
+# Builtin parameter structs the op's parser allocates, whatever the options say; None: its
+# parser allocates nothing.
 BUILTIN_DATA = {
     "CONV_2D": (24, 4),                 # TfLiteConvParams
     "DEPTHWISE_CONV_2D": (28, 4),       # TfLiteDepthwiseConvParams
@@ -60,8 +63,13 @@ BUILTIN_DATA = {
     "ADD": (2, 1),                      # TfLiteAddParams
     "MUL": (1, 1),                      # TfLiteMulParams
     "RESHAPE": (36, 4),                 # TfLiteReshapeParams (8 dims inline)
+    "SQUEEZE": (36, 4),                 # TfLiteSqueezeParams
+    "CONCATENATION": (8, 4),            # TfLiteConcatenationParams
+    "MEAN": (1, 1),                     # TfLiteReducerParams
+    "QUANTIZE": None, "DEQUANTIZE": None, "PAD": None, "PADV2": None, "LOGISTIC": None,
+    "TANH": None, "RELU": None, "RELU6": None, "EXPAND_DIMS": None,
 }
-# The OpData each kernel's Init asks for (16-aligned); RESHAPE has no Init.
+# The OpData each kernel's Init asks for (16-aligned); 0: the kernel has no Init.
 OP_DATA = {
     "CONV_2D": 60,            # cmsis_nn/conv.cpp: OpDataConv 56 + buffer_idx
     "DEPTHWISE_CONV_2D": 60,  # cmsis_nn/depthwise_conv.cpp: the same shape
@@ -72,6 +80,18 @@ OP_DATA = {
     "ADD": 60,                # cmsis_nn/add.cpp's OpData
     "MUL": 36,                # OpDataMul
     "RESHAPE": 0,
+    "SQUEEZE": 0,
+    "EXPAND_DIMS": 0,
+    "QUANTIZE": 32,           # OpDataQuantizeReference
+    "DEQUANTIZE": 32,         # DequantizeOpData
+    "PAD": 56,                # pad.cpp's OpData: PadParams + output zero point
+    "PADV2": 56,
+    "CONCATENATION": 24,      # concatenation.cpp's OpData: ConcatenationParams
+    "LOGISTIC": 16,           # OpDataLogistic
+    "TANH": 16,               # tanh.cpp's OpData
+    "RELU": 28,               # ReluOpData
+    "RELU6": 2,               # Relu6OpData
+    "MEAN": 40,               # OpDataReduce
 }
 TYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "UINT32": 4, "INT8": 1, "UINT8": 1, "BOOL": 1,
               "INT16": 2, "UINT16": 2, "FLOAT16": 2, "INT64": 8, "UINT64": 8, "FLOAT64": 8}
@@ -217,7 +237,22 @@ def _kernel_needs(model: TFLiteModel, op: OperatorInfo) -> tuple[list[int], list
             raise NotSized(f"{model.source}: operator {op.index} (AVERAGE_POOL_2D) with a rank "
                            "other than 4, which TFLM's Prepare rejects")
         return [], [4 * output[3]]  # arm_avgpool_s8 with ARM_MATH_DSP: one int32 per channel
-    if name in ("MAX_POOL_2D", "SOFTMAX", "ADD", "MUL", "RESHAPE"):
+    if name == "CONCATENATION":
+        # int8 keeps each input's scale and zero point
+        count = len(op.inputs)
+        return ([4 * count, 4 * count] if model.tensor(op.outputs[0]).type_name == "INT8"
+                else []), []
+    if name == "MEAN":
+        if input_type in ("INT8", "INT16"):  # an int32 accumulator per output element
+            elements = 1
+            for dim in output:
+                elements *= dim
+            return [], [4 * elements]
+        if input_type != "FLOAT32":
+            raise NotSized(f"{model.source}: operator {op.index} (MEAN) has {input_type} "
+                           "input; int8, int16 and float32 are sized")
+        return [], []
+    if name in OP_DATA:  # the rest allocate nothing beyond their OpData
         return [], []
     raise NotSized(f"{model.source}: operator {op.index} is {name}, which the 32-bit TFLM "
                    f"arena arithmetic does not size (it sizes {', '.join(OP_DATA)})")
@@ -260,7 +295,8 @@ def tflm_arena32(model: TFLiteModel) -> Arena32:
     tail.allocate("NodeAndRegistration", NODE_AND_REGISTRATION[0] * len(operators),
                   NODE_AND_REGISTRATION[1])
     for op in operators:  # the parsers' builtin data
-        tail.allocate("builtin data", *BUILTIN_DATA[op.name])
+        if BUILTIN_DATA[op.name]:
+            tail.allocate("builtin data", *BUILTIN_DATA[op.name])
     for op in operators:  # each kernel's Init
         if OP_DATA[op.name]:
             tail.allocate("op data", OP_DATA[op.name], ALIGNMENT)
