@@ -10,6 +10,7 @@ from tinyml_pipeline.tools.bench import cycles, fit, image, measure, model, repo
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.firmware import Firmware
 from tinyml_pipeline.tools.reference import measure_tflm_arena
+from tinyml_pipeline.tools.tflite_model import TFLiteModel
 from tinyml_pipeline.tools.workspace import shown
 
 TARGETS = ("qemu", "host")
@@ -83,7 +84,7 @@ def run_bench(source: str | Path, firmware: Firmware, *, target: str = "qemu",
                            tflm_arena, directory, seconds, traced, tflm_target)
 
 
-def target_arena(bench_model) -> tflm_arena32.Arena32 | str:
+def target_arena(bench_model: TFLiteModel) -> tflm_arena32.Arena32 | str:
     """TFLM's arena on the 32-bit board (tools/bench/tflm_arena32.py), or why the arithmetic
     cannot size this model: the bench still runs, the figure is then reported missing."""
     try:

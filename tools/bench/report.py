@@ -41,7 +41,7 @@ RAM_NOTE = ("plan arena: every activation and scratch buffer at the converter's 
             "tflm_arena32.py)")
 TARGET_ARENA_METHOD = (
     f"{tflm_arena32.LIBRARY}: head = the greedy memory planner's peak over the activations "
-    "and the CMSIS-NN kernels' scratch buffers (16-byte aligned), replayed in TFLM's order; "
+    "and the kernels' scratch buffers (16-byte aligned), replayed in TFLM's order; "
     "tail = the persistent allocations in TFLM's order with its alignments (allocator "
     "objects, TfLiteEvalTensor and NodeAndRegistration arrays, builtin parameters, each "
     "kernel's OpData and per-channel arrays, scratch handles, input/output TfLiteTensors); "
