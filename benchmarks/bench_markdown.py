@@ -13,6 +13,7 @@ from tinyml_pipeline.tools.bench.report import (
     LOWER_BOUND,
     RAM_NOTE,
     above_goal_line,
+    TARGET_ARENA_METHOD,
 )
 from tinyml_pipeline.tools.bench.why import GOAL_PER_MAC
 
@@ -23,6 +24,10 @@ def _n(value, digits: int = 0) -> str:
 
 def _x(value) -> str:
     return "-" if value is None else f"{value:.2f}x"
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"
 
 
 def _table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
@@ -114,13 +119,16 @@ def _method(suite: dict, benched: list[dict]) -> list[str]:
             f"- **Flash**: {FLASH_NOTE}. Against the `.tflite` file's size.",
             f"- **RAM**: {RAM_NOTE}. TFLM's arena also holds its interpreter's bookkeeping "
             "(tensor and node structures, each op's data), which the plan keeps as constants "
-            "in flash (the plan column).", ""]
+            "in flash (the plan column).",
+            f"- **TFLM arena, 32-bit target** (the board's): {TARGET_ARENA_METHOD}. \"plan / "
+            "TFLM 32-bit\" is the plan arena over it, without the invoke stack on either "
+            "side.", ""]
 
 
 def _summary(benched: list[dict]) -> list[str]:
     header = ["model", "what", "MACs", "instructions (DSP)", "per MAC", "x bound",
               "est. M4 cycles per MAC (DSP)", "instructions (no DSP)", "per MAC", "x bound",
-              "no DSP / DSP"]
+              "no DSP / DSP", "plan arena / TFLM 32-bit"]
     rows = []
     for entry in benched:
         result = entry["result"]
@@ -132,9 +140,10 @@ def _summary(benched: list[dict]) -> list[str]:
                      _n((result["cost"].get("cycle_estimate") or {}).get("cycles_per_mac"), 2),
                      _n(portable["per_inference"]["median"]),
                      _n(portable["per_mac"], 2), _x(portable["over_lower_bound"]),
-                     _x(result["cost"]["no_dsp_over_dsp"])])
+                     _x(result["cost"]["no_dsp_over_dsp"]),
+                     _percent(result["ram"].get("plan_over_tflm_32bit"))])
     return (["## Cost per inference on the emulated Cortex-M4F", ""]
-            + _table(header, rows, "llrrrrrrrrr") + [""])
+            + _table(header, rows, "llrrrrrrrrrr") + [""])
 
 
 def _failures(failed: list[dict]) -> list[str]:
@@ -149,7 +158,8 @@ def _failures(failed: list[dict]) -> list[str]:
 
 def _memory(benched: list[dict]) -> list[str]:
     header = ["model", "runtime", "plan", "weights", "model part", ".tflite", "part / .tflite",
-              "whole image", "plan arena", "invoke stack", "RAM", "TFLM arena", "RAM / TFLM"]
+              "whole image", "plan arena", "invoke stack", "RAM", "TFLM arena (64-bit host)",
+              "RAM / TFLM", "TFLM arena, 32-bit target", "plan / TFLM 32-bit"]
     rows = []
     for entry in benched:
         result = entry["result"]
@@ -158,12 +168,13 @@ def _memory(benched: list[dict]) -> list[str]:
                      _n(flash["weights"]), _n(flash["model_part"]), _n(flash["tflite_bytes"]),
                      _x(flash["model_part_over_tflite"]), _n(flash["image_flash"]),
                      _n(ram["plan_arena"]), _n(ram["invoke_stack"]), _n(ram["total"]),
-                     _n(ram["tflm_arena"]), _x(ram["total_over_tflm"])])
+                     _n(ram["tflm_arena"]), _x(ram["total_over_tflm"]),
+                     _n(ram.get("tflm_arena_32bit")), _percent(ram.get("plan_over_tflm_32bit"))])
     return (["## Flash and RAM (bytes)", "",
              "Flash of the DSP build; \"model part\" = runtime + plan + weights, what a "
              "product carrying this model adds to its own firmware; \"whole image\" also holds "
              "the protocol, the QEMU port and newlib. RAM = plan arena + invoke stack.", ""]
-            + _table(header, rows, "lrrrrrrrrrrrr") + [""])
+            + _table(header, rows, "lrrrrrrrrrrrrrr") + [""])
 
 
 def _layers(entry: dict) -> list[str]:

@@ -126,6 +126,9 @@ def test_linear_figures_are_complete_and_consistent(linear):
     assert 0 < ram["invoke_stack"] < ram["image_stack_high_water"] <= 8192
     assert ram["total"] == ram["plan_arena"] + ram["invoke_stack"]
     assert ram["tflm_arena"] == card["tflm_arena_bytes"]
+    # and TFLM's arena on the 32-bit board (tests/test_tflm_arena32.py: measured 516 on QEMU)
+    assert ram["tflm_arena_32bit"] == 516
+    assert ram["plan_over_tflm_32bit"] == ram["plan_arena"] / 516
     assert linear["machine"]["cpus"] >= 1 and linear["machine"]["qemu"]
 
 
@@ -255,6 +258,7 @@ def test_benchmarks_md_lists_what_could_not_be_benched(linear):
         "seconds": 1.0}
     text = render(suite)
     assert "| `linear` | the committed linear model | 1 |" in text
+    assert "TFLM arena, 32-bit target" in text and "| 516 | 6 % |" in text
     assert "### Not benched" in text
     assert "- `odd` (a model with a TRANSPOSE): odd.tflite: op #0 TRANSPOSE" in text
     assert linear["machine"]["qemu"] in text  # what it ran on

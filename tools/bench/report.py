@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_pipeline.tools.bench import cycles, flash, machine, macs, why
+from tinyml_pipeline.tools.bench import cycles, flash, machine, macs, tflm_arena32, why
 from tinyml_pipeline.tools.bench.image import Image
 from tinyml_pipeline.tools.bench.model import BenchModel
 from tinyml_pipeline.tools.compiler.planner import Plan
@@ -33,9 +33,21 @@ LOWER_BOUND = ("MACs / 2 instructions: a Cortex-M4 with the DSP extension does t
                "that many instructions, before any load, requantization or loop")
 RAM_NOTE = ("plan arena: every activation and scratch buffer at the converter's static "
             "offsets; invoke stack: the deepest stack one measured invoke used below its call "
-            "(repainted before it, read after it); TFLM arena: the smallest arena TFLM's host "
-            "interpreter runs the model with (tflite_micro, 64-bit host: an upper bound for a "
-            "32-bit board), without TFLM's own stack")
+            "(repainted before it, read after it); TFLM arena (64-bit host): the smallest "
+            "arena TFLM's host interpreter runs the model with (tflite_micro: an upper bound "
+            "for a 32-bit board), without TFLM's own stack; TFLM arena, 32-bit target: what the "
+            "board's TFLM reports using (arena_used_bytes after AllocateTensors), computed "
+            "with TFLM's own allocation arithmetic for 4-byte pointers (tools/bench/"
+            "tflm_arena32.py)")
+TARGET_ARENA_METHOD = (
+    f"{tflm_arena32.LIBRARY}: head = the greedy memory planner's peak over the activations "
+    "and the kernels' scratch buffers (16-byte aligned), replayed in TFLM's order; "
+    "tail = the persistent allocations in TFLM's order with its alignments (allocator "
+    "objects, TfLiteEvalTensor and NodeAndRegistration arrays, builtin parameters, each "
+    "kernel's OpData and per-channel arrays, scratch handles, input/output TfLiteTensors); "
+    "struct sizes are sizeof on arm-none-eabi. Exact, byte for byte, for the operators it "
+    "sizes (checked against the library built for the Cortex-M4 and run on QEMU); a model "
+    "with others gets no figure")
 CYCLE_MODEL = ("Cortex-M4 instruction timings (Arm's Technical Reference Manual) over the "
                "instructions QEMU executed in one traced inference: zero-wait-state memory, no "
                "cache misses or interrupts, pipeline refill P = 2 (taken branch 3 cycles), "
@@ -125,7 +137,8 @@ def cycle_estimate(traced: cycles.CycleCount, total_macs: int, image_count: int)
 
 def assemble(bench: BenchModel, plan: Plan, target: str, runs: int, seed: int,
              images: list[Image], results: dict[str, Records], tflm_arena: int,
-             directory: Path, seconds: dict, traced: cycles.CycleCount | None = None) -> dict:
+             directory: Path, seconds: dict, traced: cycles.CycleCount | None = None,
+             tflm_target: tflm_arena32.Arena32 | str | None = None) -> dict:
     rows = layer_rows(bench, plan)
     total_macs = sum(row["macs"] for row in rows)
     variants = {variant: variant_figures(records, rows, total_macs, target)
@@ -153,6 +166,7 @@ def assemble(bench: BenchModel, plan: Plan, target: str, runs: int, seed: int,
            "tflm_arena": tflm_arena, "note": RAM_NOTE}
     ram["total"] = ram["plan_arena"] + (ram["invoke_stack"] or 0)
     ram["total_over_tflm"] = _ratio(ram["total"], tflm_arena)
+    ram.update(target_arena_figures(plan.arena_bytes, tflm_target))
     if target == "qemu":
         ram["invoke_stack_per_build"] = {variant: int(records.invoke_stack.max())
                                          for variant, records in results.items()}
@@ -176,6 +190,22 @@ def assemble(bench: BenchModel, plan: Plan, target: str, runs: int, seed: int,
         "machine": machine.describe(),
         "seconds": seconds,
     }
+
+
+def target_arena_figures(plan_arena: int,
+                         tflm_target: tflm_arena32.Arena32 | str | None) -> dict:
+    """The RAM dict's 32-bit TFLM figures: the arena, the plan's share of it, its head and
+    tail; a string is why the arithmetic could not size the model (the figures are None)."""
+    if not isinstance(tflm_target, tflm_arena32.Arena32):
+        return {"tflm_arena_32bit": None, "plan_over_tflm_32bit": None,
+                "tflm_arena_32bit_detail": {"not_sized": tflm_target,
+                                            "method": TARGET_ARENA_METHOD}}
+    return {"tflm_arena_32bit": tflm_target.total,
+            "plan_over_tflm_32bit": _ratio(plan_arena, tflm_target.total),
+            "tflm_arena_32bit_detail": {"head": tflm_target.head, "tail": tflm_target.tail,
+                                        "tail_parts": tflm_target.tail_parts,
+                                        "scratch": tflm_target.scratch,
+                                        "method": TARGET_ARENA_METHOD}}
 
 
 def _flash(bench: BenchModel, plan: Plan, images: list[Image], directory: Path) -> dict:
@@ -305,10 +335,21 @@ def _memory_lines(result: dict) -> list[str]:
     lines.append(
         f"RAM:   plan arena {ram['plan_arena']:,}"
         + (f" + invoke stack {stack:,} = {ram['total']:,}" if stack is not None else "")
-        + f" bytes against TFLM's arena {ram['tflm_arena']:,} ({_x(ram['total_over_tflm'])})"
+        + f" bytes against TFLM's 64-bit host arena {ram['tflm_arena']:,} "
+          f"({_x(ram['total_over_tflm'])})"
         + (f"; the image's stack high-water {ram['image_stack_high_water']:,}"
            if ram["image_stack_high_water"] is not None else
            "; the host measures no stack"))
+    target = ram.get("tflm_arena_32bit")
+    if target is not None:
+        detail = ram["tflm_arena_32bit_detail"]
+        lines.append(
+            f"       TFLM arena, 32-bit target {target:,} (head {detail['head']:,} + tail "
+            f"{detail['tail']:,}): plan arena / TFLM 32-bit "
+            f"{_percent(ram['plan_over_tflm_32bit'])}")
+    else:
+        lines.append("       TFLM arena, 32-bit target: not sized ("
+                     f"{(ram.get('tflm_arena_32bit_detail') or {}).get('not_sized')})")
     return lines
 
 
