@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import COMMITTED_MODELS, MODELS_DIR
-from tests.support.modelgen import _schema, pack
+from tests.support.modelgen import Case, _schema, convert_cases, pack
 from tests.support.opcheck import compare_models
 from tinyml_pipeline.tools.compiler import fusion, planner, strips
 from tinyml_pipeline.tools.compiler.host import (
@@ -536,7 +536,7 @@ def test_forcing_strips_onto_the_input_offset_is_caught(monkeypatch):
     at its input's offset (no shift) overwrites input rows later bands read, the check says so,
     and the output departs from TFLM's. (Unfused, so that the convolution runs in strips.)"""
     monkeypatch.setattr(planner, "output_shift", lambda rows, height, reverse: 0)
-    monkeypatch.setattr(fusion, "fusable", lambda *args: False)
+    monkeypatch.setattr(fusion, "candidates", lambda *args: [])
     model = TFLiteModel.from_file(MODELS_DIR / "digits" / "model.tflite")
     plan = compile_plan(model)
     assert 0 in plan.strips
@@ -550,3 +550,106 @@ def test_forcing_strips_onto_the_input_offset_is_caught(monkeypatch):
         tflm = TFLMRunner(model, arena_size="generous")
     expected = np.stack([tflm.invoke(sample[0]) for sample in inputs])
     assert not np.array_equal(builtin, expected.reshape(builtin.shape))
+
+
+# --- fused layers --------------------------------------------------------------------------
+
+def test_residual_over_its_input_only_where_no_later_row_reads_it():
+    """The fused residual block writes ADD row y over row y of X only if no first-stage row
+    computed later reads X's row y: two 3x3 convolutions allow it (the first has read rows
+    up to y + 2 by then, and later rows start at y + 1); a 5x5 first one does not (its row y + 2,
+    computed after output row y, reads X from row y)."""
+    def block(first_filter: int) -> list[fusion.Geometry]:
+        pad = first_filter // 2
+        return [fusion.Geometry(16, 16, 1, pad, first_filter, 1, 64),
+                fusion.Geometry(16, 16, 1, 1, 3, 1, 64), fusion.Geometry(16, 16, 1, 0, 1, 1, 64)]
+
+    assert fusion.residual_over_input_is_safe(block(3), 64)
+    assert not fusion.residual_over_input_is_safe(block(5), 64)
+    assert fusion.window_rows(block(3)) == [3, 1]
+    # The runtime computes every first-stage row once, in order, and each output row once.
+    calls = fusion.schedule(block(3))
+    assert [(y0, y1) for stage, y0, y1 in calls if stage == 2] == [(y, y + 1) for y in range(16)]
+    rows = [y for stage, y0, y1 in calls if stage == 0 for y in range(y0, y1)]
+    assert rows == list(range(16))
+
+
+def _residual_case(rng):
+    """X (the model input, or a convolution's output), one or two convolutions (a depthwise
+    first at times), ADD with X in either order, sometimes a RELU after."""
+    import tensorflow as tf
+
+    size, channels = int(rng.integers(4, 11)), int(rng.choice([2, 3, 4, 8]))
+    middle = int(rng.choice([channels, 4, 6]))
+    stem = rng.random() < 0.5
+    two = rng.random() < 0.7
+    depthwise = two and rng.random() < 0.3
+    filters = [int(rng.choice([1, 3, 5])), int(rng.choice([1, 3]))]
+    stem_w = rng.normal(size=(3, 3, channels, channels)).astype(np.float32) * 0.4
+    if depthwise:
+        first_w = rng.normal(size=(filters[0], filters[0], channels, 1)).astype(np.float32)
+        middle = channels
+    else:
+        first_w = rng.normal(size=(filters[0], filters[0], channels,
+                                   middle if two else channels)).astype(np.float32) * 0.4
+    second_w = rng.normal(size=(filters[1], filters[1], middle, channels)).astype(np.float32) * 0.4
+    x_first, relu_after = rng.random() < 0.5, rng.random() < 0.5
+
+    def build(x):
+        if stem:
+            x = tf.nn.relu(tf.nn.conv2d(x, stem_w, 1, "SAME"))
+        if depthwise:
+            y = tf.nn.relu(tf.nn.depthwise_conv2d(x, first_w, [1, 1, 1, 1], "SAME"))
+        else:
+            y = tf.nn.relu(tf.nn.conv2d(x, first_w, 1, "SAME"))
+        if two:
+            y = tf.nn.conv2d(y, second_w, 1, "SAME")
+        out = x + y if x_first else y + x
+        return tf.nn.relu(out) if relu_after else out
+
+    return Case(f"residual {size}x{size}x{channels} stem={stem} two={two} dw={depthwise} "
+                f"filters={filters} middle={middle} x_first={x_first} relu={relu_after}",
+                (1, size, size, channels), build, (0.0, 1.0))
+
+
+def _conv_pool_case(rng):
+    """A convolution into a pool of any window, stride and padding (overlapping windows keep
+    rows in the window across pooled rows)."""
+    import tensorflow as tf
+
+    size, channels = int(rng.integers(5, 14)), int(rng.choice([1, 3, 4]))
+    out_c, kernel = int(rng.choice([4, 5, 8])), int(rng.choice([1, 3]))
+    weights = rng.normal(size=(kernel, kernel, channels, out_c)).astype(np.float32) * 0.5
+    window, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    padding = str(rng.choice(["SAME", "VALID"]))
+    pool = tf.nn.max_pool2d if rng.random() < 0.5 else tf.nn.avg_pool2d
+
+    def build(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, weights, 1, "SAME"))
+        return pool(y, ksize=window, strides=stride, padding=padding)
+
+    return Case(f"conv {size}x{size}x{channels} {kernel}x{kernel}->{out_c} {pool.__name__} "
+                f"{window}/{stride} {padding}", (1, size, size, channels), build, (0.0, 1.0))
+
+
+@pytest.mark.parametrize("flags", [(), ("-DTINYML_EMULATE_DSP",)], ids=["portable", "dsp-emulated"])
+def test_fused_layers_match_tflm(flags):
+    """Random residual blocks and convolution + pool pairs, converted by TensorFlow: where the
+    planner fuses them (and writes a residual over X), the bytes are TFLM's."""
+    rng = np.random.default_rng(12)
+    cases = [_residual_case(rng) for _ in range(24)] + [_conv_pool_case(rng) for _ in range(16)]
+    models = [TFLiteModel(data, f"fusion case {index}")
+              for index, data in enumerate(convert_cases(cases, 12))]
+    plans = [compile_plan(model) for model in models]
+    fused = [plan for plan in plans if any("fused" in layer.extra for layer in plan.layers)]
+    residual_in_place = [plan for plan in fused if any(
+        "ADD" in layer.op and step in plan.in_place for step, layer in enumerate(plan.layers))]
+    # Both kinds are exercised (not every model fuses: only where the arena drops; seed 12
+    # fuses 18 of 40, 6 residuals over X).
+    pooled = [plan for plan in fused if any("POOL" in layer.op for layer in plan.layers)]
+    assert len(fused) >= len(models) // 3 and len(residual_in_place) >= 3 and len(pooled) >= 3, (
+        len(fused), len(residual_in_place), len(pooled))
+    assert all(not _aliasing_problems(plan) for plan in plans)
+    failures = compare_models(models, [case.description for case in cases], seed=12,
+                              samples=3, extra_flags=flags)
+    assert not failures, "\n".join(failures)

@@ -61,8 +61,10 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def layer_rows(bench: BenchModel, plan: Plan) -> list[dict]:
+    # A fused layer (tools/compiler/fusion.py) does the MACs of every operator it runs.
     return [{"index": index, "op": layer.op, "op_index": layer.op_index,
-             "macs": macs.op_macs(bench.model, layer.op_index)}
+             "macs": sum(macs.op_macs(bench.model, member.op_index)
+                         for member in layer.extra.get("fused", (layer,)))}
             for index, layer in enumerate(plan.layers)]
 
 

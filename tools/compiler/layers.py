@@ -32,6 +32,14 @@ class Scratch:
 
 
 @dataclass(frozen=True)
+class Streamed:
+    """An activation the runtime points at call by call (a fused stage's rows): emitted as 0,
+    or as an arena tinyml_operand at 0 where the field is an operand."""
+
+    operand: bool = False
+
+
+@dataclass(frozen=True)
 class Stage:
     """Another layer run inside this one (tools/compiler/fusion.py): emitted as a
     tinyml_stage, its kernel, a pointer to its own parameter struct and `kind`."""

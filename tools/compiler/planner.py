@@ -94,17 +94,19 @@ def compile_plan(model: TFLiteModel) -> Plan:
     layers, root = lower(model)
     _check_io_tensors(model)
     plan = _arrange(model, layers, root)
-    # Each convolution + pool pair fused where that lowers the arena (tools/compiler/fusion.py).
+    # Runs of layers fused where that lowers the arena (tools/compiler/fusion.py).
+    def buffer_of(tensor: int) -> int:
+        return root.get(tensor, tensor)
+
+    output = buffer_of(plan.output_tensor)
     step = 0
     while step + 1 < len(plan.layers):
         layers = plan.layers
-        written = root.get(layers[step].writes[0], layers[step].writes[0])
-        readers = sum(root.get(t, t) == written for layer in layers for t in layer.reads)
-        is_output = root.get(plan.output_tensor, plan.output_tensor) == written
-        if fusion.fusable(layers[step], layers[step + 1], readers, is_output,
-                          lambda t: root.get(t, t)):
-            trial = _arrange(model, [*layers[:step], fusion.fuse(layers[step], layers[step + 1]),
-                                     *layers[step + 2:]], root)
+        read = [buffer_of(t) for layer in layers for t in layer.reads]
+        for length in fusion.candidates(layers, step, read.count, output.__eq__, buffer_of):
+            trial = _arrange(model, [*layers[:step],
+                                     fusion.fuse(layers[step:step + length], buffer_of),
+                                     *layers[step + length:]], root)
             if trial.arena_bytes < plan.arena_bytes:
                 plan = trial
         step += 1

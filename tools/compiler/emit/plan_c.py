@@ -21,6 +21,7 @@ from tinyml_pipeline.tools.compiler.layers import (
     Operand,
     Scratch,
     Stage,
+    Streamed,
 )
 from tinyml_pipeline.tools.compiler.planner import Plan
 
@@ -44,6 +45,8 @@ def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: 
         return f"{plan.offset(value.tensor)}u"
     if isinstance(value, Scratch):
         return f"{plan.scratch_offsets.get(step, 0) + value.plus}u"
+    if isinstance(value, Streamed):
+        return "{.constant = NULL, .offset = 0u}" if value.operand else "0u"
     if isinstance(value, Stage):
         return (f"{{.run = {value.layer.kernel}, .params = &{prefix}_{name}_params, "
                 f".kind = {value.kind}}}")
@@ -115,8 +118,13 @@ def _value_problem(value, ctype: str = "int32_t") -> str | None:
 
 def _with_stages(layers: list[Layer]) -> list[Layer]:
     """The layers and, after each, the layers it runs inside it (Stage fields)."""
-    return [inner for layer in layers for inner in (
-        layer, *_with_stages([v.layer for _, v in layer.fields if isinstance(v, Stage)]))]
+    return [inner for layer in layers for inner in (layer, *_with_stages(_stages(layer)))]
+
+
+def _stages(layer: Layer) -> list[Layer]:
+    """The layers a fused layer runs (its Stage fields, lists included)."""
+    return [value.layer for field in layer.fields for _, value in _elements(*field)
+            if isinstance(value, Stage)]
 
 
 def check_representable(plan: Plan) -> None:
@@ -180,8 +188,7 @@ def _struct_body(plan: Plan, step: int, layer: Layer, prefix: str, out: list[str
 
 
 def _headers(layer: Layer) -> set[str]:
-    return {layer.header} | {header for _, value in layer.fields if isinstance(value, Stage)
-                             for header in _headers(value.layer)}
+    return {layer.header} | {header for stage in _stages(layer) for header in _headers(stage)}
 
 
 def plan_source(name: str, plan: Plan, banner: str) -> str:
