@@ -13,7 +13,7 @@ from tinyml_pipeline.tools.compiler.graph import OpView
 from tinyml_pipeline.tools.compiler.layers import Layer
 from tinyml_pipeline.tools.compiler.memory import Buffer, place
 from tinyml_pipeline.tools.compiler.ops import LOWERINGS, Alias, supported_ops
-from tinyml_pipeline.tools.compiler.strips import output_shift, rows_of
+from tinyml_pipeline.tools.compiler.strips import STACK_BYTES, output_shift, rows_of, shortest
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 
@@ -107,7 +107,9 @@ def compile_plan(model: TFLiteModel) -> Plan:
             trial = _arrange(model, [*layers[:step],
                                      fusion.fuse(layers[step:step + length], buffer_of),
                                      *layers[step + length:]], root)
-            if trial.arena_bytes < plan.arena_bytes:
+            # The fused runner's stack (a parameter copy per stage) is RAM too, once.
+            stack = 0 if _fused(plan.layers) else fusion.STACK_BYTES
+            if trial.arena_bytes + stack < plan.arena_bytes:
                 plan = trial
         step += 1
     check_inside_arena(plan)
@@ -202,15 +204,24 @@ def check_inside_arena(plan: Plan) -> None:
                                f"of {size} bytes is outside the {plan.arena_bytes}-byte arena")
 
 
+def _fused(layers: list[Layer]) -> bool:
+    return any("fused" in layer.extra for layer in layers)
+
+
 def _strip_heights(layers: list[Layer], layout) -> dict[int, int]:
     """Output rows per strip for each layer run in strips. Every layer strips can run starts
-    at one row per strip (the least RAM); then, layer by layer, the fewest calls that keep
+    at its shortest strips (the least RAM); then, layer by layer, the fewest calls that keep
     the arena at that size: no strips at all where the layer is not at the peak, else the
-    tallest strips (powers of two) that fit."""
-    heights = {step: 1 for step, layer in enumerate(layers) if rows_of(layer) is not None}
+    tallest strips (doubling) that fit."""
+    heights = {step: shortest(rows) for step, layer in enumerate(layers)
+               if (rows := rows_of(layer)) is not None}
     if not heights:
         return heights
     best = layout(heights)[1]
+    # The strip runner's own stack (a narrowed copy of the layer's parameters) is RAM too,
+    # unless a fused layer's, deeper, is already paid for.
+    if not _fused(layers) and layout({})[1] < best + STACK_BYTES:
+        return {}
     for step in sorted(heights):
         trial = dict(heights)
         del trial[step]
@@ -218,7 +229,7 @@ def _strip_heights(layers: list[Layer], layout) -> dict[int, int]:
             heights = trial
             continue
         out_h = rows_of(layers[step]).out_h
-        height = 2
+        height = heights[step] * 2
         while height < out_h:
             trial = {**heights, step: height}
             if layout(trial)[1] > best:

@@ -17,6 +17,14 @@ from dataclasses import dataclass
 from tinyml_pipeline.tools.compiler.layers import Layer
 
 STRIP_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+# Output pixels a strip holds at least: each strip is a kernel call, and the DSP convolution
+# sets up per call and computes pixels in pairs, so one-pixel strips of a 1-D convolution
+# (activity's) would more than double its instructions.
+MIN_STRIP_PIXELS = 16
+# What tinyml_run_strips adds to the invoke's deepest stack on the Cortex-M4 (its narrowed
+# parameter copy; measured 136 to 264 bytes by tinyml bench): strips that save less arena
+# than this save no RAM.
+STACK_BYTES = 256
 ALIGNMENT = 16  # memory.ALIGNMENT: a shift keeps both tensors aligned
 
 
@@ -32,6 +40,7 @@ class Rows:
     dilation: int
     in_row: int  # bytes
     out_row: int
+    out_w: int
 
     @property
     def in_bytes(self) -> int:
@@ -51,12 +60,19 @@ def rows_of(layer: Layer) -> Rows | None:
         return None
     rows = Rows(in_h=f["input_h"], out_h=f["output_h"], stride=f["stride_h"],
                 pad_top=f["pad_top"], filter_h=f["filter_h"], dilation=f["dilation_h"],
-                in_row=f["input_w"] * f["input_c"], out_row=f["output_w"] * f["output_c"])
+                in_row=f["input_w"] * f["input_c"], out_row=f["output_w"] * f["output_c"],
+                out_w=f["output_w"])
     # The runtime starts each strip's input at its first window row (or the tensor's first),
     # and keeps at least one row in it; TFLite's SAME and VALID paddings always allow that.
     if any(y * rows.stride - rows.pad_top >= rows.in_h for y in range(rows.out_h)):
         return None
     return rows
+
+
+def shortest(rows: Rows) -> int:
+    """The fewest output rows a strip holds: MIN_STRIP_PIXELS pixels, an even number."""
+    height = max(1, -(-MIN_STRIP_PIXELS // rows.out_w))
+    return height + (height * rows.out_w) % 2
 
 
 def window(rows: Rows, y0: int, y1: int) -> tuple[int, int] | None:

@@ -44,7 +44,7 @@ typedef struct {
   int32_t kind; /* tinyml_strips_kind */
 } tinyml_stage;
 
-#define TINYML_MAX_STAGES 4
+#define TINYML_MAX_STAGES 3
 
 /* Layers run as one, depth first: stage 0 reads the layer's input, stage i > 0 the rows of
  * stage i - 1 that it still needs, kept in window i - 1 (their own offsets for those are
