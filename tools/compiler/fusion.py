@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from tinyml_pipeline.tools.compiler.layers import Layer, Scratch, Stage, Streamed
-from tinyml_pipeline.tools.compiler.strips import rows_of
+from tinyml_pipeline.tools.compiler.strips import MAX_ROW_TAPS, rows_of
 
 POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
 CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -141,7 +141,9 @@ def candidates(layers: list[Layer], step: int, readers, is_output, buffer_of) ->
         feed = buffer_of(chain[-1].writes[0])
         if readers(feed) != 1 or is_output(feed):
             break
-        if last.op in POOLS and dict(last.fields)["batches"] == 1 and length == 2 \
+        pool = dict(last.fields)
+        if last.op in POOLS and pool["batches"] == 1 and length == 2 \
+                and pool["output_h"] * pool["filter_h"] <= MAX_ROW_TAPS \
                 and [buffer_of(t) for t in last.reads] == [feed]:
             found.append(length)
         if last.op == "ADD" and _residual_add(last, feed, buffer_of(first.reads[0]), buffer_of):

@@ -25,6 +25,7 @@ MIN_STRIP_PIXELS = 16
 # parameter copy; measured 136 to 264 bytes by tinyml bench): strips that save less arena
 # than this save no RAM.
 STACK_BYTES = 256
+MAX_ROW_TAPS = 1 << 16  # output rows x filter rows of a layer strips may run
 ALIGNMENT = 16  # memory.ALIGNMENT: a shift keeps both tensors aligned
 
 
@@ -62,6 +63,9 @@ def rows_of(layer: Layer) -> Rows | None:
                 pad_top=f["pad_top"], filter_h=f["filter_h"], dilation=f["dilation_h"],
                 in_row=f["input_w"] * f["input_c"], out_row=f["output_w"] * f["output_c"],
                 out_w=f["output_w"])
+    # The planner walks every output row's taps: bounded, for any model it is given.
+    if rows.out_h * rows.filter_h > MAX_ROW_TAPS:
+        return None
     # The runtime starts each strip's input at its first window row (or the tensor's first),
     # and keeps at least one row in it; TFLite's SAME and VALID paddings always allow that.
     if any(y * rows.stride - rows.pad_top >= rows.in_h for y in range(rows.out_h)):
