@@ -681,3 +681,27 @@ def test_strips_match_tflm(flags, monkeypatch):
     failures = compare_models(models, [case.description for case in cases], seed=13,
                               samples=3, extra_flags=flags)
     assert not failures, "\n".join(failures)
+
+
+def test_forcing_a_residual_over_its_input_where_unsafe_is_caught(monkeypatch):
+    """The schedule rule has teeth: a residual block whose first convolution is 5x5, fused and
+    forced to write its sum over X, overwrites X rows that later first-stage rows read, and
+    its output departs from TFLM's; left to the rule, it is fused without that and exact."""
+    import tensorflow as tf
+
+    monkeypatch.setattr(fusion, "STACK_BYTES", 0)
+    rng = np.random.default_rng(14)
+    # A wide middle, so that fusing pays even without the sum over X.
+    first_w = rng.normal(size=(5, 5, 4, 16)).astype(np.float32) * 0.3
+    second_w = rng.normal(size=(3, 3, 16, 4)).astype(np.float32) * 0.3
+    case = Case("residual 5x5 then 3x3 over X", (1, 10, 10, 4),
+                lambda x: x + tf.nn.conv2d(tf.nn.relu(tf.nn.conv2d(x, first_w, 1, "SAME")),
+                                           second_w, 1, "SAME"), (0.0, 1.0))
+    model = TFLiteModel(convert_cases([case], 14)[0], "residual 5x5")
+    plan = compile_plan(model)
+    assert [layer.op for layer in plan.layers] == ["CONV_2D+CONV_2D+ADD"] and not plan.in_place
+    assert not compare_models([model], [case.description], seed=14, samples=3)
+    monkeypatch.setattr(fusion, "residual_over_input_is_safe", lambda *args: True)
+    forced = compile_plan(model)
+    assert forced.in_place == {0}
+    assert compare_models([model], [case.description + " (forced)"], seed=14, samples=3)
