@@ -69,7 +69,6 @@ static void stage_init(stage_state *s, tinyml_kernel run, const void *params, in
   s->in_h = *s->input_h, s->out_h = *s->output_h, s->pad_top0 = *s->pad_top;
 }
 
-
 /* Runs output rows [y0, y1). `input` is the arena offset holding input row `input_lo` (the
  * rows the band reads follow it), `output` where row y0 goes. */
 static void stage_rows(stage_state *s, int32_t y0, int32_t y1, uint32_t input, int32_t input_lo,
