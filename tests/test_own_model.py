@@ -130,18 +130,19 @@ def test_validate_names_the_models_it_has_when_one_is_unknown(capsys):
 
 
 def test_the_first_differing_layer_is_named_exactly(tmp_path, monkeypatch, capsys):
-    """The host port's tampering backend changes every value of digits' layer 3 (MAX_POOL_2D)
-    by 64 LSB on every inference: validate fails the gate and names that layer, its op and the
-    difference."""
-    monkeypatch.setenv("TINYML_TAMPER_LAYER", "1:3")  # model 1 of the registry: digits
+    """The host port's tampering backend changes every value of digits' layer 1 (its second
+    convolution and max pool, fused) by 64 LSB on every inference: validate fails the gate and
+    names that layer, its op and the difference."""
+    monkeypatch.setenv("TINYML_TAMPER_LAYER", "1:1")  # model 1 of the registry: digits
     assert main(["-q", "validate", "--model", "digits", "--emulator", "host", "--limit", "30",
                  "--trace-layers", "2", "--report", str(tmp_path)]) == 1
     console = capsys.readouterr().out
-    assert "first differing layer 3 of 8: MAX_POOL_2D (op #3" in console
+    assert "first differing layer 1 of 6: CONV_2D+MAX_POOL_2D (op #2" in console
     traces = json.loads((tmp_path / "digits/report.json").read_text())["layer_trace"]
     assert len(traces) == 2
     for trace in traces:
-        assert (trace["status"], trace["layer"], trace["op"]) == ("differs", 3, "MAX_POOL_2D")
+        assert (trace["status"], trace["layer"], trace["op"]) == ("differs", 1,
+                                                                   "CONV_2D+MAX_POOL_2D")
         assert trace["max_lsb"] == 64 and trace["differing_values"] == trace["values"] == 600
 
 

@@ -279,6 +279,9 @@ def _run_convert(args, parser) -> int:
 def _const_bytes(layer) -> int:
     from tinyml_pipeline.tools.compiler.layers import Const
 
+    # A fused layer's constants are its operators' (tools/compiler/fusion.py).
+    if "fused" in layer.extra:
+        return sum(_const_bytes(member) for member in layer.extra["fused"])
     return sum(value.values.nbytes for _, value in layer.fields if isinstance(value, Const))
 
 

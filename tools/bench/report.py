@@ -79,7 +79,9 @@ def layer_rows(bench: BenchModel, plan: Plan) -> list[dict]:
         outputs = (int(np.prod(bench.model.tensor(layer.writes[0]).shape, dtype=np.int64))
                    if layer.writes else 0)
         rows.append({"index": index, "op": layer.op, "op_index": layer.op_index,
-                     "macs": macs.op_macs(bench.model, layer.op_index),
+                     # A fused layer (compiler/fusion.py) does the MACs of every operator it runs.
+                     "macs": sum(macs.op_macs(bench.model, member.op_index)
+                                 for member in layer.extra.get("fused", (layer,))),
                      "facts": why.layer_facts(layer.op, layer.fields, outputs)})
     return rows
 

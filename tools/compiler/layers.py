@@ -26,7 +26,26 @@ class Offset:
 
 @dataclass(frozen=True)
 class Scratch:
-    """The arena byte offset of this layer's scratch buffer."""
+    """The arena byte offset of this layer's scratch buffer, plus `plus` bytes."""
+
+    plus: int = 0
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """An activation the runtime points at call by call (a fused stage's rows): emitted as 0,
+    or as an arena tinyml_operand at 0 where the field is an operand."""
+
+    operand: bool = False
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Another layer run inside this one (tools/compiler/fusion.py): emitted as a
+    tinyml_stage, its kernel, a pointer to its own parameter struct and `kind`."""
+
+    layer: Layer
+    kind: str  # a tinyml_strips_kind constant
 
 
 @dataclass(frozen=True)
@@ -51,11 +70,11 @@ class Layer:
     reads: tuple[int, ...]  # activation tensors read
     writes: tuple[int, ...]  # activation tensors written
     scratch_bytes: int = 0
-    # True when the kernel stays exact with writes[0] at the same arena offset as reads[0], the
-    # output overwriting the input as it is computed. A lowering sets it only after checking its
-    # kernel's read/write order (for this layer's shapes, where that matters); the planner may
-    # then, when nothing later reads the input, give both tensors one buffer. False is always
-    # safe.
+    # True when the kernel stays exact with writes[0] at the same arena offset as any one of
+    # `reads` at least as large as it, the output overwriting that input as it is computed. A
+    # lowering sets it only after checking its kernel's read/write order (for this layer's
+    # shapes, where that matters); the planner may then, when nothing later reads the input,
+    # give both tensors one buffer. False is always safe.
     in_place_ok: bool = False
     header: str = ""  # the runtime header declaring params_type and kernel
     extra: dict = field(default_factory=dict)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyml_pipeline.tools.compiler import fusion
 from tinyml_pipeline.tools.compiler.errors import CompileError
 from tinyml_pipeline.tools.compiler.graph import OpView
 from tinyml_pipeline.tools.compiler.layers import Layer
 from tinyml_pipeline.tools.compiler.memory import Buffer, place
 from tinyml_pipeline.tools.compiler.ops import LOWERINGS, Alias, supported_ops
+from tinyml_pipeline.tools.compiler.strips import STACK_BYTES, output_shift, rows_of, shortest
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 
@@ -25,6 +27,9 @@ class Plan:
     input_tensor: int
     output_tensor: int
     in_place: frozenset[int] = frozenset()  # positions of layers writing over their input
+    # Positions of layers run in row strips, their output overlapping their input: (output rows
+    # per strip, bottom to top). See tools/compiler/strips.py.
+    strips: dict[int, tuple[int, bool]] = field(default_factory=dict)
 
     def offset(self, tensor: int) -> int:
         return self.tensor_offsets[tensor]
@@ -88,6 +93,31 @@ def compile_plan(model: TFLiteModel) -> Plan:
     _check_io(model)
     layers, root = lower(model)
     _check_io_tensors(model)
+    plan = _arrange(model, layers, root)
+    # Runs of layers fused where that lowers the arena (tools/compiler/fusion.py).
+    def buffer_of(tensor: int) -> int:
+        return root.get(tensor, tensor)
+
+    output = buffer_of(plan.output_tensor)
+    step = 0
+    while step + 1 < len(plan.layers):
+        layers = plan.layers
+        read = [buffer_of(t) for layer in layers for t in layer.reads]
+        for length in fusion.candidates(layers, step, read.count, output.__eq__, buffer_of):
+            trial = _arrange(model, [*layers[:step],
+                                     fusion.fuse(layers[step:step + length], buffer_of),
+                                     *layers[step + length:]], root)
+            # The fused runner's stack (a parameter copy per stage) is RAM too, once.
+            stack = 0 if _fused(plan.layers) else fusion.STACK_BYTES
+            if trial.arena_bytes + stack < plan.arena_bytes:
+                plan = trial
+        step += 1
+    check_inside_arena(plan)
+    return plan
+
+
+def _arrange(model: TFLiteModel, layers: list[Layer], root: dict[int, int]) -> Plan:
+    """The memory plan of these layers: lifetimes, in-place layers, strips, offsets."""
     input_tensor, output_tensor = model.input_indices[0], model.output_indices[0]
 
     def buffer_of(tensor: int) -> int:
@@ -119,13 +149,27 @@ def compile_plan(model: TFLiteModel) -> Plan:
             info = model.tensor(key)
             raise CompileError(f"{model.source}: tensor {key} '{info.name}' size {size} bytes "
                                f"(shape {list(info.shape)}) is not positive")
-    chains, in_place = _in_place_chains(model, layers, buffer_of, first, last)
     buffers = [Buffer(("tensor", key), _bytes(model, key), first[key], last[key])
                for key in first]
     buffers += [Buffer(("scratch", step), layer.scratch_bytes, step, step)
                 for step, layer in enumerate(layers) if layer.scratch_bytes]
-    offsets, arena_bytes = place(buffers, [tuple(("tensor", key) for key in chain)
-                                           for chain in chains])
+
+    def layout(heights: dict[int, int]):
+        chains, relative, overlapping, in_place, strips = _in_place_chains(
+            model, layers, buffer_of, first, last, heights)
+        # A same-offset in-place output starts after its layer (its bytes lie inside the
+        # input's then); a strip-run output is alive at its layer, beside its input.
+        later = {("tensor", buffer_of(layers[step].writes[0])) for step in in_place}
+        moved = [Buffer(b.key, b.size, b.first + (b.key in later), b.last) for b in buffers]
+        offsets, arena = place(moved, [tuple(("tensor", key) for key in chain)
+                                       for chain in chains],
+                               {("tensor", key): r for key, r in relative.items()},
+                               frozenset(frozenset(("tensor", k) for k in pair)
+                                         for pair in overlapping))
+        return offsets, arena, in_place, strips
+
+    heights = _strip_heights(layers, layout)
+    offsets, arena_bytes, in_place, strips = layout(heights)
 
     tensor_offsets = {key: offsets[("tensor", key)] for key in first}
     for alias, key in root.items():
@@ -133,10 +177,8 @@ def compile_plan(model: TFLiteModel) -> Plan:
             tensor_offsets[alias] = tensor_offsets[key]
     scratch_offsets = {step: offsets[("scratch", step)]
                        for step, layer in enumerate(layers) if layer.scratch_bytes}
-    plan = Plan(model, layers, tensor_offsets, scratch_offsets, arena_bytes, input_tensor,
-                output_tensor, frozenset(in_place))
-    check_inside_arena(plan)
-    return plan
+    return Plan(model, layers, tensor_offsets, scratch_offsets, arena_bytes, input_tensor,
+                output_tensor, frozenset(in_place), strips)
 
 
 def check_inside_arena(plan: Plan) -> None:
@@ -162,39 +204,97 @@ def check_inside_arena(plan: Plan) -> None:
                                f"of {size} bytes is outside the {plan.arena_bytes}-byte arena")
 
 
+def _fused(layers: list[Layer]) -> bool:
+    return any("fused" in layer.extra for layer in layers)
+
+
+def _strip_heights(layers: list[Layer], layout) -> dict[int, int]:
+    """Output rows per strip for each layer run in strips. Every layer strips can run starts
+    at its shortest strips (the least RAM); then, layer by layer, the fewest calls that keep
+    the arena at that size: no strips at all where the layer is not at the peak, else the
+    tallest strips (doubling) that fit."""
+    heights = {step: shortest(rows) for step, layer in enumerate(layers)
+               if (rows := rows_of(layer)) is not None}
+    if not heights:
+        return heights
+    best = layout(heights)[1]
+    # The strip runner's own stack (a narrowed copy of the layer's parameters) is RAM too,
+    # unless a fused layer's, deeper, is already paid for.
+    if not _fused(layers) and layout({})[1] < best + STACK_BYTES:
+        return {}
+    for step in sorted(heights):
+        trial = dict(heights)
+        del trial[step]
+        if layout(trial)[1] <= best:
+            heights = trial
+            continue
+        out_h = rows_of(layers[step]).out_h
+        height = heights[step] * 2
+        while height < out_h:
+            trial = {**heights, step: height}
+            if layout(trial)[1] > best:
+                break
+            heights = trial
+            height *= 2
+    return heights
+
+
 def _in_place_chains(model: TFLiteModel, layers: list[Layer], buffer_of, first: dict[int, int],
-                     last: dict[int, int]) -> tuple[list[list[int]], set[int]]:
-    """Chooses the layers that write their output over their input: returns the chains of
-    buffers that share one offset, and those layers' positions. Moves each such output's
-    first step to the step after its layer (`first` is updated): while the layer runs, its
-    output's bytes lie inside its input's, which are alive then."""
+                     last: dict[int, int], heights: dict[int, int]):
+    """Chooses the layers that write their output over their input: at the input's offset
+    (in_place_ok) or, for the layers in `heights`, shifted and run in strips of that many
+    output rows. Returns the chains of buffers placed as a unit, each buffer's offset from its
+    chain's first (bytes), the (input, output) pairs that share bytes at their layer, the
+    in-place layers' positions and the strip-run layers' (height, bottom to top)."""
     chains: list[list[int]] = []
     chain_ending_with: dict[int, list[int]] = {}
+    relative: dict[int, int] = {}
+    overlapping: set[tuple[int, int]] = set()
     in_place: set[int] = set()
+    strips: dict[int, tuple[int, bool]] = {}
     for step, layer in enumerate(layers):
-        if not layer.in_place_ok:
+        if not (layer.in_place_ok or step in heights):
             continue
-        source, target = buffer_of(layer.reads[0]), buffer_of(layer.writes[0])
-        others = [buffer_of(t) for t in layer.reads[1:] + layer.writes[1:]]
-        if (source == target or source in others
-                # A later reader of the input (or the caller, for the model output) would
-                # find the output's bytes there.
-                or last[source] != step
-                or first[target] != step
+        target = buffer_of(layer.writes[0])
+        # In place, any input the output fits in; in strips, the convolution's input.
+        sources = [buffer_of(t) for t in (layer.reads if layer.in_place_ok else layer.reads[:1])
+                   if not layer.in_place_ok or _bytes(model, target) <= _bytes(model, t)]
+        usable = [source for source in sources if not (
+            source == target
+            or source in [buffer_of(t) for t in layer.writes[1:]]
+            or [buffer_of(t) for t in layer.reads].count(source) > 1
+            # A later reader of the input (or the caller, for the model output) would find
+            # the output's bytes there.
+            or last[source] != step)]
+        if (not usable or first[target] != step
                 # An output nothing reads gains nothing and would have no lifetime left.
-                or last[target] <= step
-                # The output must fit in the bytes the input holds during this step.
-                or _bytes(model, target) > _bytes(model, source)):
+                or last[target] <= step):
             continue
-        chain = chain_ending_with.pop(source, None)
-        if chain is None:
-            chain = [source]
+        source = usable[0]
+        chain = chain_ending_with.get(source) or [source]
+        if layer.in_place_ok:
+            relative[target] = relative.get(source, 0)
+            in_place.add(step)
+        else:
+            rows = rows_of(layer)
+            base = relative.get(source, 0)
+            low = min(relative.get(key, 0) for key in chain)
+            high = max(relative.get(key, 0) + _bytes(model, key) for key in chain)
+            # The side that widens the chain least, so a run of such layers does not drift.
+            options = []
+            for reverse in (False, True):
+                shift = base + output_shift(rows, heights[step], reverse)
+                span = max(high, shift + rows.out_bytes) - min(low, shift)
+                options.append((span, reverse, shift))
+            _, reverse, shift = min(options)
+            relative[target] = shift
+            overlapping.add((source, target))
+            strips[step] = (heights[step], reverse)
+        if chain_ending_with.pop(source, None) is None:
             chains.append(chain)
         chain.append(target)
         chain_ending_with[target] = chain
-        first[target] = step + 1
-        in_place.add(step)
-    return chains, in_place
+    return chains, relative, overlapping, in_place, strips
 
 
 def _bytes(model: TFLiteModel, tensor: int) -> int:

@@ -13,8 +13,9 @@
 #include "tinyml/op_activations.h"
 #include "tinyml/op_conv.h"
 #include "tinyml/op_pooling.h"
+#include "tinyml/strips.h"
 
-static const int8_t layer0_filter[96] = {
+static const int8_t layer0_stages0_filter[96] = {
     48, 84, -73, 0, 72, 24, 35, 0, 127, 47, -5, 0, 114, -34, -88, 0,
     26, -23, -34, 0, 61, -38, -127, 0, 64, 71, 125, 0, 127, -35, -43, 0,
     -115, -125, -31, 0, 6, -73, -53, 0, 37, -58, 4, 0, 127, 10, -1, 0,
@@ -23,30 +24,30 @@ static const int8_t layer0_filter[96] = {
     -55, -122, -46, 0, -100, -127, 106, 0, -13, 0, 96, 0, 30, 17, 12, 0
 };
 
-static const int32_t layer0_bias[8] = {
+static const int32_t layer0_stages0_bias[8] = {
     -7467, 7116, 1320, -42, 6437, 6881, 4956, 281
 };
 
-static const int32_t layer0_multiplier[8] = {
+static const int32_t layer0_stages0_multiplier[8] = {
     1704750958, 1528812460, 1463931278, 1136230662, 1618855883, 1577991964, 1109945297, 1562531980
 };
 
-static const int8_t layer0_shift[8] = {
+static const int8_t layer0_stages0_shift[8] = {
     -9, -8, -8, -7, -8, -8, -7, -8
 };
 
-static const int32_t layer0_output_stage[32] = {
+static const int32_t layer0_stages0_output_stage[32] = {
     -7467, -885465380, -65280, 9, 7116, -1237342376, -32640, 8,
     1320, -1367104740, -32640, 8, -42, -2022505972, -16320, 7,
     6437, -1057255530, -32640, 8, 6881, -1138983368, -32640, 8,
     4956, -2075076702, -16320, 7, 281, -1169903336, -32640, 8
 };
 
-/* op #0 CONV_2D */
-static const tinyml_conv2d_params layer0_params = {
-    .input = 5408u,
+/* op #0 CONV_2D, run inside CONV_2D+MAX_POOL_2D */
+static const tinyml_conv2d_params layer0_stages0_params = {
+    .input = 1360u,
     .output = 0u,
-    .scratch = 6192u,
+    .scratch = 2144u,
     .batches = 1,
     .input_h = 28,
     .input_w = 28,
@@ -70,15 +71,15 @@ static const tinyml_conv2d_params layer0_params = {
     .output_offset = -128,
     .act_min = -128,
     .act_max = 127,
-    .filter = layer0_filter,
-    .bias = layer0_bias,
-    .multiplier = layer0_multiplier,
-    .shift = layer0_shift,
-    .output_stage = layer0_output_stage
+    .filter = layer0_stages0_filter,
+    .bias = layer0_stages0_bias,
+    .multiplier = layer0_stages0_multiplier,
+    .shift = layer0_stages0_shift,
+    .output_stage = layer0_stages0_output_stage
 };
 
-/* op #1 MAX_POOL_2D, output over its input (in place) */
-static const tinyml_pool2d_params layer1_params = {
+/* op #1 MAX_POOL_2D, run inside CONV_2D+MAX_POOL_2D */
+static const tinyml_pool2d_params layer0_stages1_params = {
     .input = 0u,
     .output = 0u,
     .batches = 1,
@@ -97,7 +98,14 @@ static const tinyml_pool2d_params layer1_params = {
     .act_max = 127
 };
 
-static const int8_t layer2_filter[1728] = {
+/* op #0 CONV_2D+MAX_POOL_2D */
+static const tinyml_fused_params layer0_params = {
+    .stages = {{.run = tinyml_conv2d_s8, .params = &layer0_stages0_params, .kind = TINYML_STRIPS_CONV2D}, {.run = tinyml_max_pool2d_s8, .params = &layer0_stages1_params, .kind = TINYML_STRIPS_POOL2D}},
+    .count = 2,
+    .windows = {2192u}
+};
+
+static const int8_t layer1_stages0_filter[1728] = {
     -7, -49, -81, -82, 6, 22, -18, 61, 47, 38, -46, -20, 80, -8, 13, -35,
     98, 127, -36, -41, -3, -78, -34, -107, -58, -39, -55, -93, 1, -19, 54, 13,
     7, 28, 20, -95, 72, 58, -2, -7, 26, 50, -16, -85, -36, 88, -68, -45,
@@ -208,24 +216,24 @@ static const int8_t layer2_filter[1728] = {
     2, 0, -76, 31, 35, 27, -68, -41, -7, 55, -23, 9, 67, -91, -74, -89
 };
 
-static const int32_t layer2_bias[24] = {
+static const int32_t layer1_stages0_bias[24] = {
     3300, 6351, 9534, 6048, 14247, -11189, -233, 7755,
     7815, -4094, -383, 3897, 1562, 5186, 6934, -8805,
     1219, 192, -8303, 9158, 7160, -444, -8855, 19030
 };
 
-static const int32_t layer2_multiplier[24] = {
+static const int32_t layer1_stages0_multiplier[24] = {
     1233175778, 1315078812, 1505368960, 1148121299, 1468819439, 1741120423, 1301467363, 1391056792,
     1143255759, 1984778006, 1582387368, 1662362706, 1955960003, 1916326546, 2054143714, 1469324985,
     1310007448, 1390589300, 1269661208, 1229623997, 2069522159, 2110326584, 2126191607, 1961763355
 };
 
-static const int8_t layer2_shift[24] = {
+static const int8_t layer1_stages0_shift[24] = {
     -8, -8, -8, -8, -8, -9, -8, -9, -7, -9, -8, -8, -9, -8, -9, -8,
     -8, -8, -8, -8, -9, -9, -9, -9
 };
 
-static const int32_t layer2_output_stage[96] = {
+static const int32_t layer1_stages0_output_stage[96] = {
     3300, -1828615740, -32640, 8, 6351, -1664809672, -32640, 8,
     9534, -1284229376, -32640, 8, 6048, -1998724698, -32640, 8,
     14247, -1357328418, -32640, 8, -11189, -812726450, -65280, 9,
@@ -240,11 +248,11 @@ static const int32_t layer2_output_stage[96] = {
     -8855, -42584082, -65280, 9, 19030, -371440586, -65280, 9
 };
 
-/* op #2 CONV_2D */
-static const tinyml_conv2d_params layer2_params = {
+/* op #2 CONV_2D, run inside CONV_2D+MAX_POOL_2D */
+static const tinyml_conv2d_params layer1_stages0_params = {
     .input = 0u,
-    .output = 1360u,
-    .scratch = 4272u,
+    .output = 0u,
+    .scratch = 1360u,
     .batches = 1,
     .input_h = 13,
     .input_w = 13,
@@ -268,17 +276,17 @@ static const tinyml_conv2d_params layer2_params = {
     .output_offset = -128,
     .act_min = -128,
     .act_max = 127,
-    .filter = layer2_filter,
-    .bias = layer2_bias,
-    .multiplier = layer2_multiplier,
-    .shift = layer2_shift,
-    .output_stage = layer2_output_stage
+    .filter = layer1_stages0_filter,
+    .bias = layer1_stages0_bias,
+    .multiplier = layer1_stages0_multiplier,
+    .shift = layer1_stages0_shift,
+    .output_stage = layer1_stages0_output_stage
 };
 
-/* op #3 MAX_POOL_2D, output over its input (in place) */
-static const tinyml_pool2d_params layer3_params = {
-    .input = 1360u,
-    .output = 1360u,
+/* op #3 MAX_POOL_2D, run inside CONV_2D+MAX_POOL_2D */
+static const tinyml_pool2d_params layer1_stages1_params = {
+    .input = 0u,
+    .output = 2176u,
     .batches = 1,
     .input_h = 11,
     .input_w = 11,
@@ -295,7 +303,14 @@ static const tinyml_pool2d_params layer3_params = {
     .act_max = 127
 };
 
-static const int8_t layer4_filter[10368] = {
+/* op #2 CONV_2D+MAX_POOL_2D */
+static const tinyml_fused_params layer1_params = {
+    .stages = {{.run = tinyml_conv2d_s8, .params = &layer1_stages0_params, .kind = TINYML_STRIPS_CONV2D}, {.run = tinyml_max_pool2d_s8, .params = &layer1_stages1_params, .kind = TINYML_STRIPS_POOL2D}},
+    .count = 2,
+    .windows = {1648u}
+};
+
+static const int8_t layer2_filter[10368] = {
     -41, -57, 50, -55, -83, -124, -46, 4, -31, 67, -19, -59, 26, 50, 30, -12,
     72, -8, -8, -15, -33, -28, 61, -87, -51, -48, 43, -5, -82, -79, 44, -33,
     -16, -8, -3, -61, 66, 34, -1, 19, 64, 35, -28, -63, -53, -39, 67, -29,
@@ -946,7 +961,7 @@ static const int8_t layer4_filter[10368] = {
     -71, -4, 89, 18, 26, -89, 17, 11, 32, 73, -39, -53, 32, 32, -27, -55
 };
 
-static const int32_t layer4_bias[48] = {
+static const int32_t layer2_bias[48] = {
     14535, -18164, 2469, 6082, -31576, -24334, -12346, -19230,
     18673, -136, -21779, -10803, -850, -23209, -82, -27957,
     -33211, 9549, 7162, 14923, -7165, -24805, -9286, -16863,
@@ -955,7 +970,7 @@ static const int32_t layer4_bias[48] = {
     -25308, -32225, -42185, -4392, -38681, -10321, -23970, -1996
 };
 
-static const int32_t layer4_multiplier[48] = {
+static const int32_t layer2_multiplier[48] = {
     1755663789, 1645547018, 1480877858, 1338487706, 1310425283, 1844718615, 1185438328, 1670090978,
     1654134530, 1556951015, 1680793116, 2030253593, 1533477089, 1738995038, 2035791505, 1122978065,
     1508974390, 1967674017, 1264920879, 1462496914, 1835532131, 1862230878, 1553596909, 1194314116,
@@ -964,13 +979,13 @@ static const int32_t layer4_multiplier[48] = {
     1143584971, 1658195711, 1697151309, 1076233424, 2028210487, 2095980282, 1887299403, 1183056468
 };
 
-static const int8_t layer4_shift[48] = {
+static const int8_t layer2_shift[48] = {
     -9, -9, -9, -8, -8, -9, -8, -9, -9, -9, -9, -9, -8, -9, -9, -8,
     -9, -9, -8, -8, -9, -9, -9, -8, -9, -8, -9, -9, -8, -8, -9, -9,
     -8, -9, -8, -9, -8, -8, -8, -8, -8, -9, -9, -8, -9, -9, -9, -8
 };
 
-static const int32_t layer4_output_stage[192] = {
+static const int32_t layer2_output_stage[192] = {
     14535, -783639718, -65280, 9, -18164, -1003873260, -65280, 9,
     2469, -1333211580, -65280, 9, 6082, -1617991884, -32640, 8,
     -31576, -1674116730, -32640, 8, -24334, -605530066, -65280, 9,
@@ -998,8 +1013,8 @@ static const int32_t layer4_output_stage[192] = {
 };
 
 /* op #4 CONV_2D */
-static const tinyml_conv2d_params layer4_params = {
-    .input = 1360u,
+static const tinyml_conv2d_params layer2_params = {
+    .input = 2176u,
     .output = 864u,
     .scratch = 0u,
     .batches = 1,
@@ -1025,14 +1040,14 @@ static const tinyml_conv2d_params layer4_params = {
     .output_offset = -128,
     .act_min = -128,
     .act_max = 127,
-    .filter = layer4_filter,
-    .bias = layer4_bias,
-    .multiplier = layer4_multiplier,
-    .shift = layer4_shift,
-    .output_stage = layer4_output_stage
+    .filter = layer2_filter,
+    .bias = layer2_bias,
+    .multiplier = layer2_multiplier,
+    .shift = layer2_shift,
+    .output_stage = layer2_output_stage
 };
 
-static const int8_t layer5_filter[27648] = {
+static const int8_t layer3_filter[27648] = {
     18, -3, 38, -6, 2, 31, 8, 9, 28, 2, 19, -6, -20, 25, 0, 13,
     61, -24, -68, -52, -10, 17, -16, 40, 1, -60, 19, -5, 20, -31, 30, -4,
     -33, -25, -7, 42, -46, 32, 8, -4, 13, -18, 65, -7, 32, -7, -14, -33,
@@ -2763,7 +2778,7 @@ static const int8_t layer5_filter[27648] = {
     -9, -23, 24, -27, -7, -46, 37, 16, 17, 25, 1, -55, -4, 33, 38, 5
 };
 
-static const int32_t layer5_bias[64] = {
+static const int32_t layer3_bias[64] = {
     333, 372, -239, 33, 284, 124, -633, -471,
     899, 331, 465, 338, 298, 193, 971, -72,
     -266, -298, 171, 1005, 218, 359, -91, 215,
@@ -2774,7 +2789,7 @@ static const int32_t layer5_bias[64] = {
     1152, 6, -297, -335, 344, 141, -72, 625
 };
 
-static const int32_t layer5_multiplier[64] = {
+static const int32_t layer3_multiplier[64] = {
     1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871,
     1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871,
     1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871,
@@ -2785,14 +2800,14 @@ static const int32_t layer5_multiplier[64] = {
     1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871, 1659842871
 };
 
-static const int8_t layer5_shift[64] = {
+static const int8_t layer3_shift[64] = {
     -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9,
     -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9,
     -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9,
     -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9
 };
 
-static const int32_t layer5_output_stage[256] = {
+static const int32_t layer3_output_stage[256] = {
     48205, -975281554, -65280, 9, 27124, -975281554, -65280, 9,
     -235375, -975281554, -65280, 9, -51039, -975281554, -65280, 9,
     -128484, -975281554, -65280, 9, -36868, -975281554, -65280, 9,
@@ -2828,7 +2843,7 @@ static const int32_t layer5_output_stage[256] = {
 };
 
 /* op #6 FULLY_CONNECTED */
-static const tinyml_fully_connected_params layer5_params = {
+static const tinyml_fully_connected_params layer3_params = {
     .input = 864u,
     .output = 0u,
     .batches = 1,
@@ -2838,14 +2853,14 @@ static const tinyml_fully_connected_params layer5_params = {
     .output_offset = -128,
     .act_min = -128,
     .act_max = 127,
-    .filter = layer5_filter,
-    .bias = layer5_bias,
-    .multiplier = layer5_multiplier,
-    .shift = layer5_shift,
-    .output_stage = layer5_output_stage
+    .filter = layer3_filter,
+    .bias = layer3_bias,
+    .multiplier = layer3_multiplier,
+    .shift = layer3_shift,
+    .output_stage = layer3_output_stage
 };
 
-static const int8_t layer6_filter[640] = {
+static const int8_t layer4_filter[640] = {
     -74, 44, -53, 67, 36, -6, -11, -25, 22, -76, 14, -90, 32, 40, -75, -79,
     -14, 14, -75, 66, -54, -86, -76, 22, -59, -77, -5, 26, 16, -27, -27, -67,
     -45, 64, -59, 26, -75, 38, 65, 50, -57, 24, 28, 57, -25, -41, 67, -49,
@@ -2888,21 +2903,21 @@ static const int8_t layer6_filter[640] = {
     -41, 37, 35, -33, 1, -43, 33, 51, -15, 28, -9, 60, 61, -51, -35, 43
 };
 
-static const int32_t layer6_bias[10] = {
+static const int32_t layer4_bias[10] = {
     38, 308, 110, -328, -213, 371, -406, -183,
     587, -189
 };
 
-static const int32_t layer6_multiplier[10] = {
+static const int32_t layer4_multiplier[10] = {
     1570839638, 1570839638, 1570839638, 1570839638, 1570839638, 1570839638, 1570839638, 1570839638,
     1570839638, 1570839638
 };
 
-static const int8_t layer6_shift[10] = {
+static const int8_t layer4_shift[10] = {
     -9, -9, -9, -9, -9, -9, -9, -9, -9, -9
 };
 
-static const int32_t layer6_output_stage[40] = {
+static const int32_t layer4_output_stage[40] = {
     -118618, -1153288020, -8448, 9, -29516, -1153288020, -8448, 9,
     -47122, -1153288020, -8448, 9, -34504, -1153288020, -8448, 9,
     -39893, -1153288020, -8448, 9, -42765, -1153288020, -8448, 9,
@@ -2911,7 +2926,7 @@ static const int32_t layer6_output_stage[40] = {
 };
 
 /* op #7 FULLY_CONNECTED */
-static const tinyml_fully_connected_params layer6_params = {
+static const tinyml_fully_connected_params layer4_params = {
     .input = 0u,
     .output = 64u,
     .batches = 1,
@@ -2921,15 +2936,15 @@ static const tinyml_fully_connected_params layer6_params = {
     .output_offset = -17,
     .act_min = -128,
     .act_max = 127,
-    .filter = layer6_filter,
-    .bias = layer6_bias,
-    .multiplier = layer6_multiplier,
-    .shift = layer6_shift,
-    .output_stage = layer6_output_stage
+    .filter = layer4_filter,
+    .bias = layer4_bias,
+    .multiplier = layer4_multiplier,
+    .shift = layer4_shift,
+    .output_stage = layer4_output_stage
 };
 
 /* op #8 SOFTMAX, output over its input (in place) */
-static const tinyml_softmax_params layer7_params = {
+static const tinyml_softmax_params layer5_params = {
     .input = 64u,
     .output = 64u,
     .outer_size = 1,
@@ -2939,22 +2954,20 @@ static const tinyml_softmax_params layer7_params = {
     .diff_min = -124
 };
 
-static const tinyml_layer g_digits_layers[8] = {
-    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer0_params, .output_offset = 0u, .output_bytes = 5408u},
-    {.op = "MAX_POOL_2D", .run = tinyml_max_pool2d_s8, .params = &layer1_params, .output_offset = 0u, .output_bytes = 1352u},
-    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer2_params, .output_offset = 1360u, .output_bytes = 2904u},
-    {.op = "MAX_POOL_2D", .run = tinyml_max_pool2d_s8, .params = &layer3_params, .output_offset = 1360u, .output_bytes = 600u},
-    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer4_params, .output_offset = 864u, .output_bytes = 432u},
-    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer5_params, .output_offset = 0u, .output_bytes = 64u},
-    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer6_params, .output_offset = 64u, .output_bytes = 10u},
-    {.op = "SOFTMAX", .run = tinyml_softmax_s8, .params = &layer7_params, .output_offset = 64u, .output_bytes = 10u}
+static const tinyml_layer g_digits_layers[6] = {
+    {.op = "CONV_2D+MAX_POOL_2D", .run = tinyml_run_fused, .params = &layer0_params, .output_offset = 0u, .output_bytes = 1352u},
+    {.op = "CONV_2D+MAX_POOL_2D", .run = tinyml_run_fused, .params = &layer1_params, .output_offset = 2176u, .output_bytes = 600u},
+    {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer2_params, .output_offset = 864u, .output_bytes = 432u},
+    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer3_params, .output_offset = 0u, .output_bytes = 64u},
+    {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer4_params, .output_offset = 64u, .output_bytes = 10u},
+    {.op = "SOFTMAX", .run = tinyml_softmax_s8, .params = &layer5_params, .output_offset = 64u, .output_bytes = 10u}
 };
 
 const tinyml_plan g_digits_plan = {
     .info = &g_digits_info,
     .layers = g_digits_layers,
-    .layer_count = 8u,
+    .layer_count = 6u,
     .arena_bytes = DIGITS_PLAN_ARENA_BYTES,
-    .input_offset = 5408u,
+    .input_offset = 1360u,
     .output_offset = 64u
 };

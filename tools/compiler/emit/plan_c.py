@@ -13,7 +13,16 @@ import numpy as np
 
 from tinyml_pipeline.tools.compiler.emit.cformat import c_array_body, c_float, c_int, include_guard
 from tinyml_pipeline.tools.compiler.errors import CompileError
-from tinyml_pipeline.tools.compiler.layers import Const, Layer, Null, Offset, Operand, Scratch
+from tinyml_pipeline.tools.compiler.layers import (
+    Const,
+    Layer,
+    Null,
+    Offset,
+    Operand,
+    Scratch,
+    Stage,
+    Streamed,
+)
 from tinyml_pipeline.tools.compiler.planner import Plan
 
 # The C types of the generated plan: every scalar field is an int32_t (offsets and sizes
@@ -24,7 +33,8 @@ INT_RANGES = {"int8_t": (-(1 << 7), (1 << 7) - 1), "uint8_t": (0, (1 << 8) - 1),
               "uint32_t": (0, (1 << 32) - 1)}
 
 
-def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: dict) -> str:
+def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: dict,
+                 prefix: str) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
@@ -34,17 +44,22 @@ def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: 
     if isinstance(value, Offset):
         return f"{plan.offset(value.tensor)}u"
     if isinstance(value, Scratch):
-        return f"{plan.scratch_offsets.get(step, 0)}u"
+        return f"{plan.scratch_offsets.get(step, 0) + value.plus}u"
+    if isinstance(value, Streamed):
+        return "{.constant = NULL, .offset = 0u}" if value.operand else "0u"
+    if isinstance(value, Stage):
+        return (f"{{.run = {value.layer.kernel}, .params = &{prefix}_{name}_params, "
+                f".kind = {value.kind}}}")
     if isinstance(value, Null):
         return "NULL"
     if isinstance(value, Const):
-        return arrays[(step, name)]
+        return arrays[(prefix, name)]
     if isinstance(value, Operand):
         if value.tensor in plan.tensor_offsets:
             return f"{{.constant = NULL, .offset = {plan.offset(value.tensor)}u}}"
-        return f"{{.constant = {arrays[(step, name)]}, .offset = 0u}}"
+        return f"{{.constant = {arrays[(prefix, name)]}, .offset = 0u}}"
     if isinstance(value, (list, tuple)):
-        return "{" + ", ".join(_field_value(plan, step, layer, element, v, arrays)
+        return "{" + ", ".join(_field_value(plan, step, layer, element, v, arrays, prefix)
                                for element, v in _elements(name, value)) + "}"
     raise TypeError(f"cannot emit field {name}={value!r} of {layer.op}")
 
@@ -101,11 +116,22 @@ def _value_problem(value, ctype: str = "int32_t") -> str | None:
     return None
 
 
+def _with_stages(layers: list[Layer]) -> list[Layer]:
+    """The layers and, after each, the layers it runs inside it (Stage fields)."""
+    return [inner for layer in layers for inner in (layer, *_with_stages(_stages(layer)))]
+
+
+def _stages(layer: Layer) -> list[Layer]:
+    """The layers a fused layer runs (its Stage fields, lists included)."""
+    return [value.layer for field in layer.fields for _, value in _elements(*field)
+            if isinstance(value, Stage)]
+
+
 def check_representable(plan: Plan) -> None:
     """Every constant the plan's C will hold fits its C type, so that the generated sources
     compile (a zero point of 2^40 once broke the build) and nothing is truncated silently."""
     source = plan.model.source
-    for layer in plan.layers:
+    for layer in _with_stages(plan.layers):
         for field_name, value in (item for field in layer.fields for item in _elements(*field)):
             problem = _value_problem(value)
             if problem:
@@ -125,32 +151,70 @@ def check_representable(plan: Plan) -> None:
             raise CompileError(f"{source}: plan {what} {problem}")
 
 
+STRIPS_HEADER = "tinyml/strips.h"
+STRIPS_KIND = {"CONV_2D": "TINYML_STRIPS_CONV2D",
+               "DEPTHWISE_CONV_2D": "TINYML_STRIPS_DEPTHWISE_CONV2D"}
+
+
+def _entry(plan: Plan, step: int, layer: Layer) -> str:
+    """The layer table's kernel and params: the strip runner's for a layer run in strips."""
+    if step in plan.strips:
+        return f"tinyml_run_strips, .params = &layer{step}_strips"
+    return f"{layer.kernel}, .params = &layer{step}_params"
+
+
+def _struct_body(plan: Plan, step: int, layer: Layer, prefix: str, out: list[str]) -> str:
+    """The initializer of the layer's parameter struct; first appends to `out` the arrays it
+    points to, named `<prefix>_<field>`, and the structs of the layers it runs (Stage)."""
+    arrays: dict[tuple[str, str], str] = {}
+    for field_name, value in (item for field in layer.fields for item in _elements(*field)):
+        if isinstance(value, Operand) and value.tensor not in plan.tensor_offsets:
+            value = _constant_of_operand(plan, value)
+        if isinstance(value, Const):
+            array = f"{prefix}_{field_name}"
+            arrays[(prefix, field_name)] = array
+            out.append(f"static const {value.ctype} {array}[{value.values.size}] = {{\n"
+                       f"{c_array_body(value.ctype, value.values)}\n}};\n\n")
+        if isinstance(value, Stage):
+            inner = f"{prefix}_{field_name}"
+            body = _struct_body(plan, step, value.layer, inner, out)
+            out.append(f"/* op #{value.layer.op_index} {value.layer.op}, run inside "
+                       f"{layer.op} */\n"
+                       f"static const {value.layer.params_type} {inner}_params = {{\n{body}\n}};"
+                       f"\n\n")
+    return ",\n".join(
+        f"    .{field_name} = {_field_value(plan, step, layer, field_name, value, arrays, prefix)}"
+        for field_name, value in layer.fields)
+
+
+def _headers(layer: Layer) -> set[str]:
+    return {layer.header} | {header for stage in _stages(layer) for header in _headers(stage)}
+
+
 def plan_source(name: str, plan: Plan, banner: str) -> str:
     check_representable(plan)
-    headers = sorted({layer.header for layer in plan.layers})
+    headers = sorted({header for layer in plan.layers for header in _headers(layer)}
+                     | ({STRIPS_HEADER} if plan.strips else set()))
     out = [banner, f'#include "{name}_plan.h"\n\n#include <stddef.h>\n\n',
            f'#include "{name}_settings.h"\n']
     out += [f'#include "{header}"\n' for header in headers]
     out.append("\n")
-    arrays: dict[tuple[int, str], str] = {}
     for step, layer in enumerate(plan.layers):
-        for field_name, value in (item for field in layer.fields for item in _elements(*field)):
-            if isinstance(value, Operand) and value.tensor not in plan.tensor_offsets:
-                value = _constant_of_operand(plan, value)
-            if isinstance(value, Const):
-                array = f"layer{step}_{field_name}"
-                arrays[(step, field_name)] = array
-                out.append(f"static const {value.ctype} {array}[{value.values.size}] = {{\n"
-                           f"{c_array_body(value.ctype, value.values)}\n}};\n\n")
-        body = ",\n".join(
-            f"    .{field_name} = {_field_value(plan, step, layer, field_name, value, arrays)}"
-            for field_name, value in layer.fields)
+        body = _struct_body(plan, step, layer, f"layer{step}", out)
         note = ", output over its input (in place)" if step in plan.in_place else ""
+        if step in plan.strips:
+            strip_rows, reverse = plan.strips[step]
+            note = (f", output overlapping its input, run in strips of {strip_rows} output rows "
+                    f"{'bottom up' if reverse else 'top down'}")
         out.append(f"/* op #{layer.op_index} {layer.op}{note} */\n"
                    f"static const {layer.params_type} layer{step}_params = {{\n{body}\n}};\n\n")
+        if step in plan.strips:
+            out.append(f"static const tinyml_strips_params layer{step}_strips = {{\n"
+                       f"    .run = {layer.kernel},\n    .params = &layer{step}_params,\n"
+                       f"    .kind = {STRIPS_KIND[layer.op]},\n    .rows = {strip_rows},\n"
+                       f"    .reverse = {int(reverse)}\n}};\n\n")
     if plan.layers:
-        rows = ",\n".join(f'    {{.op = "{layer.op}", .run = {layer.kernel}, '
-                          f'.params = &layer{step}_params, '
+        rows = ",\n".join(f'    {{.op = "{layer.op}", .run = {_entry(plan, step, layer)}, '
                           f'.output_offset = {plan.offset(layer.writes[0])}u, '
                           f'.output_bytes = {_tensor_bytes(plan, layer.writes[0])}u}}'
                           for step, layer in enumerate(plan.layers))

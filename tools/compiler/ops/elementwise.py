@@ -138,7 +138,11 @@ def lower_add_or_sub(op: OpView) -> Layer:
                ("act_min", act_min), ("act_max", act_max)]
     return Layer(op=op.name, op_index=op.index, kernel=f"tinyml_{op.name.lower()}_s8",
                  params_type="tinyml_add_params", header=HEADER, fields=fields,
-                 reads=_activation_reads(input1, input2), writes=(output.index,))
+                 reads=_activation_reads(input1, input2), writes=(output.index,),
+                 # op_add.c writes output[i] after reading both inputs' element i, in output
+                 # order, so the output may take the place of an input of its own size (not
+                 # broadcast: its element i is the output's); the planner checks the size.
+                 in_place_ok=True)
 
 
 @lowering("MUL")
