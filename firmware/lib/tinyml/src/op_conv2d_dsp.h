@@ -106,16 +106,6 @@ static conv_layout conv_layout_of(const tinyml_conv2d_params *p) {
   return l;
 }
 
-static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
-  for (; n >= 4; n -= 4, src += 4, dst += 4) memcpy(dst, src, 4);
-  if (n & 2) {
-    memcpy(dst, src, 2);
-    src += 2;
-    dst += 2;
-  }
-  if (n & 1) *dst = *src;
-}
-
 /* `words` words of input bytes widened into a column's halves of consecutive blocks. */
 static inline void column_words(int16_t *col, const int8_t *src, int32_t words,
                                 int32_t offset2) {
@@ -125,8 +115,8 @@ static inline void column_words(int16_t *col, const int8_t *src, int32_t words,
   }
 }
 
-/* `n` bytes, a word at a time while at least 4 remain: copy_bytes, inlined. The empty asm
- * hides the word from GCC, which would otherwise turn the loop into a call to memcpy. */
+/* `n` bytes, a word at a time while at least 4 remain. The empty asm hides the word from GCC,
+ * which would otherwise turn the loop into a call to memcpy. */
 static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const int8_t *src,
                                                            int32_t n) {
   for (; n >= 4; n -= 4, src += 4, dst += 4) {
@@ -242,35 +232,6 @@ static __attribute__((noinline)) void conv_im2col_values(const tinyml_conv2d_par
 /* The same through a buffer on the stack, faster for patches with padding or without runs:
  * gathered in the filter's order, padding taps and gaps as the zero point, then widened a word
  * at a time. Its own function, so that the buffer is on the stack only while it runs. */
-static __attribute__((noinline)) void conv_im2col_staged(const tinyml_conv2d_params *p,
-                                                         const conv_layout *l,
-                                                         const int8_t *input, int32_t batch,
-                                                         int32_t in_y0, int32_t in_x0,
-                                                         int32_t channel0, int16_t *col) {
-  const int32_t image = batch * p->input_h * p->input_w * p->input_c + channel0;
-  const int32_t row_values = p->filter_w * p->filter_c;
-  int8_t stage[CONV_STAGE_BYTES];
-  int32_t fy, fx;
-  memset(stage, -p->input_offset, (size_t)p->filter_depth);
-  for (fy = 0; fy < p->filter_h; ++fy) {
-    const int32_t in_y = in_y0 + p->dilation_h * fy;
-    int8_t *at = stage + fy * p->filter_row_stride;
-    const int8_t *row;
-    if (in_y < 0 || in_y >= p->input_h) continue;
-    row = input + image + in_y * p->input_w * p->input_c;
-    if (p->dilation_w == 1 && p->filter_c == p->input_c && p->filter_tap_stride == p->filter_c &&
-        in_x0 >= 0 && in_x0 + p->filter_w <= p->input_w) {
-      copy_bytes(at, row + in_x0 * p->input_c, row_values);
-      continue;
-    }
-    for (fx = 0; fx < p->filter_w; ++fx, at += p->filter_tap_stride) {
-      const int32_t in_x = in_x0 + p->dilation_w * fx;
-      if (in_x >= 0 && in_x < p->input_w) copy_bytes(at, row + in_x * p->input_c, p->filter_c);
-    }
-  }
-  column_words(col, stage, l->blocks, l->offset2);
-}
-
 /* The first tap [*first] and the end [*end] of one axis inside [0, size) from `origin`, as the
  * portable kernel's conv_taps. */
 static inline void conv_axis_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
@@ -278,6 +239,36 @@ static inline void conv_axis_taps(int32_t origin, int32_t dilation, int32_t taps
   *first = origin < 0 ? (-origin + dilation - 1) / dilation : 0;
   *end = size > origin ? tinyml_min_i32(taps, (size - origin + dilation - 1) / dilation) : 0;
   if (*end < *first) *end = *first;
+}
+
+static __attribute__((noinline)) void conv_im2col_staged(const tinyml_conv2d_params *p,
+                                                         const conv_layout *l,
+                                                         const int8_t *input, int32_t batch,
+                                                         int32_t in_y0, int32_t in_x0,
+                                                         int32_t channel0, int16_t *col) {
+  /* A row's taps inside the image are contiguous in the input, as in the stage, when rows are:
+   * then one copy a row. */
+  const int contiguous = p->dilation_w == 1 && p->filter_c == p->input_c &&
+                         p->filter_tap_stride == p->filter_c;
+  const int32_t tap_src = p->dilation_w * p->input_c;
+  int8_t stage[CONV_STAGE_BYTES];
+  int32_t fy, fx, fy0, fy1, fx0, fx1;
+  memset(stage, -p->input_offset, (size_t)p->filter_depth);
+  conv_axis_taps(in_y0, p->dilation_h, p->filter_h, p->input_h, &fy0, &fy1);
+  conv_axis_taps(in_x0, p->dilation_w, p->filter_w, p->input_w, &fx0, &fx1);
+  for (fy = fy0; fy < fy1; ++fy) {
+    const int8_t *src = input + ((batch * p->input_h + in_y0 + p->dilation_h * fy) * p->input_w +
+                                 in_x0 + p->dilation_w * fx0) * p->input_c + channel0;
+    int8_t *at = stage + fy * p->filter_row_stride + fx0 * p->filter_tap_stride;
+    if (contiguous) {
+      copy_row(at, src, (fx1 - fx0) * p->filter_c);
+      continue;
+    }
+    for (fx = fx0; fx < fx1; ++fx, src += tap_src, at += p->filter_tap_stride) {
+      copy_row(at, src, p->filter_c);
+    }
+  }
+  column_words(col, stage, l->blocks, l->offset2);
 }
 
 /* A patch with padding when every tap's channels start on a block (filter_c a multiple of 4,
