@@ -235,13 +235,15 @@ def lower_conv2d(op: OpView) -> Layer:
     values = conv_filter_values(weights.data, depth, row_stride, tap_stride)
     fields = _output_stage_fields(op, options.fusedActivationFunction, source, output, values,
                                   multipliers, shifts, out_c, weights.data.reshape(out_c, -1))
+    # Exactly one of filter and filter_wide is set; both are always initialized (the generated
+    # C compiles as C++ with -Wmissing-field-initializers).
+    at = [name for name, _ in fields].index("filter") + 1
+    fields.insert(at, ("filter_wide", Null()))
     if values.size <= WIDE_FILTER_MAX_BYTES:
-        # Exactly one of filter and filter_wide is set.
-        at = [name for name, _ in fields].index("filter")
-        fields[at:at + 1] = [("filter", Null()),
-                             # Labelled a filter: the bench counts it with the weights.
-                             ("filter_wide", Const("int32_t", conv_filter_wide(values),
-                                                   "filter"))]
+        # Labelled a filter: the bench counts it with the weights.
+        fields[at - 1:at + 1] = [("filter", Null()),
+                                 ("filter_wide", Const("int32_t", conv_filter_wide(values),
+                                                       "filter"))]
     return Layer(
         op="CONV_2D", op_index=op.index, kernel="tinyml_conv2d_s8",
         params_type="tinyml_conv2d_params", header=HEADER,
