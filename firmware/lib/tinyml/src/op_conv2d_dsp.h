@@ -24,9 +24,13 @@
  * values that lie next to each other in the input (the whole patch, a filter row, or a tap's
  * channels) on a block, and its gaps hold zero weights. So a run is widened straight from the
  * input a word at a time, whatever its length, and what the column holds in the gaps does not
- * matter. Pixels with padding, and layouts without such runs, are gathered first into a small
- * buffer on the stack in the filter's order, padding and gaps as the input zero point (which
- * widens to 0), then widened; filters too deep for it are written value by value. */
+ * matter. A dense filter whose rows are contiguous but do not start on blocks has an inside
+ * patch's rows copied back to back into a small buffer on the stack, then widened
+ * (RUNS_STAGED). Pixels with padding are widened tap by tap into a zeroed column when every tap
+ * starts on a block (filter_c a multiple of 4); otherwise they, and layouts without runs, are
+ * gathered first into the stack buffer in the filter's order, padding and gaps as the input
+ * zero point (which widens to 0), then widened; filters too deep for it are written value by
+ * value. A widened filter (op_conv.h's filter_wide) skips the SXTB16 of its weights. */
 
 
 /* Requantizes one accumulator to the output's int8 range. */
@@ -417,6 +421,17 @@ static void conv_column_inside(const tinyml_conv2d_params *p, const conv_layout 
   }
 }
 
+/* RUNS_ROWS with rows of one word (e.g. digits' 3x3x1 first layer): the rows widened inline,
+ * the layout's fields already in registers. */
+static inline __attribute__((always_inline)) void column_rows_of_a_word(
+    int16_t *col, const int8_t *src, int32_t rows, int32_t src_step, int32_t col_step,
+    int32_t offset2) {
+  for (; rows > 0; --rows, src += src_step, col += col_step) {
+    const int32_t x = tinyml_load_s8x4(src);
+    tinyml_store_s16x2x2(col, tinyml_sxtab16(offset2, x), tinyml_sxtab16_ror8(offset2, x));
+  }
+}
+
 /* The common case in its own loop, with the least bookkeeping per pixel pair: one group, no
  * padding reaching any pixel, a patch made of runs, the output_stage table with the full range.
  * The patch origin steps through the input; all filter pairs in assembly, an odd last filter
@@ -429,10 +444,17 @@ static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
   const int32_t row_jump = (p->stride_h * p->input_w - p->output_w * p->stride_w) * p->input_c;
   const int32_t image_jump = (p->input_h - p->output_h * p->stride_h) * p->input_w * p->input_c;
   const int32_t paired = 2 * ((job->stage_end - job->stage) / 8);
+  const int rows_of_a_word = l->runs == RUNS_ROWS && l->run_words == 1;
+  const int32_t rows = l->runs_outer, src_step = l->src_outer, col_step = l->col_outer;
+  const int32_t offset2 = l->offset2, last_origin = l->last_origin;
   int32_t pixel, origin = 0, x = 0, y = 0, batch = 0;
   for (pixel = 0; pixel < pixels; pixel += 2) {
     int8_t *out0 = output + pixel * p->output_c, *out1 = out0;
-    conv_column_inside(p, l, input, origin, batch, y, x, scratch);
+    if (rows_of_a_word && origin <= last_origin) {
+      column_rows_of_a_word(scratch, input + origin, rows, src_step, col_step, offset2);
+    } else {
+      conv_column_inside(p, l, input, origin, batch, y, x, scratch);
+    }
     if (pixel + 1 < pixels) {
       origin += step;
       if (++x == p->output_w) {
@@ -447,7 +469,11 @@ static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
       out1 += p->output_c;
     }
     /* An odd last pixel goes into both columns, its outputs written twice. */
-    conv_column_inside(p, l, input, origin, batch, y, x, scratch + 4);
+    if (rows_of_a_word && origin <= last_origin) {
+      column_rows_of_a_word(scratch + 4, input + origin, rows, src_step, col_step, offset2);
+    } else {
+      conv_column_inside(p, l, input, origin, batch, y, x, scratch + 4);
+    }
     job->out0 = out0;
     job->out1 = out1;
     pairs_asm(job);
