@@ -409,13 +409,19 @@ static void conv_columns(const tinyml_conv2d_params *p, const int16_t *col, int3
 #if defined(TINYML_KERNEL_ASM)
 #include "op_conv2d_asm.h"
 
+/* column_runs as a call: the loop below keeps only the test inline. */
+static __attribute__((noinline)) void column_runs_call(int16_t *col, const int8_t *src,
+                                                       const conv_layout *l) {
+  column_runs(col, src, l);
+}
+
 /* The column of the pixel at (batch, y, x), whose patch starts at input offset `origin`, when
  * every patch is inside the image. */
-static void conv_column_inside(const tinyml_conv2d_params *p, const conv_layout *l,
-                               const int8_t *input, int32_t origin, int32_t batch, int32_t y,
-                               int32_t x, int16_t *col) {
+static inline __attribute__((always_inline)) void conv_column_inside(
+    const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int32_t origin,
+    int32_t batch, int32_t y, int32_t x, int16_t *col) {
   if (origin <= l->last_origin) {
-    column_runs(col, input + origin, l);
+    column_runs_call(col, input + origin, l);
   } else { /* its last word would read past the input: one of the last pixels */
     conv_im2col_values(p, l, input, batch, y * p->stride_h, x * p->stride_w, 0, col);
   }
@@ -436,15 +442,15 @@ static inline __attribute__((always_inline)) void column_rows_of_a_word(
  * padding reaching any pixel, a patch made of runs, the output_stage table with the full range.
  * The patch origin steps through the input; all filter pairs in assembly, an odd last filter
  * in C. */
-static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
-                            const int8_t *input, int8_t *output, int16_t *scratch,
-                            conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
+static inline __attribute__((always_inline)) void conv_run_inside_loop(
+    const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int8_t *output,
+    int16_t *scratch, conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *),
+    const int rows_of_a_word) {
   const int32_t pixels = p->batches * p->output_h * p->output_w;
   const int32_t step = p->stride_w * p->input_c;
   const int32_t row_jump = (p->stride_h * p->input_w - p->output_w * p->stride_w) * p->input_c;
   const int32_t image_jump = (p->input_h - p->output_h * p->stride_h) * p->input_w * p->input_c;
   const int32_t paired = 2 * ((job->stage_end - job->stage) / 8);
-  const int rows_of_a_word = l->runs == RUNS_ROWS && l->run_words == 1;
   const int32_t rows = l->runs_outer, src_step = l->src_outer, col_step = l->col_outer;
   const int32_t offset2 = l->offset2, last_origin = l->last_origin;
   int32_t pixel, origin = 0, x = 0, y = 0, batch = 0;
@@ -490,6 +496,17 @@ static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
         origin += image_jump;
       }
     }
+  }
+}
+
+/* The loop twice, so that the other layouts do not pay for the inline rows' registers. */
+static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
+                            const int8_t *input, int8_t *output, int16_t *scratch,
+                            conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
+  if (l->runs == RUNS_ROWS && l->run_words == 1) {
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 1);
+  } else {
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0);
   }
 }
 #endif
