@@ -101,10 +101,10 @@ static conv_layout conv_layout_of(const tinyml_conv2d_params *p) {
   }
   l.run_words = (run_values + 3) / 4;
   l.row_values = row_values;
-  /* Runs are read a word at a time, a staged row byte by byte (to its last value only). */
+  /* Runs are read a word at a time, past their end to the end of their last word. */
   l.last_origin = p->batches * p->input_h * p->input_w * p->input_c -
                   ((l.runs_outer - 1) * l.src_outer + (l.runs_inner - 1) * l.src_inner +
-                   (l.runs == RUNS_STAGED ? row_values : 4 * l.run_words));
+                   4 * l.run_words);
   l.y_limit = tinyml_max_i32(p->input_h - (p->filter_h - 1) * p->dilation_h, 0);
   l.x_limit = tinyml_max_i32(p->input_w - (p->filter_w - 1) * p->dilation_w, 0);
   return l;
@@ -140,17 +140,20 @@ static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const in
 }
 
 /* RUNS_STAGED: the rows of an inside patch from its origin `src`, back to back into a buffer on
- * the stack (its last word zeroed first: the values past the patch meet zero weights, but are
- * read), then widened. Its own function, so that the buffer is on the stack only while it runs. */
+ * the stack, then widened. Each row is copied a word at a time, run_words words: the bytes past
+ * its end are overwritten by the next row, or lie past the patch, where they meet zero weights
+ * (the last word is zeroed first, as the last row may not reach it). Its own function, so that
+ * the buffer is on the stack only while it runs. */
 static __attribute__((noinline)) void column_staged(int16_t *col, const int8_t *src,
                                                     const conv_layout *l) {
   const int32_t zero = 0, row_values = l->row_values, src_outer = l->src_outer;
-  int8_t stage[CONV_STAGE_BYTES];
+  const int32_t run_words = l->run_words;
+  int8_t stage[CONV_STAGE_BYTES + 4]; /* + 4: the last row's last word may pass the depth */
   int8_t *at = stage;
   int32_t rows;
   memcpy(stage + 4 * (l->blocks - 1), &zero, 4);
   for (rows = l->runs_outer; rows > 0; --rows, src += src_outer, at += row_values) {
-    copy_row(at, src, row_values);
+    copy_row(at, src, 4 * run_words);
   }
   column_words(col, stage, l->blocks, l->offset2);
 }
