@@ -21,6 +21,7 @@ from tinyml_pipeline.tools.compiler.ops import supported_ops
 from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_filter_layout,
     conv_filter_values,
+    conv_filter_wide,
     depthwise_packed_filter,
     output_stage_table,
 )
@@ -391,6 +392,19 @@ def test_conv_filter_values_places_taps_and_zeroes_the_gaps():
     assert values.shape == (2, 12)
     assert values[0].tolist() == [1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0]
     assert values[1].tolist() == [10, 11, 12, 0, 13, 14, 15, 0, 16, 17, 18, 0]
+
+
+def test_conv_filter_wide_pairs_each_block_as_sxtb16_would():
+    rng = np.random.default_rng(9200)
+    values = rng.integers(-128, 128, size=(3, 12), dtype=np.int8)
+    words = conv_filter_wide(values)
+    assert words.dtype == np.int32 and words.shape == (3 * 12 // 2,)
+    lanes = [((int(w) & 0xFFFF) - ((int(w) & 0x8000) << 1), int(w) >> 16) for w in words]
+    for oc in range(3):
+        for block in range(3):
+            w0, w1, w2, w3 = (int(v) for v in values[oc, 4 * block:4 * block + 4])
+            first = (oc * 12 + 4 * block) // 2
+            assert lanes[first] == (w0, w2) and lanes[first + 1] == (w1, w3)
 
 
 def _general_requantization(acc: int, multiplier: int, shift: int, output_offset: int) -> int:

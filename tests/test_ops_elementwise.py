@@ -8,13 +8,18 @@ import pytest
 from tests.support.modelgen import Case, _schema, convert_cases, pack
 from tests.support.opcheck import compare_models
 from tinyml_pipeline.tools.compiler.errors import CompileError
-from tinyml_pipeline.tools.compiler.ops.elementwise import broadcast_loops
+from tinyml_pipeline.tools.compiler.ops.elementwise import (
+    add_input_table,
+    add_output_stage,
+    broadcast_loops,
+)
 from tinyml_pipeline.tools.compiler.ops.reduce import mean_multiplier
 from tinyml_pipeline.tools.compiler.planner import compile_plan
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 BATCHES = 5
 PER_BATCH = 42
+DSP_BUILDS = [(), ("-DTINYML_EMULATE_DSP",)]  # portable, and the DSP kernels emulated
 
 # The activation the converter should fuse into the op: (schema code, name, builder).
 ACTIVATIONS = [(0, "none", None), (1, "relu", "relu"), (3, "relu6", "relu6"),
@@ -202,8 +207,12 @@ def _check(cases, seed, label, op, codes=None, required=None):
         else:
             kept.append((case, model))
     assert len(refused) <= 2, "too many refused models:\n" + "\n".join(refused)
-    failures = compare_models([m for _, m in kept], [c.description for c, _ in kept], seed)
-    assert not failures, "\n".join(failures)
+    # ADD's DSP output stage (SMMLAR) runs on the host through TINYML_EMULATE_DSP.
+    builds = DSP_BUILDS if op in ("ADD", None) else DSP_BUILDS[:1]
+    for flags in builds:
+        failures = compare_models([m for _, m in kept], [c.description for c, _ in kept], seed,
+                                  extra_flags=flags)
+        assert not failures, f"build flags {flags}:\n" + "\n".join(failures)
 
 
 @pytest.mark.parametrize("op", ["ADD", "MUL"])
@@ -265,3 +274,71 @@ def test_mean_multiplier_folds_the_count_like_tflm():
     assert mean_multiplier(0.5, 0.5, 4) == (1 << 30, -1)
     # 1/3: floor(log2 3) = 1 bit, then an int64 division that truncates.
     assert mean_multiplier(0.5, 0.5, 3) == ((1 << 31) // 3, 0)
+
+
+def _general_output(raw: int, multiplier: int, shift: int, offset: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplierSmallerThanOne(raw) + offset, in Python integers."""
+    product = raw * multiplier
+    high = (abs(product + (1 << 30 if product >= 0 else 1 - (1 << 30))) >> 31) * (
+        1 if product + (1 << 30 if product >= 0 else 1 - (1 << 30)) >= 0 else -1)
+    right = -shift
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if (high & mask) > threshold else 0) + offset
+
+
+def _fast_output(raw: int, stage: tuple[int, int, int]) -> int:
+    """op_add.c's DSP stage: SMMLAR(raw, 2M - 2^32, raw), then the rounding shift; every
+    intermediate must stay an int32 (the kernel's registers)."""
+    multiplier, rounding, shift = stage
+    y = ((raw << 32) + raw * multiplier + (1 << 31)) >> 32
+    total = y + rounding - (1 if y < 0 else 0)
+    assert -(1 << 31) <= y < (1 << 31) and -(1 << 31) <= total < (1 << 31)
+    return total >> shift
+
+
+def test_add_output_stage_gives_the_general_requantization():
+    rng = np.random.default_rng(9100)
+    checked = 0
+    for _ in range(400):
+        multiplier = int(rng.integers(1 << 30, 1 << 31))
+        shift = -int(rng.integers(1, 32))
+        offset = int(rng.integers(-128, 128))
+        bound = int(rng.choice([255 << 19, 1 << 24, 1 << 30, (1 << 31) - 1]))
+        stage = add_output_stage(bound, multiplier, shift, offset)
+        if stage == (0, 0, 0):
+            continue
+        checked += 1
+        # The extremes, zero and random sums in between.
+        raws = [bound, -bound, 0, 1, -1, *rng.integers(-bound, bound + 1, size=200).tolist()]
+        for raw in raws:
+            assert _fast_output(raw, stage) == _general_output(raw, multiplier, shift, offset), (
+                raw, multiplier, shift, offset)
+    assert checked > 100
+    # Ties: with M = 2^30 the high multiply halves, so raw = (2k + 1) * 2^s lands halfway.
+    for right in range(1, 21):
+        stage = add_output_stage(255 << 20, 1 << 30, -right, -3)
+        for k in (-5, -1, 0, 4):
+            raw = (2 * k + 1) << right
+            assert _fast_output(raw, stage) == _general_output(raw, 1 << 30, -right, -3)
+
+
+def test_add_output_stage_falls_back_where_it_would_overflow():
+    multiplier = (1 << 31) - 1
+    assert add_output_stage((1 << 31), multiplier, -5, 0) == (0, 0, 0)  # the sum itself
+    assert add_output_stage(1 << 30, multiplier, -31, 0) == (0, 0, 0)  # 2^30 rounding + more
+    assert add_output_stage(1 << 20, 1 << 29, -10, 0) == (0, 0, 0)  # multiplier below 2^30
+    assert add_output_stage(1 << 20, 1 << 30, 0, 0) == (0, 0, 0)  # no right shift
+    assert add_output_stage(255 << 19, 1 << 30, -20, 5) == (
+        (1 << 31) - (1 << 32), (1 << 19) + 5 * (1 << 20), 20)
+
+
+def test_add_input_table_is_tflms_rescaling_per_int8_value():
+    # 0.5 * (x + 3) * 2^20 exactly: multiplier 2^30 with no shift halves.
+    table = add_input_table(3, 1 << 30, 0)
+    assert table.shape == (256,)
+    assert [int(v) for v in table[[0, 125, 128, 255]]] == [
+        (-125) << 19, 0, 3 << 19, 130 << 19]
+    # A right shift rounds half away from zero: (x + 0) * 2^20 * 0.5 / 2^21 = x / 4.
+    table = add_input_table(0, 1 << 30, -21)
+    assert [int(table[x + 128]) for x in (-6, -2, -1, 1, 2, 6)] == [-2, -1, 0, 0, 1, 2]

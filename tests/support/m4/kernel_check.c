@@ -27,6 +27,7 @@ void ref_average_pool2d_s8(const void *params, uint8_t *arena);
 static uint8_t arena_dsp[ARENA_BYTES] __attribute__((aligned(16)));
 static uint8_t arena_ref[ARENA_BYTES] __attribute__((aligned(16)));
 static int8_t filter[MAX_FILTER];
+static int32_t filter_wide[MAX_FILTER / 2];
 static int32_t bias[MAX_CHANNELS], multiplier[MAX_CHANNELS];
 static int8_t shift[MAX_CHANNELS];
 static int32_t output_stage[4 * MAX_CHANNELS];
@@ -209,6 +210,16 @@ static int check_conv2d(void) {
   p.output = (uint32_t)align16(in_bytes);
   p.scratch = (uint32_t)align16((int32_t)p.output + out_bytes);
   p.filter = filter, p.multiplier = multiplier, p.shift = shift;
+  if (next_random() & 1) { /* the widened form (conv_filter_wide in tools/compiler/ops/conv.py) */
+    int32_t block;
+    for (block = 0; block < p.output_c * p.filter_depth / 4; ++block) {
+      const int8_t *w = filter + 4 * block;
+      filter_wide[2 * block] = (int32_t)((uint32_t)(uint16_t)w[0] | ((uint32_t)w[2] << 16));
+      filter_wide[2 * block + 1] = (int32_t)((uint32_t)(uint16_t)w[1] | ((uint32_t)w[3] << 16));
+    }
+    p.filter = NULL;
+    p.filter_wide = filter_wide;
+  }
   if ((int32_t)p.scratch + 4 * p.filter_depth > ARENA_BYTES) return 0;
   return run_both("CONV_2D", tinyml_conv2d_s8, ref_conv2d_s8, &p, (int32_t)p.output, out_bytes);
 }

@@ -3,7 +3,8 @@
  * own:
  *   op_conv2d_portable.h  the reference loops;
  *   op_conv2d_dsp.h       im2col into int16 columns, SMLAD, the output_stage table;
- *   op_conv2d_asm.h       the DSP variant's filter-pair loop in Thumb-2 assembly. */
+ *   op_conv2d_asm.h       the DSP variant's filter-pair loops in Thumb-2 assembly (int8 and
+ *                         widened filters). */
 #include "kernel_variant.h"
 
 #if defined(TINYML_USE_DSP)

@@ -24,9 +24,13 @@
  * values that lie next to each other in the input (the whole patch, a filter row, or a tap's
  * channels) on a block, and its gaps hold zero weights. So a run is widened straight from the
  * input a word at a time, whatever its length, and what the column holds in the gaps does not
- * matter. Pixels with padding, and layouts without such runs, are gathered first into a small
- * buffer on the stack in the filter's order, padding and gaps as the input zero point (which
- * widens to 0), then widened; filters too deep for it are written value by value. */
+ * matter. A dense filter whose rows are contiguous but do not start on blocks has an inside
+ * patch's rows copied back to back into a small buffer on the stack, then widened
+ * (RUNS_STAGED). Pixels with padding are widened tap by tap into a zeroed column when every tap
+ * starts on a block (filter_c a multiple of 4); otherwise they, and layouts without runs, are
+ * gathered first into the stack buffer in the filter's order, padding and gaps as the input
+ * zero point (which widens to 0), then widened; filters too deep for it are written value by
+ * value. A widened filter (op_conv.h's filter_wide) skips the SXTB16 of its weights. */
 
 
 /* Requantizes one accumulator to the output's int8 range. */
@@ -38,7 +42,10 @@ static int8_t conv_output(const tinyml_conv2d_params *p, int32_t acc, int32_t ch
 /* The gathering buffer on the stack: filters of up to this depth. */
 #define CONV_STAGE_BYTES 128
 
-enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_NONE };
+/* RUNS_STAGED: a dense filter whose rows are contiguous in the input but do not start on
+ * blocks (e.g. 3x3 over 3 channels: rows of 9 values); an inside patch's rows are copied back to
+ * back into the stack buffer, then widened a word at a time. */
+enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_STAGED, RUNS_NONE };
 
 typedef struct {
   int32_t blocks;          /* filter_depth / 4 */
@@ -50,6 +57,7 @@ typedef struct {
    * input steps src_inner bytes from run to run and src_outer from row to row (from a row's
    * first run), the column col_inner and col_outer halfwords. */
   int32_t runs_outer, runs_inner, run_words;
+  int32_t row_values;       /* RUNS_STAGED: the values of a row, filter_w * filter_c */
   int32_t src_inner, src_outer, col_inner, col_outer;
   int32_t y_limit, x_limit; /* the patch is inside the image for in_y0, in_x0 in [0, limit) */
 } conv_layout;
@@ -84,26 +92,22 @@ static conv_layout conv_layout_of(const tinyml_conv2d_params *p) {
     l.src_inner = p->dilation_w * p->input_c;
     l.col_inner = 2 * p->filter_tap_stride;
     run_values = p->filter_c;
+  } else if (dense && rows_contiguous && p->filter_depth <= CONV_STAGE_BYTES) {
+    l.runs = RUNS_STAGED;
+    l.runs_outer = p->filter_h;
+    run_values = row_values;
   } else {
     l.runs = RUNS_NONE;
   }
   l.run_words = (run_values + 3) / 4;
+  l.row_values = row_values;
+  /* Runs are read a word at a time, past their end to the end of their last word. */
   l.last_origin = p->batches * p->input_h * p->input_w * p->input_c -
                   ((l.runs_outer - 1) * l.src_outer + (l.runs_inner - 1) * l.src_inner +
                    4 * l.run_words);
   l.y_limit = tinyml_max_i32(p->input_h - (p->filter_h - 1) * p->dilation_h, 0);
   l.x_limit = tinyml_max_i32(p->input_w - (p->filter_w - 1) * p->dilation_w, 0);
   return l;
-}
-
-static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
-  for (; n >= 4; n -= 4, src += 4, dst += 4) memcpy(dst, src, 4);
-  if (n & 2) {
-    memcpy(dst, src, 2);
-    src += 2;
-    dst += 2;
-  }
-  if (n & 1) *dst = *src;
 }
 
 /* `words` words of input bytes widened into a column's halves of consecutive blocks. */
@@ -115,13 +119,54 @@ static inline void column_words(int16_t *col, const int8_t *src, int32_t words,
   }
 }
 
+/* `n` bytes, a word at a time while at least 4 remain. The empty asm hides the word from GCC,
+ * which would otherwise turn the loop into a call to memcpy. */
+static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const int8_t *src,
+                                                           int32_t n) {
+  for (; n >= 4; n -= 4, src += 4, dst += 4) {
+    int32_t word;
+    memcpy(&word, src, 4);
+#if defined(__GNUC__)
+    __asm__("" : "+r"(word));
+#endif
+    memcpy(dst, &word, 4);
+  }
+  if (n & 2) {
+    memcpy(dst, src, 2);
+    src += 2;
+    dst += 2;
+  }
+  if (n & 1) *dst = *src;
+}
+
+/* RUNS_STAGED: the rows of an inside patch from its origin `src`, back to back into a buffer on
+ * the stack, then widened. Each row is copied a word at a time, run_words words: the bytes past
+ * its end are overwritten by the next row, or lie past the patch, where they meet zero weights
+ * (the last word is zeroed first, as the last row may not reach it). Its own function, so that
+ * the buffer is on the stack only while it runs. */
+static __attribute__((noinline)) void column_staged(int16_t *col, const int8_t *src,
+                                                    const conv_layout *l) {
+  const int32_t zero = 0, row_values = l->row_values, src_outer = l->src_outer;
+  const int32_t run_words = l->run_words;
+  int8_t stage[CONV_STAGE_BYTES + 4]; /* + 4: the last row's last word may pass the depth */
+  int8_t *at = stage;
+  int32_t rows;
+  memcpy(stage + 4 * (l->blocks - 1), &zero, 4);
+  for (rows = l->runs_outer; rows > 0; --rows, src += src_outer, at += row_values) {
+    copy_row(at, src, 4 * run_words);
+  }
+  column_words(col, stage, l->blocks, l->offset2);
+}
+
 /* The runs of a pixel whose patch is inside the image, from its origin `src`. */
 static inline __attribute__((always_inline)) void column_runs(int16_t *col, const int8_t *src,
                                                               const conv_layout *l) {
   const int32_t offset2 = l->offset2, run_words = l->run_words;
   const int32_t src_outer = l->src_outer, col_outer = l->col_outer;
   int32_t outer, inner;
-  if (l->runs_inner == 1 && run_words == 1) { /* e.g. rows of up to 4 values */
+  if (l->runs == RUNS_STAGED) {
+    column_staged(col, src, l);
+  } else if (l->runs_inner == 1 && run_words == 1) { /* e.g. rows of up to 4 values */
     for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
       const int32_t x = tinyml_load_s8x4(src);
       tinyml_store_s16x2x2(col, tinyml_sxtab16(offset2, x), tinyml_sxtab16_ror8(offset2, x));
@@ -194,40 +239,76 @@ static __attribute__((noinline)) void conv_im2col_values(const tinyml_conv2d_par
 /* The same through a buffer on the stack, faster for patches with padding or without runs:
  * gathered in the filter's order, padding taps and gaps as the zero point, then widened a word
  * at a time. Its own function, so that the buffer is on the stack only while it runs. */
+/* The first tap [*first] and the end [*end] of one axis inside [0, size) from `origin`, as the
+ * portable kernel's conv_taps. */
+static inline void conv_axis_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
+                                  int32_t *first, int32_t *end) {
+  *first = origin < 0 ? (-origin + dilation - 1) / dilation : 0;
+  *end = size > origin ? tinyml_min_i32(taps, (size - origin + dilation - 1) / dilation) : 0;
+  if (*end < *first) *end = *first;
+}
+
 static __attribute__((noinline)) void conv_im2col_staged(const tinyml_conv2d_params *p,
                                                          const conv_layout *l,
                                                          const int8_t *input, int32_t batch,
                                                          int32_t in_y0, int32_t in_x0,
                                                          int32_t channel0, int16_t *col) {
-  const int32_t image = batch * p->input_h * p->input_w * p->input_c + channel0;
-  const int32_t row_values = p->filter_w * p->filter_c;
+  /* A row's taps inside the image are contiguous in the input, as in the stage, when rows are:
+   * then one copy a row. */
+  const int contiguous = p->dilation_w == 1 && p->filter_c == p->input_c &&
+                         p->filter_tap_stride == p->filter_c;
+  const int32_t tap_src = p->dilation_w * p->input_c;
   int8_t stage[CONV_STAGE_BYTES];
-  int32_t fy, fx;
+  int32_t fy, fx, fy0, fy1, fx0, fx1;
   memset(stage, -p->input_offset, (size_t)p->filter_depth);
-  for (fy = 0; fy < p->filter_h; ++fy) {
-    const int32_t in_y = in_y0 + p->dilation_h * fy;
-    int8_t *at = stage + fy * p->filter_row_stride;
-    const int8_t *row;
-    if (in_y < 0 || in_y >= p->input_h) continue;
-    row = input + image + in_y * p->input_w * p->input_c;
-    if (p->dilation_w == 1 && p->filter_c == p->input_c && p->filter_tap_stride == p->filter_c &&
-        in_x0 >= 0 && in_x0 + p->filter_w <= p->input_w) {
-      copy_bytes(at, row + in_x0 * p->input_c, row_values);
+  conv_axis_taps(in_y0, p->dilation_h, p->filter_h, p->input_h, &fy0, &fy1);
+  conv_axis_taps(in_x0, p->dilation_w, p->filter_w, p->input_w, &fx0, &fx1);
+  for (fy = fy0; fy < fy1; ++fy) {
+    const int8_t *src = input + ((batch * p->input_h + in_y0 + p->dilation_h * fy) * p->input_w +
+                                 in_x0 + p->dilation_w * fx0) * p->input_c + channel0;
+    int8_t *at = stage + fy * p->filter_row_stride + fx0 * p->filter_tap_stride;
+    if (contiguous) {
+      copy_row(at, src, (fx1 - fx0) * p->filter_c);
       continue;
     }
-    for (fx = 0; fx < p->filter_w; ++fx, at += p->filter_tap_stride) {
-      const int32_t in_x = in_x0 + p->dilation_w * fx;
-      if (in_x >= 0 && in_x < p->input_w) copy_bytes(at, row + in_x * p->input_c, p->filter_c);
+    for (fx = fx0; fx < fx1; ++fx, src += tap_src, at += p->filter_tap_stride) {
+      copy_row(at, src, p->filter_c);
     }
   }
   column_words(col, stage, l->blocks, l->offset2);
+}
+
+/* A patch with padding when every tap's channels start on a block (filter_c a multiple of 4,
+ * so every layout's taps do): the column zeroed, then each tap inside the image widened
+ * straight from the input, filter_c / 4 words, none read past its tap. */
+static __attribute__((noinline)) void conv_im2col_taps(const tinyml_conv2d_params *p,
+                                                       const conv_layout *l,
+                                                       const int8_t *input, int32_t batch,
+                                                       int32_t in_y0, int32_t in_x0,
+                                                       int32_t channel0, int16_t *col) {
+  const int32_t words = p->filter_c / 4, offset2 = l->offset2;
+  const int32_t tap_src = p->dilation_w * p->input_c, tap_col = 2 * p->filter_tap_stride;
+  int32_t b, fy, fx, fy0, fy1, fx0, fx1;
+  for (b = 0; b < l->blocks; ++b) tinyml_store_s16x2x2(col + 8 * b, 0, 0);
+  conv_axis_taps(in_y0, p->dilation_h, p->filter_h, p->input_h, &fy0, &fy1);
+  conv_axis_taps(in_x0, p->dilation_w, p->filter_w, p->input_w, &fx0, &fx1);
+  for (fy = fy0; fy < fy1; ++fy) {
+    const int8_t *src = input + ((batch * p->input_h + in_y0 + p->dilation_h * fy) * p->input_w +
+                                 in_x0 + p->dilation_w * fx0) * p->input_c + channel0;
+    int16_t *to = col + 2 * (fy * p->filter_row_stride + fx0 * p->filter_tap_stride);
+    for (fx = fx0; fx < fx1; ++fx, src += tap_src, to += tap_col) {
+      column_words(to, src, words, offset2);
+    }
+  }
 }
 
 /* A patch with padding, or without runs, for the group starting at input channel channel0. */
 static void conv_im2col_general(const tinyml_conv2d_params *p, const conv_layout *l,
                                 const int8_t *input, int32_t batch, int32_t in_y0,
                                 int32_t in_x0, int32_t channel0, int16_t *col) {
-  if (p->filter_depth <= CONV_STAGE_BYTES) {
+  if ((p->filter_c & 3) == 0) {
+    conv_im2col_taps(p, l, input, batch, in_y0, in_x0, channel0, col);
+  } else if (p->filter_depth <= CONV_STAGE_BYTES) {
     conv_im2col_staged(p, l, input, batch, in_y0, in_x0, channel0, col);
   } else {
     conv_im2col_values(p, l, input, batch, in_y0, in_x0, channel0, col);
@@ -271,6 +352,20 @@ static void conv_dot(const int8_t *wa, const int8_t *wb, const int16_t *col, int
   }
 }
 
+/* The same with the widened filter (op_conv.h's filter_wide): a block's two words per filter
+ * are already the pairs. */
+static void conv_dot_wide(const int32_t *wa, const int32_t *wb, const int16_t *col,
+                          int32_t blocks, conv_acc *acc) {
+  for (; blocks > 0; --blocks, wa += 2, wb += 2, col += 8) {
+    const int32_t x0 = tinyml_load_s16x2(col), x1 = tinyml_load_s16x2(col + 2);
+    const int32_t x2 = tinyml_load_s16x2(col + 4), x3 = tinyml_load_s16x2(col + 6);
+    acc->a0 = tinyml_smlad(wa[1], x1, tinyml_smlad(wa[0], x0, acc->a0));
+    acc->a1 = tinyml_smlad(wa[1], x3, tinyml_smlad(wa[0], x2, acc->a1));
+    acc->b0 = tinyml_smlad(wb[1], x1, tinyml_smlad(wb[0], x0, acc->b0));
+    acc->b1 = tinyml_smlad(wb[1], x3, tinyml_smlad(wb[0], x2, acc->b1));
+  }
+}
+
 /* How the accumulators become bytes: the general requantization, or the output_stage table
  * with the full int8 range (SSAT only) or with a narrower activation range. */
 enum { OUTPUT_GENERAL, OUTPUT_FAST, OUTPUT_FAST_CLAMP };
@@ -298,8 +393,13 @@ static void conv_columns(const tinyml_conv2d_params *p, const int16_t *col, int3
       acc.a0 = acc.a1 = p->output_stage[4 * oc];
       acc.b0 = acc.b1 = p->output_stage[4 * ob];
     }
-    conv_dot(p->filter + oc * p->filter_depth, p->filter + ob * p->filter_depth, col,
-             p->filter_depth / 4, &acc);
+    if (p->filter_wide != NULL) {
+      conv_dot_wide(p->filter_wide + oc * p->filter_depth / 2,
+                    p->filter_wide + ob * p->filter_depth / 2, col, p->filter_depth / 4, &acc);
+    } else {
+      conv_dot(p->filter + oc * p->filter_depth, p->filter + ob * p->filter_depth, col,
+               p->filter_depth / 4, &acc);
+    }
     out0[oc] = conv_out(p, acc.a0, oc, mode);
     out1[oc] = conv_out(p, acc.a1, oc, mode);
     if (ob != oc) {
@@ -312,15 +412,32 @@ static void conv_columns(const tinyml_conv2d_params *p, const int16_t *col, int3
 #if defined(TINYML_KERNEL_ASM)
 #include "op_conv2d_asm.h"
 
+/* column_runs as a call: the loop below keeps only the test inline. */
+static __attribute__((noinline)) void column_runs_call(int16_t *col, const int8_t *src,
+                                                       const conv_layout *l) {
+  column_runs(col, src, l);
+}
+
 /* The column of the pixel at (batch, y, x), whose patch starts at input offset `origin`, when
  * every patch is inside the image. */
-static void conv_column_inside(const tinyml_conv2d_params *p, const conv_layout *l,
-                               const int8_t *input, int32_t origin, int32_t batch, int32_t y,
-                               int32_t x, int16_t *col) {
+static inline __attribute__((always_inline)) void conv_column_inside(
+    const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int32_t origin,
+    int32_t batch, int32_t y, int32_t x, int16_t *col) {
   if (origin <= l->last_origin) {
-    column_runs(col, input + origin, l);
+    column_runs_call(col, input + origin, l);
   } else { /* its last word would read past the input: one of the last pixels */
     conv_im2col_values(p, l, input, batch, y * p->stride_h, x * p->stride_w, 0, col);
+  }
+}
+
+/* RUNS_ROWS with rows of one word (e.g. digits' 3x3x1 first layer): the rows widened inline,
+ * the layout's fields already in registers. */
+static inline __attribute__((always_inline)) void column_rows_of_a_word(
+    int16_t *col, const int8_t *src, int32_t rows, int32_t src_step, int32_t col_step,
+    int32_t offset2) {
+  for (; rows > 0; --rows, src += src_step, col += col_step) {
+    const int32_t x = tinyml_load_s8x4(src);
+    tinyml_store_s16x2x2(col, tinyml_sxtab16(offset2, x), tinyml_sxtab16_ror8(offset2, x));
   }
 }
 
@@ -328,18 +445,25 @@ static void conv_column_inside(const tinyml_conv2d_params *p, const conv_layout 
  * padding reaching any pixel, a patch made of runs, the output_stage table with the full range.
  * The patch origin steps through the input; all filter pairs in assembly, an odd last filter
  * in C. */
-static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
-                            const int8_t *input, int8_t *output, int16_t *scratch,
-                            conv_pairs_job *job) {
+static inline __attribute__((always_inline)) void conv_run_inside_loop(
+    const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int8_t *output,
+    int16_t *scratch, conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *),
+    const int rows_of_a_word) {
   const int32_t pixels = p->batches * p->output_h * p->output_w;
   const int32_t step = p->stride_w * p->input_c;
   const int32_t row_jump = (p->stride_h * p->input_w - p->output_w * p->stride_w) * p->input_c;
   const int32_t image_jump = (p->input_h - p->output_h * p->stride_h) * p->input_w * p->input_c;
   const int32_t paired = 2 * ((job->stage_end - job->stage) / 8);
+  const int32_t rows = l->runs_outer, src_step = l->src_outer, col_step = l->col_outer;
+  const int32_t offset2 = l->offset2, last_origin = l->last_origin;
   int32_t pixel, origin = 0, x = 0, y = 0, batch = 0;
   for (pixel = 0; pixel < pixels; pixel += 2) {
     int8_t *out0 = output + pixel * p->output_c, *out1 = out0;
-    conv_column_inside(p, l, input, origin, batch, y, x, scratch);
+    if (rows_of_a_word && origin <= last_origin) {
+      column_rows_of_a_word(scratch, input + origin, rows, src_step, col_step, offset2);
+    } else {
+      conv_column_inside(p, l, input, origin, batch, y, x, scratch);
+    }
     if (pixel + 1 < pixels) {
       origin += step;
       if (++x == p->output_w) {
@@ -354,10 +478,14 @@ static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
       out1 += p->output_c;
     }
     /* An odd last pixel goes into both columns, its outputs written twice. */
-    conv_column_inside(p, l, input, origin, batch, y, x, scratch + 4);
+    if (rows_of_a_word && origin <= last_origin) {
+      column_rows_of_a_word(scratch + 4, input + origin, rows, src_step, col_step, offset2);
+    } else {
+      conv_column_inside(p, l, input, origin, batch, y, x, scratch + 4);
+    }
     job->out0 = out0;
     job->out1 = out1;
-    conv_pairs_asm(job);
+    pairs_asm(job);
     if (paired < p->output_c) {
       conv_columns(p, scratch, paired, p->output_c, out0, out1, OUTPUT_FAST);
     }
@@ -371,6 +499,17 @@ static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
         origin += image_jump;
       }
     }
+  }
+}
+
+/* The loop twice, so that the other layouts do not pay for the inline rows' registers. */
+static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
+                            const int8_t *input, int8_t *output, int16_t *scratch,
+                            conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
+  if (l->runs == RUNS_ROWS && l->run_words == 1) {
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 1);
+  } else {
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0);
   }
 }
 #endif
@@ -388,16 +527,22 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
 #if defined(TINYML_KERNEL_ASM)
   /* Filter pairs of a group in assembly (all but an odd last filter), the rest in C. */
   const int32_t pairs = mode == OUTPUT_FAST && p->filter_depth > 0 ? filters_per_group / 2 : 0;
+  /* The widened filter's loop, or the int8 one; the job counts filters in bytes. */
+  void (*const pairs_asm)(const conv_pairs_job *) =
+      p->filter_wide != NULL ? conv_pairs_wide_asm : conv_pairs_asm;
+  const int32_t filter_bytes = p->filter_wide != NULL ? 2 * p->filter_depth : p->filter_depth;
+  const uint8_t *const filter =
+      p->filter_wide != NULL ? (const uint8_t *)p->filter_wide : (const uint8_t *)p->filter;
   conv_pairs_job job;
   job.columns = scratch;
   job.end = scratch + 2 * p->filter_depth;
-  job.depth = p->filter_depth;
-  job.filter = p->filter;
+  job.depth = filter_bytes;
+  job.filter = filter;
   job.stage = p->output_stage;
   job.stage_end = p->output_stage != NULL ? p->output_stage + 8 * pairs : NULL;
   if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0 &&
       (p->output_h - 1) * p->stride_h < l.y_limit && (p->output_w - 1) * p->stride_w < l.x_limit) {
-    conv_run_inside(p, &l, input, output, scratch, &job);
+    conv_run_inside(p, &l, input, output, scratch, &job, pairs_asm);
     return;
   }
 #else
@@ -423,7 +568,7 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
       if (pairs > 0) {
         job.out0 = out0;
         job.out1 = out1;
-        conv_pairs_asm(&job);
+        pairs_asm(&job);
       }
 #endif
       if (2 * pairs < p->output_c) {
@@ -439,12 +584,12 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
       conv_im2col(p, &l, input, &second, group * p->filter_c, scratch + 4);
 #if defined(TINYML_KERNEL_ASM)
       if (pairs > 0) {
-        job.filter = p->filter + oc * p->filter_depth;
+        job.filter = filter + oc * filter_bytes;
         job.stage = p->output_stage + 4 * oc;
         job.stage_end = job.stage + 8 * pairs;
         job.out0 = out0 + oc;
         job.out1 = out1 + oc;
-        conv_pairs_asm(&job);
+        pairs_asm(&job);
       }
 #endif
       if (2 * pairs < filters_per_group) {

@@ -26,8 +26,13 @@ typedef struct {
   int32_t filter_depth, filter_row_stride, filter_tap_stride;
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
   int32_t input_offset, output_offset, act_min, act_max;
-  const int8_t *filter; /* [output_c][filter_depth] */
-  const int32_t *bias;  /* [output_c] or NULL */
+  /* Exactly one of the two is set: [output_c][filter_depth] int8, or (small filters, where
+   * the flash is worth the DSP kernel's fewer instructions) widened: [output_c][filter_depth / 2]
+   * words of two int16 lanes, each block of 4 weights (w0, w1, w2, w3) as the words (w0, w2),
+   * (w1, w3) (conv_filter_wide in tools/compiler/ops/conv.py). */
+  const int8_t *filter;
+  const int32_t *filter_wide;
+  const int32_t *bias; /* [output_c] or NULL */
   const int32_t *multiplier;
   const int8_t *shift;
   const int32_t *output_stage; /* see tinyml_output_stage_fast; NULL: not exact for this layer */

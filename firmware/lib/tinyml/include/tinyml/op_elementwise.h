@@ -23,11 +23,16 @@ typedef struct {
   int32_t dims[TINYML_MAX_RANK];
   int32_t input1_strides[TINYML_MAX_RANK];
   int32_t input2_strides[TINYML_MAX_RANK];
-  int32_t input1_offset, input2_offset, output_offset; /* offsets: minus the zero points */
-  int32_t left_shift;
-  int32_t input1_multiplier, input1_shift;
-  int32_t input2_multiplier, input2_shift;
+  /* TFLM's rescaling of each input, a function of its int8 value x, computed by the converter
+   * (tools/compiler/ops/elementwise.py, add_input_table): input_table[x + 128], 256 entries
+   * each; SUB's input2 table holds the negated values. */
+  const int32_t *input1_table;
+  const int32_t *input2_table;
+  int32_t output_offset; /* the output zero point */
   int32_t output_multiplier, output_shift;
+  /* The DSP output stage, {2M - 2^32, 2^(s-1) + output_offset * 2^s, s} as op_conv.h's
+   * tinyml_output_stage_fast; stage_shift 0: not exact for this layer, the general path. */
+  int32_t stage_multiplier, stage_rounding, stage_shift;
   int32_t act_min, act_max;
 } tinyml_add_params;
 
@@ -53,8 +58,8 @@ typedef struct {
   int32_t input2_strides[TINYML_MAX_RANK];
 } tinyml_maximum_minimum_params;
 
+/* ADD and SUB (tinyml_add_params; SUB's negation is in its table). */
 void tinyml_add_s8(const void *params, uint8_t *arena);
-void tinyml_sub_s8(const void *params, uint8_t *arena); /* tinyml_add_params */
 void tinyml_mul_s8(const void *params, uint8_t *arena);
 void tinyml_maximum_s8(const void *params, uint8_t *arena);
 void tinyml_minimum_s8(const void *params, uint8_t *arena);
