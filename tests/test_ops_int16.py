@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.opbuild import Quantization, unary_chain_model
+from tests.support.modelgen import _schema
+from tests.support.opbuild import (
+    Operand,
+    PerChannel,
+    Quantization,
+    single_op_model,
+    unary_chain_model,
+)
 from tests.support.opcheck import compare_models
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
@@ -60,3 +67,131 @@ def test_quantize_dequantize_int16_match_tflm():
         built.append((f"{'+'.join(ops)} {shape}: {text}",
                       unary_chain_model(shape, ops, tensors)))
     _check(built, seed=1601)
+
+
+# --- CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED 16x8 ------------------------------------------
+
+def _weights_and_scales(rng, shape: tuple[int, ...], channels: int, axis: int):
+    """int8 weights (sometimes sparse or saturated) and per-channel or per-tensor scales."""
+    weights = rng.integers(-127, 128, size=shape).astype(np.int8)
+    if rng.random() < 0.2:
+        weights[rng.random(size=shape) < 0.6] = 0
+    if rng.random() < 0.1:
+        weights = np.where(weights >= 0, 127, -127).astype(np.int8)
+    if rng.random() < 0.7:
+        scales = tuple(_scale(rng, 1e-3, 0.1) for _ in range(channels))
+        return weights, PerChannel(scales, axis), scales
+    scale = _scale(rng, 1e-3, 0.1)
+    return weights, Quantization(scale, 0), (scale,) * channels
+
+
+def _bias(rng, kind: str, channels: int, input_scale: float, filter_scales, typical: float):
+    """An int64 or int32 bias operand of `typical` magnitude (None: no bias)."""
+    if kind == "none":
+        return None
+    values = np.round(rng.normal(scale=typical, size=channels))
+    if kind == "int64" and rng.random() < 0.2:
+        values *= 2.0 ** int(rng.integers(4, 16))  # beyond int32: the int64 accumulator matters
+    dtype, bound = ("INT64", 2.0 ** 40) if kind == "int64" else ("INT32", 2.0 ** 24)
+    values = np.clip(values, -bound, bound).astype(np.int64)
+    scales = tuple(float(np.float32(input_scale * s)) for s in filter_scales)
+    return Operand((channels,), PerChannel(scales, 0), values, dtype=dtype)
+
+
+def _output_scale(rng, input_scale: float, filter_scales, taps: int) -> float:
+    """Around the accumulator's spread, so that outputs range from small to saturated."""
+    spread = 16384 * 64 * np.sqrt(taps) * input_scale * float(np.mean(filter_scales)) / 16384
+    return float(np.float32(spread * np.exp(rng.uniform(np.log(0.05), np.log(8.0)))))
+
+
+def _bias_kind(rng, op: str) -> str:
+    kinds = ["int64", "int64", "none"] + ([] if op == "DEPTHWISE_CONV_2D" else ["int32"])
+    return str(rng.choice(kinds))
+
+
+def _conv_case(rng, op: str) -> tuple[str, bytes]:
+    schema = _schema()
+    in_h, in_w = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    filter_h = int(rng.integers(1, min(in_h, 3) + 1))
+    filter_w = int(rng.integers(1, min(in_w, 3) + 1))
+    stride_h, stride_w = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    dilation_h = int(rng.choice([1, 1, 2])) if in_h >= 2 * filter_h else 1
+    dilation_w = int(rng.choice([1, 1, 2])) if in_w >= 2 * filter_w else 1
+    padding = int(rng.integers(0, 2))  # SAME, VALID
+    activation = int(rng.choice([0, 0, 1, 2, 3]))
+    input_q = Quantization(_scale(rng, 1e-4, 1e-2), 0)
+    if op == "CONV_2D":
+        filter_c = int(rng.integers(1, 7))
+        groups = int(rng.choice([1, 1, 1, 2]))
+        in_c, out_c = filter_c * groups, groups * int(rng.integers(1, 6))
+        weights, filter_q, filter_scales = _weights_and_scales(
+            rng, (out_c, filter_h, filter_w, filter_c), out_c, 0)
+        options = schema.Conv2DOptionsT()
+        taps = filter_h * filter_w * filter_c
+        shape_text = f"groups {groups}, filter {list(weights.shape)}"
+    else:
+        in_c = int(rng.integers(1, 7))
+        multiplier = int(rng.choice([1, 1, 2, 3]))
+        out_c = in_c * multiplier
+        weights, filter_q, filter_scales = _weights_and_scales(
+            rng, (1, filter_h, filter_w, out_c), out_c, 3)
+        options = schema.DepthwiseConv2DOptionsT()
+        options.depthMultiplier = multiplier
+        taps = filter_h * filter_w
+        shape_text = f"multiplier {multiplier}, filter {list(weights.shape)}"
+    options.padding, options.strideH, options.strideW = padding, stride_h, stride_w
+    options.dilationHFactor, options.dilationWFactor = dilation_h, dilation_w
+    options.fusedActivationFunction = activation
+
+    def out_size(size, filt, stride, dilation):
+        effective = (filt - 1) * dilation + 1
+        return (size + stride - 1) // stride if padding == 0 else (size - effective) // stride + 1
+    out_h = out_size(in_h, filter_h, stride_h, dilation_h)
+    out_w = out_size(in_w, filter_w, stride_w, dilation_w)
+    kind = _bias_kind(rng, op)
+    bias = _bias(rng, kind, out_c, input_q.scale, filter_scales, 2000.0 * np.sqrt(taps))
+    output_q = Quantization(_output_scale(rng, input_q.scale, filter_scales, taps), 0)
+    data = single_op_model(
+        op, [Operand((1, in_h, in_w, in_c), input_q, dtype="INT16"),
+             Operand(weights.shape, filter_q, weights), *([] if bias is None else [bias])],
+        (1, out_h, out_w, out_c), output_q, options, output_type="INT16")
+    text = (f"{op} 16x8 input [1, {in_h}, {in_w}, {in_c}], {shape_text}, stride "
+            f"{stride_h}x{stride_w}, dilation {dilation_h}x{dilation_w}, "
+            f"{'SAME' if padding == 0 else 'VALID'}, activation {activation}, bias {kind}, "
+            f"{'per-channel' if isinstance(filter_q, PerChannel) else 'per-tensor'}")
+    return text, data
+
+
+def _fully_connected_case(rng) -> tuple[str, bytes]:
+    schema = _schema()
+    depth, units = int(rng.integers(1, 40)), int(rng.integers(1, 12))
+    # The harness feeds and reads batch-1 tensors: several rows only with keep_num_dims.
+    keep = bool(rng.random() < 0.4)
+    rows = int(rng.choice([1, 2, 3])) if keep else 1
+    in_shape = (1, rows, depth) if keep or rng.random() < 0.3 else (1, depth)
+    out_shape = (*in_shape[:-1], units) if keep else (1, units)
+    input_q = Quantization(_scale(rng, 1e-4, 1e-2), 0)
+    weights, filter_q, filter_scales = _weights_and_scales(rng, (units, depth), units, 0)
+    options = schema.FullyConnectedOptionsT()
+    options.fusedActivationFunction = int(rng.choice([0, 0, 1, 2, 3]))
+    options.keepNumDims = keep
+    kind = _bias_kind(rng, "FULLY_CONNECTED")
+    bias = _bias(rng, kind, units, input_q.scale, filter_scales, 2000.0 * np.sqrt(depth))
+    output_q = Quantization(_output_scale(rng, input_q.scale, filter_scales, depth), 0)
+    data = single_op_model(
+        "FULLY_CONNECTED", [Operand(in_shape, input_q, dtype="INT16"),
+                            Operand(weights.shape, filter_q, weights), bias],
+        out_shape, output_q, options, output_type="INT16")
+    text = (f"FULLY_CONNECTED 16x8 input {list(in_shape)}, filter [{units}, {depth}], "
+            f"keep_num_dims {keep}, activation {options.fusedActivationFunction}, bias {kind}, "
+            f"{'per-channel' if isinstance(filter_q, PerChannel) else 'per-tensor'}")
+    return text, data
+
+
+@pytest.mark.parametrize("op", ["FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"])
+def test_conv_like_16x8_match_tflm(op):
+    seed = {"FULLY_CONNECTED": 1602, "CONV_2D": 1603, "DEPTHWISE_CONV_2D": 1604}[op]
+    rng = np.random.default_rng(seed)
+    built = [_fully_connected_case(rng) if op == "FULLY_CONNECTED" else _conv_case(rng, op)
+             for _ in range(MODELS_PER_OP)]
+    _check(built, seed)

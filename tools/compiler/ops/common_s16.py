@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from tinyml_pipeline.tools.compiler.graph import OpView, Tensor
-from tinyml_pipeline.tools.compiler.ops.common import require_scale, require_shape, requantization
+from tinyml_pipeline.tools.compiler.ops.common import requantization, require_scale, require_shape
 from tinyml_pipeline.tools.compiler.quantization import ACTIVATION_NAMES, activation_range
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
