@@ -12,6 +12,7 @@ from tests.support.opbuild import (
     Operand,
     PerChannel,
     Quantization,
+    broadcast_pair,
     single_op_model,
     unary_chain_model,
 )
@@ -195,3 +196,39 @@ def test_conv_like_16x8_match_tflm(op):
     built = [_fully_connected_case(rng) if op == "FULLY_CONNECTED" else _conv_case(rng, op)
              for _ in range(MODELS_PER_OP)]
     _check(built, seed)
+
+
+# --- ADD, MUL int16 ----------------------------------------------------------------------------
+
+def _binary_case(rng, op: str) -> tuple[str, bytes]:
+    schema = _schema()
+    first, second, output_shape = broadcast_pair(rng)
+    swap = bool(rng.random() < 0.3)  # the constant as the first input
+    constant = rng.integers(-32768, 32768, second).astype(np.int16)
+    if rng.random() < 0.2:
+        constant = np.full(second, int(rng.choice([-32768, 32767, 0, 1, -1])), np.int16)
+    scale1, scale2 = _scale(rng, 1e-5, 1e-2), _scale(rng, 1e-5, 1e-2)
+    if op == "ADD":
+        options = schema.AddOptionsT()
+        output_scale = max(scale1, scale2) * float(np.exp(rng.uniform(np.log(0.2), np.log(8.0))))
+    else:
+        options = schema.MulOptionsT()
+        # Products run to 2^30 steps of scale1 * scale2; outputs range from fine to saturated.
+        output_scale = scale1 * scale2 * float(np.exp(rng.uniform(np.log(2.0 ** 10),
+                                                                 np.log(2.0 ** 17))))
+    options.fusedActivationFunction = int(rng.choice([0, 1, 2, 3], p=[0.4, 0.2, 0.2, 0.2]))
+    output_q = Quantization(float(np.float32(output_scale)), 0)
+    variable = Operand(first, Quantization(scale1, 0), dtype="INT16")
+    fixed = Operand(second, Quantization(scale2, 0), constant, dtype="INT16")
+    operands = [fixed, variable] if swap else [variable, fixed]
+    data = single_op_model(op, operands, output_shape, output_q, options, output_type="INT16")
+    order = "const, x" if swap else "x, const"
+    return (f"{op} int16 ({order}) x {list(first)}, const {list(second)} -> "
+            f"{list(output_shape)}, activation {options.fusedActivationFunction}", data)
+
+
+@pytest.mark.parametrize("op", ["ADD", "MUL"])
+def test_add_mul_int16_match_tflm(op):
+    seed = {"ADD": 1605, "MUL": 1606}[op]
+    rng = np.random.default_rng(seed)
+    _check([_binary_case(rng, op) for _ in range(MODELS_PER_OP)], seed)

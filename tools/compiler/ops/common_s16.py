@@ -15,9 +15,16 @@ def require_int16_activation(op: OpView, tensor: Tensor | None, role: str,
     """An int16 activation with one scale; `symmetric`: its zero point must be 0, as TFLM's
     16x8 kernels require (QUANTIZE and DEQUANTIZE take any int16 zero point)."""
     op.require(tensor is not None, f"{role} is missing")
-    op.require_types(tensor, "INT16")
     op.require(not tensor.is_constant, f"{role} '{tensor.info.name}' is constant; the built-in "
                                        f"runtime expects an activation there")
+    return require_int16_tensor(op, tensor, role, symmetric)
+
+
+def require_int16_tensor(op: OpView, tensor: Tensor | None, role: str,
+                         symmetric: bool = True) -> Tensor:
+    """require_int16_activation, constants allowed."""
+    op.require(tensor is not None, f"{role} is missing")
+    op.require_types(tensor, "INT16")
     op.require(len(tensor.info.scales) == 1 and len(tensor.info.zero_points) == 1,
                f"{role} '{tensor.info.name}' needs one scale and one zero point, it has "
                f"{len(tensor.info.scales)} and {len(tensor.info.zero_points)}")
