@@ -232,3 +232,29 @@ def test_add_mul_int16_match_tflm(op):
     seed = {"ADD": 1605, "MUL": 1606}[op]
     rng = np.random.default_rng(seed)
     _check([_binary_case(rng, op) for _ in range(MODELS_PER_OP)], seed)
+
+
+# --- LOGISTIC, TANH int16 ----------------------------------------------------------------------
+
+def _sigmoid_case(rng, op: str) -> tuple[str, bytes]:
+    shape = _shape(rng)
+    roll = rng.random()
+    if roll < 0.3:  # TFLM's power-of-two path (2^-12, and 2^-11 for TANH) or near it
+        scale = 2.0 ** -int(rng.choice([10, 11, 12, 13, 14]))
+    elif roll < 0.4:
+        scale = 2.0 ** -12 * float(1 + rng.choice([-1, 1]) * rng.uniform(1e-5, 5e-4))
+    else:
+        scale = _scale(rng, 1e-6, 2.0)
+    output_scale = 2.0 ** -15 if rng.random() < 0.8 else 2.0 ** -15 * (1 + 3e-4)
+    data = single_op_model(op, [Operand(shape, Quantization(float(np.float32(scale)), 0),
+                                        dtype="INT16")],
+                           shape, Quantization(float(np.float32(output_scale)), 0),
+                           output_type="INT16")
+    return f"{op} int16 {list(shape)}, input scale {scale:.6g}, output {output_scale:.6g}", data
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+def test_logistic_tanh_int16_match_tflm(op):
+    seed = {"LOGISTIC": 1607, "TANH": 1608}[op]
+    rng = np.random.default_rng(seed)
+    _check([_sigmoid_case(rng, op) for _ in range(MODELS_PER_OP)], seed)
