@@ -4,6 +4,8 @@ runtime cannot compute in int16 is refused, never computed wrong."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,7 @@ from tests.support.opbuild import (
     unary_chain_model,
 )
 from tests.support.opcheck import compare_models
+from tinyml_pipeline.tools.cli import main
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
 
 MODELS_PER_OP = 210
@@ -258,3 +261,74 @@ def test_logistic_tanh_int16_match_tflm(op):
     seed = {"LOGISTIC": 1607, "TANH": 1608}[op]
     rng = np.random.default_rng(seed)
     _check([_sigmoid_case(rng, op) for _ in range(MODELS_PER_OP)], seed)
+
+
+# --- end to end: a 16x8 Keras model through card, convert, the host firmware and validate ------
+
+def _grid_images(rng, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """8x8 noise with a bright 2x2 patch at one of three places: the class."""
+    labels = rng.integers(0, 3, count)
+    x = rng.normal(0, 0.3, (count, 8, 8, 1)).astype(np.float32)
+    for row, label in enumerate(labels):
+        top, left = [(1, 1), (1, 5), (5, 3)][label]
+        x[row, top:top + 2, left:left + 2, 0] += 2.0
+    return x, labels.astype(np.int64)
+
+
+def _model_16x8(directory) -> None:
+    """A small CNN quantized 16x8 by the TFLite converter, int16 in and out, and its test set."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x_train, y_train = _grid_images(rng, 600)
+    x_test, y_test = _grid_images(rng, 200)
+    inputs = keras.layers.Input((8, 8, 1))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    features = keras.layers.Add()([features, keras.layers.DepthwiseConv2D(
+        3, padding="same")(features)])
+    hidden = keras.layers.Dense(8, activation="tanh")(keras.layers.Flatten()(features))
+    model = keras.Model(inputs, keras.layers.Dense(3)(hidden))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x_train, y_train, epochs=4, verbose=0)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x_train[i:i + 1]] for i in range(100))
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    converter.inference_input_type = tf.int16
+    converter.inference_output_type = tf.int16
+    (directory / "model16.tflite").write_bytes(converter.convert())
+    np.savez(directory / "test.npz", x=x_test, y=y_test)
+
+
+@pytest.mark.slow
+def test_a_16x8_model_validates_exactly_on_the_host_port(tmp_path, capsys):
+    _model_16x8(tmp_path)
+    model = TFLiteModel.from_file(tmp_path / "model16.tflite")
+    assert (model.inputs[0].type_name, model.outputs[0].type_name) == ("INT16", "INT16")
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "FULLY_CONNECTED", "TANH"} <= set(
+        model.op_names())
+    workspace = ["--workspace", str(tmp_path)]
+    assert main(["-q", *workspace, "card", str(tmp_path / "model16.tflite"), "--test",
+                 str(tmp_path / "test.npz"), "--out", str(tmp_path / "models/grid16")]) == 0
+    sources, build = tmp_path / "build/sources", tmp_path / "build/host"
+    assert main(["-q", *workspace, "convert", str(tmp_path / "models/grid16/model.tflite"),
+                 "--out", str(sources)]) == 0
+    assert "TINYML_TYPE_INT16, 4, {1, 8, 8, 1, 0, 0}, 128u" in (
+        sources / "grid16_settings.c").read_text()
+    assert main(["-q", *workspace, "firmware", "build", "--target", "host", "--models-dir",
+                 str(sources), "--build-dir", str(build)]) == 0
+    capsys.readouterr()
+    assert main(["-q", *workspace, "validate", "--model", str(tmp_path / "models/grid16"),
+                 "--emulator", "host", "--image", str(build / "tinyml-host")]) == 0
+    report = json.loads((tmp_path / "build/validation/grid16/report.json").read_text())
+    assert report["validated"] == 200 and report["tflm"]["exact"] == 200
+    assert report["tflm"]["max_difference_lsb"] == 0 and report["passed"]
+    lines = [json.loads(line) for line in
+             (tmp_path / "build/validation/grid16/results.jsonl").read_text().splitlines()]
+    outputs = [value for line in lines if line["kind"] == "sample" for value in line["output"]]
+    # int16 values on the wire and in the journal, not int8 pairs.
+    assert len(outputs) == 600 and max(abs(v) for v in outputs) > 127
