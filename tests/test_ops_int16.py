@@ -332,3 +332,49 @@ def test_a_16x8_model_validates_exactly_on_the_host_port(tmp_path, capsys):
     outputs = [value for line in lines if line["kind"] == "sample" for value in line["output"]]
     # int16 values on the wire and in the journal, not int8 pairs.
     assert len(outputs) == 600 and max(abs(v) for v in outputs) > 127
+
+
+# --- SOFTMAX int16 -----------------------------------------------------------------------------
+
+def _softmax_case(rng) -> tuple[str, bytes]:
+    schema = _schema()
+    rank = int(rng.integers(2, 5))  # batch 1 first, as the harness feeds it
+    shape = tuple([1] + [int(rng.integers(1, 5)) for _ in range(rank - 2)]
+                  + [int(rng.choice([1, 2, 3, 10, 40, 300]))])
+    options = schema.SoftmaxOptionsT()
+    options.beta = float(np.float32(rng.choice([1.0, 1.0, 0.5, 2.0, rng.uniform(0.1, 3.0)])))
+    scale = _scale(rng, 1e-5, 1e-2)
+    output_scale = 1.0 / 32768 if rng.random() < 0.8 else 1.0 / 32768 * (1 + 5e-4)
+    data = single_op_model("SOFTMAX", [Operand(shape, Quantization(scale, 0), dtype="INT16")],
+                           shape, Quantization(float(np.float32(output_scale)), 0), options,
+                           output_type="INT16")
+    return f"SOFTMAX int16 {list(shape)}, input scale {scale:.4g}, beta {options.beta:.4g}", data
+
+
+def test_softmax_int16_matches_tflm():
+    rng = np.random.default_rng(1609)
+    _check([_softmax_case(rng) for _ in range(MODELS_PER_OP)], 1609)
+
+
+def test_softmax_int16_tables_match_tflm_at_every_difference():
+    """Rows [0, -d] for every d the exp table sees (input scale 10 / 65535, beta 1: one table
+    step per input step), so that every entry of both tables meets TFLM's."""
+    schema = _schema()
+    options = schema.SoftmaxOptionsT()
+    options.beta = 1.0
+    scale = float(np.float32(10.0 / 65535.0))
+    rows = np.arange(0, 32769, 16, dtype=np.int32)
+    shape = (1, len(rows), 2)
+    data = single_op_model("SOFTMAX", [Operand(shape, Quantization(scale, 0), dtype="INT16")],
+                           shape, Quantization(1.0 / 32768, 0), options, output_type="INT16")
+    model = TFLiteModel(data, "softmax sweep")
+    sweep = np.zeros(shape, np.int16)  # differences 2 * row - 1, up to 65535
+    sweep[0, :, 0] = np.clip(rows - 16384, -32768, 32767)
+    sweep[0, :, 1] = np.clip(-16384 - rows + 1, -32768, 32767)
+    from tinyml_pipeline.tools.compiler.host import build_runner, run_builtin
+    from tinyml_pipeline.tools.reference import TFLMRunner
+
+    runner = build_runner([("sweep", model)])
+    expected = TFLMRunner(model).invoke_tensor(sweep)
+    assert len(np.unique(expected[0, :, 1])) > 1000  # the sweep reaches most of the tables
+    assert np.array_equal(run_builtin(runner, "sweep", model, sweep[np.newaxis])[0], expected)

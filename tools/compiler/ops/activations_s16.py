@@ -1,5 +1,6 @@
-"""LOGISTIC and TANH with int16 input and output (16x8 models): TFLM's rescaling of the input
-to the sigmoid table's format, the table measured from tflite_micro (sigmoid_table.py)."""
+"""LOGISTIC, TANH and SOFTMAX with int16 input and output (16x8 models): TFLM's rescaling of
+the input to its tables' format; LOGISTIC's and TANH's table measured from tflite_micro
+(sigmoid_table.py), SOFTMAX's computed as TFLM's Prepare does (lut_s16.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ import numpy as np
 
 from tinyml_pipeline.tools.compiler.graph import OpView
 from tinyml_pipeline.tools.compiler.layers import Const, Layer, Offset
+from tinyml_pipeline.tools.compiler.lut_s16 import softmax_tables
 from tinyml_pipeline.tools.compiler.ops import lowering_s16
-from tinyml_pipeline.tools.compiler.ops.common import require_same_shape
+from tinyml_pipeline.tools.compiler.ops.common import (
+    requantization,
+    require_same_shape,
+    require_shifts,
+)
 from tinyml_pipeline.tools.compiler.ops.common_s16 import require_int16_activation
+from tinyml_pipeline.tools.compiler.quantization import f32, quantize_multiplier
 
 HEADER = "tinyml/op_activations_s16.h"
 INPUT_INTEGER_BITS = 3  # the table's input format: Q3.12 times 3 (+-10.7)
@@ -85,3 +92,39 @@ def lower_logistic_s16(op: OpView) -> Layer:
 @lowering_s16("TANH")
 def lower_tanh_s16(op: OpView) -> Layer:
     return _lower(op, "tinyml_tanh_s16", pot_shifts=(0, 1))
+
+
+SOFTMAX_MAX_DEPTH = 65537  # the row's sum of exps, each up to 32767, must fit int32
+OUTPUT_SCALE_S16 = 1.0 / 32768
+
+
+@lowering_s16("SOFTMAX")
+def lower_softmax_s16(op: OpView) -> Layer:
+    options = op.options_of("SoftmaxOptionsT", required=False)
+    beta = float(f32(options.beta)) if options is not None else 1.0
+    op.require(op.input_count == 1, f"expected 1 input, got {op.input_count}")
+    source, output = op.input(0), op.output()
+    require_int16_activation(op, source, "input")
+    require_int16_activation(op, output, "output")
+    require_same_shape(op, source, output)
+    op.require(abs(float(f32(output.scale)) - OUTPUT_SCALE_S16) <= 0.001 * OUTPUT_SCALE_S16,
+               f"output scale {output.scale} is not 1/32768, which TFLM requires")
+    op.require(math.isfinite(beta) and beta > 0, f"beta {beta} is not a positive number")
+    depth = source.shape[-1]
+    op.require(depth <= SOFTMAX_MAX_DEPTH, f"a row of {depth} values is beyond the int32 sum "
+                                           f"of exps ({SOFTMAX_MAX_DEPTH} at most)")
+    # CalculateSoftmaxParams: input differences of [-65535, 0] steps to [-10, 0].
+    multiplier, shift = requantization(
+        op, "input scale * beta", quantize_multiplier,
+        float(f32(source.scale)) * beta / (10.0 / 65535.0))
+    require_shifts(op, "input scale * beta", [multiplier], [shift])
+    exp_table, reciprocal_table = softmax_tables()
+    return Layer(
+        op="SOFTMAX", op_index=op.index, kernel="tinyml_softmax_s16",
+        params_type="tinyml_softmax_s16_params", header=HEADER,
+        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                ("outer", source.size // depth), ("depth", depth),
+                ("input_multiplier", multiplier), ("input_shift", shift),
+                ("exp_table", Const("int16_t", exp_table, "exp_table")),
+                ("reciprocal_table", Const("int16_t", reciprocal_table, "reciprocal_table"))],
+        reads=(source.index,), writes=(output.index,))
