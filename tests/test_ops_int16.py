@@ -378,3 +378,70 @@ def test_softmax_int16_tables_match_tflm_at_every_difference():
     expected = TFLMRunner(model).invoke_tensor(sweep)
     assert len(np.unique(expected[0, :, 1])) > 1000  # the sweep reaches most of the tables
     assert np.array_equal(run_builtin(runner, "sweep", model, sweep[np.newaxis])[0], expected)
+
+
+# --- converter-built 16x8 models ---------------------------------------------------------------
+
+def _converted_16x8(cases, seed: int) -> list[bytes]:
+    """The cases as modelgen converts them, but quantized 16x8 (int16 activations and I/O,
+    int8 weights, int64 bias), one .tflite per case."""
+    import warnings
+
+    import tensorflow as tf
+
+    from tests.support.modelgen import quantizing_converter, split_branches
+
+    converter = quantizing_converter(cases, seed)
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    converter.inference_input_type = tf.int16
+    converter.inference_output_type = tf.int16
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        converted = converter.convert()
+    return split_branches(converted, len(cases))
+
+
+def _network_case(rng, index: int):
+    """A small random network of the 16x8 ops, as a training run would quantize it."""
+    import tensorflow as tf
+
+    from tests.support.modelgen import Case
+
+    h, w, c = int(rng.integers(3, 9)), int(rng.integers(3, 9)), int(rng.integers(1, 5))
+    out_c = int(rng.integers(1, 7))
+    conv = rng.normal(size=(3, 3, c, out_c)).astype(np.float32) * 0.5
+    depthwise = rng.normal(size=(3, 3, out_c, 1)).astype(np.float32) * 0.5
+    units = int(rng.integers(2, 9))
+    dense = rng.normal(size=(h * w * out_c, units)).astype(np.float32) * 0.2
+    bias = rng.normal(size=units).astype(np.float32)
+    head = ["tanh", "sigmoid", "softmax", "none"][index % 4]
+    residual = bool(rng.random() < 0.5)
+    gate = bool(rng.random() < 0.4)
+
+    def build(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, conv, 1, "SAME"))
+        z = tf.nn.depthwise_conv2d(y, depthwise, [1, 1, 1, 1], "SAME")
+        if residual:
+            z = z + y
+        if gate:
+            z = z * tf.sigmoid(y)
+        logits = tf.matmul(tf.reshape(z, [1, -1]), dense) + bias
+        return {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "softmax": tf.nn.softmax,
+                "none": lambda v: v}[head](logits)
+
+    return Case(f"16x8 network [1, {h}, {w}, {c}] conv {out_c} depthwise"
+                f"{' + residual' if residual else ''}{' * sigmoid gate' if gate else ''}"
+                f" -> dense {units} -> {head}", (1, h, w, c), build, (-2.0, 2.0))
+
+
+def test_converter_built_16x8_networks_match_tflm():
+    rng = np.random.default_rng(1610)
+    cases = [_network_case(rng, index) for index in range(48)]
+    models = [TFLiteModel(data, case.description)
+              for data, case in zip(_converted_16x8(cases, 1610), cases, strict=True)]
+    found = set().union(*(model.op_names() for model in models))
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC",
+            "TANH", "SOFTMAX"} <= found, found
+    failures = compare_models(models, [case.description for case in cases], 1610)
+    assert not failures, "\n".join(failures)
