@@ -60,9 +60,10 @@ def _check(built: list[tuple[str, bytes]], seed: int, samples: int = 4) -> None:
 
 
 def test_quantize_dequantize_int16_match_tflm():
+    """Twice the models per op: half of the chains hold a DEQUANTIZE, all a QUANTIZE."""
     rng = np.random.default_rng(1601)
     built = []
-    for index in range(MODELS_PER_OP):
+    for index in range(2 * MODELS_PER_OP):
         ops, types = _QUANTIZE_CHAINS[index % len(_QUANTIZE_CHAINS)]
         shape = _shape(rng)
         tensors = [(t, _quantization(rng, t)) for t in types]
@@ -445,3 +446,54 @@ def test_converter_built_16x8_networks_match_tflm():
             "TANH", "SOFTMAX"} <= found, found
     failures = compare_models(models, [case.description for case in cases], 1610)
     assert not failures, "\n".join(failures)
+
+
+# --- what is refused, in one line --------------------------------------------------------------
+
+def _refusal_models() -> list[tuple[str, bytes, str]]:
+    """(what, model, a part of the message) for 16x8 forms the runtime does not compute."""
+    schema = _schema()
+    shape = (1, 4, 4, 2)
+    q16, q8 = Quantization(1e-3, 0), Quantization(1e-2, 3)
+    weights = np.ones((1, 3, 3, 2), np.int8)
+    int32_bias = Operand((2,), PerChannel((1e-5, 1e-5), 0), np.ones(2, np.int32), dtype="INT32")
+    depthwise = schema.DepthwiseConv2DOptionsT()
+    depthwise.depthMultiplier = depthwise.strideH = depthwise.strideW = 1
+    depthwise.dilationHFactor = depthwise.dilationWFactor = 1
+    pool = schema.Pool2DOptionsT()
+    pool.filterWidth = pool.filterHeight = pool.strideW = pool.strideH = 2
+    return [
+        ("an int16 op without an int16 kernel",
+         single_op_model("MAX_POOL_2D", [Operand(shape, q16, dtype="INT16")], (1, 2, 2, 2), q16,
+                         pool, output_type="INT16"), "is int16"),
+        ("an int32 bias on DEPTHWISE_CONV_2D 16x8 (TFLM reads it as int64)",
+         single_op_model("DEPTHWISE_CONV_2D", [Operand(shape, q16, dtype="INT16"),
+                                               Operand(weights.shape, Quantization(1e-2, 0),
+                                                       weights), int32_bias],
+                         shape, q16, depthwise, output_type="INT16"), "int32 bias"),
+        ("an int16 activation with a zero point",
+         single_op_model("TANH", [Operand(shape, Quantization(2.0 ** -12, 5), dtype="INT16")],
+                         shape, Quantization(2.0 ** -15, 0), output_type="INT16"),
+         "zero point 5"),
+        ("an int16 LOGISTIC whose output scale is not 2^-15",
+         single_op_model("LOGISTIC", [Operand(shape, q16, dtype="INT16")], shape,
+                         Quantization(2.0 ** -14, 0), output_type="INT16"), "2^-15"),
+        ("int8 in, int16 out SOFTMAX",
+         single_op_model("SOFTMAX", [Operand(shape, q8)], shape, Quantization(1 / 65536, 0),
+                         schema.SoftmaxOptionsT(), output_type="INT16"), "int8"),
+        ("int8 and int16 inputs mixed in an ADD",
+         single_op_model("ADD", [Operand(shape, q16, dtype="INT16"),
+                                 Operand(shape, q8, np.ones(shape, np.int8))], shape, q16,
+                         schema.AddOptionsT(), output_type="INT16"), "'operand1' is int8"),
+    ]
+
+
+@pytest.mark.parametrize("what, data, expected", _refusal_models(),
+                         ids=[case[0] for case in _refusal_models()])
+def test_int16_forms_without_a_kernel_are_refused_in_one_line(what, data, expected):
+    from tinyml_pipeline.tools.compiler.errors import CompileError
+    from tinyml_pipeline.tools.compiler.planner import compile_plan
+
+    with pytest.raises(CompileError) as error:
+        compile_plan(TFLiteModel(data, what))
+    assert expected in str(error.value) and "\n" not in str(error.value)
