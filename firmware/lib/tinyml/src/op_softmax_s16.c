@@ -2,18 +2,13 @@
 #include "tinyml/fixedpoint.h"
 #include "tinyml/op_activations_s16.h"
 
-/* x >> n rounding toward minus infinity (the arithmetic shift TFLM's targets do), defined in C. */
-static int32_t floor_shift(int32_t x, int n) {
-  return x >= 0 ? (x >> n) : (int32_t)~(~(uint32_t)x >> n);
-}
-
 /* LUTLookup: 512 segments of 128 input steps, interpolated with rounding. */
 static int16_t lookup(const int16_t *table, int16_t value) {
   const int32_t biased = (int32_t)value + 32768; /* index 256 + floor(value / 128) */
   const int32_t index = biased >> 7;
   const int32_t offset = biased & 0x7F;
   const int32_t slope = table[index + 1] - table[index];
-  return (int16_t)(table[index] + floor_shift(slope * offset + 64, 7));
+  return (int16_t)(table[index] + tinyml_floor_shift(slope * offset + 64, 7));
 }
 
 static int32_t count_leading_zeros(uint32_t x) {
