@@ -497,3 +497,62 @@ def test_int16_forms_without_a_kernel_are_refused_in_one_line(what, data, expect
     with pytest.raises(CompileError) as error:
         compile_plan(TFLiteModel(data, what))
     assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+# --- the 16x8 kernels on the Cortex-M4 image ---------------------------------------------------
+
+def _needs(*tools: str) -> None:
+    import shutil
+
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (scripts/install-system-deps.sh "
+                    "installs them)")
+
+
+def test_16x8_kernels_on_the_cortex_m4_image_match_tflm(tmp_path):
+    """A sample of every op's randomized models, compiled for the QEMU Cortex-M4 image (32-bit
+    int64 arithmetic, the Arm compiler) and run over the protocol, int16 tensors on the wire."""
+    _needs("cmake", "arm-none-eabi-gcc", "qemu-system-arm")
+    from tests.support.firmware_link import device_process
+    from tests.support.opcheck import random_inputs
+    from tinyml_pipeline.tools import qemu
+    from tinyml_pipeline.tools.compiler.host import FIRMWARE_DIR, generate_sources
+    from tinyml_pipeline.tools.reference import TFLMRunner
+    from tinyml_pipeline.tools.targets.cmake import CMakeProject
+
+    rng = np.random.default_rng(1611)
+    built = []
+    for index in range(12):
+        ops, types = _QUANTIZE_CHAINS[index % len(_QUANTIZE_CHAINS)]
+        shape = _shape(rng)
+        built.append((f"{'+'.join(ops)} {shape}", unary_chain_model(
+            shape, ops, [(t, _quantization(rng, t)) for t in types])))
+    for _ in range(8):
+        built += [_fully_connected_case(rng), _conv_case(rng, "CONV_2D"),
+                  _conv_case(rng, "DEPTHWISE_CONV_2D"), _binary_case(rng, "ADD"),
+                  _binary_case(rng, "MUL"), _sigmoid_case(rng, "LOGISTIC"),
+                  _sigmoid_case(rng, "TANH"), _softmax_case(rng)]
+    models = [(f"case{index:03d}", TFLiteModel(data, text))
+              for index, (text, data) in enumerate(built)]
+    (tmp_path / "models").mkdir()
+    for name, text in generate_sources(models).items():
+        (tmp_path / "models" / name).write_text(text)
+    tree = CMakeProject(FIRMWARE_DIR, tmp_path / "cmake").build(
+        "qemu", models_dir=tmp_path / "models", build_dir=tmp_path / "qemu", quiet=True)
+    failures = []
+    with device_process(qemu.qemu_command(tree / "tinyml-qemu.elf"), timeout=15.0) as (device,
+                                                                                      _):
+        # The registry lists the models by name, which is the order built here.
+        for index, (name, model) in enumerate(models):
+            info = device.model_info(index)
+            assert info.name == name and info.input.dtype == model.inputs[0].type_name.lower()
+            for sample in random_inputs(rng, model, 2):
+                # The shorter encoding: zero runs of int16 inputs included.
+                found = device.infer(index, sample, encoding=None)
+                output = np.frombuffer(found.output,
+                                       np.dtype(model.outputs[0].dtype).newbyteorder("<"))
+                expected = TFLMRunner(model).invoke(sample[0]).reshape(-1)
+                if not np.array_equal(output, expected):
+                    failures.append(f"{name} {built[index][0]}: {output} vs TFLM {expected}")
+    assert not failures, "\n".join(failures)
