@@ -510,6 +510,32 @@ def _needs(*tools: str) -> None:
                     "installs them)")
 
 
+def _every_op_sample(rng, per_op: int = 8) -> list[tuple[str, bytes]]:
+    """`per_op` randomized models of each 16x8 form (12 QUANTIZE/DEQUANTIZE chains)."""
+    built = []
+    for index in range(12):
+        ops, types = _QUANTIZE_CHAINS[index % len(_QUANTIZE_CHAINS)]
+        shape = _shape(rng)
+        built.append((f"{'+'.join(ops)} {shape}", unary_chain_model(
+            shape, ops, [(t, _quantization(rng, t)) for t in types])))
+    for _ in range(per_op):
+        built += [_fully_connected_case(rng), _conv_case(rng, "CONV_2D"),
+                  _conv_case(rng, "DEPTHWISE_CONV_2D"), _binary_case(rng, "ADD"),
+                  _binary_case(rng, "MUL"), _sigmoid_case(rng, "LOGISTIC"),
+                  _sigmoid_case(rng, "TANH"), _softmax_case(rng)]
+    return built
+
+
+def test_16x8_kernels_under_address_and_undefined_behaviour_sanitizers():
+    rng = np.random.default_rng(1612)
+    built = _every_op_sample(rng)
+    flags = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+             "-fno-omit-frame-pointer")
+    failures = compare_models([TFLiteModel(data, text) for text, data in built],
+                              [text for text, _ in built], 1612, 3, flags)
+    assert not failures, "\n".join(failures)
+
+
 def test_16x8_kernels_on_the_cortex_m4_image_match_tflm(tmp_path):
     """A sample of every op's randomized models, compiled for the QEMU Cortex-M4 image (32-bit
     int64 arithmetic, the Arm compiler) and run over the protocol, int16 tensors on the wire."""
@@ -522,17 +548,7 @@ def test_16x8_kernels_on_the_cortex_m4_image_match_tflm(tmp_path):
     from tinyml_pipeline.tools.targets.cmake import CMakeProject
 
     rng = np.random.default_rng(1611)
-    built = []
-    for index in range(12):
-        ops, types = _QUANTIZE_CHAINS[index % len(_QUANTIZE_CHAINS)]
-        shape = _shape(rng)
-        built.append((f"{'+'.join(ops)} {shape}", unary_chain_model(
-            shape, ops, [(t, _quantization(rng, t)) for t in types])))
-    for _ in range(8):
-        built += [_fully_connected_case(rng), _conv_case(rng, "CONV_2D"),
-                  _conv_case(rng, "DEPTHWISE_CONV_2D"), _binary_case(rng, "ADD"),
-                  _binary_case(rng, "MUL"), _sigmoid_case(rng, "LOGISTIC"),
-                  _sigmoid_case(rng, "TANH"), _softmax_case(rng)]
+    built = _every_op_sample(rng)
     models = [(f"case{index:03d}", TFLiteModel(data, text))
               for index, (text, data) in enumerate(built)]
     (tmp_path / "models").mkdir()
