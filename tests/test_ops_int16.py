@@ -575,3 +575,27 @@ def test_16x8_kernels_on_the_cortex_m4_image_match_tflm(tmp_path):
                 if not np.array_equal(output, expected):
                     failures.append(f"{name} {built[index][0]}: {output} vs TFLM {expected}")
     assert not failures, "\n".join(failures)
+
+
+def test_run_takes_int16_inputs_for_a_16x8_model(tmp_path, capsys):
+    rng = np.random.default_rng(1613)
+    text, data = _fully_connected_case(rng)
+    (tmp_path / "fc16.tflite").write_bytes(data)
+    model = TFLiteModel(data, text)
+    from tests.support.opcheck import random_inputs
+
+    np.save(tmp_path / "x.npy", random_inputs(rng, model, 5))
+    outputs = {}
+    for backend in ("builtin", "tflm"):
+        assert main(["-q", "run", str(tmp_path / "fc16.tflite"), "--inputs",
+                     str(tmp_path / "x.npy"), "--out", str(tmp_path / f"{backend}.npy"),
+                     "--backend", backend]) == 0
+        outputs[backend] = np.load(tmp_path / f"{backend}.npy")
+    assert outputs["builtin"].dtype == np.int16
+    assert np.array_equal(outputs["builtin"], outputs["tflm"])
+    np.save(tmp_path / "x8.npy", np.zeros((2, *model.inputs[0].shape), np.int8))
+    capsys.readouterr()
+    assert main(["-q", "run", str(tmp_path / "fc16.tflite"), "--inputs",
+                 str(tmp_path / "x8.npy"), "--out", str(tmp_path / "no.npy")]) == 2
+    assert "the model takes int16" in capsys.readouterr().err
+    assert not (tmp_path / "no.npy").exists()
