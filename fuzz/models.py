@@ -227,7 +227,8 @@ class RuntimeStage:
 
     def _run(self, runner: Path, name: str, data: bytes, label: str, model, stats: Stats):
         stats.runtime_runs += 1
-        size = int(np.prod(model.inputs[0].shape))
+        # Input bytes, not elements: an int16 (16x8) input takes two per element.
+        size = int(np.prod(model.inputs[0].shape)) * np.dtype(model.inputs[0].dtype).itemsize
         inputs = self.rng.integers(-128, 128, size=SAMPLES * size, dtype=np.int8).tobytes()
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
                    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
@@ -238,7 +239,8 @@ class RuntimeStage:
             problem = f"the runner ran past {RUN_LIMIT_S} s"
         else:
             stderr = result.stderr.decode(errors="replace")
-            expected = SAMPLES * int(np.prod(model.outputs[0].shape))
+            expected = SAMPLES * int(np.prod(model.outputs[0].shape)) * np.dtype(
+                model.outputs[0].dtype).itemsize
             if any(mark in stderr for mark in SANITIZER_MARKS):
                 problem = f"sanitizer report (exit {result.returncode}):\n{stderr}"
             elif result.returncode != 0:

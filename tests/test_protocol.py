@@ -389,7 +389,7 @@ def test_every_truncated_payload_is_a_protocol_error(payload, parser):
 
 @pytest.mark.parametrize("payload, parser, message", [
     (HELLO[:16] + b"\xff\xfe\xfd\xfc\xfb" + HELLO[21:], parse_hello, "not UTF-8"),
-    (MODEL_INFO.replace(DIGITS_INPUT, b"\x02" + DIGITS_INPUT[1:]), parse_model_info, "dtype"),
+    (MODEL_INFO.replace(DIGITS_INPUT, b"\x03" + DIGITS_INPUT[1:]), parse_model_info, "dtype"),
     (MODEL_INFO.replace(DIGITS_INPUT, b"\x00\x00" + DIGITS_INPUT[2:]), parse_model_info, "rank"),
     (MODEL_INFO.replace(DIGITS_INPUT, b"\x00\x07" + DIGITS_INPUT[2:] + bytes(12)),
      parse_model_info, "rank"),

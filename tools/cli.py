@@ -100,13 +100,14 @@ def _add_run(commands) -> None:
 
     parser = commands.add_parser(
         "run", help="run a .tflite on a batch of int8 inputs in one backend",
-        description="Run every sample of --inputs (an int8 .npy shaped [N, ...input shape]) "
-                    "through the model and save the outputs as an int8 .npy. builtin: our "
+        description="Run every sample of --inputs (an int8 .npy shaped [N, ...input shape]; "
+                    "int16 for a 16x8 model) through the model and save the outputs as an .npy "
+                    "of the model's output type. builtin: our "
                     "runtime compiled for this machine (cached); tflm: TFLite Micro's host "
                     "interpreter; litert: the LiteRT interpreter.")
-    parser.add_argument("model", type=Path, help="an int8 .tflite")
+    parser.add_argument("model", type=Path, help="an int8 (or 16x8) .tflite")
     parser.add_argument("--inputs", type=Path, required=True,
-                        help="int8 inputs: .npy, or .npz with an array x")
+                        help="int8 (int16) inputs: .npy, or .npz with an array x")
     parser.add_argument("--out", type=Path, required=True, help="where to save outputs, .npy")
     parser.add_argument("--backend", choices=BACKENDS, default="builtin",
                         help="runtime to use (default builtin)")

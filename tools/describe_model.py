@@ -102,7 +102,7 @@ def build_card(model: TFLiteModel, description: Description, out: Path, workspac
     from tinyml_pipeline.training.evaluation import int8_inputs
 
     check_name(description.name)
-    model.require_int8_io()
+    model.require_integer_io()
     outputs = int(np.prod(model.outputs[0].shape, dtype=np.int64))
     test_entry = {"x": None, "y": None, "count": 0, "transform": {"divide_by": None}}
     scores, kind, labels = {}, description.kind or "tensors", description.labels
@@ -166,9 +166,10 @@ def _float_scores(kind: str, labels, float_outputs: np.ndarray, y) -> dict:
 
 def describe_tflite(source: Path, description: Description, out: Path,
                     workspace: Workspace) -> ModelCard:
-    """`tinyml card`: copy the int8 .tflite into `out` as model.tflite and write its card."""
+    """`tinyml card`: copy the int8 (or 16x8) .tflite into `out` as model.tflite and write its
+    card."""
     model = TFLiteModel.from_file(source)
-    model.require_int8_io()
+    model.require_integer_io()
     out = Path(out)
     card = build_card(model, description, out, workspace,
                       training={"source": shown(source), "sha256": model.sha256})

@@ -46,20 +46,20 @@ class TestInputs:
     source: str  # the test file, as the card or --data names it
     raw_x: np.ndarray  # float32, as stored (after the card's divide_by): what sensors give
     x: np.ndarray  # float32 [n, *input shape without batch], normalized as the model takes it
-    inputs: np.ndarray  # int8, same shape
+    inputs: np.ndarray  # int8 (int16 for a 16x8 model), same shape
     y: np.ndarray | None
 
 
 def load_test_set(workspace: Workspace, model_dir: Path, limit: int | None = None,
                   data: Path | None = None):
-    """A model directory's card, its int8 model and its test set (the card's, or the file
-    `data`), as (card, model, TestInputs)."""
+    """A model directory's card, its int8 (or 16x8: int16 I/O) model and its test set (the
+    card's, or the file `data`), as (card, model, TestInputs)."""
     from tinyml_pipeline.tools import testset
     from tinyml_pipeline.training.evaluation import Normalization, int8_inputs
 
     card = load_card(model_dir)
     model = TFLiteModel.from_file(Path(model_dir) / card.model_file)
-    model.require_int8_io()
+    model.require_integer_io()
     arrays = testset.load(card.test_set, workspace, model_dir, data, limit,
                           per_sample=testset.sample_size(model.inputs[0].shape))
     raw_x = testset.shaped_for(arrays.x, model.inputs[0].shape, arrays.source)

@@ -72,7 +72,7 @@ class Feature(IntFlag):
     IMU = 0x01
 
 
-DTYPES = {0: ("int8", 1), 1: ("float32", 4)}  # code: (numpy name, item size)
+DTYPES = {0: ("int8", 1), 1: ("float32", 4), 2: ("int16", 2)}  # code: (numpy name, item size)
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Hello:
 
 @dataclass(frozen=True)
 class TensorDescription:
-    dtype: str  # "int8" or "float32", a numpy dtype name
+    dtype: str  # "int8", "int16" or "float32", a numpy dtype name
     shape: tuple[int, ...]
     nbytes: int
     scale: float

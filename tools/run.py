@@ -1,4 +1,5 @@
-"""`tinyml run`: one batch of int8 inputs through one backend, outputs saved as .npy.
+"""`tinyml run`: one batch of int8 (or, for a 16x8 model, int16) inputs through one backend,
+outputs saved as .npy.
 
 The backends are the built-in runtime compiled for this machine, TFLM's host interpreter and
 LiteRT, so users can compare them on their own models.
@@ -39,8 +40,9 @@ def load_inputs(path: Path, model: TFLiteModel) -> np.ndarray:
     if not expected or expected[0] != 1:
         raise InputError(f"{model.source}: input shape {list(expected)} has no batch dimension "
                          f"of 1; `run` feeds one sample per invoke")
-    if dtype != np.int8:
-        raise InputError(f"{path}: inputs are {dtype}, the model takes int8 "
+    takes = np.dtype(model.inputs[0].dtype)
+    if dtype != takes:
+        raise InputError(f"{path}: inputs are {dtype}, the model takes {takes} "
                          f"(quantize with scale {model.inputs[0].scale} and zero point "
                          f"{model.inputs[0].zero_point})")
     if shape == expected:
@@ -77,7 +79,7 @@ def run_backend(model: TFLiteModel, batch: np.ndarray, backend: str,
 def run_model(model_path: Path, inputs_path: Path, out_path: Path, backend: str,
               cache_dir: Path | None = None) -> np.ndarray:
     model = TFLiteModel.from_file(model_path)
-    model.require_int8_io()
+    model.require_integer_io()
     batch = load_inputs(inputs_path, model)
     outputs = run_backend(model, batch, backend, cache_dir)
     stream = io.BytesIO()

@@ -203,6 +203,17 @@ class TFLiteModel:
         """Multiply-accumulates of one inference (convolutions and fully connected layers)."""
         return sum(self.op_macs(op) for op in self.operators)
 
+    def require_integer_io(self) -> None:
+        """Raise ModelError unless every model input and output is an int8 or int16 tensor
+        (int16: 16x8 quantization, for the built-in runtime and the device)."""
+        for role, tensors in (("input", self.inputs), ("output", self.outputs)):
+            for tensor in tensors:
+                if tensor.type_name not in ("INT8", "INT16"):
+                    hint = ("; `tinyml quantize MODEL --calibration X.npz --out models/NAME` makes "
+                            "a full-integer int8 model" if tensor.type_name == "FLOAT32" else "")
+                    raise ModelError(f"{self.source}: {role} tensor '{tensor.name}' is "
+                                     f"{tensor.type_name.lower()}, expected int8 or int16{hint}")
+
     def require_int8_io(self) -> None:
         """Raise ModelError unless every model input and output is an int8 tensor."""
         for role, tensors in (("input", self.inputs), ("output", self.outputs)):

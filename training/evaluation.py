@@ -42,11 +42,14 @@ class Normalization:
 
 
 def int8_inputs(x: np.ndarray, input_tensor, normalization: Normalization | None) -> np.ndarray:
-    """Float samples [n, ...] to the model's int8 input tensor, batch dimension dropped."""
+    """Float samples [n, ...] to the model's int8 input tensor (int16 for a 16x8 model), batch
+    dimension dropped."""
     if normalization is not None:
         x = normalization.apply(x)
     shape = tuple(input_tensor.shape[1:])
-    return quantize_inputs(x, input_tensor.scale, input_tensor.zero_point).reshape(-1, *shape)
+    dtype = np.int16 if input_tensor.type_name == "INT16" else np.int8
+    return quantize_inputs(x, input_tensor.scale, input_tensor.zero_point, dtype
+                           ).reshape(-1, *shape)
 
 
 def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:

@@ -85,9 +85,11 @@ def to_float_tflite(model) -> bytes:
     return run_converter(batch_one_converter(model))
 
 
-def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float model inputs to the int8 input tensor: round half to even (np.round), then saturate."""
-    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+def quantize_inputs(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
+    """Float model inputs to the int8 (or int16, for a 16x8 model) input tensor: round half to
+    even (np.round), then saturate."""
+    limits = np.iinfo(dtype)
+    return np.clip(np.round(x / scale) + zero_point, limits.min, limits.max).astype(dtype)
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

@@ -56,6 +56,8 @@ TfLiteType tflite_type(uint8_t type) {
       return kTfLiteInt8;
     case TINYML_TYPE_FLOAT32:
       return kTfLiteFloat32;
+    case TINYML_TYPE_INT16:
+      return kTfLiteInt16;
     default:
       return kTfLiteNoType;
   }
@@ -72,7 +74,7 @@ bool matches(const TfLiteTensor *tensor, const tinyml_tensor_info &info) {
   for (int dim = 0; dim < info.rank; ++dim) {
     if (tensor->dims->data[dim] != info.dims[dim]) return false;
   }
-  if (info.type == TINYML_TYPE_INT8) {
+  if (info.type == TINYML_TYPE_INT8 || info.type == TINYML_TYPE_INT16) {
     if (tensor->params.zero_point != info.zero_point) return false;
     // The converter writes the scale as a decimal literal, so allow its last digit.
     if (fabsf(tensor->params.scale - info.scale) > 1e-6f * fabsf(info.scale)) return false;

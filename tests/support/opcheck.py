@@ -28,8 +28,7 @@ def compare_models(models: list[TFLiteModel], descriptions: list[str], seed: int
     rng = np.random.default_rng(seed)
     failures = []
     for (name, model), description in zip(named, descriptions, strict=True):
-        shape = model.inputs[0].shape
-        inputs = rng.integers(-128, 128, size=(samples, *shape), dtype=np.int8)
+        inputs = random_inputs(rng, model, samples)
         builtin = run_builtin(runner, name, model, inputs)
         with native_stderr_silenced():
             tflm_runner = TFLMRunner(model, arena_size="generous")
@@ -38,6 +37,19 @@ def compare_models(models: list[TFLiteModel], descriptions: list[str], seed: int
         if not np.array_equal(builtin, expected):
             failures.append(_report(model, description, seed, name, inputs, builtin, expected))
     return failures
+
+
+def random_inputs(rng: np.random.Generator, model: TFLiteModel, samples: int) -> np.ndarray:
+    """`samples` inputs spread over the input type's whole range (int8 or int16), or, for a
+    float32 input, over +-4 times 2^-k for k up to 12 (so that quantizing meets every rounding
+    and saturation)."""
+    info = model.inputs[0]
+    if info.type_name == "INT16":
+        return rng.integers(-32768, 32768, size=(samples, *info.shape), dtype=np.int16)
+    if info.type_name == "FLOAT32":
+        magnitudes = 2.0 ** -rng.integers(-2, 13, size=(samples, *info.shape))
+        return (rng.uniform(-1, 1, size=(samples, *info.shape)) * magnitudes).astype(np.float32)
+    return rng.integers(-128, 128, size=(samples, *info.shape), dtype=np.int8)
 
 
 def check_cases(cases: list[Case], seed: int, samples: int = 3) -> list[str]:
@@ -52,7 +64,7 @@ def _report(model: TFLiteModel, description: str, seed: int, name: str, inputs, 
     stem = FAILURE_DIR / f"seed{seed}_{name}"
     stem.with_suffix(".tflite").write_bytes(model.data)
     np.save(stem.with_suffix(".npy"), inputs)
-    where = np.argwhere(builtin.astype(np.int16) != expected.astype(np.int16))
+    where = np.argwhere(builtin.astype(np.int32) != expected.astype(np.int32))
     first = tuple(int(i) for i in where[0])
     return (f"{description} [seed {seed}, {name}, ops {model.op_names()}]: "
             f"{len(where)} of {expected.size} bytes differ, first at {first}: builtin "

@@ -136,19 +136,22 @@ def runner_failure(returncode: int, stderr: bytes) -> str:
 
 def run_builtin(executable: Path, name: str, model: TFLiteModel, inputs: np.ndarray
                 ) -> np.ndarray:
-    """Runs inputs (a batch of int8 input tensors) through a built runner."""
+    """Runs inputs (a batch of input tensors of the model's input type, int8 or int16) through
+    a built runner."""
     input_info, output_info = model.inputs[0], model.outputs[0]
     if 0 in input_info.shape or 0 in output_info.shape:
         # The runner refuses it too; here the reason is clearer and nothing is started.
         raise RunnerFailed(f"built-in runner cannot run {name}: a zero-sized "
                            f"{'input' if 0 in input_info.shape else 'output'} tensor")
-    batch = np.ascontiguousarray(inputs, dtype=np.int8).reshape((-1, *input_info.shape))
+    batch = np.ascontiguousarray(inputs, dtype=np.dtype(input_info.dtype).newbyteorder("<")
+                                 ).reshape((-1, *input_info.shape))
     result = subprocess.run([str(executable), name], input=batch.tobytes(), capture_output=True)
     if result.returncode != 0:
         raise RunnerFailed(f"built-in runner failed on {name}: "
                            f"{runner_failure(result.returncode, result.stderr)}")
-    expected = len(batch) * int(np.prod(output_info.shape))
+    output_type = np.dtype(output_info.dtype).newbyteorder("<")
+    expected = len(batch) * int(np.prod(output_info.shape)) * output_type.itemsize
     if len(result.stdout) != expected:
         raise RunnerFailed(f"built-in runner failed on {name}: it wrote {len(result.stdout)} "
                            f"output bytes for {len(batch)} samples, not {expected}")
-    return np.frombuffer(result.stdout, dtype=np.int8).reshape((-1, *output_info.shape))
+    return np.frombuffer(result.stdout, dtype=output_type).reshape((-1, *output_info.shape))

@@ -40,7 +40,7 @@ def _check_io(model: TFLiteModel) -> None:
     if len(inputs) != 1 or len(outputs) != 1:
         raise CompileError(f"{model.source}: the built-in runtime runs models with one input and "
                            f"one output; this one has {len(inputs)} and {len(outputs)}")
-    model.require_int8_io()
+    model.require_integer_io()
 
 
 IO_MAX_RANK = 6  # TINYML_MAX_RANK: the dims model_info.h stores for the input and output
@@ -64,8 +64,11 @@ def _check_io_tensors(model: TFLiteModel) -> None:
             problem = f"scale {list(info.scales)} is not one finite positive number"
         elif len(info.zero_points) != 1:
             problem = f"zero points {list(info.zero_points)} are not one value"
-        elif not -128 <= zero_point <= 127:
+        elif info.type_name == "INT8" and not -128 <= zero_point <= 127:
             problem = f"zero point {zero_point} is outside int8 [-128, 127]"
+        elif info.type_name == "INT16" and zero_point != 0:
+            # The device fills the zero-runs encoding's runs with 0 bytes (16x8 is symmetric).
+            problem = f"int16 zero point {zero_point} is not 0"
         if problem:
             raise CompileError(f"{model.source}: model {role} tensor {index} '{info.name}': "
                                f"{problem}")

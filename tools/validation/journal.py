@@ -13,6 +13,8 @@ import datetime
 import json
 from pathlib import Path
 
+import numpy as np
+
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.file_limits import MAX_JOURNAL_LINE, is_int, is_number
 
@@ -78,14 +80,17 @@ def _check_run_line(line, path: Path, advice: str) -> None:
                          f"with 1 <= index <= count <= {MAX_SAMPLES:,}")
 
 
-def check_sample(line: dict, source: str, width: int | None = None) -> None:
-    """The fields the report builds on: `width` int8 output values (when known), cost, micros
-    and retries."""
+def check_sample(line: dict, source: str, width: int | None = None,
+                 dtype: np.dtype | type = np.int8) -> None:
+    """The fields the report builds on: `width` output values (when known) of the model's output
+    type `dtype` (int8, or int16 for a 16x8 model), cost, micros and retries."""
     output = line.get("output")
+    limits = np.iinfo(dtype)
     if (not isinstance(output, list) or (width is not None and len(output) != width)
-            or not all(is_int(v) and -128 <= v <= 127 for v in output)):
+            or not all(is_int(v) and limits.min <= v <= limits.max for v in output)):
         size = f"{width} " if width is not None else ""
-        raise InputError(f"{source}: output is not a list of {size}int8 values")
+        raise InputError(f"{source}: output is not a list of {size}{np.dtype(dtype).name} "
+                         f"values")
     _need_counts(line, ("cost", "micros", "retries"), source)
     if not isinstance(line.get("exact"), bool):
         raise InputError(f"{source}: exact is {line.get('exact')!r}; expected true or false")
@@ -129,6 +134,7 @@ class Journal:
         self.header = header
         tflm = getattr(reference, "tflm", None)  # the reference outputs, [samples, width]
         self._width = int(tflm.shape[1]) if getattr(tflm, "ndim", 0) == 2 else None
+        self._dtype = tflm.dtype if getattr(tflm, "dtype", None) == np.int16 else np.int8
         if resume and self.path.is_file():
             self._load(header)
             self._stream = self.path.open("a", encoding="utf-8")
@@ -156,7 +162,7 @@ class Journal:
                     raise InputError(f"{self.path}: line {number} is a sample {index!r} outside "
                                      f"0..{header['samples'] - 1}; move it away or run without "
                                      f"--resume")
-                check_sample(line, f"{self.path}: line {number}", self._width)
+                check_sample(line, f"{self.path}: line {number}", self._width, self._dtype)
                 self.samples[index] = line
             elif kind == "session":
                 if len(self.sessions) >= MAX_SESSIONS:

@@ -140,7 +140,14 @@ def check_models(link: Link, model_files: dict[str, Path],
 
 def check_tensors(link: Link, info: ModelInfo, reference) -> None:
     if info.input.nbytes != reference.inputs[0].nbytes or \
-            info.output.nbytes != reference.tflm.shape[1]:
+            info.output.nbytes != reference.tflm.shape[1] * reference.tflm.itemsize:
         raise StaleFirmware(f"{link.name}: {reference.name}'s tensor sizes on the device "
                             f"({info.input.nbytes} in, {info.output.nbytes} out) differ from "
                             "the model's")
+    # Same sizes, other types (an int16 model's output read as int8 pairs) would compare wrong.
+    if (info.input.dtype, info.output.dtype) != (reference.inputs.dtype.name,
+                                                 reference.tflm.dtype.name):
+        raise StaleFirmware(f"{link.name}: {reference.name}'s tensor types on the device "
+                            f"({info.input.dtype} in, {info.output.dtype} out) differ from the "
+                            f"model's ({reference.inputs.dtype.name} in, "
+                            f"{reference.tflm.dtype.name} out)")

@@ -10,6 +10,8 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
+
 from tinyml_pipeline.tools.atomic import atomic_write_text
 from tinyml_pipeline.tools.errors import InputError
 from tinyml_pipeline.tools.file_limits import is_int, is_number, read_json
@@ -39,7 +41,9 @@ def _read_journal(path: Path) -> list[dict]:
         if line.get("kind") == "sample":
             if not is_int(line.get("index")):
                 raise InputError(f"{source} is a sample without an integer index")
-            check_sample(line, source)
+            # The widest output type here (int16 models); the merged journal is read again
+            # against its model's own output type (Journal, resume).
+            check_sample(line, source, dtype=np.int16)
         elif line.get("kind") == "session":
             check_session(line, source)
         elif line.get("kind") == "end":

@@ -35,7 +35,7 @@ def build(reference, journal, links: list[dict], min_agreement: float,
     indices = np.array(sorted(journal.samples), dtype=np.int64)
     lines = [journal.samples[int(i)] for i in indices]
     width = reference.tflm.shape[1]
-    outputs = np.array([line["output"] for line in lines], np.int8).reshape(-1, width)
+    outputs = np.array([line["output"] for line in lines], reference.tflm.dtype).reshape(-1, width)
     costs = np.array([line["cost"] for line in lines], np.int64)
     micros = np.array([line["micros"] for line in lines], np.int64)
 
@@ -122,7 +122,7 @@ def plot(report: dict, reference, journal, directory: Path) -> Path | None:
     if reference.x[0].size != 1 or reference.inputs[0].size != 1:
         return None
     indices = np.array(sorted(journal.samples), dtype=np.int64)
-    outputs = np.array([journal.samples[int(i)]["output"] for i in indices], np.int8)
+    outputs = np.array([journal.samples[int(i)]["output"] for i in indices], reference.tflm.dtype)
     from tinyml_pipeline.training.evaluation import output_values
 
     path = directory / "prediction.png"

@@ -215,8 +215,9 @@ def _trace_layers(reference, links, model_indices, journal, count: int) -> list[
 
 
 def _sample_line(reference, outcome: Outcome) -> dict:
-    output = np.frombuffer(outcome.result.output, np.int8)
     expected = reference.tflm[outcome.index]
+    # The device's bytes are little-endian values of the model's output type (int8 or int16).
+    output = np.frombuffer(outcome.result.output, expected.dtype.newbyteorder("<"))
     gap = int(np.max(np.abs(output.astype(np.int32) - expected.astype(np.int32))))
     line = {"index": outcome.index, "link": outcome.link, "output": output.tolist(),
             "cost": outcome.result.cost, "micros": outcome.result.micros,

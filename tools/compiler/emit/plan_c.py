@@ -30,7 +30,7 @@ from tinyml_pipeline.tools.compiler.planner import Plan
 INT_RANGES = {"int8_t": (-(1 << 7), (1 << 7) - 1), "uint8_t": (0, (1 << 8) - 1),
               "int16_t": (-(1 << 15), (1 << 15) - 1), "uint16_t": (0, (1 << 16) - 1),
               "int32_t": (-(1 << 31), (1 << 31) - 1),
-              "uint32_t": (0, (1 << 32) - 1)}
+              "uint32_t": (0, (1 << 32) - 1), "int64_t": (-(1 << 63) + 1, (1 << 63) - 1)}
 
 
 def _field_value(plan: Plan, step: int, layer: Layer, name: str, value, arrays: dict,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from tinyml_pipeline.tools.compiler.emit.cformat import (
     c_array_body,
     c_float,
@@ -13,7 +15,8 @@ from tinyml_pipeline.tools.compiler.emit.cformat import (
 )
 from tinyml_pipeline.tools.tflite_model import TensorInfo, TFLiteModel
 
-TYPE_ENUM = {"INT8": "TINYML_TYPE_INT8", "FLOAT32": "TINYML_TYPE_FLOAT32"}
+TYPE_ENUM = {"INT8": "TINYML_TYPE_INT8", "FLOAT32": "TINYML_TYPE_FLOAT32",
+             "INT16": "TINYML_TYPE_INT16"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def settings_header(model: TFLiteModel, settings: ModelSettings, banner: str) ->
 
 def _tensor_info(tensor: TensorInfo) -> str:
     dims = list(tensor.shape) + [0] * (6 - len(tensor.shape))
-    size = 1
+    size = np.dtype(tensor.dtype).itemsize
     for dim in tensor.shape:
         size *= dim
     return (f"{{{TYPE_ENUM[tensor.type_name]}, {len(tensor.shape)}, "

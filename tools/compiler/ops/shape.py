@@ -26,8 +26,8 @@ def lower_shape_only(op: OpView) -> Alias:
                f"output element count {output.size} (shape {list(output.shape)}) is not the "
                f"input's {source.size} (shape {list(source.shape)})")
     # The alias shares bytes, so what the byte moves around it assume must hold: same
-    # quantization for an int8 reinterpretation.
-    if source.type_name == "INT8":
+    # quantization for an int8 (or int16) reinterpretation.
+    if source.type_name in ("INT8", "INT16"):
         op.require(len(source.info.scales) <= 1 and len(output.info.scales) <= 1,
                    "per-channel quantization on a reshape is not supported")
         op.require(source.scale == output.scale and source.zero_point == output.zero_point,

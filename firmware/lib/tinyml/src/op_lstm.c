@@ -1,4 +1,5 @@
 #include "tinyml/fixedpoint.h"
+#include "tinyml/op_activations_s16.h"
 #include "tinyml/op_lstm.h"
 
 /* TFLM's int8 UNIDIRECTIONAL_SEQUENCE_LSTM (lstm_eval.h, integer path), step for step: the
@@ -7,54 +8,13 @@
 #define Q3_12_MIN (-32768)
 #define Q3_12_MAX 32767
 
-/* x >> n on a negative int32 is implementation-defined in C99; this is the arithmetic shift
- * TFLM's targets perform. */
-static int32_t shift_right(int32_t x, int n) {
-  return x >= 0 ? (x >> n) : (int32_t)~(~(uint32_t)x >> n);
-}
-
 static int16_t saturate_s16(int32_t x) {
   return (int16_t)tinyml_clamp_i32(x, Q3_12_MIN, Q3_12_MAX);
 }
 
-/* reference_integer_ops::Logistic, int16, called with multiplier 0 and shift 0: the input is
- * Q3.12 times 3 (the table covers +-10.7 in steps of 2^-9). `table` is TFLM's sigmoid table,
- * which the converter measures from tflite_micro (tools/compiler/sigmoid_table.py). */
-static int16_t sigmoid_q15(const uint16_t *table, int16_t value) {
-  const int32_t input = (int32_t)value * 3;
-  const uint32_t magnitude = (uint32_t)(input < 0 ? -input : input);
-  const uint32_t index = magnitude >> 9;
-  uint32_t result;
-  if (index >= 255) {
-    result = (uint32_t)0x7FFF << 10;
-  } else {
-    const uint32_t low = table[index];
-    const uint32_t high = table[index + 1];
-    result = (low << 9) + (magnitude & 0x1FF) * (high - low);
-  }
-  result = input >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1u;
-  return (int16_t)(result >> 10);
-}
-
-/* reference_integer_ops::Tanh, int16: (value * multiplier + round) >> shift, then the sigmoid
- * table at twice the argument. */
-static int16_t tanh_q15(const uint16_t *table, int16_t value, int32_t multiplier,
-                        int32_t shift) {
-  const int32_t round = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
-  const int32_t input = shift_right((int32_t)value * multiplier + round, (int)shift);
-  const uint32_t magnitude = (uint32_t)(input < 0 ? -input : input);
-  const uint32_t index = magnitude >> 8;
-  int32_t result;
-  if (index >= 255) {
-    result = (int32_t)0xFFFF << 8;
-  } else {
-    const uint32_t low = table[index];
-    const uint32_t high = table[index + 1];
-    result = (int32_t)((low << 8) + (magnitude & 0xFF) * (high - low));
-  }
-  result = input >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
-  return (int16_t)shift_right(result, 8);
-}
+/* The gates' sigmoid and tanh are TFLM's int16 LOGISTIC and TANH steps (op_activations_s16.h)
+ * on the Q3.12 sum times 3 (their power-of-two case); `table` is TFLM's sigmoid table, which the
+ * converter measures from tflite_micro (tools/compiler/sigmoid_table.py). */
 
 /* reference_integer_ops::FullyConnected, int8 x int8 -> int16, output offset 0; the int32
  * accumulator wraps as TFLM's does. */
@@ -87,8 +47,8 @@ static void gate(const tinyml_lstm_params *p, int g, const int8_t *x, const int8
   for (i = 0; i < units; ++i) {
     const int16_t sum = saturate_s16((int32_t)gate_out[i] + recurrent[i]);
     /* Gates are in Q3.12: TFLM's Tanh(-12) is shift 0, multiplier 3. */
-    gate_out[i] = is_tanh ? tanh_q15(p->sigmoid_table, sum, 3, 0)
-                         : sigmoid_q15(p->sigmoid_table, sum);
+    gate_out[i] = is_tanh ? tinyml_tanh_table_s16(p->sigmoid_table, (int32_t)sum * 3)
+                         : tinyml_sigmoid_table_s16(p->sigmoid_table, (int32_t)sum * 3);
   }
 }
 
@@ -136,8 +96,9 @@ void tinyml_lstm_s8(const void *params, uint8_t *arena) {
       output_gate = input_gate;
       gate(p, 3, x, hidden, 0, output_gate, recurrent);
       for (i = 0; i < units; ++i) {
-        const int16_t activated = tanh_q15(p->sigmoid_table, cell[i], p->tanh_multiplier,
-                                            p->tanh_shift);
+        const int16_t activated = tinyml_tanh_table_s16(
+            p->sigmoid_table,
+            tinyml_sigmoid_input_s16(cell[i], p->tanh_multiplier, p->tanh_shift));
         hidden[i] = (int8_t)mul(activated, output_gate[i], p->output_multiplier, p->output_shift,
                                 p->hidden_zero_point, -128, 127);
       }

@@ -2,23 +2,6 @@
 
 #include "tinyml/fixedpoint.h"
 
-/* Beyond +-2^16 every quotient saturates to the same int8 whatever the zero point, so clamping
- * there changes no result and keeps the float -> int conversion defined. NaN goes low. */
-#define QUANTIZE_LIMIT 65536.0f
-
-/* TfLiteRound on a float: round half away from zero, without needing libm. */
-static int32_t round_half_away(float x) {
-  int32_t whole;
-  float fraction;
-  if (!(x > -QUANTIZE_LIMIT)) x = -QUANTIZE_LIMIT;
-  if (x > QUANTIZE_LIMIT) x = QUANTIZE_LIMIT;
-  whole = (int32_t)x; /* truncates toward zero */
-  fraction = x - (float)whole; /* exact: a float's fractional part is representable */
-  if (fraction >= 0.5f) return whole + 1;
-  if (fraction <= -0.5f) return whole - 1;
-  return whole;
-}
-
 /* reference_ops::Requantize: (q - input_zp) * (input_scale / output_scale) + output_zp. */
 void tinyml_quantize_s8_s8(const void *params, uint8_t *arena) {
   const tinyml_requantize_params *p = (const tinyml_requantize_params *)params;
@@ -40,6 +23,6 @@ void tinyml_quantize_f32_s8(const void *params, uint8_t *arena) {
   int32_t i;
   for (i = 0; i < p->size; ++i) {
     const float quotient = input[i] / p->scale;
-    output[i] = tinyml_saturate_s8(round_half_away(quotient) + p->zero_point);
+    output[i] = tinyml_saturate_s8(tinyml_round_half_away(quotient) + p->zero_point);
   }
 }

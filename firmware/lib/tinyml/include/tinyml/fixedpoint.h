@@ -78,6 +78,21 @@ static inline int8_t tinyml_saturate_s8(int32_t x) {
   return (int8_t)tinyml_clamp_i32(x, -128, 127);
 }
 
+static inline int16_t tinyml_saturate_s16(int32_t x) {
+  return (int16_t)tinyml_clamp_i32(x, -32768, 32767);
+}
+
+/* TFLM's requantization of an int64 accumulator (the 16x8 kernels): the multiplier rounded to
+ * 16 bits, one rounding shift by 15 - shift, and the int64 result truncated to int32 as TFLM's
+ * conversion does. The converter guarantees |x| < 2^47 and shift < 8 (TFLM's own limits). */
+static inline int32_t tinyml_multiply_by_quantized_multiplier_s64(int64_t x, int32_t multiplier,
+                                                                 int shift) {
+  const int64_t reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
+  const int total_shift = 15 - shift;
+  const int64_t rounded = x * reduced + ((int64_t)1 << (total_shift - 1));
+  return (int32_t)(uint32_t)(uint64_t)(rounded >> total_shift);
+}
+
 #ifdef __cplusplus
 }
 #endif

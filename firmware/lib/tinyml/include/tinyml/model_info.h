@@ -11,7 +11,8 @@ extern "C" {
 
 typedef enum {
   TINYML_TYPE_INT8 = 0,
-  TINYML_TYPE_FLOAT32 = 1
+  TINYML_TYPE_FLOAT32 = 1,
+  TINYML_TYPE_INT16 = 2 /* 16x8 models: symmetric, zero point 0 */
 } tinyml_type;
 
 #define TINYML_MAX_RANK 6

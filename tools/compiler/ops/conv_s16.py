@@ -1,0 +1,203 @@
+"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with int16 activations and int8 weights
+(16x8): symmetric activations, int64 or int32 bias, per-channel or per-tensor weight scales,
+fused activation clamped to int16."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyml_pipeline.tools.compiler.graph import OpView
+from tinyml_pipeline.tools.compiler.layers import Const, Layer, Null, Offset
+from tinyml_pipeline.tools.compiler.ops import lowering_s16
+from tinyml_pipeline.tools.compiler.ops.common import (
+    nhwc,
+    requantization,
+    require_shape,
+    require_shifts,
+)
+from tinyml_pipeline.tools.compiler.ops.common_s16 import (
+    fused_activation_range_s16,
+    require_int16_activation,
+)
+from tinyml_pipeline.tools.compiler.ops.conv import (
+    _require_batch,
+    _window_fields,
+    filter_operand,
+    fully_connected_output_shape,
+)
+from tinyml_pipeline.tools.compiler.quantization import (
+    conv_channel_multipliers,
+    fully_connected_tensor_multiplier,
+)
+
+HEADER = "tinyml/op_conv_s16.h"
+TENSOR_TYPE_INT32 = 2  # schema TensorType.INT32, as an options' quantized_bias_type
+MAX_INPUT = 1 << 15  # the largest |int16 input|
+# TFLM's int64 requantization asserts |acc| < 2^47 and a shift below 8 (15 - shift is its
+# rounding shift); the int32 one must not see a wrapped sum.
+WIDE_LIMIT, NARROW_LIMIT = 1 << 47, 1 << 31
+WIDE_MAX_SHIFT = 7
+
+
+def _output_stage(op: OpView, activation: int, output, multipliers, shifts, channels: int,
+                  channel_weights: np.ndarray, narrow_without_bias: bool,
+                  int32_bias_ok: bool = True) -> list[tuple[str, object]]:
+    """act_min, act_max, wide, bias, multiplier, shift (TINYML_OUTPUT_STAGE_S16_FIELDS).
+
+    TFLM accumulates in the bias's type: int64 (and requantizes with its int64 rounding) or
+    int32; without a bias, in int32 only when the options' quantized_bias_type asks for it
+    (`narrow_without_bias`)."""
+    act_min, act_max = fused_activation_range_s16(op, activation, output)
+    bias = op.input(2)
+    if bias is None:
+        values, wide = None, not narrow_without_bias
+    else:
+        op.require(bias.is_constant, "the bias must be constant")
+        op.require_types(bias, "INT64", "INT32")
+        op.require(bias.type_name == "INT64" or int32_bias_ok,
+                   "an int32 bias is read as int64 by TFLM's 16x8 kernel here; only int64 is "
+                   "supported")
+        require_shape(op, bias, "bias")
+        op.require(bias.size == channels, f"bias size {bias.size} is not the {channels} "
+                                          f"output channels")
+        values, wide = bias.data.reshape(-1).astype(np.int64), bias.type_name == "INT64"
+    limit = WIDE_LIMIT if wide else NARROW_LIMIT
+    sums = np.abs(np.asarray(channel_weights, np.int64)).sum(axis=1)
+    for channel in range(channels):
+        channel_bias = 0 if values is None else int(values[channel])
+        bound = abs(channel_bias) + MAX_INPUT * int(sums[channel])
+        what = "int64 requantization" if wide else "int32 accumulator"
+        op.require(bound < limit, f"bias {channel_bias} of channel {channel} with its weights "
+                                  f"can overflow the {what} (bound {bound} >= "
+                                  f"2^{limit.bit_length() - 1})")
+    require_shifts(op, "requantization", multipliers, shifts,
+                   max_shift=WIDE_MAX_SHIFT if wide else 30)
+    return [("act_min", act_min), ("act_max", act_max), ("wide", int(wide)),
+            ("bias", Null() if values is None else Const("int64_t", values, "bias")),
+            ("multiplier", Const("int32_t", np.array(multipliers, np.int32), "multiplier")),
+            ("shift", Const("int8_t", np.array(shifts, np.int8), "shift"))]
+
+
+def _narrow_without_bias(options) -> bool:
+    return getattr(options, "quantizedBiasType", 0) == TENSOR_TYPE_INT32
+
+
+@lowering_s16("CONV_2D")
+def lower_conv2d_s16(op: OpView) -> Layer:
+    options = op.options_of("Conv2DOptionsT")
+    source, output = op.input(0), op.output()
+    require_int16_activation(op, source, "input")
+    require_int16_activation(op, output, "output")
+    batches, in_h, in_w, in_c = nhwc(op, source, "input")
+    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
+    _require_batch(op, batches, out_batches)
+    weights, filter_scales = filter_operand(op, out_c, 0, rank=4)
+    op.require(weights.shape[0] == out_c,
+               f"filter output channels {weights.shape[0]} (shape {list(weights.shape)}) are not "
+               f"the output's {out_c}")
+    _, filter_h, filter_w, filter_c = weights.shape
+    op.require(in_c % filter_c == 0 and out_c % (in_c // filter_c) == 0,
+               f"input channels {in_c} do not split into groups of the filter's {filter_c} "
+               f"that divide the {out_c} output channels")
+    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
+                                         source.scale, filter_scales, output.scale)
+    return Layer(
+        op="CONV_2D", op_index=op.index, kernel="tinyml_conv2d_s16",
+        params_type="tinyml_conv2d_s16_params", header=HEADER,
+        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
+                ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
+                ("filter_h", filter_h), ("filter_w", filter_w), ("filter_c", filter_c),
+                *_window_fields(op, options, (in_h, in_w), (filter_h, filter_w),
+                                (out_h, out_w), in_c),
+                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
+                *_output_stage(op, options.fusedActivationFunction, output, multipliers,
+                               shifts, out_c, weights.data.reshape(out_c, -1),
+                               _narrow_without_bias(options))],
+        reads=(source.index,), writes=(output.index,))
+
+
+@lowering_s16("DEPTHWISE_CONV_2D")
+def lower_depthwise_conv2d_s16(op: OpView) -> Layer:
+    options = op.options_of("DepthwiseConv2DOptionsT")
+    source, output = op.input(0), op.output()
+    require_int16_activation(op, source, "input")
+    require_int16_activation(op, output, "output")
+    batches, in_h, in_w, in_c = nhwc(op, source, "input")
+    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
+    _require_batch(op, batches, out_batches)
+    weights, filter_scales = filter_operand(op, out_c, 3, rank=4)
+    op.require(weights.shape[0] == 1 and weights.shape[3] == out_c,
+               f"filter shape {list(weights.shape)} is not [1, h, w, {out_c}]")
+    op.require(out_c % in_c == 0, f"output channels {out_c} are not a multiple of the input "
+                                  f"channels {in_c}")
+    multiplier = out_c // in_c
+    op.require(options.depthMultiplier in (0, multiplier),
+               f"depth_multiplier {options.depthMultiplier} disagrees with the shapes "
+               f"({in_c} -> {out_c} channels)")
+    _, filter_h, filter_w, _ = weights.shape
+    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
+                                         source.scale, filter_scales, output.scale)
+    return Layer(
+        op="DEPTHWISE_CONV_2D", op_index=op.index, kernel="tinyml_depthwise_conv2d_s16",
+        params_type="tinyml_depthwise_conv2d_s16_params", header=HEADER,
+        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
+                ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
+                ("filter_h", filter_h), ("filter_w", filter_w), ("depth_multiplier", multiplier),
+                *_window_fields(op, options, (in_h, in_w), (filter_h, filter_w),
+                                (out_h, out_w), in_c),
+                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
+                # TFLM's 16x8 depthwise kernel always takes an int64 bias and accumulator.
+                *_output_stage(op, options.fusedActivationFunction, output, multipliers,
+                               shifts, out_c, weights.data.reshape(-1, out_c).T,
+                               narrow_without_bias=False, int32_bias_ok=False)],
+        reads=(source.index,), writes=(output.index,))
+
+
+@lowering_s16("FULLY_CONNECTED")
+def lower_fully_connected_s16(op: OpView) -> Layer:
+    options = op.options_of("FullyConnectedOptionsT", required=False)
+    activation = options.fusedActivationFunction if options is not None else 0
+    keep_num_dims = bool(options.keepNumDims) if options is not None else False
+    weights_format = options.weightsFormat if options is not None else 0
+    op.require(weights_format == 0, f"weights format {weights_format} (shuffled) is not "
+                                    f"supported")
+    source, output = op.input(0), op.output()
+    require_int16_activation(op, source, "input")
+    require_int16_activation(op, output, "output")
+    weights = op.input(1)
+    op.require(weights is not None, "the filter is missing")
+    require_shape(op, weights, "filter", rank=2)
+    units, depth = weights.shape
+    in_shape = require_shape(op, source, "input", min_rank=1)
+    if keep_num_dims:
+        op.require(in_shape[-1] == depth, f"input depth {in_shape[-1]} is not the filter's "
+                                          f"{depth} (keep_num_dims)")
+    op.require(source.size % depth == 0,
+               f"input size {source.size} is not a whole number of rows of the filter depth "
+               f"{depth}")
+    expected = fully_connected_output_shape(in_shape, units, depth, keep_num_dims)
+    op.require(tuple(output.shape) == expected,
+               f"output shape {list(output.shape)} is not {list(expected)} (input "
+               f"{list(in_shape)}, filter [{units}, {depth}])")
+    weights, filter_scales = filter_operand(op, units, 0, rank=2)
+    if len(weights.info.scales) > 1:
+        multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
+                                             source.scale, filter_scales, output.scale)
+    else:
+        significand, shift = requantization(op, "requantization",
+                                            fully_connected_tensor_multiplier, source.scale,
+                                            filter_scales[0], output.scale)
+        multipliers, shifts = [significand] * units, [shift] * units
+    return Layer(
+        op="FULLY_CONNECTED", op_index=op.index, kernel="tinyml_fully_connected_s16",
+        params_type="tinyml_fully_connected_s16_params", header=HEADER,
+        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                ("batches", source.size // depth), ("accum_depth", depth),
+                ("output_depth", units),
+                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
+                *_output_stage(op, activation, output, multipliers, shifts, units,
+                               weights.data.reshape(units, depth),
+                               options is not None and _narrow_without_bias(options))],
+        reads=(source.index,), writes=(output.index,))
