@@ -449,15 +449,23 @@ def test_why_for_fused_layers():
     assert why.estimate(fused) == pytest.approx(4.04, rel=0.1)
     text = why.reason(fused, macs, 4.04 * macs)
     assert text.startswith("fused conv 3x3x1 to 8 + max pool 2x2, stride 2, run row by row; "
-                           "the conv 3x3x1 to 8: only 9 MACs per output")
+                           "only 9 MACs per output")
     assert why.reason(fused, macs, 1.2 * macs) is None
-    # A residual block: two convs and the ADD, whose outputs count no MACs.
+    # A residual block: two convs and the ADD, whose outputs count no MACs. With 144 MACs per
+    # output no overhead reaches a tenth of the estimate: the path alone is the reason.
     block = {**_conv_facts(8, 16, 3, 16, pad=1), "macs": 8 * 8 * 16 * 144}
     add = {"op": "ADD", "outputs": 8 * 8 * 16, "macs": 0}
     residual = {"op": "CONV_2D+CONV_2D+ADD", "outputs": add["outputs"], "count": 3,
                 "stages": [block, block, add]}
-    assert why.reason(residual, 2 * block["macs"], 3 * block["macs"]).startswith(
+    assert why.reason(residual, 2 * block["macs"], 3 * block["macs"]) == (
         "fused conv 3x3x16 to 16 + conv 3x3x16 to 16 + ADD (a residual block), run row by row")
+    # Few MACs per output: the part names its stage.
+    thin = {**_conv_facts(8, 4, 1, 4), "macs": 8 * 8 * 4 * 4}
+    thin_add = {**add, "outputs": 8 * 8 * 4}
+    text = why.reason({**residual, "outputs": 8 * 8 * 4, "stages": [thin, thin, thin_add]},
+                      2 * thin["macs"], 6 * thin["macs"])
+    assert "; stage 1: each pixel's im2col (4 values widened to int16) is shared by only 4 " \
+           "filters" in text
 
 
 def test_why_for_layers_without_macs_and_the_summary():

@@ -464,14 +464,17 @@ def _fused(f: dict) -> tuple[str, float, dict]:
     total = sum(stage["macs"] for stage in stages)
     rows = next(stage["batches"] * stage["output_h"] for stage in reversed(stages)
                 if "output_h" in stage)
+    # With several convolutions a part says which; with one the path does.
+    several = sum(1 for stage in stages if stage["macs"]) > 1
     base, parts = 0.0, {}
     for number, stage in enumerate(stages):
         if stage["macs"]:
             _, stage_base, stage_parts = _MODELS[stage["op"]](stage)
             weight = stage["macs"] / total
             base += stage_base * weight
+            which = f"stage {number + 1}: " if several else ""
             for key, (value, text) in stage_parts.items():
-                parts[f"{number} {key}"] = (value * weight, f"the {_stage_name(stage)}: {text}")
+                parts[f"{number} {key}"] = (value * weight, which + text)
             continue
         each = ADD_PER_OUTPUT if stage["op"] == "ADD" else POOL_PER_OUTPUT
         parts[f"{number} free"] = (stage["outputs"] * each / total,
