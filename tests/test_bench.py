@@ -326,8 +326,9 @@ def test_c_names_for_any_file_name():
 
 
 def _conv_facts(in_hw, in_c, kernel, out_c, *, stride=1, pad=0, act=(-128, 127), stage=True):
-    """A CONV_2D's plan facts as the compiler lays them out (conv_filter_layout)."""
-    from tinyml_pipeline.tools.compiler.ops.conv import conv_filter_layout
+    """A CONV_2D's plan facts as the compiler lays them out (conv_filter_layout, and the
+    filter stored widened when it is small: WIDE_FILTER_MAX_BYTES)."""
+    from tinyml_pipeline.tools.compiler.ops.conv import WIDE_FILTER_MAX_BYTES, conv_filter_layout
 
     out_hw = (in_hw + 2 * pad - kernel) // stride + 1
     depth, row_stride, tap_stride = conv_filter_layout(kernel, kernel, in_c, in_c, in_hw, 1, 1)
@@ -338,17 +339,19 @@ def _conv_facts(in_hw, in_c, kernel, out_c, *, stride=1, pad=0, act=(-128, 127),
             "filter_tap_stride": tap_stride, "stride_h": stride, "stride_w": stride,
             "dilation_h": 1, "dilation_w": 1, "pad_top": pad, "pad_left": pad,
             "input_offset": 128, "output_offset": -128, "act_min": act[0], "act_max": act[1],
-            "output_stage": stage}
+            "output_stage": stage, "filter_wide": out_c * depth <= WIDE_FILTER_MAX_BYTES}
 
 
-def _depthwise_facts(in_hw, channels, *, stride=1, pad=1):
+def _depthwise_facts(in_hw, channels, *, stride=1, pad=1, packed=True):
+    """A 3x3 multiplier-1 layer; `packed` as the converter emits it (with the fast table)."""
     out_hw = (in_hw + 2 * pad - 3) // stride + 1
     return {"op": "DEPTHWISE_CONV_2D", "outputs": out_hw * out_hw * channels, "batches": 1,
             "input_h": in_hw, "input_w": in_hw, "input_c": channels, "output_h": out_hw,
             "output_w": out_hw, "output_c": channels, "filter_h": 3, "filter_w": 3,
             "depth_multiplier": 1, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
             "dilation_w": 1, "pad_top": pad, "pad_left": pad, "input_offset": 128,
-            "output_offset": -128, "act_min": -128, "act_max": 127, "output_stage": True}
+            "output_offset": -128, "act_min": -128, "act_max": 127, "output_stage": True,
+            "packed": packed, "pad_input": packed and pad > 0}
 
 
 def _fc_facts(depth, rows):
@@ -371,18 +374,21 @@ def test_why_names_the_path_and_what_dominates():
     assert _why(_conv_facts(12, 64, 1, 64), 1.2) is None
     # A pointwise conv of few input channels: the output stage outweighs 8 MACs per output.
     text = _why(_conv_facts(48, 8, 1, 16), 2.9)
-    assert text.startswith("conv 1x1x8 to 16, assembly filter pairs; only 8 MACs per output")
-    # A first layer on RGB: filter rows of 9 values are no word runs, so every patch is staged.
+    assert text.startswith("conv 1x1x8 to 16, assembly filter pairs over the widened filter; "
+                           "only 8 MACs per output")
+    # A first layer on RGB: filter rows of 9 values are copied to the stack, then widened.
     text = _why(_conv_facts(96, 3, 3, 8, stride=2), 3.3)
-    assert text.startswith("conv 3x3x3 to 8, stride 2, assembly filter pairs; 3-channel filter "
-                           "rows of 9 values are no whole-word runs: every patch is staged")
+    assert text.startswith("conv 3x3x3 to 8, stride 2, assembly filter pairs over the widened "
+                           "filter; each pixel's im2col (28 values widened to int16, its rows "
+                           "copied to the stack first) is shared by only 8 filters")
     # One input channel: each filter row is one word; 9 MACs per output, 8 filters per im2col.
     text = _why(_conv_facts(28, 1, 3, 8), 3.6)
     assert "only 9 MACs per output" in text and "shared by only 8 filters" in text
-    # Padding on a deep filter: border pixels are gathered value by value.
-    text = _why(_conv_facts(8, 64, 3, 16, pad=1), 1.5)
+    # Padding on a deep filter whose taps are not on blocks: border pixels value by value.
+    text = _why(_conv_facts(8, 30, 3, 16, pad=1), 1.5)
     assert "44 % of the pixels reach the padding: their patch is gathered value by value" \
         in text
+    assert "over the widened filter" not in text  # 16 x 276 bytes: above 4 KB
     # A narrower activation range keeps the pairs in C; a missing table means the general path.
     assert "activation clamp [-100, 127] keeps it off the assembly" in \
         _why(_conv_facts(12, 16, 3, 16, act=(-100, 127)), 1.6)
@@ -390,15 +396,34 @@ def test_why_names_the_path_and_what_dominates():
 
 
 def test_why_for_depthwise_and_fully_connected():
-    # Depthwise: no SMLAD pairing whatever the width; few channels leave the per-pixel window
-    # and tap list to dominate, many channels the per-4-channel pass.
-    few, many = _why(_depthwise_facts(48, 8), 9.5), _why(_depthwise_facts(6, 128), 5.1)
-    for text in (few, many):
-        assert "each input value feeds one MAC, so no SMLAD pairing" in text
+    from tinyml_pipeline.tools.bench import why
+
+    # The packed path: pairs of taps for SMLAD; with many channels the output stage (6.75 of
+    # the 3x3 group's instructions per output, 9 MACs) is what is left; on a small image with
+    # few channels, the tap lists of the pixels whose window leaves the input.
+    many = _why(_depthwise_facts(6, 128), 3.0)
+    assert "depthwise 3x3 over 128 channels, packed filter: each input value feeds one MAC, " \
+           "so pairs of taps are interleaved and widened for SMLAD" in many
+    assert many.endswith("only 9 MACs per output against ~7 instructions of output stage each")
+    small = _why(_depthwise_facts(6, 8), 4.9)
+    assert "56 % of the pixels' windows leave the input: each builds its own tap list" in small
+    # Its estimate against the per-part costs fitted on DS-CNN (3.12 measured).
+    kws = {**_depthwise_facts(25, 64), "input_w": 5, "output_w": 5}
+    assert why.estimate(kws) == pytest.approx(3.12, rel=0.05)
+    # In strips: each band is one more call.
+    banded = {**kws, "strip_rows": 4}
+    assert why.estimate(banded) - why.estimate(kws) == pytest.approx(
+        6 * why.DW_CALL / (25 * 5 * 9 * 64))
+    # Without the packed filter: no SMLAD pairing; few channels leave the per-pixel window and
+    # tap list to dominate, many channels the per-4-channel pass.
+    few = _why(_depthwise_facts(48, 8, packed=False), 9.5)
+    wide = _why(_depthwise_facts(6, 128, packed=False), 5.1)
+    for text in (few, wide):
+        assert "no packed filter: each input value feeds one MAC, no SMLAD pairing" in text
     assert "the window and tap list per pixel serve only 8 channels" in few
-    assert "each 4-channel pass's set-up and output stage serve only 7.1 taps" in many
-    assert "per pixel" not in many
-    shared = {**_depthwise_facts(12, 8), "output_c": 32, "depth_multiplier": 4}
+    assert "each 4-channel pass's set-up and output stage serve only 7.1 taps" in wide
+    assert "per pixel" not in wide
+    shared = {**_depthwise_facts(12, 8, packed=False), "output_c": 32, "depth_multiplier": 4}
     shared["outputs"] *= 4
     assert "multiplier 4: one input value for 4 outputs, single MACs" in _why(shared, 4.0)
     # Fully connected: the weight is used once; a narrow input leaves the rows' set-up to
@@ -406,6 +431,41 @@ def test_why_for_depthwise_and_fully_connected():
     assert "8 MACs per output against the set-up" in _why(_fc_facts(8, 128), 5.9)
     assert "fewer than 4 rows" in _why(_fc_facts(256, 2), 2.8)
     assert "2 of 10 rows one at a time in C" in _why(_fc_facts(64, 10), 2.4)
+
+
+def test_why_for_fused_layers():
+    from tinyml_pipeline.tools.bench import why
+
+    # digits' first layer: conv 3x3x1 to 8 and the 2x2 max pool, one row at a time (4.04
+    # measured): the reason names both, and the conv's 9 MACs per output.
+    conv = {**_conv_facts(28, 1, 3, 8), "macs": 26 * 26 * 8 * 9}
+    pool = {"op": "MAX_POOL_2D", "outputs": 13 * 13 * 8, "batches": 1, "input_h": 26,
+            "input_w": 26, "channels": 8, "output_h": 13, "output_w": 13, "filter_h": 2,
+            "filter_w": 2, "stride_h": 2, "stride_w": 2, "pad_top": 0, "pad_left": 0,
+            "macs": 0}
+    fused = {"op": "CONV_2D+MAX_POOL_2D", "outputs": pool["outputs"], "count": 2,
+             "stages": [conv, pool]}
+    macs = conv["macs"]
+    assert why.estimate(fused) == pytest.approx(4.04, rel=0.1)
+    text = why.reason(fused, macs, 4.04 * macs)
+    assert text.startswith("fused conv 3x3x1 to 8 + max pool 2x2, stride 2, run row by row; "
+                           "only 9 MACs per output")
+    assert why.reason(fused, macs, 1.2 * macs) is None
+    # A residual block: two convs and the ADD, whose outputs count no MACs. With 144 MACs per
+    # output no overhead reaches a tenth of the estimate: the path alone is the reason.
+    block = {**_conv_facts(8, 16, 3, 16, pad=1), "macs": 8 * 8 * 16 * 144}
+    add = {"op": "ADD", "outputs": 8 * 8 * 16, "macs": 0}
+    residual = {"op": "CONV_2D+CONV_2D+ADD", "outputs": add["outputs"], "count": 3,
+                "stages": [block, block, add]}
+    assert why.reason(residual, 2 * block["macs"], 3 * block["macs"]) == (
+        "fused conv 3x3x16 to 16 + conv 3x3x16 to 16 + ADD (a residual block), run row by row")
+    # Few MACs per output: the part names its stage.
+    thin = {**_conv_facts(8, 4, 1, 4), "macs": 8 * 8 * 4 * 4}
+    thin_add = {**add, "outputs": 8 * 8 * 4}
+    text = why.reason({**residual, "outputs": 8 * 8 * 4, "stages": [thin, thin, thin_add]},
+                      2 * thin["macs"], 6 * thin["macs"])
+    assert "; stage 1: each pixel's im2col (4 values widened to int16) is shared by only 4 " \
+           "filters" in text
 
 
 def test_why_for_layers_without_macs_and_the_summary():

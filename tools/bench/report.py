@@ -74,15 +74,25 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def layer_rows(bench: BenchModel, plan: Plan) -> list[dict]:
     """Per layer: its op, MACs and the shape facts its reason is derived from (why.py)."""
+    def outputs(layer) -> int:
+        return (int(np.prod(bench.model.tensor(layer.writes[0]).shape, dtype=np.int64))
+                if layer.writes else 0)
+
     rows = []
     for index, layer in enumerate(plan.layers):
-        outputs = (int(np.prod(bench.model.tensor(layer.writes[0]).shape, dtype=np.int64))
-                   if layer.writes else 0)
+        facts = why.layer_facts(layer.op, layer.fields, outputs(layer))
+        # A fused layer (compiler/fusion.py) does the MACs of every operator it runs; its
+        # reason is built from each operator's facts.
+        members = layer.extra.get("fused", (layer,))
+        member_macs = [macs.op_macs(bench.model, member.op_index) for member in members]
+        if "fused" in layer.extra:
+            facts["stages"] = [{**why.layer_facts(member.op, member.fields, outputs(member)),
+                                "macs": count}
+                               for member, count in zip(members, member_macs, strict=True)]
+        if index in plan.strips:  # run as several kernel calls, one per band of output rows
+            facts["strip_rows"] = plan.strips[index][0]
         rows.append({"index": index, "op": layer.op, "op_index": layer.op_index,
-                     # A fused layer (compiler/fusion.py) does the MACs of every operator it runs.
-                     "macs": sum(macs.op_macs(bench.model, member.op_index)
-                                 for member in layer.extra.get("fused", (layer,))),
-                     "facts": why.layer_facts(layer.op, layer.fields, outputs)})
+                     "macs": sum(member_macs), "facts": facts})
     return rows
 
 

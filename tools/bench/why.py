@@ -2,16 +2,21 @@
 from the layer's shape (its plan parameters) and the path its kernel takes in the DSP build.
 
 The paths are those of firmware/lib/tinyml/src/op_conv2d_dsp.h, op_depthwise_conv2d_dsp.h,
-op_fully_connected_dsp.h and their _asm.h hot loops at this code; a kernel change that moves a
-layer to another path must change `_conv_path`, `_depthwise_path` or `_fc_path` here too.
+op_fully_connected_dsp.h and their _asm.h hot loops at this code, and of strips.c, which runs a
+layer in row strips (one kernel call per band of output rows) or several layers fused (one row
+at a time); a kernel change that moves a layer to another path must change `_conv`,
+`_depthwise`, `_fully_connected` or `_fused` here too.
 
 To name what dominates, each path's instructions are split into parts (the multiply-accumulates
-themselves, the output stage, im2col, set-up per pixel or pass) with per-part costs: the
-counts the kernels' comments give for their assembly loops, and for the C around them, costs
-fitted to the bench's per-layer figures of the committed and public models (the sum, `estimate`,
-is within 10 % of the measured layer for all but a few small layers, whose calls and loop
-set-up it leaves out). The reason names the path and the largest overhead part (and the next
-one when it is close); it states shape facts, not the estimate.
+themselves, the output stage, im2col, set-up per pixel, row or call) with per-part costs: the
+counts the kernels' comments give for their assembly, and for the C around them, costs fitted
+to the bench's per-layer figures of the committed and public models (`tinyml bench MODEL`). The
+sum, `estimate`, is within 13 % of the measured instructions per MAC for every layer with MACs
+of digits, activity, DS-CNN, ResNet-8, the autoencoder and the VWW MobileNet (0.87 to 1.11 of
+it: activity's 128-MAC fully connected layer and digits' second fused layer at the ends; the
+call around a kernel is left out). The reason names
+the path and the largest overhead part (and the next one when it is close); it states shape
+facts, not the estimate.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import numbers
 # The issue's goal: instructions per MAC in the DSP build.
 GOAL_PER_MAC = 1.25
 
-# CONV_2D, op_conv2d_asm.h: 16 instructions per block of 4 depth values x 2 filters x 2 pixels.
+# CONV_2D, op_conv2d_asm.h: conv_pairs_asm 16 instructions per block of 4 depth values x
+# 2 filters x 2 pixels; conv_pairs_wide_asm (filters stored widened) 12.
 CONV_ASM_PER_SLOT = 1.0
+CONV_WIDE_PER_SLOT = 0.75
 CONV_C_PER_SLOT = 1.4  # conv_columns/conv_dot in C: the loads and SXTB16 GCC schedules itself
 # Per output: 6 (SMMLAR .. STRB) plus the pair loop's 20 shared by a pair's 4 outputs.
 CONV_ASM_PER_OUTPUT = 11
@@ -31,23 +38,52 @@ CONV_GENERAL_PER_OUTPUT = 40  # tinyml_conv_output: 64-bit multiply, rounding, s
 # im2col (fitted): per pixel and per 4-value word widened from word runs of the input.
 CONV_PIXEL = 50
 CONV_PER_WORD = 10
-# conv_im2col_staged (fitted): call, memset of the stage, per filter row a copy, then widening.
-CONV_STAGED_PIXEL = 150
-CONV_STAGED_PER_VALUE = 4
+# column_staged (rows not on blocks, e.g. 3x3x3): per row a whole-word copy to the stack.
+CONV_STAGE_CALL = 25
+CONV_COPY_ROW = 8
+CONV_COPY_PER_WORD = 5
+# A pixel whose window reaches the padding (fitted): conv_im2col_taps (filter_c a multiple of
+# 4) zeroes the column and widens each inside tap; conv_im2col_staged fills the stage with the
+# zero point and copies the inside rows first.
+CONV_TAPS_PIXEL = 60
+CONV_TAPS_PER_TAP = 10
+CONV_STAGED_PIXEL = 120
+CONV_STAGED_PER_VALUE = 1
 CONV_STAGED_PER_ROW = 30
 CONV_STAGE_BYTES = 128  # op_conv2d_dsp.h: deeper filters take conv_im2col_values instead
 CONV_VALUES_PER_VALUE = 12  # conv_im2col_values: one store per in-image value
+CONV_CALL = 150  # per kernel call (a strip's band, a fused row): layout, job, loop set-up
 
-# DEPTHWISE_CONV_2D multiplier 1, op_depthwise_conv2d_asm.h: 13 instructions per tap of 4
-# channels (4 MACs). Per 4-channel pass (fitted): seeding 4 accumulators, the loop's entry,
-# requantizing and packing 4 outputs. Per pixel (fitted): the window clip, the tap list.
+# DEPTHWISE_CONV_2D multiplier 1 with the converter's packed filter, op_depthwise_conv2d_asm.h:
+# a pair of taps of 4 channels 15 instructions for 8 MACs; the 3x3 group (dw_group9) 97 for
+# 36 MACs and 4 outputs, 27 of them the output stage. Fitted on DS-CNN's and the VWW
+# MobileNet's 3x3 layers (within 0.3 %): per group with its loop and store, per pixel, per
+# pixel whose window leaves the input (its own tap list, dw_border_offsets), per output row
+# and per call.
+DW9_GROUP = 103
+DW9_REQUANTIZE = 27
+DW_PAIR = 17  # dw_pairs4's 15 and its count
+DW_SINGLE4 = 9  # dw_single4, an odd last tap
+DW_REQUANTIZE4 = 31  # dw_requantize4
+DW_GROUP = 12  # the starts, the group loop and the store, other windows
+DW_CLAMP = 4  # a narrower activation range: bytewise max and min of the 4 outputs
+DW_PACKED_PIXEL = 27
+DW_BORDER_BASE = 36
+DW_BORDER_PER_TAP = 18
+DW_ROW = 137
+DW_CALL = 170
+DW_TAIL_PIXEL = 60  # channels past the last group of 4: the clipped window per pixel
+# Without the packed filter (other multipliers, windows over 25 taps, no fast output table):
+# dw_list4, 13 instructions per tap of 4 channels (4 MACs). Per 4-channel pass (fitted):
+# seeding 4 accumulators, the loop's entry, requantizing and packing 4 outputs. Per pixel
+# (fitted): the window clip, the tap list.
 DW_PER_TAP4 = 13
 DW_PASS = 85
 DW_PIXEL = 280
 DW_SINGLE_PER_TAP = 8  # dw_sum1, a channel past the last multiple of 4, in C
 DW_SINGLE_OUTPUT = 40
 DW_SHARED_PER_TAP4 = 12  # multiplier >= 4: dw_sum4_shared, one input byte for 4 outputs
-DW_GENERAL_PER_OUTPUT = 40  # the general requantization, without the fast table
+DW_GENERAL_PER_OUTPUT = 40  # the general requantization, without the fast output table
 
 # FULLY_CONNECTED, op_fully_connected_asm.h: 25 instructions per 4 values x 4 rows.
 FC_ASM_PER_MAC = 25 / 16
@@ -57,19 +93,32 @@ FC_SINGLE_ROW = 30
 FC_GENERAL_PER_MAC = 2.0  # fc_dot_2: two rows share the widened input, offset by SXTAB16
 FC_GENERAL_PER_OUTPUT = 40
 
+# Fused layers (strips.c, tinyml_run_fused): the operators without MACs, per output value, and
+# per output row of the fused layer and stage: the stage's call (its parameter copy narrowed)
+# and the window's memmove of the rows kept (fitted on digits and ResNet-8).
+POOL_PER_OUTPUT = 25
+ADD_PER_OUTPUT = 13  # docs/compiler.md: the tabulated ADD, 13.0 an element
+FUSED_STAGE_ROW = 150
+
 NEXT_CLOSE = 0.6  # the second overhead is named too when at least this share of the first
 MENTION_SHARE = 0.1  # an overhead below this share of the layer's estimate goes unnamed
 
+# Fields that are a table or NULL in the plan: what matters is which (the path depends on it).
+_PRESENT_FIELDS = ("output_stage", "filter_wide", "packed", "pad_input")
+
 
 def layer_facts(op: str, fields: list[tuple[str, object]], outputs: int) -> dict:
-    """What the reason needs of a plan layer: its op, its integer parameters, whether the
-    plan has the fast output-stage table, and its output's element count. JSON-ready."""
+    """What the reason needs of a plan layer: its op, its integer parameters, which of its
+    tables are present (a Const rather than Null: the fast output stage, the widened or packed
+    filter, the padding input), and its output's element count. JSON-ready. report.py adds
+    `strip_rows` for a layer run in row strips and `stages` (each operator's facts and MACs)
+    for a fused one."""
     facts = {"op": op, "outputs": int(outputs)}
     for name, value in fields:
         if isinstance(value, numbers.Integral) and not isinstance(value, bool):
             facts[name] = int(value)
-        elif name == "output_stage":  # a Const table, or Null where it would not be exact
-            facts["output_stage"] = type(value).__name__ == "Const"
+        elif name in _PRESENT_FIELDS:
+            facts[name] = type(value).__name__ == "Const"
     return facts
 
 
@@ -82,7 +131,7 @@ def reason(facts: dict, macs: int, cost: float) -> str | None:
         return f"no MACs: {facts['op']} over {outputs:,} output values{each}"
     if cost / macs <= GOAL_PER_MAC:
         return None
-    model = _MODELS.get(facts["op"])
+    model = _model(facts)
     if model is None:
         return f"{facts['op']}: no DSP path"
     path, base, parts = model(facts)
@@ -92,11 +141,17 @@ def reason(facts: dict, macs: int, cost: float) -> str | None:
 def estimate(facts: dict) -> float | None:
     """The instructions per MAC the path's parts add up to, None for an op without MACs: the
     check that the parts are of the right size (tests/test_bench.py)."""
-    model = _MODELS.get(facts["op"])
+    model = _model(facts)
     if model is None:
         return None
     _, base, parts = model(facts)
     return base + sum(value for value, _ in parts.values())
+
+
+def _model(facts: dict):
+    if "stages" in facts:
+        return _fused
+    return _MODELS.get(facts["op"])
 
 
 def _compose(path: str, base: float, parts: dict[str, tuple[float, str]]) -> str:
@@ -122,6 +177,22 @@ def _stride(f: dict) -> str:
             else f", stride {f['stride_h']}x{f['stride_w']}")
 
 
+def _bands(f: dict) -> int:
+    """The kernel calls of a layer run in row strips (strips.c), else 1."""
+    rows = f.get("strip_rows")
+    return -(-f["output_h"] // rows) if rows else 1
+
+
+def _strips_part(f: dict, per_call: float, macs: int) -> dict:
+    """Strips' cost: each band past the first is one more call of the kernel."""
+    bands = _bands(f)
+    if bands == 1:
+        return {}
+    return {"bands": ((bands - 1) * per_call / macs,
+                      f"run in {bands} strips of {f['strip_rows']} rows: each band a kernel "
+                      f"call (~{per_call} instructions of set-up)")}
+
+
 # Each model: facts -> (the path in words, the MAC loop's instructions per MAC, the overhead
 # parts {name: (instructions per MAC, what it is in words)}).
 
@@ -129,8 +200,8 @@ def _stride(f: dict) -> str:
 
 
 def _conv_runs(f: dict) -> str:
-    """Which word runs op_conv2d_dsp.h's conv_layout_of finds in a patch: patch, rows, taps or
-    none (then every patch is gathered on the stack first)."""
+    """Which word runs op_conv2d_dsp.h's conv_layout_of finds in a patch: patch, rows, taps,
+    staged (rows copied to the stack first) or none (then every patch is gathered first)."""
     dense = (f["filter_tap_stride"] == f["filter_c"]
              and f["filter_row_stride"] == f["filter_w"] * f["filter_c"])
     rows_contiguous = (f["dilation_w"] == 1 and f["filter_c"] == f["input_c"]
@@ -142,6 +213,8 @@ def _conv_runs(f: dict) -> str:
         return "rows"
     if f["filter_tap_stride"] % 4 == 0 and f["filter_row_stride"] % 4 == 0:
         return "taps"
+    if dense and rows_contiguous and f["filter_depth"] <= CONV_STAGE_BYTES:
+        return "staged"
     return "none"
 
 
@@ -149,13 +222,27 @@ def _inside(origin: int, taps: int, dilation: int, size: int) -> bool:
     return origin >= 0 and origin + (taps - 1) * dilation < size
 
 
-def _border_share(f: dict) -> float:
-    """The share of output pixels whose window reaches the padding."""
+def _border_pixels(f: dict) -> int:
+    """The output pixels (of one image) whose window reaches the padding."""
     rows = sum(_inside(y * f["stride_h"] - f["pad_top"], f["filter_h"], f["dilation_h"],
                        f["input_h"]) for y in range(f["output_h"]))
     cols = sum(_inside(x * f["stride_w"] - f["pad_left"], f["filter_w"], f["dilation_w"],
                        f["input_w"]) for x in range(f["output_w"]))
-    return 1.0 - rows * cols / (f["output_h"] * f["output_w"])
+    return f["output_h"] * f["output_w"] - rows * cols
+
+
+def _conv_padded_pixel(f: dict, values: int) -> tuple[float, str]:
+    """A patch that reaches the padding (or has no runs): conv_im2col_general's path."""
+    depth = f["filter_depth"]
+    if f["filter_c"] % 4 == 0:
+        taps = f["filter_h"] * f["filter_w"]
+        return (CONV_TAPS_PIXEL + 3 * depth / 4 + CONV_TAPS_PER_TAP * taps
+                + CONV_PER_WORD * depth / 4, "widened tap by tap into a zeroed column")
+    if depth <= CONV_STAGE_BYTES:
+        return (CONV_STAGED_PIXEL + CONV_STAGED_PER_VALUE * depth
+                + CONV_STAGED_PER_ROW * f["filter_h"] + CONV_PER_WORD * depth / 4,
+                "staged on the stack")
+    return CONV_PIXEL + CONV_VALUES_PER_VALUE * values + depth, "gathered value by value"
 
 
 def _conv(f: dict) -> tuple[str, float, dict]:
@@ -163,23 +250,24 @@ def _conv(f: dict) -> tuple[str, float, dict]:
     groups = max(f["input_c"] // max(f["filter_c"], 1), 1)
     filters = f["output_c"] // groups
     stage = f.get("output_stage", False)
+    wide = f.get("filter_wide", False)
     in_asm = stage and full_range and filters >= 2 and f["filter_depth"] > 0
     runs = _conv_runs(f)
-    border = 1.0 if runs == "none" else _border_share(f)
     values = f["filter_h"] * f["filter_w"] * f["filter_c"]  # MACs per output
     depth = f["filter_depth"]
     macs = values * filters  # per output pixel and group
-    per_slot = CONV_ASM_PER_SLOT if in_asm else CONV_C_PER_SLOT
+    pixels = f["batches"] * f["output_h"] * f["output_w"] * groups
+    border = 1.0 if runs == "none" else _border_pixels(f) / (f["output_h"] * f["output_w"])
+    per_slot = ((CONV_WIDE_PER_SLOT if wide else CONV_ASM_PER_SLOT) if in_asm
+                else CONV_C_PER_SLOT)
     per_output = (CONV_ASM_PER_OUTPUT if in_asm else
                   CONV_FAST_C_PER_OUTPUT if stage else CONV_GENERAL_PER_OUTPUT)
     runs_pixel = CONV_PIXEL + CONV_PER_WORD * depth / 4
-    staged = depth <= CONV_STAGE_BYTES
-    if staged:
-        gathered = (CONV_STAGED_PIXEL + CONV_STAGED_PER_VALUE * depth
-                    + CONV_STAGED_PER_ROW * f["filter_h"] + CONV_PER_WORD * depth / 4)
-    else:
-        gathered = CONV_PIXEL + CONV_VALUES_PER_VALUE * values + depth
-    kind = "staged on the stack" if staged else "gathered value by value"
+    if runs == "staged":
+        words = -(-f["filter_w"] * f["filter_c"] // 4)
+        runs_pixel += CONV_STAGE_CALL + f["filter_h"] * (CONV_COPY_ROW
+                                                         + CONV_COPY_PER_WORD * words)
+    padded, kind = _conv_padded_pixel(f, values)
     parts = {
         "zeros": ((depth - values) * filters * per_slot / macs,
                   f"the filter layout pads each output's {values} values to {depth} "
@@ -188,22 +276,25 @@ def _conv(f: dict) -> tuple[str, float, dict]:
                    f"only {_per_output(values)} against ~{per_output} instructions of "
                    f"output stage each"),
         "im2col": (runs_pixel / macs,
-                   f"each pixel's im2col ({depth} values widened to int16) is shared by only "
-                   f"{filters} filters"),
+                   f"each pixel's im2col ({depth} values widened to int16"
+                   + (", its rows copied to the stack first" if runs == "staged" else "")
+                   + f") is shared by only {filters} filters"),
+        **_strips_part(f, CONV_CALL, macs * pixels),
     }
     if runs == "none":
-        parts["im2col"] = (gathered / macs,
+        parts["im2col"] = (padded / macs,
                            f"{f['filter_c']}-channel filter rows of "
                            f"{f['filter_w'] * f['filter_c']} values are no whole-word runs: "
                            f"every patch is {kind} first, for only {filters} filters")
     elif border > 0:
-        parts["padding"] = (border * (gathered - runs_pixel) / macs,
+        parts["padding"] = (border * (padded - runs_pixel) / macs,
                             f"{100 * border:.0f} % of the pixels reach the padding: their "
                             f"patch is {kind}")
     shape = (f"conv {f['filter_h']}x{f['filter_w']}x{f['filter_c']} to {f['output_c']}"
              + _stride(f))
     if in_asm:
-        where = "assembly filter pairs" + (" (the odd last filter in C)" if filters % 2 else "")
+        where = ("assembly filter pairs" + (" over the widened filter" if wide else "")
+                 + (" (the odd last filter in C)" if filters % 2 else ""))
     elif not stage:
         where = "C filter pairs, general requantization (no fast output table for this layer)"
     elif not full_range:
@@ -227,6 +318,8 @@ def _taps_seen(step: int, pad: int, taps: int, dilation: int, size: int, count: 
 
 
 def _depthwise(f: dict) -> tuple[str, float, dict]:
+    if f["depth_multiplier"] == 1 and f.get("packed", False):
+        return _depthwise_packed(f)
     channels, multiplier = f["output_c"], f["depth_multiplier"]
     taps = f["filter_h"] * f["filter_w"]  # MACs per output, as counted
     seen = (_taps_seen(f["stride_h"], f["pad_top"], f["filter_h"], f["dilation_h"],
@@ -253,11 +346,12 @@ def _depthwise(f: dict) -> tuple[str, float, dict]:
         }
         return path, per_mac * seen / taps, parts
     quads, rest = divmod(channels, 4)
-    path = (f"{shape}: each input value feeds one MAC, so no SMLAD pairing: per tap of 4 "
+    why_not = ("no fast output table" if not stage else
+               f"{taps} taps, more than the packed filter's 25" if taps > 25 else
+               "fewer than 4 channels" if channels < 4 else "no packed filter")
+    path = (f"{shape}, {why_not}: each input value feeds one MAC, no SMLAD pairing: per tap of 4 "
             f"channels 3 loads, 4 widenings and 4 single MACs (13 instructions)")
     pass_cost = DW_PASS if stage else DW_PASS + 4 * DW_GENERAL_PER_OUTPUT
-    if not stage:
-        path += ", general requantization (no fast output table)"
     parts = {
         "pass": (quads * pass_cost / macs,
                  f"each 4-channel pass's set-up and output stage serve only {seen:.1f} taps "
@@ -268,6 +362,46 @@ def _depthwise(f: dict) -> tuple[str, float, dict]:
                  f"{rest} of {channels} channels one at a time in C"),
     }
     return path, quads * DW_PER_TAP4 * seen / macs, parts
+
+
+def _depthwise_packed(f: dict) -> tuple[str, float, dict]:
+    """Multiplier 1 over the converter's packed filter: taps paired for SMLAD."""
+    channels = f["output_c"]
+    taps = f["filter_h"] * f["filter_w"]
+    quads, rest = divmod(channels, 4)
+    clamp = DW_CLAMP if f["act_min"] > -128 or f["act_max"] < 127 else 0
+    if taps == 9:
+        group, requantize = DW9_GROUP, DW9_REQUANTIZE
+        kernel = "; the 3x3 group unrolled, 97 per 36 MACs"
+    else:
+        requantize = DW_REQUANTIZE4
+        group = DW_GROUP + DW_PAIR * (taps // 2) + DW_SINGLE4 * (taps % 2) + requantize
+        kernel = ""
+    pixels = f["batches"] * f["output_h"] * f["output_w"]
+    macs = pixels * taps * channels
+    border = f["batches"] * _border_pixels(f) if f.get("pad_input", False) else 0
+    seen = (_taps_seen(f["stride_h"], f["pad_top"], f["filter_h"], f["dilation_h"],
+                       f["input_h"], f["output_h"])
+            * _taps_seen(f["stride_w"], f["pad_left"], f["filter_w"], f["dilation_w"],
+                         f["input_w"], f["output_w"]))
+    rows = f["batches"] * f["output_h"]
+    shape = f"depthwise {f['filter_h']}x{f['filter_w']} over {channels} channels" + _stride(f)
+    path = (f"{shape}, packed filter: each input value feeds one MAC, so pairs of taps are "
+            f"interleaved and widened for SMLAD (15 instructions per 8 MACs{kernel})")
+    parts = {
+        "output": (pixels * quads * (requantize + clamp) / macs,
+                   f"only {_per_output(taps)} against ~{requantize / 4:.0f} instructions of "
+                   f"output stage each"),
+        "border": (border * (DW_BORDER_BASE + DW_BORDER_PER_TAP * taps) / macs,
+                   f"{100 * border / pixels:.0f} % of the pixels' windows leave the input: "
+                   f"each builds its own tap list"),
+        "pixel": ((pixels * DW_PACKED_PIXEL + rows * DW_ROW + DW_CALL) / macs,
+                  f"the set-up per pixel and row serves only {channels} channels"),
+        "rest": (rest * pixels * (DW_TAIL_PIXEL + DW_SINGLE_PER_TAP * seen + DW_SINGLE_OUTPUT)
+                 / macs, f"{rest} of {channels} channels one at a time in C"),
+        **_strips_part(f, DW_CALL, macs),
+    }
+    return path, pixels * quads * (group - requantize) / macs, parts
 
 
 # ---- FULLY_CONNECTED -----------------------------------------------------------------------
@@ -306,6 +440,53 @@ def _fully_connected(f: dict) -> tuple[str, float, dict]:
 
 _MODELS = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise,
            "FULLY_CONNECTED": _fully_connected}
+
+
+# ---- fused layers (compiler/fusion.py, strips.c's tinyml_run_fused) ---------------------------
+
+
+def _stage_name(f: dict) -> str:
+    if f["op"] == "CONV_2D":
+        return f"conv {f['filter_h']}x{f['filter_w']}x{f['filter_c']} to {f['output_c']}" \
+            + _stride(f)
+    if f["op"] == "DEPTHWISE_CONV_2D":
+        return f"depthwise {f['filter_h']}x{f['filter_w']}" + _stride(f)
+    if f["op"] in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        kind = "max" if f["op"] == "MAX_POOL_2D" else "average"
+        return f"{kind} pool {f['filter_h']}x{f['filter_w']}" + _stride(f)
+    return f["op"]
+
+
+def _fused(f: dict) -> tuple[str, float, dict]:
+    """Several operators run depth first, one output row at a time: each stage's own path for
+    its MACs, the pool or ADD without MACs, and per row a call of every stage."""
+    stages = f["stages"]
+    total = sum(stage["macs"] for stage in stages)
+    rows = next(stage["batches"] * stage["output_h"] for stage in reversed(stages)
+                if "output_h" in stage)
+    # With several convolutions a part says which; with one the path does.
+    several = sum(1 for stage in stages if stage["macs"]) > 1
+    base, parts = 0.0, {}
+    for number, stage in enumerate(stages):
+        if stage["macs"]:
+            _, stage_base, stage_parts = _MODELS[stage["op"]](stage)
+            weight = stage["macs"] / total
+            base += stage_base * weight
+            which = f"stage {number + 1}: " if several else ""
+            for key, (value, text) in stage_parts.items():
+                parts[f"{number} {key}"] = (value * weight, which + text)
+            continue
+        each = ADD_PER_OUTPUT if stage["op"] == "ADD" else POOL_PER_OUTPUT
+        parts[f"{number} free"] = (stage["outputs"] * each / total,
+                                   f"the {_stage_name(stage)}'s {stage['outputs']:,} outputs "
+                                   f"(~{each} instructions each) have no MACs")
+    parts["rows"] = (rows * len(stages) * FUSED_STAGE_ROW / total,
+                     f"{rows} rows, each a call of every stage (~{FUSED_STAGE_ROW} "
+                     f"instructions)")
+    block = " (a residual block)" if stages[-1]["op"] == "ADD" else ""
+    path = "fused " + " + ".join(_stage_name(stage) for stage in stages) + block \
+        + ", run row by row"
+    return path, base, parts
 
 
 def above_goal(layers: list[dict], invoke: float) -> dict:
