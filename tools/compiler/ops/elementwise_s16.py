@@ -66,7 +66,7 @@ def lower_add_s16(op: OpView) -> Layer:
                ("output_multiplier", mo), ("output_shift", so),
                ("act_min", act_min), ("act_max", act_max)]
     return Layer(op="ADD", op_index=op.index, kernel="tinyml_add_s16",
-                 params_type="tinyml_add_params", header=HEADER, fields=fields,
+                 params_type="tinyml_add_s16_params", header=HEADER, fields=fields,
                  reads=_activation_reads(input1, input2), writes=(output.index,))
 
 

@@ -31,7 +31,7 @@ void tinyml_broadcast_rows_s16(const int32_t *dims, const int32_t *strides1,
  * headroom (left_shift), so that 2^15 * |x| stays within int32. */
 static void add_row(const void *params, const int16_t *input1, int32_t step1,
                     const int16_t *input2, int32_t step2, int16_t *output, int32_t count) {
-  const tinyml_add_params *p = (const tinyml_add_params *)params;
+  const tinyml_add_s16_params *p = (const tinyml_add_s16_params *)params;
   int32_t i;
   for (i = 0; i < count; ++i) {
     const int32_t a = tinyml_multiply_by_quantized_multiplier_smaller_than_one(
@@ -48,7 +48,7 @@ static void add_row(const void *params, const int16_t *input1, int32_t step1,
 }
 
 void tinyml_add_s16(const void *params, uint8_t *arena) {
-  const tinyml_add_params *p = (const tinyml_add_params *)params;
+  const tinyml_add_s16_params *p = (const tinyml_add_s16_params *)params;
   tinyml_broadcast_rows_s16(p->dims, p->input1_strides, p->input2_strides,
                             (const int16_t *)tinyml_operand_data(&p->input1, arena),
                             (const int16_t *)tinyml_operand_data(&p->input2, arena),
