@@ -4,6 +4,7 @@ per-tensor weight scales, fused activation."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -205,36 +206,93 @@ def _require_batch(op: OpView, batches: int, out_batches: int) -> None:
                f"output batch {out_batches} is not the input batch {batches}")
 
 
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A CONV_2D's or DEPTHWISE_CONV_2D's checked shapes, filter, per-channel requantization
+    and window: what the int8 and int16 lowerings share (their activation types, output stages
+    and kernels differ). Exactly one of filter_c (CONV_2D) and depth_multiplier is set."""
+    batches: int
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
+    filter_h: int
+    filter_w: int
+    filter_c: int | None
+    depth_multiplier: int | None
+    weights: Tensor
+    multipliers: list
+    shifts: list
+    window: list[tuple[str, object]]
+
+    def shape_fields(self) -> list[tuple[str, object]]:
+        """batches .. filter_c or depth_multiplier, in the order every conv params struct
+        declares them."""
+        last = (("filter_c", self.filter_c) if self.depth_multiplier is None
+                else ("depth_multiplier", self.depth_multiplier))
+        return [("batches", self.batches), ("input_h", self.in_h), ("input_w", self.in_w),
+                ("input_c", self.in_c), ("output_h", self.out_h), ("output_w", self.out_w),
+                ("output_c", self.out_c), ("filter_h", self.filter_h),
+                ("filter_w", self.filter_w), last]
+
+
+def conv_geometry(op: OpView, options, source: Tensor, output: Tensor,
+                  depthwise: bool) -> ConvGeometry:
+    """Checks a CONV_2D's (or, `depthwise`, a DEPTHWISE_CONV_2D's) input, output and filter
+    shapes against each other and derives its requantization and window; the activation types
+    are the caller's to check first."""
+    batches, in_h, in_w, in_c = nhwc(op, source, "input")
+    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
+    _require_batch(op, batches, out_batches)
+    filter_c = depth_multiplier = None
+    if depthwise:
+        weights, filter_scales = filter_operand(op, out_c, 3, rank=4)
+        op.require(weights.shape[0] == 1 and weights.shape[3] == out_c,
+                   f"filter shape {list(weights.shape)} is not [1, h, w, {out_c}]")
+        op.require(out_c % in_c == 0, f"output channels {out_c} are not a multiple of the "
+                                      f"input channels {in_c}")
+        depth_multiplier = out_c // in_c
+        op.require(options.depthMultiplier in (0, depth_multiplier),
+                   f"depth_multiplier {options.depthMultiplier} disagrees with the shapes "
+                   f"({in_c} -> {out_c} channels)")
+        _, filter_h, filter_w, _ = weights.shape
+    else:
+        weights, filter_scales = filter_operand(op, out_c, 0, rank=4)
+        op.require(weights.shape[0] == out_c,
+                   f"filter output channels {weights.shape[0]} (shape {list(weights.shape)}) "
+                   f"are not the output's {out_c}")
+        _, filter_h, filter_w, filter_c = weights.shape
+        op.require(in_c % filter_c == 0 and out_c % (in_c // filter_c) == 0,
+                   f"input channels {in_c} do not split into groups of the filter's {filter_c} "
+                   f"that divide the {out_c} output channels")
+    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
+                                         source.scale, filter_scales, output.scale)
+    window = _window_fields(op, options, (in_h, in_w), (filter_h, filter_w), (out_h, out_w),
+                            in_c)
+    return ConvGeometry(batches, in_h, in_w, in_c, out_h, out_w, out_c, filter_h, filter_w,
+                        filter_c, depth_multiplier, weights, multipliers, shifts, window)
+
+
 @lowering("CONV_2D")
 def lower_conv2d(op: OpView) -> Layer:
     options = op.options_of("Conv2DOptionsT")
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
-    batches, in_h, in_w, in_c = nhwc(op, source, "input")
-    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
-    _require_batch(op, batches, out_batches)
-    weights, filter_scales = filter_operand(op, out_c, 0, rank=4)
-    op.require(weights.shape[0] == out_c,
-               f"filter output channels {weights.shape[0]} (shape {list(weights.shape)}) are not "
-               f"the output's {out_c}")
-    _, filter_h, filter_w, filter_c = weights.shape
-    op.require(in_c % filter_c == 0 and out_c % (in_c // filter_c) == 0,
-               f"input channels {in_c} do not split into groups of the filter's {filter_c} "
-               f"that divide the {out_c} output channels")
-    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
-                                         source.scale, filter_scales, output.scale)
-    window = _window_fields(op, options, (in_h, in_w), (filter_h, filter_w), (out_h, out_w),
-                            in_c)
+    geometry = conv_geometry(op, options, source, output, depthwise=False)
+    weights, out_c = geometry.weights, geometry.out_c
     depth, row_stride, tap_stride = conv_filter_layout(
-        filter_h, filter_w, filter_c, in_c, in_w, dict(window)["dilation_h"],
-        dict(window)["dilation_w"])
+        geometry.filter_h, geometry.filter_w, geometry.filter_c, geometry.in_c, geometry.in_w,
+        dict(geometry.window)["dilation_h"], dict(geometry.window)["dilation_w"])
     # The DSP kernel's im2col: two int16 columns laid out as the filter, 4 * depth bytes.
     # Requested for every build, so that the plan does not depend on the target.
     scratch_bytes = 2 * 2 * depth
     values = conv_filter_values(weights.data, depth, row_stride, tap_stride)
     fields = _output_stage_fields(op, options.fusedActivationFunction, source, output, values,
-                                  multipliers, shifts, out_c, weights.data.reshape(out_c, -1))
+                                  geometry.multipliers, geometry.shifts, out_c,
+                                  weights.data.reshape(out_c, -1))
     # Exactly one of filter and filter_wide is set; both are always initialized (the generated
     # C compiles as C++ with -Wmissing-field-initializers).
     at = [name for name, _ in fields].index("filter") + 1
@@ -248,12 +306,9 @@ def lower_conv2d(op: OpView) -> Layer:
         op="CONV_2D", op_index=op.index, kernel="tinyml_conv2d_s8",
         params_type="tinyml_conv2d_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                ("scratch", Scratch()),
-                ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
-                ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
-                ("filter_h", filter_h), ("filter_w", filter_w), ("filter_c", filter_c),
+                ("scratch", Scratch()), *geometry.shape_fields(),
                 ("filter_depth", depth), ("filter_row_stride", row_stride),
-                ("filter_tap_stride", tap_stride), *window, *fields],
+                ("filter_tap_stride", tap_stride), *geometry.window, *fields],
         reads=(source.index,), writes=(output.index,), scratch_bytes=scratch_bytes)
 
 
@@ -335,29 +390,15 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     require_int8_activation(op, output, "output")
-    batches, in_h, in_w, in_c = nhwc(op, source, "input")
-    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
-    _require_batch(op, batches, out_batches)
-    weights, filter_scales = filter_operand(op, out_c, 3, rank=4)
-    op.require(weights.shape[0] == 1 and weights.shape[3] == out_c,
-               f"filter shape {list(weights.shape)} is not [1, h, w, {out_c}]")
-    op.require(out_c % in_c == 0, f"output channels {out_c} are not a multiple of the input "
-                                  f"channels {in_c}")
-    multiplier = out_c // in_c
-    op.require(options.depthMultiplier in (0, multiplier),
-               f"depth_multiplier {options.depthMultiplier} disagrees with the shapes "
-               f"({in_c} -> {out_c} channels)")
-    _, filter_h, filter_w, _ = weights.shape
-    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
-                                         source.scale, filter_scales, output.scale)
-    window = _window_fields(op, options, (in_h, in_w), (filter_h, filter_w), (out_h, out_w),
-                            in_c)
+    geometry = conv_geometry(op, options, source, output, depthwise=True)
+    weights, out_c = geometry.weights, geometry.out_c
     stage = _output_stage_fields(op, options.fusedActivationFunction, source, output,
-                                 weights.data, multipliers, shifts, out_c,
+                                 weights.data, geometry.multipliers, geometry.shifts, out_c,
                                  weights.data.reshape(-1, out_c).T)
-    packed = _depthwise_packed_fields(source, weights.data.reshape(filter_h, filter_w, out_c),
-                                      stage, dict(window), (in_h, in_w), (out_h, out_w),
-                                      multiplier)
+    packed = _depthwise_packed_fields(
+        source, weights.data.reshape(geometry.filter_h, geometry.filter_w, out_c), stage,
+        dict(geometry.window), (geometry.in_h, geometry.in_w), (geometry.out_h, geometry.out_w),
+        geometry.depth_multiplier)
     if not isinstance(dict(packed)["packed"], Null) and out_c % 4 == 0:
         # The packed words hold the output stage of every channel: the table would be read by
         # nothing (the flash of 16 bytes a channel).
@@ -366,10 +407,7 @@ def lower_depthwise_conv2d(op: OpView) -> Layer:
         op="DEPTHWISE_CONV_2D", op_index=op.index, kernel="tinyml_depthwise_conv2d_s8",
         params_type="tinyml_depthwise_conv2d_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
-                ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
-                ("filter_h", filter_h), ("filter_w", filter_w), ("depth_multiplier", multiplier),
-                *window, *stage, *packed],
+                *geometry.shape_fields(), *geometry.window, *stage, *packed],
         reads=(source.index,), writes=(output.index,))
 
 

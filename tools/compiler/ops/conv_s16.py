@@ -10,7 +10,6 @@ from tinyml_pipeline.tools.compiler.graph import OpView
 from tinyml_pipeline.tools.compiler.layers import Const, Layer, Null, Offset
 from tinyml_pipeline.tools.compiler.ops import lowering_s16
 from tinyml_pipeline.tools.compiler.ops.common import (
-    nhwc,
     requantization,
     require_shape,
     require_shifts,
@@ -20,8 +19,7 @@ from tinyml_pipeline.tools.compiler.ops.common_s16 import (
     require_int16_activation,
 )
 from tinyml_pipeline.tools.compiler.ops.conv import (
-    _require_batch,
-    _window_fields,
+    conv_geometry,
     filter_operand,
     fully_connected_output_shape,
 )
@@ -88,32 +86,17 @@ def lower_conv2d_s16(op: OpView) -> Layer:
     source, output = op.input(0), op.output()
     require_int16_activation(op, source, "input")
     require_int16_activation(op, output, "output")
-    batches, in_h, in_w, in_c = nhwc(op, source, "input")
-    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
-    _require_batch(op, batches, out_batches)
-    weights, filter_scales = filter_operand(op, out_c, 0, rank=4)
-    op.require(weights.shape[0] == out_c,
-               f"filter output channels {weights.shape[0]} (shape {list(weights.shape)}) are not "
-               f"the output's {out_c}")
-    _, filter_h, filter_w, filter_c = weights.shape
-    op.require(in_c % filter_c == 0 and out_c % (in_c // filter_c) == 0,
-               f"input channels {in_c} do not split into groups of the filter's {filter_c} "
-               f"that divide the {out_c} output channels")
-    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
-                                         source.scale, filter_scales, output.scale)
+    geometry = conv_geometry(op, options, source, output, depthwise=False)
+    weights, out_c = geometry.weights, geometry.out_c
     return Layer(
         op="CONV_2D", op_index=op.index, kernel="tinyml_conv2d_s16",
         params_type="tinyml_conv2d_s16_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
-                ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
-                ("filter_h", filter_h), ("filter_w", filter_w), ("filter_c", filter_c),
-                *_window_fields(op, options, (in_h, in_w), (filter_h, filter_w),
-                                (out_h, out_w), in_c),
+                *geometry.shape_fields(), *geometry.window,
                 ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
-                *_output_stage(op, options.fusedActivationFunction, output, multipliers,
-                               shifts, out_c, weights.data.reshape(out_c, -1),
-                               _narrow_without_bias(options))],
+                *_output_stage(op, options.fusedActivationFunction, output,
+                               geometry.multipliers, geometry.shifts, out_c,
+                               weights.data.reshape(out_c, -1), _narrow_without_bias(options))],
         reads=(source.index,), writes=(output.index,))
 
 
@@ -123,34 +106,18 @@ def lower_depthwise_conv2d_s16(op: OpView) -> Layer:
     source, output = op.input(0), op.output()
     require_int16_activation(op, source, "input")
     require_int16_activation(op, output, "output")
-    batches, in_h, in_w, in_c = nhwc(op, source, "input")
-    out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
-    _require_batch(op, batches, out_batches)
-    weights, filter_scales = filter_operand(op, out_c, 3, rank=4)
-    op.require(weights.shape[0] == 1 and weights.shape[3] == out_c,
-               f"filter shape {list(weights.shape)} is not [1, h, w, {out_c}]")
-    op.require(out_c % in_c == 0, f"output channels {out_c} are not a multiple of the input "
-                                  f"channels {in_c}")
-    multiplier = out_c // in_c
-    op.require(options.depthMultiplier in (0, multiplier),
-               f"depth_multiplier {options.depthMultiplier} disagrees with the shapes "
-               f"({in_c} -> {out_c} channels)")
-    _, filter_h, filter_w, _ = weights.shape
-    multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
-                                         source.scale, filter_scales, output.scale)
+    geometry = conv_geometry(op, options, source, output, depthwise=True)
+    weights, out_c = geometry.weights, geometry.out_c
     return Layer(
         op="DEPTHWISE_CONV_2D", op_index=op.index, kernel="tinyml_depthwise_conv2d_s16",
         params_type="tinyml_depthwise_conv2d_s16_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                ("batches", batches), ("input_h", in_h), ("input_w", in_w), ("input_c", in_c),
-                ("output_h", out_h), ("output_w", out_w), ("output_c", out_c),
-                ("filter_h", filter_h), ("filter_w", filter_w), ("depth_multiplier", multiplier),
-                *_window_fields(op, options, (in_h, in_w), (filter_h, filter_w),
-                                (out_h, out_w), in_c),
+                *geometry.shape_fields(), *geometry.window,
                 ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
                 # TFLM's 16x8 depthwise kernel always takes an int64 bias and accumulator.
-                *_output_stage(op, options.fusedActivationFunction, output, multipliers,
-                               shifts, out_c, weights.data.reshape(-1, out_c).T,
+                *_output_stage(op, options.fusedActivationFunction, output,
+                               geometry.multipliers, geometry.shifts, out_c,
+                               weights.data.reshape(-1, out_c).T,
                                narrow_without_bias=False, int32_bias_ok=False)],
         reads=(source.index,), writes=(output.index,))
 
