@@ -44,37 +44,48 @@ def _elements(op: OpView, source: Tensor, output: Tensor) -> int:
     return source.size
 
 
-@lowering("QUANTIZE")
-def lower_quantize(op: OpView) -> Layer:
-    source, output = op.input(0), op.output()
-    require_int8_activation(op, output, "output")
-    if source is not None and source.type_name == "FLOAT32":
-        _require_float_activation(op, source, "input")
-        return Layer(
-            op="QUANTIZE", op_index=op.index, kernel="tinyml_quantize_f32_s8",
-            params_type="tinyml_affine_params", header=HEADER,
-            fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                    ("size", _elements(op, source, output)),
-                    # AffineQuantize divides by the scale cast back to float: exact float32.
-                    ("scale", float(f32(output.scale))), ("zero_point", output.zero_point)],
-            reads=(source.index,), writes=(output.index,),
-            # op_quantize.c writes int8 output[i] after reading float input[i], in increasing
-            # i: byte i lies below input element i + 1 (bytes 4i + 4 ..), so nothing still to
-            # be read is overwritten.
-            in_place_ok=True)
-    require_int8_activation(op, source, "input")
+def affine_layer(op: OpView, kernel: str, source: Tensor, output: Tensor,
+                 in_place_ok: bool) -> Layer:
+    """A float32 <-> integer QUANTIZE or DEQUANTIZE: the integer side's scale and zero point."""
+    integer = source if op.name == "DEQUANTIZE" else output
+    return Layer(
+        op=op.name, op_index=op.index, kernel=kernel,
+        params_type="tinyml_affine_params", header=HEADER,
+        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
+                ("size", _elements(op, source, output)),
+                # AffineQuantize divides by the scale cast back to float: exact float32.
+                ("scale", float(f32(integer.scale))), ("zero_point", integer.zero_point)],
+        reads=(source.index,), writes=(output.index,), in_place_ok=in_place_ok)
+
+
+def requantize_layer(op: OpView, kernel: str, source: Tensor, output: Tensor,
+                     in_place_ok: bool) -> Layer:
+    """An integer -> integer QUANTIZE."""
     multiplier, shift = requantize_multiplier(op, source.scale, output.scale)
     return Layer(
-        op="QUANTIZE", op_index=op.index, kernel="tinyml_quantize_s8_s8",
+        op="QUANTIZE", op_index=op.index, kernel=kernel,
         params_type="tinyml_requantize_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
                 ("size", _elements(op, source, output)),
                 ("input_zero_point", source.zero_point),
                 ("output_zero_point", output.zero_point),
                 ("multiplier", multiplier), ("shift", shift)],
-        reads=(source.index,), writes=(output.index,),
-        # op_quantize.c computes int8 output[i] from int8 input[i] only, in increasing i.
-        in_place_ok=True)
+        reads=(source.index,), writes=(output.index,), in_place_ok=in_place_ok)
+
+
+@lowering("QUANTIZE")
+def lower_quantize(op: OpView) -> Layer:
+    source, output = op.input(0), op.output()
+    require_int8_activation(op, output, "output")
+    if source is not None and source.type_name == "FLOAT32":
+        _require_float_activation(op, source, "input")
+        # op_quantize.c writes int8 output[i] after reading float input[i], in increasing
+        # i: byte i lies below input element i + 1 (bytes 4i + 4 ..), so nothing still to
+        # be read is overwritten.
+        return affine_layer(op, "tinyml_quantize_f32_s8", source, output, in_place_ok=True)
+    require_int8_activation(op, source, "input")
+    # op_quantize.c computes int8 output[i] from int8 input[i] only, in increasing i.
+    return requantize_layer(op, "tinyml_quantize_s8_s8", source, output, in_place_ok=True)
 
 
 @lowering("DEQUANTIZE")
@@ -82,11 +93,5 @@ def lower_dequantize(op: OpView) -> Layer:
     source, output = op.input(0), op.output()
     require_int8_activation(op, source, "input")
     _require_float_activation(op, output, "output")
-    return Layer(
-        op="DEQUANTIZE", op_index=op.index, kernel="tinyml_dequantize_s8_f32",
-        params_type="tinyml_affine_params", header=HEADER,
-        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                ("size", _elements(op, source, output)),
-                ("scale", float(f32(source.scale))), ("zero_point", source.zero_point)],
-        # Not in place: float output[0] (bytes 0 .. 3) would overwrite input[1 .. 3] unread.
-        reads=(source.index,), writes=(output.index,))
+    # Not in place: float output[0] (bytes 0 .. 3) would overwrite input[1 .. 3] unread.
+    return affine_layer(op, "tinyml_dequantize_s8_f32", source, output, in_place_ok=False)

@@ -4,17 +4,15 @@ requantization, float32 -> int16 and int16 -> float32, per tensor."""
 from __future__ import annotations
 
 from tinyml_pipeline.tools.compiler.graph import OpView
-from tinyml_pipeline.tools.compiler.layers import Layer, Offset
+from tinyml_pipeline.tools.compiler.layers import Layer
 from tinyml_pipeline.tools.compiler.ops import lowering_s16
 from tinyml_pipeline.tools.compiler.ops.common import require_int8_activation
 from tinyml_pipeline.tools.compiler.ops.common_s16 import require_int16_activation
 from tinyml_pipeline.tools.compiler.ops.quantize import (
-    HEADER,
-    _elements,
     _require_float_activation,
-    requantize_multiplier,
+    affine_layer,
+    requantize_layer,
 )
-from tinyml_pipeline.tools.compiler.quantization import f32
 
 _SUFFIX = {"INT8": "s8", "INT16": "s16"}
 
@@ -35,32 +33,15 @@ def lower_quantize_s16(op: OpView) -> Layer:
     if source is not None and source.type_name == "FLOAT32":
         op.require(output.type_name == "INT16", "float32 -> int8 is not an int16 QUANTIZE")
         _require_float_activation(op, source, "input")
-        return Layer(
-            op="QUANTIZE", op_index=op.index, kernel="tinyml_quantize_f32_s16",
-            params_type="tinyml_affine_params", header=HEADER,
-            fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                    ("size", _elements(op, source, output)),
-                    # AffineQuantize divides by the scale cast back to float: exact float32.
-                    ("scale", float(f32(output.scale))), ("zero_point", output.zero_point)],
-            reads=(source.index,), writes=(output.index,),
-            # int16 output[i] (bytes 2i, 2i + 1) is written after float input[i] is read, in
-            # increasing i, below input[i + 1]: nothing still to be read is overwritten.
-            in_place_ok=True)
+        # int16 output[i] (bytes 2i, 2i + 1) is written after float input[i] is read, in
+        # increasing i, below input[i + 1]: nothing still to be read is overwritten.
+        return affine_layer(op, "tinyml_quantize_f32_s16", source, output, in_place_ok=True)
     _require_integer(op, source, "input")
-    multiplier, shift = requantize_multiplier(op, source.scale, output.scale)
     kernel = f"tinyml_quantize_{_SUFFIX[source.type_name]}_{_SUFFIX[output.type_name]}"
-    return Layer(
-        op="QUANTIZE", op_index=op.index, kernel=kernel,
-        params_type="tinyml_requantize_params", header=HEADER,
-        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                ("size", _elements(op, source, output)),
-                ("input_zero_point", source.zero_point),
-                ("output_zero_point", output.zero_point),
-                ("multiplier", multiplier), ("shift", shift)],
-        reads=(source.index,), writes=(output.index,),
-        # Element i is read before it is written, in increasing i; an output no wider than
-        # the input never reaches an element not yet read. int8 -> int16 would.
-        in_place_ok=kernel != "tinyml_quantize_s8_s16")
+    # Element i is read before it is written, in increasing i; an output no wider than the
+    # input never reaches an element not yet read. int8 -> int16 would.
+    return requantize_layer(op, kernel, source, output,
+                            in_place_ok=kernel != "tinyml_quantize_s8_s16")
 
 
 @lowering_s16("DEQUANTIZE")
@@ -68,11 +49,5 @@ def lower_dequantize_s16(op: OpView) -> Layer:
     source, output = op.input(0), op.output()
     require_int16_activation(op, source, "input", symmetric=False)
     _require_float_activation(op, output, "output")
-    return Layer(
-        op="DEQUANTIZE", op_index=op.index, kernel="tinyml_dequantize_s16_f32",
-        params_type="tinyml_affine_params", header=HEADER,
-        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                ("size", _elements(op, source, output)),
-                ("scale", float(f32(source.scale))), ("zero_point", source.zero_point)],
-        # Not in place: float output[0] (bytes 0 .. 3) would overwrite input[1] unread.
-        reads=(source.index,), writes=(output.index,))
+    # Not in place: float output[0] (bytes 0 .. 3) would overwrite input[1] unread.
+    return affine_layer(op, "tinyml_dequantize_s16_f32", source, output, in_place_ok=False)
