@@ -93,12 +93,15 @@ def _broadcast_shape(op: OpView, shape1, shape2) -> tuple[int, ...]:
     return tuple(max(x, y) for x, y in zip(a, b, strict=True))
 
 
-def _binary_operands(op: OpView) -> tuple[Tensor, Tensor, Tensor, list]:
-    """The two inputs and the output, checked, and the shared broadcast fields."""
+def binary_operands(op: OpView, require_tensor=require_int8_tensor, require_output=None
+                    ) -> tuple[Tensor, Tensor, Tensor, list]:
+    """The two inputs and the output, checked (by `require_tensor`, the output by
+    `require_output` if given: the int16 forms differ there), and the shared broadcast
+    fields."""
     op.require(op.input_count == 2, f"expected 2 inputs, got {op.input_count}")
-    input1 = require_int8_tensor(op, op.input(0), "input 1")
-    input2 = require_int8_tensor(op, op.input(1), "input 2")
-    output = require_int8_tensor(op, op.output(), "output")
+    input1 = require_tensor(op, op.input(0), "input 1")
+    input2 = require_tensor(op, op.input(1), "input 2")
+    output = (require_output or require_tensor)(op, op.output(), "output")
     op.require(len(output.shape) <= MAX_RANK, f"rank {len(output.shape)} is above {MAX_RANK}")
     expected = _broadcast_shape(op, input1.shape, input2.shape)
     op.require(tuple(output.shape) == expected,
@@ -175,7 +178,7 @@ def lower_add_or_sub(op: OpView) -> Layer:
     """SUB shares ADD's parameters (tinyml_add_params) and kernel: its input2 table holds the
     negated rescaled values (a - b and a + (-b) agree modulo 2^32, the entries being far from
     INT32_MIN); the float precision of the multipliers differs."""
-    input1, input2, output, fields = _binary_operands(op)
+    input1, input2, output, fields = binary_operands(op)
     # TFLM's Prepare would stop on the same CHECK of a multiplier not below one.
     multipliers = add_multipliers if op.name == "ADD" else sub_multipliers
     (m1, s1), (m2, s2), (mo, so) = requantization(
@@ -208,7 +211,7 @@ def lower_add_or_sub(op: OpView) -> Layer:
 
 @lowering("MUL")
 def lower_mul(op: OpView) -> Layer:
-    input1, input2, output, fields = _binary_operands(op)
+    input1, input2, output, fields = binary_operands(op)
     multiplier, shift = requantization(op, "requantization", mul_multiplier, input1.scale,
                                        input2.scale, output.scale)
     require_shifts(op, "requantization", [multiplier], [shift])
@@ -226,7 +229,7 @@ def lower_mul(op: OpView) -> Layer:
 def lower_maximum_minimum(op: OpView) -> Layer:
     """TFLM compares the stored int8 bytes, whatever the quantization (the converter gives the
     inputs and the output one scale and zero point); so does the kernel."""
-    input1, input2, output, fields = _binary_operands(op)
+    input1, input2, output, fields = binary_operands(op)
     return Layer(op=op.name, op_index=op.index, kernel=f"tinyml_{op.name.lower()}_s8",
                  params_type="tinyml_maximum_minimum_params", header=HEADER, fields=fields,
                  reads=_activation_reads(input1, input2), writes=(output.index,))

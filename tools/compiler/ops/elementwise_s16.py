@@ -4,7 +4,7 @@ constant or activation operands; the int8 forms' loop nest and params structs.""
 from __future__ import annotations
 
 from tinyml_pipeline.tools.compiler.graph import OpView
-from tinyml_pipeline.tools.compiler.layers import Layer, Offset, Operand
+from tinyml_pipeline.tools.compiler.layers import Layer
 from tinyml_pipeline.tools.compiler.ops import lowering_s16
 from tinyml_pipeline.tools.compiler.ops.common import requantization, require_shifts
 from tinyml_pipeline.tools.compiler.ops.common_s16 import (
@@ -12,11 +12,9 @@ from tinyml_pipeline.tools.compiler.ops.common_s16 import (
     require_int16_tensor,
 )
 from tinyml_pipeline.tools.compiler.ops.elementwise import (
-    MAX_RANK,
     _activation_reads,
-    _broadcast_shape,
     _fused_activation,
-    broadcast_loops,
+    binary_operands,
     mul_multiplier,
 )
 from tinyml_pipeline.tools.compiler.quantization import f32, quantize_multiplier_smaller_than_one
@@ -34,21 +32,14 @@ def add_multipliers_s16(scale1: float, scale2: float, output_scale: float
     return [quantize_multiplier_smaller_than_one(real) for real in reals]
 
 
-def _binary_operands_s16(op: OpView):
-    op.require(op.input_count == 2, f"expected 2 inputs, got {op.input_count}")
-    input1 = require_int16_tensor(op, op.input(0), "input 1")
-    input2 = require_int16_tensor(op, op.input(1), "input 2")
-    output = require_int16_tensor(op, op.output(), "output")
+def _require_int16_output(op: OpView, tensor, role: str):
+    output = require_int16_tensor(op, tensor, role)
     op.require(not output.is_constant, "the output is constant")
-    op.require(len(output.shape) <= MAX_RANK, f"rank {len(output.shape)} is above {MAX_RANK}")
-    expected = _broadcast_shape(op, input1.shape, input2.shape)
-    op.require(tuple(output.shape) == expected,
-               f"output shape {list(output.shape)} is not the broadcast shape {list(expected)}")
-    dims, strides1, strides2 = broadcast_loops(input1.shape, input2.shape, output.shape)
-    fields = [("input1", Operand(input1.index)), ("input2", Operand(input2.index)),
-              ("output", Offset(output.index)), ("dims", dims),
-              ("input1_strides", strides1), ("input2_strides", strides2)]
-    return input1, input2, output, fields
+    return output
+
+
+def _binary_operands_s16(op: OpView):
+    return binary_operands(op, require_int16_tensor, _require_int16_output)
 
 
 @lowering_s16("ADD")
