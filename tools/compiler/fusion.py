@@ -16,10 +16,9 @@ over X never overwrites a row of X a later stage-0 row still reads.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 from tinyml_pipeline.tools.compiler.layers import Layer, Scratch, Stage, Streamed
-from tinyml_pipeline.tools.compiler.strips import MAX_ROW_TAPS, rows_of
+from tinyml_pipeline.tools.compiler.strips import MAX_ROW_TAPS, Geometry, rows_of
 
 POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
 CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -36,20 +35,6 @@ STACK_BYTES = 848
 
 def _align(value: int) -> int:
     return -(-value // ALIGNMENT) * ALIGNMENT
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """One stage along the height axis: its output row y reads input rows
-    y * stride - pad_top + k * dilation, k < filter_h, inside [0, in_h)."""
-
-    in_h: int
-    out_h: int
-    stride: int
-    pad_top: int
-    filter_h: int
-    dilation: int
-    out_row: int  # bytes
 
 
 def _geometry(layer: Layer, previous: Geometry | None) -> Geometry:

@@ -30,8 +30,10 @@ ALIGNMENT = 16  # memory.ALIGNMENT: a shift keeps both tensors aligned
 
 
 @dataclass(frozen=True)
-class Rows:
-    """A layer's geometry along the height axis (batch 1), in rows and bytes per row."""
+class Geometry:
+    """A window layer along the height axis: its output row y reads input rows
+    y * stride - pad_top + k * dilation, k < filter_h, inside [0, in_h). Fused stages
+    (fusion.py) need no more."""
 
     in_h: int
     out_h: int
@@ -39,8 +41,14 @@ class Rows:
     pad_top: int
     filter_h: int
     dilation: int
+    out_row: int  # bytes
+
+
+@dataclass(frozen=True)
+class Rows(Geometry):
+    """A layer's geometry along the height axis (batch 1), in rows and bytes per row."""
+
     in_row: int  # bytes
-    out_row: int
     out_w: int
 
     @property
