@@ -21,6 +21,79 @@ typedef struct {
 
 typedef char conv_pairs_job_is_8_words[sizeof(conv_pairs_job) == 32 ? 1 : -1];
 
+/* The two variants below differ only in how a block's filter words are loaded; the rest is
+ * spelled once here. CONV_PAIRS_HEAD: the job copied to the stack, then per pair of filters
+ * the accumulators seeded with the stage's starts and the block loop entered (two blocks an
+ * iteration: an odd count enters halfway). */
+#define CONV_PAIRS_HEAD                                                                       \
+  "push {r4-r11, lr}\n\t"                                                                     \
+  "ldmia r0, {r1-r8}\n\t"                                                                     \
+  "push {r1-r8}\n\t" /* [sp]: filter, stage, out0, out1, columns, end, depth, stage_end */    \
+  "1:\n\t"                                                                                    \
+  "ldrd r10, r9, [sp, #0]\n\t" /* pa, stage */                                                \
+  "ldr r11, [sp, #24]\n\t"                                                                    \
+  "add r11, r11, r10\n\t"       /* pb */                                                      \
+  "ldrd r12, lr, [sp, #16]\n\t" /* columns, end */                                            \
+  "ldr r0, [r9]\n\t"                                                                          \
+  "ldr r2, [r9, #16]\n\t"                                                                     \
+  "mov r1, r0\n\t"                                                                            \
+  "mov r3, r2\n\t"                                                                            \
+  "sub r4, lr, r12\n\t"                                                                       \
+  "tst r4, #16\n\t"                                                                           \
+  "bne 3f\n\t"
+
+/* One block: both columns' words (r4-r7), then per filter its two pairs into r8 and r9 (`load`
+ * of the filter pointer, r10 for a, r11 for b) and four SMLAD. */
+#define CONV_PAIRS_BLOCK(load)                                                                \
+  "ldmia r12!, {r4-r7}\n\t" load("r10") "smlad r0, r8, r4, r0\n\t"                            \
+  "smlad r0, r9, r5, r0\n\t"                                                                  \
+  "smlad r1, r8, r6, r1\n\t"                                                                  \
+  "smlad r1, r9, r7, r1\n\t" load("r11") "smlad r2, r8, r4, r2\n\t"                           \
+  "smlad r2, r9, r5, r2\n\t"                                                                  \
+  "smlad r3, r8, r6, r3\n\t"                                                                  \
+  "smlad r3, r9, r7, r3\n\t"
+
+/* int8 filter words: a load and two SXTB16. */
+#define CONV_LOAD_S8(pointer)                                                                 \
+  "ldr r8, [" pointer "], #4\n\t"                                                             \
+  "sxtb16 r9, r8, ror #8\n\t"                                                                 \
+  "sxtb16 r8, r8\n\t"
+
+/* Widened filter words: already the pairs, one LDRD. */
+#define CONV_LOAD_WIDE(pointer) "ldrd r8, r9, [" pointer "], #8\n\t"
+
+/* One output: SMMLAR, ADD, SUB, ASR, SSAT, STRB of accumulator `acc` to `out`, with the
+ * stage's 2M - 2^32, rounding and shift in r5-r7. */
+#define CONV_PAIRS_OUTPUT(acc, out)                                                           \
+  "smmlar r8, " acc ", r5, " acc "\n\t"                                                       \
+  "add r9, r8, r6\n\t"                                                                        \
+  "sub r9, r9, r8, lsr #31\n\t"                                                               \
+  "asr r9, r9, r7\n\t"                                                                        \
+  "ssat r9, #8, r9\n\t"                                                                       \
+  "strb r9, [" out "], #1\n\t"
+
+/* The block loop closed, the pair's four outputs, the next pair or the return. */
+#define CONV_PAIRS_TAIL                                                                       \
+  "cmp r12, lr\n\t"                                                                           \
+  "bne 2b\n\t"                                                                                \
+  "str r11, [sp, #0]\n\t"       /* filter b's end is the next pair's filter a */              \
+  "ldrd r10, r11, [sp, #8]\n\t" /* out0, out1 */                                              \
+  "ldr r12, [sp, #4]\n\t"                                                                     \
+  "ldmia r12!, {r4-r7}\n\t" /* a: start, 2M - 2^32, rounding, shift */                        \
+  CONV_PAIRS_OUTPUT("r0", "r10") CONV_PAIRS_OUTPUT("r1", "r11")                               \
+  "ldmia r12!, {r4-r7}\n\t" /* b */                                                           \
+  CONV_PAIRS_OUTPUT("r2", "r10") CONV_PAIRS_OUTPUT("r3", "r11")                               \
+  "strd r10, r11, [sp, #8]\n\t"                                                               \
+  "str r12, [sp, #4]\n\t"                                                                     \
+  "ldr r4, [sp, #28]\n\t"                                                                     \
+  "cmp r12, r4\n\t"                                                                           \
+  "bne 1b\n\t"                                                                                \
+  "add sp, sp, #32\n\t"                                                                       \
+  "pop {r4-r11, pc}\n\t"
+
+#define CONV_PAIRS_LOOP(load)                                                                 \
+  CONV_PAIRS_HEAD "2:\n\t" CONV_PAIRS_BLOCK(load) "3:\n\t" CONV_PAIRS_BLOCK(load) CONV_PAIRS_TAIL
+
 /* The hot loop of the DSP CONV_2D with the output_stage table and the full int8 range: for each
  * pair of filters, the dot products with both columns, then the four outputs. Per block 16
  * instructions for 16 MACs (LDM of both columns' words; per filter a load, two SXTB16 and four
@@ -30,92 +103,7 @@ typedef char conv_pairs_job_is_8_words[sizeof(conv_pairs_job) == 32 ? 1 : -1];
  * ascending order. The pair loop's state lives in a copy of the job on the stack. */
 __attribute__((naked, noinline)) static void conv_pairs_asm(
     const conv_pairs_job *job __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r4-r11, lr}\n\t"
-      "ldmia r0, {r1-r8}\n\t"
-      "push {r1-r8}\n\t" /* [sp]: filter, stage, out0, out1, columns, end, depth, stage_end */
-      "1:\n\t"
-      "ldrd r10, r9, [sp, #0]\n\t" /* pa, stage */
-      "ldr r11, [sp, #24]\n\t"
-      "add r11, r11, r10\n\t" /* pb */
-      "ldrd r12, lr, [sp, #16]\n\t" /* columns, end */
-      "ldr r0, [r9]\n\t"
-      "ldr r2, [r9, #16]\n\t"
-      "mov r1, r0\n\t"
-      "mov r3, r2\n\t"
-      "sub r4, lr, r12\n\t" /* two blocks per iteration: an odd count enters halfway */
-      "tst r4, #16\n\t"
-      "bne 3f\n\t"
-      "2:\n\t"
-      "ldmia r12!, {r4-r7}\n\t"
-      "ldr r8, [r10], #4\n\t"
-      "sxtb16 r9, r8, ror #8\n\t"
-      "sxtb16 r8, r8\n\t"
-      "smlad r0, r8, r4, r0\n\t"
-      "smlad r0, r9, r5, r0\n\t"
-      "smlad r1, r8, r6, r1\n\t"
-      "smlad r1, r9, r7, r1\n\t"
-      "ldr r8, [r11], #4\n\t"
-      "sxtb16 r9, r8, ror #8\n\t"
-      "sxtb16 r8, r8\n\t"
-      "smlad r2, r8, r4, r2\n\t"
-      "smlad r2, r9, r5, r2\n\t"
-      "smlad r3, r8, r6, r3\n\t"
-      "smlad r3, r9, r7, r3\n\t"
-      "3:\n\t"
-      "ldmia r12!, {r4-r7}\n\t"
-      "ldr r8, [r10], #4\n\t"
-      "sxtb16 r9, r8, ror #8\n\t"
-      "sxtb16 r8, r8\n\t"
-      "smlad r0, r8, r4, r0\n\t"
-      "smlad r0, r9, r5, r0\n\t"
-      "smlad r1, r8, r6, r1\n\t"
-      "smlad r1, r9, r7, r1\n\t"
-      "ldr r8, [r11], #4\n\t"
-      "sxtb16 r9, r8, ror #8\n\t"
-      "sxtb16 r8, r8\n\t"
-      "smlad r2, r8, r4, r2\n\t"
-      "smlad r2, r9, r5, r2\n\t"
-      "smlad r3, r8, r6, r3\n\t"
-      "smlad r3, r9, r7, r3\n\t"
-      "cmp r12, lr\n\t"
-      "bne 2b\n\t"
-      "str r11, [sp, #0]\n\t" /* filter b's end is the next pair's filter a */
-      "ldrd r10, r11, [sp, #8]\n\t" /* out0, out1 */
-      "ldr r12, [sp, #4]\n\t"
-      "ldmia r12!, {r4-r7}\n\t" /* a: start, 2M - 2^32, rounding, shift */
-      "smmlar r8, r0, r5, r0\n\t"
-      "add r9, r8, r6\n\t"
-      "sub r9, r9, r8, lsr #31\n\t"
-      "asr r9, r9, r7\n\t"
-      "ssat r9, #8, r9\n\t"
-      "strb r9, [r10], #1\n\t"
-      "smmlar r8, r1, r5, r1\n\t"
-      "add r9, r8, r6\n\t"
-      "sub r9, r9, r8, lsr #31\n\t"
-      "asr r9, r9, r7\n\t"
-      "ssat r9, #8, r9\n\t"
-      "strb r9, [r11], #1\n\t"
-      "ldmia r12!, {r4-r7}\n\t" /* b */
-      "smmlar r8, r2, r5, r2\n\t"
-      "add r9, r8, r6\n\t"
-      "sub r9, r9, r8, lsr #31\n\t"
-      "asr r9, r9, r7\n\t"
-      "ssat r9, #8, r9\n\t"
-      "strb r9, [r10], #1\n\t"
-      "smmlar r8, r3, r5, r3\n\t"
-      "add r9, r8, r6\n\t"
-      "sub r9, r9, r8, lsr #31\n\t"
-      "asr r9, r9, r7\n\t"
-      "ssat r9, #8, r9\n\t"
-      "strb r9, [r11], #1\n\t"
-      "strd r10, r11, [sp, #8]\n\t"
-      "str r12, [sp, #4]\n\t"
-      "ldr r4, [sp, #28]\n\t"
-      "cmp r12, r4\n\t"
-      "bne 1b\n\t"
-      "add sp, sp, #32\n\t"
-      "pop {r4-r11, pc}\n\t");
+  __asm__ volatile(CONV_PAIRS_LOOP(CONV_LOAD_S8));
 }
 
 /* The same with the widened filter (op_conv.h's filter_wide): per filter and block one LDRD of
@@ -124,84 +112,7 @@ __attribute__((naked, noinline)) static void conv_pairs_asm(
  * conv_pairs_asm's. */
 __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
     const conv_pairs_job *job __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r4-r11, lr}\n\t"
-      "ldmia r0, {r1-r8}\n\t"
-      "push {r1-r8}\n\t" /* [sp]: filter, stage, out0, out1, columns, end, depth, stage_end */
-      "1:\n\t"
-      "ldrd r10, r9, [sp, #0]\n\t" /* pa, stage */
-      "ldr r11, [sp, #24]\n\t"
-      "add r11, r11, r10\n\t" /* pb */
-      "ldrd r12, lr, [sp, #16]\n\t" /* columns, end */
-      "ldr r0, [r9]\n\t"
-      "ldr r2, [r9, #16]\n\t"
-      "mov r1, r0\n\t"
-      "mov r3, r2\n\t"
-      "sub r4, lr, r12\n\t" /* two blocks per iteration: an odd count enters halfway */
-      "tst r4, #16\n\t"
-      "bne 3f\n\t"
-      "2:\n\t"
-      "ldmia r12!, {r4-r7}\n\t"
-      "ldrd r8, r9, [r10], #8\n\t"
-      "smlad r0, r8, r4, r0\n\t"
-      "smlad r0, r9, r5, r0\n\t"
-      "smlad r1, r8, r6, r1\n\t"
-      "smlad r1, r9, r7, r1\n\t"
-      "ldrd r8, r9, [r11], #8\n\t"
-      "smlad r2, r8, r4, r2\n\t"
-      "smlad r2, r9, r5, r2\n\t"
-      "smlad r3, r8, r6, r3\n\t"
-      "smlad r3, r9, r7, r3\n\t"
-      "3:\n\t"
-      "ldmia r12!, {r4-r7}\n\t"
-      "ldrd r8, r9, [r10], #8\n\t"
-      "smlad r0, r8, r4, r0\n\t"
-      "smlad r0, r9, r5, r0\n\t"
-      "smlad r1, r8, r6, r1\n\t"
-      "smlad r1, r9, r7, r1\n\t"
-      "ldrd r8, r9, [r11], #8\n\t"
-      "smlad r2, r8, r4, r2\n\t"
-      "smlad r2, r9, r5, r2\n\t"
-      "smlad r3, r8, r6, r3\n\t"
-      "smlad r3, r9, r7, r3\n\t"
-      "cmp r12, lr\n\t"
-      "bne 2b\n\t"
-      "str r11, [sp, #0]\n\t" /* filter b's end is the next pair's filter a */
-      "ldrd r10, r11, [sp, #8]\n\t" /* out0, out1 */
-      "ldr r12, [sp, #4]\n\t"
-      "ldmia r12!, {r4-r7}\n\t" /* a: start, 2M - 2^32, rounding, shift */
-      "smmlar r8, r0, r5, r0\n\t"
-      "add r9, r8, r6\n\t"
-      "sub r9, r9, r8, lsr #31\n\t"
-      "asr r9, r9, r7\n\t"
-      "ssat r9, #8, r9\n\t"
-      "strb r9, [r10], #1\n\t"
-      "smmlar r8, r1, r5, r1\n\t"
-      "add r9, r8, r6\n\t"
-      "sub r9, r9, r8, lsr #31\n\t"
-      "asr r9, r9, r7\n\t"
-      "ssat r9, #8, r9\n\t"
-      "strb r9, [r11], #1\n\t"
-      "ldmia r12!, {r4-r7}\n\t" /* b */
-      "smmlar r8, r2, r5, r2\n\t"
-      "add r9, r8, r6\n\t"
-      "sub r9, r9, r8, lsr #31\n\t"
-      "asr r9, r9, r7\n\t"
-      "ssat r9, #8, r9\n\t"
-      "strb r9, [r10], #1\n\t"
-      "smmlar r8, r3, r5, r3\n\t"
-      "add r9, r8, r6\n\t"
-      "sub r9, r9, r8, lsr #31\n\t"
-      "asr r9, r9, r7\n\t"
-      "ssat r9, #8, r9\n\t"
-      "strb r9, [r11], #1\n\t"
-      "strd r10, r11, [sp, #8]\n\t"
-      "str r12, [sp, #4]\n\t"
-      "ldr r4, [sp, #28]\n\t"
-      "cmp r12, r4\n\t"
-      "bne 1b\n\t"
-      "add sp, sp, #32\n\t"
-      "pop {r4-r11, pc}\n\t");
+  __asm__ volatile(CONV_PAIRS_LOOP(CONV_LOAD_WIDE));
 }
 
 #endif /* TINYML_OP_CONV2D_ASM_H */
