@@ -69,8 +69,40 @@ typedef void (*tinyml_binary_row_s8)(const void *params, const int8_t *input1, i
                                      const int8_t *input2, int32_t step2, int8_t *output,
                                      int32_t count);
 
-/* Walks the loop nest, calling row for each run of the innermost axis; output is written in
- * order. Shared by every op here (defined in op_add.c). */
+/* One innermost run of a broadcast walk, as element offsets into the two inputs and the
+ * output, whatever the element type; `context` is the caller's. */
+typedef void (*tinyml_broadcast_run)(const void *context, int32_t offset1, int32_t step1,
+                                     int32_t offset2, int32_t step2, int32_t output_offset,
+                                     int32_t count);
+
+/* Walks the loop nest (dims and strides padded to TINYML_MAX_RANK), calling run for each run of
+ * the innermost axis with the outputs in order: the odometer the int8 and int16 forms share.
+ * Inline so that a caller passing a constant run gets a direct call. */
+static inline void tinyml_broadcast_walk(const int32_t *dims, const int32_t *strides1,
+                                         const int32_t *strides2, tinyml_broadcast_run run,
+                                         const void *context) {
+  enum { INNER = TINYML_MAX_RANK - 1 };
+  int32_t index[INNER] = {0};
+  int32_t offset1 = 0, offset2 = 0, output_offset = 0;
+  int axis;
+  for (;;) {
+    run(context, offset1, strides1[INNER], offset2, strides2[INNER], output_offset,
+        dims[INNER]);
+    output_offset += dims[INNER];
+    /* Odometer over the outer axes; an axis that wraps rewinds its offsets. */
+    for (axis = INNER - 1; axis >= 0; --axis) {
+      offset1 += strides1[axis];
+      offset2 += strides2[axis];
+      if (++index[axis] < dims[axis]) break;
+      offset1 -= strides1[axis] * dims[axis];
+      offset2 -= strides2[axis] * dims[axis];
+      index[axis] = 0;
+    }
+    if (axis < 0) return;
+  }
+}
+
+/* tinyml_broadcast_walk with int8 rows. Shared by every op here (defined in op_add.c). */
 void tinyml_broadcast_rows_s8(const int32_t *dims, const int32_t *strides1,
                               const int32_t *strides2, const int8_t *input1,
                               const int8_t *input2, int8_t *output, tinyml_binary_row_s8 row,
