@@ -6,7 +6,7 @@ void tinyml_depthwise_conv2d_s16(const void *params, uint8_t *arena) {
       (const tinyml_depthwise_conv2d_s16_params *)params;
   const int16_t *input = (const int16_t *)(const void *)(arena + p->input);
   int16_t *output = (int16_t *)(void *)(arena + p->output);
-  int32_t batch, oy, ox, ic, m, fy, fx;
+  int32_t batch, oy, ox, ic, m;
   for (batch = 0; batch < p->batches; ++batch) {
     const int16_t *image = input + batch * p->input_h * p->input_w * p->input_c;
     for (oy = 0; oy < p->output_h; ++oy) {
@@ -17,17 +17,8 @@ void tinyml_depthwise_conv2d_s16(const void *params, uint8_t *arena) {
         for (ic = 0; ic < p->input_c; ++ic) {
           for (m = 0; m < p->depth_multiplier; ++m) {
             const int32_t oc = ic * p->depth_multiplier + m;
-            int64_t acc = 0;
-            for (fy = 0; fy < p->filter_h; ++fy) {
-              const int32_t y = y0 + fy * p->dilation_h;
-              if (y < 0 || y >= p->input_h) continue; /* zero padding: the tap is left out */
-              for (fx = 0; fx < p->filter_w; ++fx) {
-                const int32_t x = x0 + fx * p->dilation_w;
-                if (x < 0 || x >= p->input_w) continue;
-                acc += (int32_t)p->filter[(fy * p->filter_w + fx) * p->output_c + oc] *
-                       image[(y * p->input_w + x) * p->input_c + ic];
-              }
-            }
+            const int64_t acc = TINYML_WINDOW_SUM_S16(p, image + ic, y0, x0, p->filter + oc,
+                                                      p->output_c, 1);
             out[oc] = TINYML_CONV_OUTPUT_S16(p, acc, oc);
           }
         }

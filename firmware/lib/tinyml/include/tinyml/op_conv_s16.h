@@ -76,6 +76,41 @@ static inline int16_t tinyml_conv_output_s16(int64_t acc, const int64_t *bias,
   return (int16_t)tinyml_clamp_i32(scaled, act_min, act_max);
 }
 
+/* The window sum of one output, as TFLM's reference loops take it: per tap inside the input
+ * (a tap in the padding is left out: a zero input), `channels` products of consecutive input
+ * channels and filter values. `image` is the batch's first pixel at the first channel read,
+ * `filter` tap (0, 0)'s first value; taps lie `tap_stride` values apart. CONV_2D passes a
+ * filter's channel group, DEPTHWISE_CONV_2D one channel and the filter strided by output_c.
+ * `p` is either conv params struct. */
+#define TINYML_WINDOW_SUM_S16(p, image, y0, x0, filter, tap_stride, channels)                 \
+  tinyml_window_sum_s16((image), (y0), (x0), (p)->input_h, (p)->input_w, (p)->input_c,        \
+                        (p)->dilation_h, (p)->dilation_w, (filter), (p)->filter_h,            \
+                        (p)->filter_w, (tap_stride), (channels))
+
+static inline int64_t tinyml_window_sum_s16(const int16_t *image, int32_t y0, int32_t x0,
+                                            int32_t input_h, int32_t input_w, int32_t input_c,
+                                            int32_t dilation_h, int32_t dilation_w,
+                                            const int8_t *filter, int32_t filter_h,
+                                            int32_t filter_w, int32_t tap_stride,
+                                            int32_t channels) {
+  int64_t acc = 0;
+  int32_t fy, fx, k;
+  for (fy = 0; fy < filter_h; ++fy) {
+    const int32_t y = y0 + fy * dilation_h;
+    if (y < 0 || y >= input_h) continue;
+    for (fx = 0; fx < filter_w; ++fx) {
+      const int32_t x = x0 + fx * dilation_w;
+      const int16_t *pixel;
+      const int8_t *taps;
+      if (x < 0 || x >= input_w) continue;
+      pixel = image + (y * input_w + x) * input_c;
+      taps = filter + (fy * filter_w + fx) * tap_stride;
+      for (k = 0; k < channels; ++k) acc += (int32_t)taps[k] * pixel[k];
+    }
+  }
+  return acc;
+}
+
 void tinyml_conv2d_s16(const void *params, uint8_t *arena);
 void tinyml_depthwise_conv2d_s16(const void *params, uint8_t *arena);
 void tinyml_fully_connected_s16(const void *params, uint8_t *arena);
