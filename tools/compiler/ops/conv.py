@@ -238,11 +238,21 @@ class ConvGeometry:
                 ("filter_w", self.filter_w), last]
 
 
+def conv_operands(op: OpView, depthwise: bool, require_activation
+                  ) -> tuple[object, Tensor, Tensor, ConvGeometry]:
+    """A CONV_2D's (or, `depthwise`, a DEPTHWISE_CONV_2D's) options, input and output, their
+    types checked by `require_activation` (int8 or int16), and its geometry."""
+    options = op.options_of("DepthwiseConv2DOptionsT" if depthwise else "Conv2DOptionsT")
+    source, output = op.input(0), op.output()
+    require_activation(op, source, "input")
+    require_activation(op, output, "output")
+    return options, source, output, conv_geometry(op, options, source, output, depthwise)
+
+
 def conv_geometry(op: OpView, options, source: Tensor, output: Tensor,
                   depthwise: bool) -> ConvGeometry:
     """Checks a CONV_2D's (or, `depthwise`, a DEPTHWISE_CONV_2D's) input, output and filter
-    shapes against each other and derives its requantization and window; the activation types
-    are the caller's to check first."""
+    shapes against each other and derives its requantization and window."""
     batches, in_h, in_w, in_c = nhwc(op, source, "input")
     out_batches, out_h, out_w, out_c = nhwc(op, output, "output")
     _require_batch(op, batches, out_batches)
@@ -277,11 +287,8 @@ def conv_geometry(op: OpView, options, source: Tensor, output: Tensor,
 
 @lowering("CONV_2D")
 def lower_conv2d(op: OpView) -> Layer:
-    options = op.options_of("Conv2DOptionsT")
-    source, output = op.input(0), op.output()
-    require_int8_activation(op, source, "input")
-    require_int8_activation(op, output, "output")
-    geometry = conv_geometry(op, options, source, output, depthwise=False)
+    options, source, output, geometry = conv_operands(op, depthwise=False,
+                                                      require_activation=require_int8_activation)
     weights, out_c = geometry.weights, geometry.out_c
     depth, row_stride, tap_stride = conv_filter_layout(
         geometry.filter_h, geometry.filter_w, geometry.filter_c, geometry.in_c, geometry.in_w,
@@ -386,11 +393,8 @@ def _depthwise_packed_fields(source: Tensor, weights: np.ndarray, stage_fields, 
 
 @lowering("DEPTHWISE_CONV_2D")
 def lower_depthwise_conv2d(op: OpView) -> Layer:
-    options = op.options_of("DepthwiseConv2DOptionsT")
-    source, output = op.input(0), op.output()
-    require_int8_activation(op, source, "input")
-    require_int8_activation(op, output, "output")
-    geometry = conv_geometry(op, options, source, output, depthwise=True)
+    options, source, output, geometry = conv_operands(op, depthwise=True,
+                                                      require_activation=require_int8_activation)
     weights, out_c = geometry.weights, geometry.out_c
     stage = _output_stage_fields(op, options.fusedActivationFunction, source, output,
                                  weights.data, geometry.multipliers, geometry.shifts, out_c,

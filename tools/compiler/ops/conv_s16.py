@@ -19,7 +19,7 @@ from tinyml_pipeline.tools.compiler.ops.common_s16 import (
     require_int16_activation,
 )
 from tinyml_pipeline.tools.compiler.ops.conv import (
-    conv_geometry,
+    conv_operands,
     filter_operand,
     fully_connected_output_shape,
 )
@@ -80,46 +80,37 @@ def _narrow_without_bias(options) -> bool:
     return getattr(options, "quantizedBiasType", 0) == TENSOR_TYPE_INT32
 
 
-@lowering_s16("CONV_2D")
-def lower_conv2d_s16(op: OpView) -> Layer:
-    options = op.options_of("Conv2DOptionsT")
-    source, output = op.input(0), op.output()
-    require_int16_activation(op, source, "input")
-    require_int16_activation(op, output, "output")
-    geometry = conv_geometry(op, options, source, output, depthwise=False)
+def _lower_conv_s16(op: OpView, depthwise: bool) -> Layer:
+    options, source, output, geometry = conv_operands(
+        op, depthwise, require_activation=require_int16_activation)
     weights, out_c = geometry.weights, geometry.out_c
+    kernel = "depthwise_conv2d_s16" if depthwise else "conv2d_s16"
+    if depthwise:
+        # TFLM's 16x8 depthwise kernel always takes an int64 bias and accumulator.
+        stage = _output_stage(op, options.fusedActivationFunction, output, geometry.multipliers,
+                              geometry.shifts, out_c, weights.data.reshape(-1, out_c).T,
+                              narrow_without_bias=False, int32_bias_ok=False)
+    else:
+        stage = _output_stage(op, options.fusedActivationFunction, output, geometry.multipliers,
+                              geometry.shifts, out_c, weights.data.reshape(out_c, -1),
+                              _narrow_without_bias(options))
     return Layer(
-        op="CONV_2D", op_index=op.index, kernel="tinyml_conv2d_s16",
-        params_type="tinyml_conv2d_s16_params", header=HEADER,
+        op=op.name, op_index=op.index, kernel=f"tinyml_{kernel}",
+        params_type=f"tinyml_{kernel}_params", header=HEADER,
         fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
                 *geometry.shape_fields(), *geometry.window,
-                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
-                *_output_stage(op, options.fusedActivationFunction, output,
-                               geometry.multipliers, geometry.shifts, out_c,
-                               weights.data.reshape(out_c, -1), _narrow_without_bias(options))],
+                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")), *stage],
         reads=(source.index,), writes=(output.index,))
+
+
+@lowering_s16("CONV_2D")
+def lower_conv2d_s16(op: OpView) -> Layer:
+    return _lower_conv_s16(op, depthwise=False)
 
 
 @lowering_s16("DEPTHWISE_CONV_2D")
 def lower_depthwise_conv2d_s16(op: OpView) -> Layer:
-    options = op.options_of("DepthwiseConv2DOptionsT")
-    source, output = op.input(0), op.output()
-    require_int16_activation(op, source, "input")
-    require_int16_activation(op, output, "output")
-    geometry = conv_geometry(op, options, source, output, depthwise=True)
-    weights, out_c = geometry.weights, geometry.out_c
-    return Layer(
-        op="DEPTHWISE_CONV_2D", op_index=op.index, kernel="tinyml_depthwise_conv2d_s16",
-        params_type="tinyml_depthwise_conv2d_s16_params", header=HEADER,
-        fields=[("input", Offset(source.index)), ("output", Offset(output.index)),
-                *geometry.shape_fields(), *geometry.window,
-                ("filter", Const("int8_t", weights.data.reshape(-1), "filter")),
-                # TFLM's 16x8 depthwise kernel always takes an int64 bias and accumulator.
-                *_output_stage(op, options.fusedActivationFunction, output,
-                               geometry.multipliers, geometry.shifts, out_c,
-                               weights.data.reshape(-1, out_c).T,
-                               narrow_without_bias=False, int32_bias_ok=False)],
-        reads=(source.index,), writes=(output.index,))
+    return _lower_conv_s16(op, depthwise=True)
 
 
 @lowering_s16("FULLY_CONNECTED")
