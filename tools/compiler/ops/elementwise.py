@@ -209,20 +209,25 @@ def lower_add_or_sub(op: OpView) -> Layer:
                  in_place_ok=True)
 
 
-@lowering("MUL")
-def lower_mul(op: OpView) -> Layer:
-    input1, input2, output, fields = binary_operands(op)
+def mul_layer(op: OpView, operands, kernel: str, header: str, activation_range) -> Layer:
+    """MUL of `operands` (binary_operands'): the int8 and int16 forms differ in the clamp's
+    range (`activation_range`), the kernel and its header (int16 zero points are 0)."""
+    input1, input2, output, fields = operands
     multiplier, shift = requantization(op, "requantization", mul_multiplier, input1.scale,
                                        input2.scale, output.scale)
     require_shifts(op, "requantization", [multiplier], [shift])
-    act_min, act_max = fused_activation_range(op, _fused_activation(op), output)
+    act_min, act_max = activation_range(op, _fused_activation(op), output)
     fields += [("input1_offset", -input1.zero_point), ("input2_offset", -input2.zero_point),
                ("output_offset", output.zero_point), ("output_multiplier", multiplier),
                ("output_shift", shift), ("act_min", act_min), ("act_max", act_max)]
-    return Layer(op="MUL", op_index=op.index, kernel="tinyml_mul_s8",
-                 params_type="tinyml_mul_params", header=HEADER, fields=fields,
+    return Layer(op="MUL", op_index=op.index, kernel=kernel,
+                 params_type="tinyml_mul_params", header=header, fields=fields,
                  reads=_activation_reads(input1, input2), writes=(output.index,))
 
+
+@lowering("MUL")
+def lower_mul(op: OpView) -> Layer:
+    return mul_layer(op, binary_operands(op), "tinyml_mul_s8", HEADER, fused_activation_range)
 
 
 @lowering("MAXIMUM", "MINIMUM")

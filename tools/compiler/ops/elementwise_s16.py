@@ -15,7 +15,7 @@ from tinyml_pipeline.tools.compiler.ops.elementwise import (
     _activation_reads,
     _fused_activation,
     binary_operands,
-    mul_multiplier,
+    mul_layer,
 )
 from tinyml_pipeline.tools.compiler.quantization import f32, quantize_multiplier_smaller_than_one
 
@@ -63,14 +63,5 @@ def lower_add_s16(op: OpView) -> Layer:
 
 @lowering_s16("MUL")
 def lower_mul_s16(op: OpView) -> Layer:
-    input1, input2, output, fields = _binary_operands_s16(op)
-    multiplier, shift = requantization(op, "requantization", mul_multiplier, input1.scale,
-                                       input2.scale, output.scale)
-    require_shifts(op, "requantization", [multiplier], [shift])
-    act_min, act_max = fused_activation_range_s16(op, _fused_activation(op), output)
-    fields += [("input1_offset", 0), ("input2_offset", 0), ("output_offset", 0),
-               ("output_multiplier", multiplier), ("output_shift", shift),
-               ("act_min", act_min), ("act_max", act_max)]
-    return Layer(op="MUL", op_index=op.index, kernel="tinyml_mul_s16",
-                 params_type="tinyml_mul_params", header=HEADER, fields=fields,
-                 reads=_activation_reads(input1, input2), writes=(output.index,))
+    return mul_layer(op, _binary_operands_s16(op), "tinyml_mul_s16", HEADER,
+                     fused_activation_range_s16)
