@@ -2,27 +2,7 @@
 #include "tinyml/fixedpoint.h"
 #include "tinyml/op_elementwise.h"
 
-typedef struct {
-  tinyml_binary_row_s8 row;
-  const void *params;
-  const int8_t *input1, *input2;
-  int8_t *output;
-} rows_s8;
-
-static void run_s8(const void *context, int32_t offset1, int32_t step1, int32_t offset2,
-                   int32_t step2, int32_t output_offset, int32_t count) {
-  const rows_s8 *c = (const rows_s8 *)context;
-  c->row(c->params, c->input1 + offset1, step1, c->input2 + offset2, step2,
-         c->output + output_offset, count);
-}
-
-void tinyml_broadcast_rows_s8(const int32_t *dims, const int32_t *strides1,
-                              const int32_t *strides2, const int8_t *input1,
-                              const int8_t *input2, int8_t *output, tinyml_binary_row_s8 row,
-                              const void *params) {
-  const rows_s8 context = {row, params, input1, input2, output};
-  tinyml_broadcast_walk(dims, strides1, strides2, run_s8, &context);
-}
+TINYML_DEFINE_BROADCAST_ROWS(tinyml_broadcast_rows_s8, int8_t, tinyml_binary_row_s8)
 
 /* ADD and SUB (AddFunc of TFLM's integer_ops/add.h, SubElementwise of its reference sub.h) move
  * both inputs to a common scale with 20 bits of headroom, combine them, then rescale the result

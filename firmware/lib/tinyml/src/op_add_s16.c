@@ -2,27 +2,7 @@
 #include "tinyml/fixedpoint.h"
 #include "tinyml/op_elementwise_s16.h"
 
-typedef struct {
-  tinyml_binary_row_s16 row;
-  const void *params;
-  const int16_t *input1, *input2;
-  int16_t *output;
-} rows_s16;
-
-static void run_s16(const void *context, int32_t offset1, int32_t step1, int32_t offset2,
-                    int32_t step2, int32_t output_offset, int32_t count) {
-  const rows_s16 *c = (const rows_s16 *)context;
-  c->row(c->params, c->input1 + offset1, step1, c->input2 + offset2, step2,
-         c->output + output_offset, count);
-}
-
-void tinyml_broadcast_rows_s16(const int32_t *dims, const int32_t *strides1,
-                               const int32_t *strides2, const int16_t *input1,
-                               const int16_t *input2, int16_t *output,
-                               tinyml_binary_row_s16 row, const void *params) {
-  const rows_s16 context = {row, params, input1, input2, output};
-  tinyml_broadcast_walk(dims, strides1, strides2, run_s16, &context);
-}
+TINYML_DEFINE_BROADCAST_ROWS(tinyml_broadcast_rows_s16, int16_t, tinyml_binary_row_s16)
 
 /* TFLM's AddElementwise / BroadcastAdd6DSlow for int16: the int8 arithmetic with 15 bits of
  * headroom (left_shift), so that 2^15 * |x| stays within int32. */

@@ -102,6 +102,28 @@ static inline void tinyml_broadcast_walk(const int32_t *dims, const int32_t *str
   }
 }
 
+/* Defines `name`, tinyml_broadcast_walk handing each run to a `row_type` row as pointers to
+ * `type` elements: the int8 form below (op_add.c) and the int16 one (op_add_s16.c). */
+#define TINYML_DEFINE_BROADCAST_ROWS(name, type, row_type)                                    \
+  typedef struct {                                                                            \
+    row_type row;                                                                             \
+    const void *params;                                                                       \
+    const type *input1, *input2;                                                              \
+    type *output;                                                                             \
+  } name##_context;                                                                           \
+  static void name##_run(const void *context, int32_t offset1, int32_t step1, int32_t offset2, \
+                         int32_t step2, int32_t output_offset, int32_t count) {               \
+    const name##_context *c = (const name##_context *)context;                                \
+    c->row(c->params, c->input1 + offset1, step1, c->input2 + offset2, step2,                 \
+           c->output + output_offset, count);                                                 \
+  }                                                                                           \
+  void name(const int32_t *dims, const int32_t *strides1, const int32_t *strides2,            \
+            const type *input1, const type *input2, type *output, row_type row,               \
+            const void *params) {                                                             \
+    const name##_context context = {row, params, input1, input2, output};                     \
+    tinyml_broadcast_walk(dims, strides1, strides2, name##_run, &context);                    \
+  }
+
 /* tinyml_broadcast_walk with int8 rows. Shared by every op here (defined in op_add.c). */
 void tinyml_broadcast_rows_s8(const int32_t *dims, const int32_t *strides1,
                               const int32_t *strides2, const int8_t *input1,
