@@ -116,8 +116,9 @@ typedef struct {
   int32_t tail;           /* 28: the last depth % 4 input values, zero-extended to a word */
 } fc_packed_job;
 
-/* In C: the host's (emulated DSP), and on the M4 for a depth that is not a multiple of 4,
- * whose last block takes the tail word (its weights past the depth are zero). */
+/* In C: the host's twin of the assembly (emulated DSP), and on the M4 for depths below 4. A
+ * depth that is not a multiple of 4 ends with a block from the tail word (its weights past the
+ * depth are zero). */
 static void fc_groups_c(const fc_packed_job *job) {
   const int32_t blocks = (int32_t)(job->row_end - job->row) >> 2;
   const int32_t *w = job->packed;
@@ -146,8 +147,12 @@ static void fc_groups_c(const fc_packed_job *job) {
 
 static void fc_groups(const fc_packed_job *job) {
 #if defined(TINYML_KERNEL_ASM)
-  if (!job->has_tail) { /* the converter's packing has depth >= 1: a whole block at least */
-    fc_groups_asm(job);
+  if (job->row_end != job->row) { /* the assembly needs a whole block */
+    if (job->has_tail) {
+      fc_groups_tail_asm(job);
+    } else {
+      fc_groups_asm(job);
+    }
     return;
   }
 #endif
