@@ -281,7 +281,7 @@ def test_fully_connected_int8_rows_match_tflm(monkeypatch):
 def test_fully_connected_packs_within_the_flash_budget(monkeypatch):
     rng = np.random.default_rng(8200)
     case, _ = _fully_connected_case(rng)
-    while "bias=True" not in case.description:
+    while "bias=True" not in case.description or case.input_shape[-1] < fc_packed.MIN_DEPTH:
         case, _ = _fully_connected_case(rng)
     model = _converted([(case, None)], 0, "FULLY_CONNECTED")[0]
     op = next(op for op in model.operators if op.name == "FULLY_CONNECTED")
@@ -561,6 +561,20 @@ def test_depthwise_packed_filter_start_values_wrap_as_the_kernel_sums():
     packed = depthwise_packed_filter(weights, [2**31 - 1] * 4, 128, np.zeros(16, np.int64))
     expected = (2**31 - 1 + 128 * 254 + 2**31) % 2**32 - 2**31
     assert packed.dtype == np.int32 and packed[:4].tolist() == [expected] * 4
+
+
+def test_fully_connected_rows_below_a_block_stay_int8():
+    """Rows of 1 to 3 values would run packed in C, dearer than their int8 rows; the budget
+    does not count them. The random models draw such depths."""
+    rng = np.random.default_rng(8000)
+    built = [_fully_connected_case(rng) for _ in range(PER_BATCH)]
+    models = _converted(built, 0, "FULLY_CONNECTED")
+    layers = [f for model in models for f in _fc_layers(model)]
+    shallow = [f for f in layers if f["accum_depth"] < fc_packed.MIN_DEPTH]
+    assert shallow and all(isinstance(f["packed"], Null) for f in shallow)
+    # The rest all packed (every one of these draws has the fast output stage).
+    assert all(isinstance(f["packed"], Const) for f in layers
+               if f["accum_depth"] >= fc_packed.MIN_DEPTH)
 
 
 def test_fully_connected_packed_interleaves_four_rows_per_group():

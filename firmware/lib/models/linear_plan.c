@@ -12,6 +12,10 @@
 #include "linear_settings.h"
 #include "tinyml/op_conv.h"
 
+static const int8_t layer0_filter[1] = {
+    127
+};
+
 static const int32_t layer0_bias[1] = {
     -803
 };
@@ -24,10 +28,8 @@ static const int8_t layer0_shift[1] = {
     -6
 };
 
-static const int32_t layer0_packed[24] = {
-    -676, 0, 0, 0, 127, 0, 0, 0,
-    0, 0, 0, 0, -2130574224, 416, 6, 0,
-    0, 0, 0, 0, 0, 0, 0, 0
+static const int32_t layer0_output_stage[4] = {
+    -676, -2130574224, 416, 6
 };
 
 /* op #0 FULLY_CONNECTED */
@@ -41,12 +43,12 @@ static const tinyml_fully_connected_params layer0_params = {
     .output_offset = 6,
     .act_min = -128,
     .act_max = 127,
-    .filter = NULL,
+    .filter = layer0_filter,
     .bias = layer0_bias,
     .multiplier = layer0_multiplier,
     .shift = layer0_shift,
-    .output_stage = NULL,
-    .packed = layer0_packed
+    .output_stage = layer0_output_stage,
+    .packed = NULL
 };
 
 static const tinyml_layer g_linear_layers[1] = {

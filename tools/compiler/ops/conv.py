@@ -426,14 +426,14 @@ def lower_fully_connected(op: OpView) -> Layer:
     fields = _output_stage_fields(op, activation, source, output, weights.data, multipliers,
                                   shifts, units, weights.data.reshape(units, depth),
                                   fold_input_offset=True)
-    # With the fast output stage and room in the flash budget, the weights go packed (widened,
-    # four rows interleaved, the output stage inside): then the kernels read nothing else of
-    # filter and output_stage, which are left NULL. Labelled a filter: the bench counts it with
-    # the weights.
+    # With the fast output stage, rows of a whole block and room in the flash budget, the
+    # weights go packed (widened, four rows interleaved, the output stage inside): then the
+    # kernels read nothing else of filter and output_stage, which are left NULL. Labelled a
+    # filter: the bench counts it with the weights.
     names = [name for name, _ in fields]
     table = fields[names.index("output_stage")][1]
     packed = Null()
-    if isinstance(table, Const) and packed_fits(op):
+    if isinstance(table, Const) and packed_fits(op, depth):
         packed = Const("int32_t", fully_connected_packed(weights.data.reshape(units, depth),
                                                          table.values), "filter")
         fields[names.index("filter")] = ("filter", Null())

@@ -14,6 +14,10 @@ from tinyml_pipeline.tools.compiler.graph import OpView
 # Rows per group: the assembly keeps four accumulators and loads a block's four rows with two
 # LDMs of four registers.
 ROWS = 4
+# Rows of fewer values have no whole block for the assembly; packed, they would run in C at a
+# higher cost than their int8 rows (the `linear` model's 1x1 layer: 103 instructions, 256
+# packed), so they stay int8.
+MIN_DEPTH = 4
 # The packed words are about twice the int8 weights (4 bytes per 2 weights) plus 64 bytes per
 # group of rows. They are stored while the model's constant data, with every FULLY_CONNECTED
 # layer up to this one packed, stays within this budget: half the Nano 33 BLE's 1 MB flash,
@@ -38,11 +42,14 @@ def _constant_bytes(op: OpView) -> int:
     return total
 
 
-def packed_fits(op: OpView) -> bool:
-    """Whether this FULLY_CONNECTED layer stores its weights packed: the model's constant
-    bytes, plus what packing adds to each FULLY_CONNECTED layer up to and including this one
-    (in the .tflite's order), stay within PACKED_BUDGET_BYTES. Layers earlier in the model
-    take the budget first, so the decision depends only on the model."""
+def packed_fits(op: OpView, depth: int) -> bool:
+    """Whether this FULLY_CONNECTED layer, rows of `depth` values, stores its weights packed:
+    rows of at least MIN_DEPTH values, and the model's constant bytes, plus what packing adds to
+    each such FULLY_CONNECTED layer up to and including this one (in the .tflite's order), stay
+    within PACKED_BUDGET_BYTES. Layers earlier in the model take the budget first, so the
+    decision depends only on the model."""
+    if depth < MIN_DEPTH:
+        return False
     model = op.model
     grown = 0
     for info in model.operators[:op.index + 1]:
@@ -51,7 +58,8 @@ def packed_fits(op: OpView) -> bool:
         weights = model.tensor(info.inputs[1])
         if len(weights.shape) == 2 and weights.is_constant and weights.type_name == "INT8":
             units, depth = weights.shape
-            grown += 4 * packed_words(units, depth) - units * depth
+            if depth >= MIN_DEPTH:
+                grown += 4 * packed_words(units, depth) - units * depth
     return _constant_bytes(op) + grown <= PACKED_BUDGET_BYTES
 
 
