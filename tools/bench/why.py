@@ -11,10 +11,11 @@ To name what dominates, each path's instructions are split into parts (the multi
 themselves, the output stage, im2col, set-up per pixel, row or call) with per-part costs: the
 counts the kernels' comments give for their assembly, and for the C around them, costs fitted
 to the bench's per-layer figures of the committed and public models (`tinyml bench MODEL`). The
-sum, `estimate`, is within 13 % of the measured instructions per MAC for every layer with MACs
-of digits, activity, DS-CNN, ResNet-8, the autoencoder and the VWW MobileNet (0.87 to 1.11 of
-it: activity's 128-MAC fully connected layer and digits' second fused layer at the ends; the
-call around a kernel is left out). The reason names
+sum, `estimate`, is within 11 % of the measured instructions per MAC for every layer with MACs
+of digits, activity, DS-CNN, ResNet-8, the autoencoder and the VWW MobileNet (0.90 to 1.11 of
+it: two of the VWW MobileNet's pointwise convolutions and digits' second fused layer at the
+ends; every packed fully connected layer within 0.95 to 1.01; the call around a kernel is
+left out, so `linear`'s 1-MAC layer is far off). The reason names
 the path and the largest overhead part (and the next one when it is close); it states shape
 facts, not the estimate.
 """
