@@ -19,7 +19,6 @@ from tinyml_pipeline.tools.compiler.layers import Layer
 # The int8 kernels, whose parameter structs tinyml_run_strips knows how to narrow (the 16x8
 # kernels take other structs).
 STRIP_KERNELS = {"tinyml_conv2d_s8": "CONV_2D", "tinyml_depthwise_conv2d_s8": "DEPTHWISE_CONV_2D"}
-STRIP_OPS = tuple(STRIP_KERNELS.values())
 # Output pixels a strip holds at least: each strip is a kernel call, and the DSP convolution
 # sets up per call and computes pixels in pairs, so one-pixel strips of a 1-D convolution
 # (activity's) would more than double its instructions.
