@@ -354,10 +354,11 @@ def _depthwise_facts(in_hw, channels, *, stride=1, pad=1, packed=True):
             "packed": packed, "pad_input": packed and pad > 0}
 
 
-def _fc_facts(depth, rows):
+def _fc_facts(depth, rows, *, packed=False, act=(-128, 127)):
+    """`packed` as the converter emits it: the packed words, `output_stage` then NULL."""
     return {"op": "FULLY_CONNECTED", "outputs": rows, "batches": 1, "accum_depth": depth,
             "output_depth": rows, "input_offset": 128, "output_offset": -128,
-            "act_min": -128, "act_max": 127, "output_stage": True}
+            "act_min": act[0], "act_max": act[1], "output_stage": not packed, "packed": packed}
 
 
 def _why(facts, per_mac):
@@ -431,6 +432,38 @@ def test_why_for_depthwise_and_fully_connected():
     assert "8 MACs per output against the set-up" in _why(_fc_facts(8, 128), 5.9)
     assert "fewer than 4 rows" in _why(_fc_facts(256, 2), 2.8)
     assert "2 of 10 rows one at a time in C" in _why(_fc_facts(64, 10), 2.4)
+
+
+def test_why_for_packed_fully_connected():
+    from tinyml_pipeline.tools.bench import why
+
+    # The packed weights (output_stage NULL) are not the general path. The estimates against
+    # the measured DSP figures of docs/compiler.md's FC table: the autoencoder's 8x128 (two
+    # blocks a row, the groups' 35 instructions dominate) and digits' 432x64 and 64x10.
+    narrow = _fc_facts(8, 128, packed=True)
+    text = _why(narrow, 2.06)
+    assert text.startswith("fully connected, packed weights: every weight is used once, "
+                           "stored widened to int16 pairs")
+    assert "general path" not in text
+    assert "only 8 MACs per output against the starts and output stage of each 4 rows" in text
+    assert why.estimate(narrow) == pytest.approx(2.06, rel=0.03)
+    assert why.estimate(_fc_facts(432, 64, packed=True)) == pytest.approx(0.90, rel=0.03)
+    assert _why(_fc_facts(432, 64, packed=True), 0.90) is None
+    # 10 rows: a group of 2 padded with zero rows, one more call.
+    short = _fc_facts(64, 10, packed=True)
+    assert why.estimate(short) == pytest.approx(1.44, rel=0.03)
+    assert "10 rows end in a group of 2: one more call over a group padded with 2 zero rows" \
+        in _why(short, 1.44)
+    # Rows of 75 values end in a part block, 13 instructions a group more (1.10 measured).
+    tail = _fc_facts(75, 16, packed=True)
+    assert why.estimate(tail) - why.estimate(_fc_facts(76, 16, packed=True)) > 0
+    assert why.estimate(tail) == pytest.approx(1.10, rel=0.05)
+    # A narrower activation range: the clamp pass in C is counted, and named where it weighs.
+    clamped = _fc_facts(8, 128, packed=True, act=(-128, 0))
+    assert why.estimate(clamped) - why.estimate(narrow) == pytest.approx(
+        why.FC_PACKED_CLAMP / 8)
+    assert "the activation clamp [-128, 0] is a second pass in C" in _why(
+        _fc_facts(4, 64, packed=True, act=(-128, 0)), 3.0)
 
 
 def test_why_for_fused_layers():

@@ -17,6 +17,8 @@ from tests.support import m4 as m4_check
 from tests.support.modelgen import Case, convert_cases
 from tests.support.opcheck import compare_models
 from tinyml_pipeline.tools.compiler.host import CORE_INCLUDES, build_runner, run_builtin
+from tinyml_pipeline.tools.compiler.layers import Const, Null
+from tinyml_pipeline.tools.compiler.ops import fully_connected_packed as fc_packed
 from tinyml_pipeline.tools.compiler.ops import supported_ops
 from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_filter_layout,
@@ -25,6 +27,7 @@ from tinyml_pipeline.tools.compiler.ops.conv import (
     depthwise_packed_filter,
     output_stage_table,
 )
+from tinyml_pipeline.tools.compiler.planner import compile_plan
 from tinyml_pipeline.tools.evaluate import load_test_set
 from tinyml_pipeline.tools.reference import TFLMRunner, run_all
 from tinyml_pipeline.tools.tflite_model import TFLiteModel
@@ -255,6 +258,46 @@ def test_models_match_tflm(op, seed):
     built = [make_case(rng) for _ in range(PER_BATCH)]
     models = _converted(built, seed, op)
     _compare_both_builds(models, [case.description for case, _ in built], seed)
+
+
+def _fc_layers(model: TFLiteModel) -> list[dict]:
+    return [dict(layer.fields) for layer in compile_plan(model).layers
+            if layer.op == "FULLY_CONNECTED"]
+
+
+def test_fully_connected_int8_rows_match_tflm(monkeypatch):
+    """The int8 rows a model past the flash budget keeps (the random models are packed):
+    budget 0, so no layer is packed, both builds."""
+    monkeypatch.setattr(fc_packed, "PACKED_BUDGET_BYTES", 0)
+    rng = np.random.default_rng(8100)
+    built = [_fully_connected_case(rng) for _ in range(PER_BATCH)]
+    models = _converted(built, 0, "FULLY_CONNECTED")
+    fields = [f for model in models for f in _fc_layers(model)]
+    assert all(isinstance(f["packed"], Null) and isinstance(f["filter"], Const) for f in fields)
+    assert sum(isinstance(f["output_stage"], Const) for f in fields) > PER_BATCH // 2
+    _compare_both_builds(models, [case.description for case, _ in built], 0)
+
+
+def test_fully_connected_packs_within_the_flash_budget(monkeypatch):
+    rng = np.random.default_rng(8200)
+    case, _ = _fully_connected_case(rng)
+    while "bias=True" not in case.description or case.input_shape[-1] < fc_packed.MIN_DEPTH:
+        case, _ = _fully_connected_case(rng)
+    model = _converted([(case, None)], 0, "FULLY_CONNECTED")[0]
+    op = next(op for op in model.operators if op.name == "FULLY_CONNECTED")
+    units, depth = model.tensor(op.inputs[1]).shape
+    constants = sum(int(np.prod(model.tensor(i).shape)) * np.dtype(model.tensor(i).dtype).itemsize
+                    for i in range(model.tensor_count) if model.tensor(i).is_constant)
+    budget = constants + 4 * fc_packed.packed_words(units, depth) - units * depth
+    monkeypatch.setattr(fc_packed, "PACKED_BUDGET_BYTES", budget)
+    [packed] = _fc_layers(model)
+    assert isinstance(packed["packed"], Const) and packed["packed"].label == "filter"
+    assert isinstance(packed["filter"], Null) and isinstance(packed["output_stage"], Null)
+    assert packed["packed"].values.size == fc_packed.packed_words(units, depth)
+    monkeypatch.setattr(fc_packed, "PACKED_BUDGET_BYTES", budget - 1)
+    [kept] = _fc_layers(model)
+    assert isinstance(kept["packed"], Null) and isinstance(kept["filter"], Const)
+    assert isinstance(kept["output_stage"], Const)
 
 
 def test_small_networks_match_tflm():
@@ -518,3 +561,49 @@ def test_depthwise_packed_filter_start_values_wrap_as_the_kernel_sums():
     packed = depthwise_packed_filter(weights, [2**31 - 1] * 4, 128, np.zeros(16, np.int64))
     expected = (2**31 - 1 + 128 * 254 + 2**31) % 2**32 - 2**31
     assert packed.dtype == np.int32 and packed[:4].tolist() == [expected] * 4
+
+
+def test_fully_connected_rows_below_a_block_stay_int8():
+    """Rows of 1 to 3 values would run packed in C, dearer than their int8 rows; the budget
+    does not count them. The random models draw such depths."""
+    rng = np.random.default_rng(8000)
+    built = [_fully_connected_case(rng) for _ in range(PER_BATCH)]
+    models = _converted(built, 0, "FULLY_CONNECTED")
+    layers = [f for model in models for f in _fc_layers(model)]
+    shallow = [f for f in layers if f["accum_depth"] < fc_packed.MIN_DEPTH]
+    assert shallow and all(isinstance(f["packed"], Null) for f in shallow)
+    # The rest all packed (every one of these draws has the fast output stage).
+    assert all(isinstance(f["packed"], Const) for f in layers
+               if f["accum_depth"] >= fc_packed.MIN_DEPTH)
+
+
+def test_fully_connected_packed_interleaves_four_rows_per_group():
+    # 6 rows of depth 6: two groups (the second completed with 2 zero rows), two blocks (the
+    # second completed with 2 zero weights). Weights w[r][k] = 10 * r + k + 1, odd rows negated.
+    weights = np.array([[(10 * r + k + 1) * (-1) ** r for k in range(6)] for r in range(6)])
+    stage = np.arange(6 * 4) + 100  # stand-in rows {start, m, r, s}
+    words = fc_packed.fully_connected_packed(weights, stage)
+    assert words.dtype == np.int32
+    assert words.size == fc_packed.packed_words(6, 6) == 2 * (16 + 8 * 2)
+    lanes = [((int(w) & 0xFFFF) - ((int(w) & 0x8000) << 1), int(w) >> 16) for w in words]
+    padded = np.zeros((8, 8), np.int64)
+    padded[:6, :6] = weights
+    stage = np.vstack([stage.reshape(6, 4), np.zeros((2, 4), np.int64)])
+    for group in range(2):
+        base = group * 32
+        rows = range(4 * group, 4 * group + 4)
+        assert words[base:base + 4].tolist() == [stage[r, 0] for r in rows]
+        for block in range(2):
+            for lane, r in enumerate(rows):
+                w0, w1, w2, w3 = padded[r, 4 * block:4 * block + 4]
+                at = base + 4 + 8 * block + 2 * lane
+                assert lanes[at] == (w0, w2) and lanes[at + 1] == (w1, w3)
+        assert words[base + 20:base + 32].tolist() == stage[list(rows), 1:].reshape(-1).tolist()
+
+
+def test_fully_connected_packed_start_values_wrap_to_int32():
+    stage = np.array([2**31 - 1 + 5, -(1 << 31), 7, 3], np.int64)
+    words = fc_packed.fully_connected_packed(np.full((1, 4), -128), stage)
+    assert words[0] == -(1 << 31) + 4 and words[1:4].tolist() == [0, 0, 0]
+    assert words.size == 24 and words[4:6].tolist() == [-128 & 0xFFFF | -128 << 16] * 2
+    assert words[12:15].tolist() == [-(1 << 31), 7, 3] and words[15:].tolist() == [0] * 9

@@ -500,8 +500,9 @@ def _strip_layer(rng) -> Layer | None:
                   input_c=int(rng.integers(1, 9)), output_h=out_h,
                   output_w=int(rng.integers(1, 6)), output_c=int(rng.integers(1, 9)),
                   filter_h=filter_h, stride_h=stride, dilation_h=dilation, pad_top=pad_top)
-    op = str(rng.choice(strips.STRIP_OPS))
-    return Layer(op, 0, "kernel", "params", list(fields.items()), (0,), (1,))
+    kernel = str(rng.choice(list(strips.STRIP_KERNELS)))
+    return Layer(strips.STRIP_KERNELS[kernel], 0, kernel, "params", list(fields.items()), (0,),
+                 (1,))
 
 
 def test_strip_shift_is_the_closest_the_band_order_allows():

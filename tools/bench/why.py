@@ -11,10 +11,11 @@ To name what dominates, each path's instructions are split into parts (the multi
 themselves, the output stage, im2col, set-up per pixel, row or call) with per-part costs: the
 counts the kernels' comments give for their assembly, and for the C around them, costs fitted
 to the bench's per-layer figures of the committed and public models (`tinyml bench MODEL`). The
-sum, `estimate`, is within 13 % of the measured instructions per MAC for every layer with MACs
-of digits, activity, DS-CNN, ResNet-8, the autoencoder and the VWW MobileNet (0.87 to 1.11 of
-it: activity's 128-MAC fully connected layer and digits' second fused layer at the ends; the
-call around a kernel is left out). The reason names
+sum, `estimate`, is within 11 % of the measured instructions per MAC for every layer with MACs
+of digits, activity, DS-CNN, ResNet-8, the autoencoder and the VWW MobileNet (0.90 to 1.11 of
+it: two of the VWW MobileNet's pointwise convolutions and digits' second fused layer at the
+ends; every packed fully connected layer within 0.95 to 1.01; the call around a kernel is
+left out, so `linear`'s 1-MAC layer is far off). The reason names
 the path and the largest overhead part (and the next one when it is close); it states shape
 facts, not the estimate.
 """
@@ -85,7 +86,23 @@ DW_SINGLE_OUTPUT = 40
 DW_SHARED_PER_TAP4 = 12  # multiplier >= 4: dw_sum4_shared, one input byte for 4 outputs
 DW_GENERAL_PER_OUTPUT = 40  # the general requantization, without the fast output table
 
-# FULLY_CONNECTED, op_fully_connected_asm.h: 25 instructions per 4 values x 4 rows.
+# FULLY_CONNECTED over the converter's packed int16 weights (`packed`; op_fully_connected_dsp.h
+# fc_row_packed, op_fully_connected_asm.h fc_groups_asm), per input row: 14 instructions per
+# block of 4 values x 4 rows (13 and the loop's share), 35 per group of 4 rows (starts, loop
+# entry, 7 per output), 13 more per group for a depth that is not a multiple of 4 (the tail
+# block), about 82 per call; a short last group is one more fc_groups call (~45) over a
+# padded group (whose zero rows' blocks are paid for too). A narrower activation range adds a
+# C clamp pass over the outputs.
+FC_PACKED_BLOCK = 14
+FC_PACKED_GROUP = 35
+FC_PACKED_TAIL = 13
+FC_PACKED_CALL = 82
+FC_PACKED_SHORT = 45
+# Per output: load, clamp, store and the loop, counted from the C, not fitted: no benched
+# model has a packed layer with a narrower range.
+FC_PACKED_CLAMP = 6
+# FULLY_CONNECTED with int8 rows (no packed weights: past the flash budget, rows of fewer than
+# 4 values), op_fully_connected_asm.h: 25 instructions per 4 values x 4 rows.
 FC_ASM_PER_MAC = 25 / 16
 FC_ROWS4 = 140  # per 4 rows (fitted): the call, start values, requantizing 4 outputs
 FC_SINGLE_PER_MAC = 2.5  # fc_dot in C, a row past the last multiple of 4
@@ -408,6 +425,8 @@ def _depthwise_packed(f: dict) -> tuple[str, float, dict]:
 
 
 def _fully_connected(f: dict) -> tuple[str, float, dict]:
+    if f.get("packed", False):
+        return _fully_connected_packed(f)
     depth, rows = f["accum_depth"], f["output_depth"]
     macs = depth * rows  # per input row
     if not f.get("output_stage", False):
@@ -436,6 +455,38 @@ def _fully_connected(f: dict) -> tuple[str, float, dict]:
                  f"instructions per MAC)"),
     }
     return path, FC_ASM_PER_MAC, parts
+
+
+def _fully_connected_packed(f: dict) -> tuple[str, float, dict]:
+    """The packed weights: int16 pairs per group of 4 rows, the input offset in the starts."""
+    depth, rows = f["accum_depth"], f["output_depth"]
+    macs = depth * rows  # per input row
+    blocks, tail = divmod(depth, 4)
+    quads, rest = divmod(rows, 4)
+    groups = quads + (rest > 0)  # a short last group is computed whole (zero rows)
+    clamp = f["act_min"] > -128 or f["act_max"] < 127
+    path = ("fully connected, packed weights: every weight is used once, stored widened to "
+            "int16 pairs, so 4 rows share each widened input word (assembly, 14 instructions "
+            "per 16 MACs)")
+    parts = {
+        "groups": (groups * FC_PACKED_GROUP / macs,
+                   f"only {_per_output(depth)} against the starts and output stage of each "
+                   f"4 rows (~{FC_PACKED_GROUP} instructions)"),
+        "tail": (groups * FC_PACKED_TAIL * (tail > 0) / macs,
+                 f"rows of {depth} values end in a part block: ~{FC_PACKED_TAIL} instructions "
+                 f"more per 4 rows"),
+        "call": (FC_PACKED_CALL / macs,
+                 f"the layer has only {macs:,} MACs against ~{FC_PACKED_CALL} instructions of "
+                 f"set-up per call"),
+        "rest": ((FC_PACKED_SHORT + (4 - rest) * blocks * FC_PACKED_BLOCK / 4) * (rest > 0)
+                 / macs,
+                 f"{rows} rows end in a group of {rest}: one more call over a group padded "
+                 f"with {4 - rest} zero rows"),
+        "clamp": (FC_PACKED_CLAMP * rows * clamp / macs,
+                  f"the activation clamp [{f['act_min']}, {f['act_max']}] is a second pass in "
+                  f"C over the {rows} outputs"),
+    }
+    return path, rows * blocks * FC_PACKED_BLOCK / 4 / macs, parts
 
 
 _MODELS = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise,

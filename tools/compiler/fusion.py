@@ -20,7 +20,7 @@ import dataclasses
 from tinyml_pipeline.tools.compiler.layers import Layer, Scratch, Stage, Streamed
 from tinyml_pipeline.tools.compiler.strips import MAX_ROW_TAPS, Geometry, rows_of
 
-POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
+POOLS = {"tinyml_max_pool2d_s8": "MAX_POOL_2D", "tinyml_average_pool2d_s8": "AVERAGE_POOL_2D"}
 CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 KINDS = {"CONV_2D": "TINYML_STRIPS_CONV2D", "DEPTHWISE_CONV_2D": "TINYML_STRIPS_DEPTHWISE_CONV2D",
          "MAX_POOL_2D": "TINYML_STRIPS_POOL2D", "AVERAGE_POOL_2D": "TINYML_STRIPS_POOL2D"}
@@ -41,7 +41,7 @@ def _geometry(layer: Layer, previous: Geometry | None) -> Geometry:
     f = dict(layer.fields)
     if layer.op == "ADD":
         return Geometry(previous.out_h, previous.out_h, 1, 0, 1, 1, previous.out_row)
-    if layer.op in POOLS:
+    if layer.kernel in POOLS:
         return Geometry(f["input_h"], f["output_h"], f["stride_h"], f["pad_top"], f["filter_h"],
                         1, f["output_w"] * f["channels"])
     return Geometry(f["input_h"], f["output_h"], f["stride_h"], f["pad_top"], f["filter_h"],
@@ -127,11 +127,12 @@ def candidates(layers: list[Layer], step: int, readers, is_output, buffer_of) ->
         if readers(feed) != 1 or is_output(feed):
             break
         pool = dict(last.fields)
-        if last.op in POOLS and pool["batches"] == 1 and length == 2 \
+        if last.kernel in POOLS and pool["batches"] == 1 and length == 2 \
                 and pool["output_h"] * pool["filter_h"] <= MAX_ROW_TAPS \
                 and [buffer_of(t) for t in last.reads] == [feed]:
             found.append(length)
-        if last.op == "ADD" and _residual_add(last, feed, buffer_of(first.reads[0]), buffer_of):
+        if last.kernel == "tinyml_add_s8" and _residual_add(last, feed, buffer_of(first.reads[0]),
+                                                            buffer_of):
             found.append(length)
         if last.op not in CONVS or rows_of(last) is None \
                 or [buffer_of(t) for t in last.reads] != [feed]:

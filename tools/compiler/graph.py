@@ -70,6 +70,11 @@ class OpView:
         return Tensor(self._model.tensor(tensor_index), self._model.tensor_data(tensor_index))
 
     @property
+    def model(self) -> TFLiteModel:
+        """The whole model, for a lowering whose choice depends on more than its op."""
+        return self._model
+
+    @property
     def input_count(self) -> int:
         return len(self._op.inputs)
 

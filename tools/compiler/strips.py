@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from tinyml_pipeline.tools.compiler.layers import Layer
 
-STRIP_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+# The int8 kernels, whose parameter structs tinyml_run_strips knows how to narrow (the 16x8
+# kernels take other structs).
+STRIP_KERNELS = {"tinyml_conv2d_s8": "CONV_2D", "tinyml_depthwise_conv2d_s8": "DEPTHWISE_CONV_2D"}
 # Output pixels a strip holds at least: each strip is a kernel call, and the DSP convolution
 # sets up per call and computes pixels in pairs, so one-pixel strips of a 1-D convolution
 # (activity's) would more than double its instructions.
@@ -62,7 +64,7 @@ class Rows(Geometry):
 
 def rows_of(layer: Layer) -> Rows | None:
     """The layer's row geometry when strips can run it, else None."""
-    if layer.op not in STRIP_OPS or len(layer.reads) != 1 or len(layer.writes) != 1:
+    if layer.kernel not in STRIP_KERNELS or len(layer.reads) != 1 or len(layer.writes) != 1:
         return None
     f = dict(layer.fields)
     if f["batches"] != 1:

@@ -47,7 +47,8 @@ static const tinyml_fully_connected_params layer0_params = {
     .bias = layer0_bias,
     .multiplier = layer0_multiplier,
     .shift = layer0_shift,
-    .output_stage = layer0_output_stage
+    .output_stage = layer0_output_stage,
+    .packed = NULL
 };
 
 static const tinyml_layer g_linear_layers[1] = {

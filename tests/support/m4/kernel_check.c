@@ -303,12 +303,47 @@ static int check_depthwise(void) {
                   (int32_t)p.output, out_bytes);
 }
 
+/* FULLY_CONNECTED's packed weights as tools/compiler/ops/fully_connected_packed.py's
+ * fully_connected_packed builds them from filter[row * depth + k] and the output_stage table:
+ * per group of 4 rows (zero rows past the last) the starts, per block of 4 values per row the
+ * words (w0, w2), (w1, w3) (zero weights past the depth), then per row the table's other three
+ * values. NULL when they do not fit. */
+static const int32_t *make_fc_packed(int32_t rows, int32_t depth, const int32_t *stage) {
+  const int32_t groups = (rows + 3) / 4, blocks = (depth + 3) / 4;
+  int32_t group, block, lane, t, n = 0;
+  if (groups * (16 + 8 * blocks) > MAX_FILTER) return NULL;
+  for (group = 0; group < groups; ++group) {
+    for (lane = 0; lane < 4; ++lane) {
+      const int32_t r = 4 * group + lane;
+      packed[n++] = r < rows ? stage[4 * r] : 0;
+    }
+    for (block = 0; block < blocks; ++block) {
+      for (lane = 0; lane < 4; ++lane) {
+        const int32_t r = 4 * group + lane;
+        int32_t w[4];
+        for (t = 0; t < 4; ++t) {
+          const int32_t k = 4 * block + t;
+          w[t] = r < rows && k < depth ? filter[r * depth + k] : 0;
+        }
+        packed[n++] = (int32_t)(((uint32_t)w[0] & 0xFFFFu) | (uint32_t)w[2] << 16);
+        packed[n++] = (int32_t)(((uint32_t)w[1] & 0xFFFFu) | (uint32_t)w[3] << 16);
+      }
+    }
+    for (lane = 0; lane < 4; ++lane) {
+      const int32_t r = 4 * group + lane;
+      for (t = 1; t < 4; ++t) packed[n++] = r < rows ? stage[4 * r + t] : 0;
+    }
+  }
+  return packed;
+}
+
 static int check_fully_connected(void) {
   tinyml_fully_connected_params p;
   int32_t in_bytes, out_bytes;
   memset(&p, 0, sizeof p);
   p.batches = random_in(1, 4);
-  p.accum_depth = random_in(1, 80);
+  /* Now and then deep rows: the assembly's loop runs long, two blocks an iteration. */
+  p.accum_depth = (next_random() & 3) == 0 ? random_in(81, 300) : random_in(1, 80);
   p.output_depth = random_in(1, 20);
   p.input_offset = random_in(-127, 128);
   pick_quantization(p.output_depth * p.accum_depth, p.output_depth, &p.output_offset,
@@ -320,6 +355,11 @@ static int check_fully_connected(void) {
   p.filter = filter, p.multiplier = multiplier, p.shift = shift;
   p.output_stage = make_output_stage(filter, p.output_depth, p.accum_depth, p.accum_depth, 1,
                                      p.bias, p.output_offset, p.input_offset, 1);
+  if (p.output_stage != NULL && (next_random() & 3) != 0) {
+    /* Packed, as the converter emits it within its flash budget: filter and table NULL. */
+    p.packed = make_fc_packed(p.output_depth, p.accum_depth, p.output_stage);
+    if (p.packed != NULL) p.filter = NULL, p.output_stage = NULL;
+  }
   return run_both("FULLY_CONNECTED", tinyml_fully_connected_s8, ref_fully_connected_s8, &p,
                   (int32_t)p.output, out_bytes);
 }

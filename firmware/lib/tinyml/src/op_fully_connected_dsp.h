@@ -4,6 +4,8 @@
 #ifndef TINYML_OP_FULLY_CONNECTED_DSP_H
 #define TINYML_OP_FULLY_CONNECTED_DSP_H
 
+#include <string.h>
+
 #include "kernel_variant.h"
 #include "tinyml/dsp.h"
 #include "tinyml/fixedpoint.h"
@@ -81,10 +83,8 @@ typedef struct {
   int32_t acc[4];        /* 16 */
 } fc_job;
 
-#if defined(TINYML_KERNEL_ASM)
-#include "op_fully_connected_asm.h"
-#else
-/* The C twin of op_fully_connected_asm.h's (the host, emulated DSP). */
+#if !defined(TINYML_KERNEL_ASM)
+/* The C twin of op_fully_connected_asm.h's fc_blocks_4 (the host, emulated DSP). */
 static void fc_blocks_4(fc_job *job) {
   int32_t i, r;
   for (i = 0; i < 4 * job->blocks; i += 4) {
@@ -98,6 +98,102 @@ static void fc_blocks_4(fc_job *job) {
   }
 }
 #endif
+
+/* The packed path (op_conv.h's `packed`): groups of 4 rows walked by one pointer, each
+ * group's start values, blocks and output stage in the order read. Per block of 4 input
+ * values the input word is loaded and widened once (a load, 2 SXTB16), then per 2 rows one LDM
+ * of the 4 pair words and 4 SMLAD: 13 instructions per 16 MACs, 14 with the loop's share (two
+ * blocks an iteration). Per row of output 7 (the stage's 3 values loaded, SMMLAR, ADD, SUB,
+ * ASR, SSAT, STRB). No clamp: SSAT gives the full int8 range; the caller clamps. */
+typedef struct {
+  const int32_t *packed;  /*  0: the first group's words */
+  const int8_t *row;      /*  4: the input row */
+  const int8_t *row_end;  /*  8: row + 4 * blocks, the whole blocks; the assembly needs one */
+  int8_t *out;            /* 12: the first group's 4 outputs */
+  const int32_t *end;     /* 16: packed + groups * the words per group (groups >= 1) */
+  int32_t odd;            /* 20: blocks is odd (the assembly enters its loop halfway) */
+  int32_t has_tail;       /* 24: depth % 4 != 0: one more block, read from `tail` */
+  int32_t tail;           /* 28: the last depth % 4 input values, zero-extended to a word */
+} fc_packed_job;
+
+/* In C: the host's twin of the assembly (emulated DSP), and on the M4 for depths below 4. A
+ * depth that is not a multiple of 4 ends with a block from the tail word (its weights past the
+ * depth are zero). */
+static void fc_groups_c(const fc_packed_job *job) {
+  const int32_t blocks = (int32_t)(job->row_end - job->row) >> 2;
+  const int32_t *w = job->packed;
+  int8_t *out = job->out;
+  int32_t acc[4], b, r;
+  while (w != job->end) {
+    for (r = 0; r < 4; ++r) acc[r] = w[r];
+    w += 4;
+    for (b = 0; b < blocks + job->has_tail; ++b, w += 8) {
+      const int32_t word = b < blocks ? tinyml_load_s8x4(job->row + 4 * b) : job->tail;
+      const int32_t x02 = tinyml_sxtb16(word), x13 = tinyml_sxtb16_ror8(word);
+      for (r = 0; r < 4; ++r) {
+        acc[r] = tinyml_smlad(w[2 * r + 1], x13, tinyml_smlad(w[2 * r], x02, acc[r]));
+      }
+    }
+    /* The stage's three values are tinyml_output_stage_fast's stage[1..3]. */
+    for (r = 0; r < 4; ++r, w += 3) {
+      *out++ = (int8_t)tinyml_ssat8(tinyml_output_stage_fast(acc[r], w - 1));
+    }
+  }
+}
+
+#if defined(TINYML_KERNEL_ASM)
+#include "op_fully_connected_asm.h"
+#endif
+
+static void fc_groups(const fc_packed_job *job) {
+#if defined(TINYML_KERNEL_ASM)
+  if (job->row_end != job->row) { /* the assembly needs a whole block */
+    if (job->has_tail) {
+      fc_groups_tail_asm(job);
+    } else {
+      fc_groups_asm(job);
+    }
+    return;
+  }
+#endif
+  fc_groups_c(job);
+}
+
+static void fc_row_packed(const tinyml_fully_connected_params *p, const int8_t *row,
+                          int8_t *out) {
+  const int32_t depth = p->accum_depth, blocks = depth >> 2, tail = depth & 3;
+  const int32_t group_words = 16 + 8 * ((depth + 3) >> 2);
+  const int32_t groups = p->output_depth >> 2, rest = p->output_depth & 3;
+  int32_t i;
+  fc_packed_job job;
+  job.packed = p->packed;
+  job.row = row;
+  job.row_end = row + 4 * blocks;
+  job.out = out;
+  job.end = p->packed + groups * group_words;
+  job.odd = blocks & 1;
+  job.has_tail = tail != 0;
+  job.tail = 0;
+  if (tail != 0) { /* padded with zeros; it meets zero weights anyway */
+    int8_t last[4] = {0, 0, 0, 0};
+    memcpy(last, row + 4 * blocks, (size_t)tail);
+    job.tail = tinyml_load_s8x4(last);
+  }
+  if (groups > 0) fc_groups(&job);
+  if (rest != 0) { /* the last group's zero rows: outputs into a buffer, the real ones kept */
+    int8_t last[4];
+    job.packed = job.end;
+    job.end += group_words;
+    job.out = last;
+    fc_groups(&job);
+    memcpy(out + 4 * groups, last, (size_t)rest);
+  }
+  if (p->act_min != -128 || p->act_max != 127) {
+    for (i = 0; i < p->output_depth; ++i) {
+      out[i] = (int8_t)tinyml_clamp_i32(out[i], p->act_min, p->act_max);
+    }
+  }
+}
 
 /* The output_stage path: rows four at a time, then one at a time. */
 static void fc_row_fast(const tinyml_fully_connected_params *p, const int8_t *row, int8_t *out,
@@ -143,6 +239,10 @@ void tinyml_fully_connected_s8(const void *params, uint8_t *arena) {
     const int8_t *row = input + batch * p->accum_depth;
     int8_t *out = output + batch * p->output_depth;
     oc = 0;
+    if (p->packed != NULL) {
+      fc_row_packed(p, row, out);
+      continue;
+    }
     if (p->output_stage != NULL) {
       fc_row_fast(p, row, out, p->act_min != -128 || p->act_max != 127);
       continue;

@@ -69,11 +69,18 @@ typedef struct {
   uint32_t output;
   int32_t batches, accum_depth, output_depth;
   int32_t input_offset, output_offset, act_min, act_max;
-  const int8_t *filter; /* [output_depth][accum_depth] */
+  const int8_t *filter; /* [output_depth][accum_depth], or NULL when `packed` is set */
   const int32_t *bias;
   const int32_t *multiplier;
   const int8_t *shift;
-  const int32_t *output_stage;
+  const int32_t *output_stage; /* NULL when `packed` is set: it holds the table's values */
+  /* Or the weights packed (tools/compiler/ops/fully_connected_packed.py), per group of 4 rows
+   * (the last completed with zero rows): 4 start values (output_stage's), per block of 4
+   * values (w0, w1, w2, w3) per row the int16 pair words (w0, w2), (w1, w3) (the last block
+   * completed with zero weights), then per row output_stage's other three values; 16 + 8 *
+   * ceil(accum_depth / 4) words a group. NULL: `filter` holds the weights. Both kernels read
+   * it; the portable one takes bias, multiplier and shift from their own fields. */
+  const int32_t *packed;
 } tinyml_fully_connected_params;
 
 /* The output stage the three kernels share, as TFLM's: bias, per-channel requantization, output
