@@ -12,8 +12,8 @@ from tinyml_pipeline.tools.bench.report import (
     HOW,
     LOWER_BOUND,
     RAM_NOTE,
-    above_goal_line,
     TARGET_ARENA_METHOD,
+    above_goal_line,
 )
 from tinyml_pipeline.tools.bench.why import GOAL_PER_MAC
 
