@@ -428,8 +428,24 @@ def fully_connected_output_shape(input_shape, units: int, depth: int,
     return (math.prod(input_shape) // depth, units)
 
 
-@lowering("FULLY_CONNECTED")
-def lower_fully_connected(op: OpView) -> Layer:
+@dataclass(frozen=True)
+class FullyConnectedOperands:
+    """A FULLY_CONNECTED's checked operands and requantization, shared by the int8 and 16x8
+    lowerings."""
+    options: object  # FullyConnectedOptionsT or None (TFLite's defaults)
+    activation: int
+    source: object
+    output: object
+    weights: object
+    units: int
+    depth: int
+    multipliers: list
+    shifts: list
+
+
+def fully_connected_operands(op: OpView, require_activation) -> FullyConnectedOperands:
+    """TFLite's FULLY_CONNECTED Prepare checks (options, shapes) with `require_activation`
+    checking the input and output type; the requantization per row."""
     # Absent options are TFLite's defaults: no activation, default weights, dims not kept.
     options = op.options_of("FullyConnectedOptionsT", required=False)
     activation = options.fusedActivationFunction if options is not None else 0
@@ -438,8 +454,8 @@ def lower_fully_connected(op: OpView) -> Layer:
     op.require(weights_format == 0, f"weights format {weights_format} (shuffled) is not "
                                     f"supported")
     source, output = op.input(0), op.output()
-    require_int8_activation(op, source, "input")
-    require_int8_activation(op, output, "output")
+    require_activation(op, source, "input")
+    require_activation(op, output, "output")
     weights = op.input(1)
     op.require(weights is not None, "the filter is missing")
     require_shape(op, weights, "filter", rank=2)
@@ -455,7 +471,6 @@ def lower_fully_connected(op: OpView) -> Layer:
     op.require(tuple(output.shape) == expected,
                f"output shape {list(output.shape)} is not {list(expected)} (input "
                f"{list(in_shape)}, filter [{units}, {depth}])")
-    batches = source.size // depth
     weights, filter_scales = filter_operand(op, units, 0, rank=2)
     if len(weights.info.scales) > 1:
         multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
@@ -465,6 +480,17 @@ def lower_fully_connected(op: OpView) -> Layer:
                                             fully_connected_tensor_multiplier, source.scale,
                                             filter_scales[0], output.scale)
         multipliers, shifts = [significand] * units, [shift] * units
+    return FullyConnectedOperands(options, activation, source, output, weights, units, depth,
+                                  multipliers, shifts)
+
+
+@lowering("FULLY_CONNECTED")
+def lower_fully_connected(op: OpView) -> Layer:
+    fc = fully_connected_operands(op, require_int8_activation)
+    activation, source, output = fc.activation, fc.source, fc.output
+    weights, units, depth = fc.weights, fc.units, fc.depth
+    multipliers, shifts = fc.multipliers, fc.shifts
+    batches = source.size // depth
     fields = _output_stage_fields(op, activation, source, output, weights.data, multipliers,
                                   shifts, units, weights.data.reshape(units, depth),
                                   fold_input_offset=True)

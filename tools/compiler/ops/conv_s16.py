@@ -10,7 +10,6 @@ from tinyml_pipeline.tools.compiler.graph import OpView
 from tinyml_pipeline.tools.compiler.layers import Const, Layer, Null, Offset
 from tinyml_pipeline.tools.compiler.ops import lowering_s16
 from tinyml_pipeline.tools.compiler.ops.common import (
-    requantization,
     require_shape,
     require_shifts,
 )
@@ -20,12 +19,7 @@ from tinyml_pipeline.tools.compiler.ops.common_s16 import (
 )
 from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_operands,
-    filter_operand,
-    fully_connected_output_shape,
-)
-from tinyml_pipeline.tools.compiler.quantization import (
-    conv_channel_multipliers,
-    fully_connected_tensor_multiplier,
+    fully_connected_operands,
 )
 
 HEADER = "tinyml/op_conv_s16.h"
@@ -115,39 +109,10 @@ def lower_depthwise_conv2d_s16(op: OpView) -> Layer:
 
 @lowering_s16("FULLY_CONNECTED")
 def lower_fully_connected_s16(op: OpView) -> Layer:
-    options = op.options_of("FullyConnectedOptionsT", required=False)
-    activation = options.fusedActivationFunction if options is not None else 0
-    keep_num_dims = bool(options.keepNumDims) if options is not None else False
-    weights_format = options.weightsFormat if options is not None else 0
-    op.require(weights_format == 0, f"weights format {weights_format} (shuffled) is not "
-                                    f"supported")
-    source, output = op.input(0), op.output()
-    require_int16_activation(op, source, "input")
-    require_int16_activation(op, output, "output")
-    weights = op.input(1)
-    op.require(weights is not None, "the filter is missing")
-    require_shape(op, weights, "filter", rank=2)
-    units, depth = weights.shape
-    in_shape = require_shape(op, source, "input", min_rank=1)
-    if keep_num_dims:
-        op.require(in_shape[-1] == depth, f"input depth {in_shape[-1]} is not the filter's "
-                                          f"{depth} (keep_num_dims)")
-    op.require(source.size % depth == 0,
-               f"input size {source.size} is not a whole number of rows of the filter depth "
-               f"{depth}")
-    expected = fully_connected_output_shape(in_shape, units, depth, keep_num_dims)
-    op.require(tuple(output.shape) == expected,
-               f"output shape {list(output.shape)} is not {list(expected)} (input "
-               f"{list(in_shape)}, filter [{units}, {depth}])")
-    weights, filter_scales = filter_operand(op, units, 0, rank=2)
-    if len(weights.info.scales) > 1:
-        multipliers, shifts = requantization(op, "requantization", conv_channel_multipliers,
-                                             source.scale, filter_scales, output.scale)
-    else:
-        significand, shift = requantization(op, "requantization",
-                                            fully_connected_tensor_multiplier, source.scale,
-                                            filter_scales[0], output.scale)
-        multipliers, shifts = [significand] * units, [shift] * units
+    fc = fully_connected_operands(op, require_int16_activation)
+    options, activation, source, output = fc.options, fc.activation, fc.source, fc.output
+    weights, units, depth = fc.weights, fc.units, fc.depth
+    multipliers, shifts = fc.multipliers, fc.shifts
     return Layer(
         op="FULLY_CONNECTED", op_index=op.index, kernel="tinyml_fully_connected_s16",
         params_type="tinyml_fully_connected_s16_params", header=HEADER,
