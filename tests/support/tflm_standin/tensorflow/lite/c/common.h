@@ -19,6 +19,7 @@ typedef enum {
   kTfLiteFloat32 = 1,
   kTfLiteInt32 = 2,
   kTfLiteUInt8 = 3,
+  kTfLiteInt16 = 7,
   kTfLiteInt8 = 9
 } TfLiteType;
 
