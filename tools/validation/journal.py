@@ -81,16 +81,17 @@ def _check_run_line(line, path: Path, advice: str) -> None:
 
 
 def check_sample(line: dict, source: str, width: int | None = None,
-                 dtype: np.dtype | type = np.int8) -> None:
+                 dtype: np.dtype | type = np.int8, type_name: str | None = None) -> None:
     """The fields the report builds on: `width` output values (when known) of the model's output
-    type `dtype` (int8, or int16 for a 16x8 model), cost, micros and retries."""
+    type `dtype` (int8, or int16 for a 16x8 model; `type_name` names it in the error when the
+    check is looser than one type), cost, micros and retries."""
     output = line.get("output")
     limits = np.iinfo(dtype)
     if (not isinstance(output, list) or (width is not None and len(output) != width)
             or not all(is_int(v) and limits.min <= v <= limits.max for v in output)):
         size = f"{width} " if width is not None else ""
-        raise InputError(f"{source}: output is not a list of {size}{np.dtype(dtype).name} "
-                         f"values")
+        raise InputError(f"{source}: output is not a list of {size}"
+                         f"{type_name or np.dtype(dtype).name} values")
     _need_counts(line, ("cost", "micros", "retries"), source)
     if not isinstance(line.get("exact"), bool):
         raise InputError(f"{source}: exact is {line.get('exact')!r}; expected true or false")

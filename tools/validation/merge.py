@@ -43,7 +43,7 @@ def _read_journal(path: Path) -> list[dict]:
                 raise InputError(f"{source} is a sample without an integer index")
             # The widest output type here (int16 models); the merged journal is read again
             # against its model's own output type (Journal, resume).
-            check_sample(line, source, dtype=np.int16)
+            check_sample(line, source, dtype=np.int16, type_name="int8 or int16")
         elif line.get("kind") == "session":
             check_session(line, source)
         elif line.get("kind") == "end":
