@@ -57,9 +57,9 @@ def packed_fits(op: OpView, depth: int) -> bool:
             continue
         weights = model.tensor(info.inputs[1])
         if len(weights.shape) == 2 and weights.is_constant and weights.type_name == "INT8":
-            units, depth = weights.shape
-            if depth >= MIN_DEPTH:
-                grown += 4 * packed_words(units, depth) - units * depth
+            units, row_values = weights.shape
+            if row_values >= MIN_DEPTH:
+                grown += 4 * packed_words(units, row_values) - units * row_values
     return _constant_bytes(op) + grown <= PACKED_BUDGET_BYTES
 
 
