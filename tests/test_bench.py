@@ -327,8 +327,9 @@ def test_c_names_for_any_file_name():
 
 def _conv_facts(in_hw, in_c, kernel, out_c, *, stride=1, pad=0, act=(-128, 127), stage=True):
     """A CONV_2D's plan facts as the compiler lays them out (conv_filter_layout, and the
-    filter stored widened when it is small: WIDE_FILTER_MAX_BYTES)."""
-    from tinyml_pipeline.tools.compiler.ops.conv import WIDE_FILTER_MAX_BYTES, conv_filter_layout
+    filter stored widened when it is small: ALWAYS_WIDENED_CONV_BYTES)."""
+    from tinyml_pipeline.tools.compiler.ops.conv_filter import conv_filter_layout
+    from tinyml_pipeline.tools.compiler.ops.widening_budget import ALWAYS_WIDENED_CONV_BYTES
 
     out_hw = (in_hw + 2 * pad - kernel) // stride + 1
     depth, row_stride, tap_stride = conv_filter_layout(kernel, kernel, in_c, in_c, in_hw, 1, 1)
@@ -339,7 +340,7 @@ def _conv_facts(in_hw, in_c, kernel, out_c, *, stride=1, pad=0, act=(-128, 127),
             "filter_tap_stride": tap_stride, "stride_h": stride, "stride_w": stride,
             "dilation_h": 1, "dilation_w": 1, "pad_top": pad, "pad_left": pad,
             "input_offset": 128, "output_offset": -128, "act_min": act[0], "act_max": act[1],
-            "output_stage": stage, "filter_wide": out_c * depth <= WIDE_FILTER_MAX_BYTES}
+            "output_stage": stage, "filter_wide": out_c * depth <= ALWAYS_WIDENED_CONV_BYTES}
 
 
 def _depthwise_facts(in_hw, channels, *, stride=1, pad=1, packed=True):

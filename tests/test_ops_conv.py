@@ -19,7 +19,7 @@ from tests.support.opcheck import compare_models
 from tinyml_pipeline.tools.compiler.host import CORE_INCLUDES, build_runner, run_builtin
 from tinyml_pipeline.tools.compiler.layers import Const, Null
 from tinyml_pipeline.tools.compiler.ops import fully_connected_packed as fc_packed
-from tinyml_pipeline.tools.compiler.ops import supported_ops
+from tinyml_pipeline.tools.compiler.ops import supported_ops, widening_budget
 from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_filter_layout,
     conv_filter_values,
@@ -268,7 +268,7 @@ def _fc_layers(model: TFLiteModel) -> list[dict]:
 def test_fully_connected_int8_rows_match_tflm(monkeypatch):
     """The int8 rows a model past the flash budget keeps (the random models are packed):
     budget 0, so no layer is packed, both builds."""
-    monkeypatch.setattr(fc_packed, "PACKED_BUDGET_BYTES", 0)
+    monkeypatch.setattr(widening_budget, "BUDGET_BYTES", 0)
     rng = np.random.default_rng(8100)
     built = [_fully_connected_case(rng) for _ in range(PER_BATCH)]
     models = _converted(built, 0, "FULLY_CONNECTED")
@@ -276,6 +276,44 @@ def test_fully_connected_int8_rows_match_tflm(monkeypatch):
     assert all(isinstance(f["packed"], Null) and isinstance(f["filter"], Const) for f in fields)
     assert sum(isinstance(f["output_stage"], Const) for f in fields) > PER_BATCH // 2
     _compare_both_builds(models, [case.description for case, _ in built], 0)
+
+
+def _conv_layers(model: TFLiteModel) -> list[dict]:
+    return [dict(layer.fields) for layer in compile_plan(model).layers if layer.op == "CONV_2D"]
+
+
+def test_conv_int8_filters_match_tflm(monkeypatch):
+    """The int8 filters a model past the flash budget keeps (the random models' are small and
+    widened): no budget and no small-filter rule, so no filter is widened, both builds."""
+    monkeypatch.setattr(widening_budget, "BUDGET_BYTES", 0)
+    monkeypatch.setattr(widening_budget, "ALWAYS_WIDENED_CONV_BYTES", 0)
+    rng = np.random.default_rng(6100)
+    built = [_conv_case(rng) for _ in range(PER_BATCH)]
+    models = _converted(built, 0, "CONV_2D")
+    fields = [f for model in models for f in _conv_layers(model)]
+    assert all(isinstance(f["filter_wide"], Null) and isinstance(f["filter"], Const)
+               for f in fields)
+    _compare_both_builds(models, [case.description for case, _ in built], 0)
+
+
+def test_conv_filters_widen_within_the_flash_budget(monkeypatch):
+    """Past the small-filter rule, a CONV_2D's filter is widened exactly while the model's
+    constants plus the growth stay within the budget."""
+    monkeypatch.setattr(widening_budget, "ALWAYS_WIDENED_CONV_BYTES", 0)
+    rng = np.random.default_rng(6200)
+    model = _converted([_conv_case(rng)], 0, "CONV_2D")[0]
+    monkeypatch.setattr(widening_budget, "BUDGET_BYTES", 0)
+    [layer] = _conv_layers(model)
+    growth = layer["filter"].values.size  # widening doubles the laid-out int8 filter
+    constants = sum(int(np.prod(model.tensor(i).shape)) * np.dtype(model.tensor(i).dtype).itemsize
+                    for i in range(model.tensor_count) if model.tensor(i).is_constant)
+    monkeypatch.setattr(widening_budget, "BUDGET_BYTES", constants + growth)
+    [wide] = _conv_layers(model)
+    assert isinstance(wide["filter_wide"], Const) and isinstance(wide["filter"], Null)
+    assert wide["filter_wide"].values.size == growth // 2
+    monkeypatch.setattr(widening_budget, "BUDGET_BYTES", constants + growth - 1)
+    [kept] = _conv_layers(model)
+    assert isinstance(kept["filter_wide"], Null) and isinstance(kept["filter"], Const)
 
 
 def test_fully_connected_packs_within_the_flash_budget(monkeypatch):
@@ -289,12 +327,12 @@ def test_fully_connected_packs_within_the_flash_budget(monkeypatch):
     constants = sum(int(np.prod(model.tensor(i).shape)) * np.dtype(model.tensor(i).dtype).itemsize
                     for i in range(model.tensor_count) if model.tensor(i).is_constant)
     budget = constants + 4 * fc_packed.packed_words(units, depth) - units * depth
-    monkeypatch.setattr(fc_packed, "PACKED_BUDGET_BYTES", budget)
+    monkeypatch.setattr(widening_budget, "BUDGET_BYTES", budget)
     [packed] = _fc_layers(model)
     assert isinstance(packed["packed"], Const) and packed["packed"].label == "filter"
     assert isinstance(packed["filter"], Null) and isinstance(packed["output_stage"], Null)
     assert packed["packed"].values.size == fc_packed.packed_words(units, depth)
-    monkeypatch.setattr(fc_packed, "PACKED_BUDGET_BYTES", budget - 1)
+    monkeypatch.setattr(widening_budget, "BUDGET_BYTES", budget - 1)
     [kept] = _fc_layers(model)
     assert isinstance(kept["packed"], Null) and isinstance(kept["filter"], Const)
     assert isinstance(kept["output_stage"], Const)

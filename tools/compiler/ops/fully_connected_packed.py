@@ -1,15 +1,12 @@
 """FULLY_CONNECTED's packed weights: the int8 rows widened to int16 pairs, four rows
 interleaved, with each group's start values and output stage, in the order the DSP kernel
-reads them (op_fully_connected_dsp.h, op_fully_connected_asm.h), and the rule that decides
-when a model carries them instead of the int8 filter."""
+reads them (op_fully_connected_dsp.h, op_fully_connected_asm.h)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-
-from tinyml_pipeline.tools.compiler.graph import OpView
 
 # Rows per group: the assembly keeps four accumulators and loads a block's four rows with two
 # LDMs of four registers.
@@ -19,48 +16,13 @@ ROWS = 4
 # packed), so they stay int8.
 MIN_DEPTH = 4
 # The packed words are about twice the int8 weights (4 bytes per 2 weights) plus 64 bytes per
-# group of rows. They are stored while the model's constant data, with every FULLY_CONNECTED
-# layer up to this one packed, stays within this budget: half the Nano 33 BLE's 1 MB flash,
-# which leaves the firmware and the rest of the model room. Past it, a layer keeps its int8
-# rows (the slower loop widens them as it goes). The MLPerf autoencoder's 234 KB of weights
-# become about 470 KB.
-PACKED_BUDGET_BYTES = 512 * 1024
+# group of rows; widening_budget.py decides which layers carry them (the MLPerf autoencoder's
+# 234 KB of weights become about 470 KB).
 
 
 def packed_words(units: int, depth: int) -> int:
     """How many int32 words fully_connected_packed gives for a [units, depth] filter."""
     return math.ceil(units / ROWS) * (4 * ROWS + 2 * ROWS * math.ceil(depth / 4))
-
-
-def _constant_bytes(op: OpView) -> int:
-    model = op.model
-    total = 0
-    for index in range(model.tensor_count):
-        info = model.tensor(index)
-        if info.is_constant and info.dtype is not None:
-            total += math.prod(info.shape) * np.dtype(info.dtype).itemsize
-    return total
-
-
-def packed_fits(op: OpView, depth: int) -> bool:
-    """Whether this FULLY_CONNECTED layer, rows of `depth` values, stores its weights packed:
-    rows of at least MIN_DEPTH values, and the model's constant bytes, plus what packing adds to
-    each such FULLY_CONNECTED layer up to and including this one (in the .tflite's order), stay
-    within PACKED_BUDGET_BYTES. Layers earlier in the model take the budget first, so the
-    decision depends only on the model."""
-    if depth < MIN_DEPTH:
-        return False
-    model = op.model
-    grown = 0
-    for info in model.operators[:op.index + 1]:
-        if info.name != "FULLY_CONNECTED" or len(info.inputs) < 2 or info.inputs[1] < 0:
-            continue
-        weights = model.tensor(info.inputs[1])
-        if len(weights.shape) == 2 and weights.is_constant and weights.type_name == "INT8":
-            units, row_values = weights.shape
-            if row_values >= MIN_DEPTH:
-                grown += 4 * packed_words(units, row_values) - units * row_values
-    return _constant_bytes(op) + grown <= PACKED_BUDGET_BYTES
 
 
 def fully_connected_packed(weights: np.ndarray, output_stage: np.ndarray) -> np.ndarray:
