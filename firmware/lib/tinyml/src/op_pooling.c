@@ -92,6 +92,58 @@ static int32_t pool_channels4(const tinyml_pool2d_params *p, const int8_t *image
 }
 #endif
 
+#if defined(TINYML_USE_DSP)
+/* One output row of max_pool2x2_inside: per four channels four loads, three lanewise maxima,
+ * the activation clamp only where the range is narrower than int8's, one store. */
+static inline __attribute__((always_inline)) void max_pool2x2_row(
+    const int8_t *window, int8_t *out, int32_t pixels, int32_t channels, int32_t step,
+    int32_t row_bytes, int32_t low, int32_t high, const int clamp) {
+  const int32_t diagonal = row_bytes + channels;
+  for (; pixels > 0; --pixels, window += step) {
+    const int8_t *top = window, *const end = window + channels;
+    for (; top != end; top += 4, out += 4) {
+      const int32_t upper =
+          tinyml_max_s8x4(tinyml_load_s8x4(top), tinyml_load_s8x4(top + channels));
+      const int32_t lower =
+          tinyml_max_s8x4(tinyml_load_s8x4(top + row_bytes), tinyml_load_s8x4(top + diagonal));
+      int32_t max = tinyml_max_s8x4(upper, lower);
+      if (clamp) max = tinyml_min_s8x4(tinyml_max_s8x4(max, low), high);
+      tinyml_store_s8x4(out, max);
+    }
+  }
+}
+
+/* MAX_POOL_2D 2x2 with every window inside the input and whole words of channels: the pooling
+ * after most convolutions, without pool2d's per-pixel window bounds and loops. Returns 0, doing
+ * nothing, for any other layer. The order of reads and writes is pool2d's (see there). */
+static int max_pool2x2_inside(const tinyml_pool2d_params *p, uint8_t *arena) {
+  const int32_t channels = p->channels, row_bytes = p->input_w * channels;
+  const int32_t step = p->stride_w * channels, row_step = p->stride_h * row_bytes;
+  const int32_t low = tinyml_dup8(p->act_min), high = tinyml_dup8(p->act_max);
+  const int clamp = p->act_min != -128 || p->act_max != 127;
+  const int8_t *input = (const int8_t *)(arena + p->input);
+  int8_t *out = (int8_t *)(arena + p->output);
+  int32_t batch, y;
+  if (p->filter_h != 2 || p->filter_w != 2 || channels % 4 != 0 || p->pad_top != 0 ||
+      p->pad_left != 0 || (p->output_h - 1) * p->stride_h + 2 > p->input_h ||
+      (p->output_w - 1) * p->stride_w + 2 > p->input_w) {
+    return 0;
+  }
+  for (batch = 0; batch < p->batches; ++batch, input += p->input_h * row_bytes) {
+    for (y = 0; y < p->output_h; ++y, out += p->output_w * channels) {
+      if (clamp) {
+        max_pool2x2_row(input + y * row_step, out, p->output_w, channels, step, row_bytes, low,
+                        high, 1);
+      } else {
+        max_pool2x2_row(input + y * row_step, out, p->output_w, channels, step, row_bytes, low,
+                        high, 0);
+      }
+    }
+  }
+  return 1;
+}
+#endif
+
 /* The output may lie over the input (the converter's in-place plan; see in_place_safe in
  * tools/compiler/ops/pooling.py, which proves it per layer from this order): outputs are written
  * in storage order, each after its whole window has been read. The DSP path reads the windows of
@@ -131,6 +183,9 @@ static void pool2d(const tinyml_pool2d_params *p, uint8_t *arena, int average) {
 }
 
 void tinyml_max_pool2d_s8(const void *params, uint8_t *arena) {
+#if defined(TINYML_USE_DSP)
+  if (max_pool2x2_inside((const tinyml_pool2d_params *)params, arena)) return;
+#endif
   pool2d((const tinyml_pool2d_params *)params, arena, 0);
 }
 
