@@ -150,9 +150,26 @@ def _residual_add(add: Layer, feed: int, source: int, buffer_of) -> bool:
     return flat and sorted(operands) == sorted([feed, source]) and feed != source
 
 
+def _trim_columns(run: list[Layer]) -> list[Layer]:
+    """A convolution and its pool with the columns no pool window reads dropped from both: a
+    VALID 2x2 stride-2 pool of an odd width (digits' 11 -> 5) leaves the last one unread, and
+    the convolution need not compute it. Only the width in the two layers' parameters changes;
+    the rows the fused layer streams between them are that much shorter."""
+    if len(run) != 2 or run[-1].kernel not in POOLS:
+        return run
+    conv, pool = dict(run[0].fields), dict(run[1].fields)
+    read = (pool["output_w"] - 1) * pool["stride_w"] - pool["pad_left"] + pool["filter_w"]
+    if pool["pad_left"] != 0 or read >= conv["output_w"]:
+        return run
+    return [dataclasses.replace(layer, fields=[(name, read if name == field else value)
+                                               for name, value in layer.fields])
+            for layer, field in zip(run, ("output_w", "input_w"), strict=True)]
+
+
 def fuse(run: list[Layer], buffer_of) -> Layer:
     """The run as one layer: reads the first's input, writes the last's output; its scratch
     holds each stage's own scratch, then each window."""
+    run = _trim_columns(run)
     stages, geometry, offset, scratch_of = [], [], 0, []
     for layer in run:
         geometry.append(_geometry(layer, geometry[-1] if geometry else None))

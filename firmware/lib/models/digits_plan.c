@@ -259,7 +259,7 @@ static const tinyml_conv2d_params layer1_stages0_params = {
     .input_w = 13,
     .input_c = 8,
     .output_h = 11,
-    .output_w = 11,
+    .output_w = 10,
     .output_c = 24,
     .filter_h = 3,
     .filter_w = 3,
@@ -288,10 +288,10 @@ static const tinyml_conv2d_params layer1_stages0_params = {
 /* op #3 MAX_POOL_2D, run inside CONV_2D+MAX_POOL_2D */
 static const tinyml_pool2d_params layer1_stages1_params = {
     .input = 0u,
-    .output = 2176u,
+    .output = 2128u,
     .batches = 1,
     .input_h = 11,
-    .input_w = 11,
+    .input_w = 10,
     .channels = 24,
     .output_h = 5,
     .output_w = 5,
@@ -1016,7 +1016,7 @@ static const int32_t layer2_output_stage[192] = {
 
 /* op #4 CONV_2D */
 static const tinyml_conv2d_params layer2_params = {
-    .input = 2176u,
+    .input = 2128u,
     .output = 864u,
     .scratch = 0u,
     .batches = 1,
@@ -2964,7 +2964,7 @@ static const tinyml_softmax_params layer5_params = {
 
 static const tinyml_layer g_digits_layers[6] = {
     {.op = "CONV_2D+MAX_POOL_2D", .run = tinyml_run_fused, .params = &layer0_params, .output_offset = 0u, .output_bytes = 1352u},
-    {.op = "CONV_2D+MAX_POOL_2D", .run = tinyml_run_fused, .params = &layer1_params, .output_offset = 2176u, .output_bytes = 600u},
+    {.op = "CONV_2D+MAX_POOL_2D", .run = tinyml_run_fused, .params = &layer1_params, .output_offset = 2128u, .output_bytes = 600u},
     {.op = "CONV_2D", .run = tinyml_conv2d_s8, .params = &layer2_params, .output_offset = 864u, .output_bytes = 432u},
     {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer3_params, .output_offset = 0u, .output_bytes = 64u},
     {.op = "FULLY_CONNECTED", .run = tinyml_fully_connected_s8, .params = &layer4_params, .output_offset = 64u, .output_bytes = 10u},

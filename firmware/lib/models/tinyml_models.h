@@ -16,7 +16,7 @@ extern "C" {
 /* Models: activity, digits, linear */
 #define TINYML_MODEL_COUNT 3
 /* Arena each backend needs to run any of them. */
-#define TINYML_BUILTIN_ARENA_BYTES 2784u
+#define TINYML_BUILTIN_ARENA_BYTES 2736u
 #define TINYML_TFLM_ARENA_BYTES 12528u
 
 typedef struct {
