@@ -116,6 +116,10 @@ FC_GENERAL_PER_OUTPUT = 40
 POOL_PER_OUTPUT = 25
 ADD_PER_OUTPUT = 13  # docs/compiler.md: the tabulated ADD, 13.0 an element
 FUSED_STAGE_ROW = 150
+# A convolution into a 2x2 stride-2 max pool in one pass (op_conv2d_asm.h, conv_pool_pairs_asm):
+# per pooled output the pair loop's two entries, the maxima and one output stage (fitted on
+# digits).
+CONV_POOL_PER_OUTPUT = 20
 
 NEXT_CLOSE = 0.6  # the second overhead is named too when at least this share of the first
 MENTION_SHARE = 0.1  # an overhead below this share of the layer's estimate goes unnamed
@@ -508,10 +512,44 @@ def _stage_name(f: dict) -> str:
     return f["op"]
 
 
+def _one_pass_pool(stages: list[dict]) -> bool:
+    """Whether the DSP build runs a fused convolution + pool in one pass
+    (tinyml_conv2d_pool_s8's conditions)."""
+    if len(stages) != 2 or stages[0]["op"] != "CONV_2D" or stages[1]["op"] != "MAX_POOL_2D":
+        return False
+    conv, pool = stages
+    return (conv.get("output_stage", False) and conv["act_min"] == -128
+            and conv["act_max"] == 127 and pool["act_min"] == -128 and pool["act_max"] == 127
+            and conv["batches"] == 1 and conv["filter_c"] == conv["input_c"]
+            and conv["output_c"] % 2 == 0 and conv["filter_depth"] > 0
+            and (pool["filter_h"], pool["filter_w"], pool["stride_h"], pool["stride_w"],
+                 pool["pad_top"], pool["pad_left"]) == (2, 2, 2, 2, 0, 0))
+
+
+def _conv_pool(stages: list[dict]) -> tuple[str, float, dict]:
+    """A convolution and its 2x2 max pool in one pass: the convolution's path for the MACs of
+    the pixels the pool reads, one output stage per pooled output, no pool pass, no rows."""
+    conv, pool = stages
+    shape, base, parts = _conv(conv)
+    values = conv["filter_h"] * conv["filter_w"] * conv["filter_c"]
+    computed = 4 * pool["output_h"] * pool["output_w"] * values * conv["output_c"]
+    share = computed / conv["macs"]  # a VALID pool of an odd size leaves pixels uncomputed
+    parts = {key: (value * share, text) for key, (value, text) in parts.items()}
+    parts["output"] = (CONV_POOL_PER_OUTPUT * share / (4 * values),
+                       f"only {4 * values} MACs per pooled output against ~"
+                       f"{CONV_POOL_PER_OUTPUT} instructions of maxima and output stage each")
+    where = shape.removeprefix(_stage_name(conv) + ", ")
+    path = (f"{_stage_name(conv)} + {_stage_name(pool)} in one pass ({where}; each window's "
+            "largest accumulator requantized once)")
+    return path, base * share, parts
+
+
 def _fused(f: dict) -> tuple[str, float, dict]:
     """Several operators run depth first, one output row at a time: each stage's own path for
     its MACs, the pool or ADD without MACs, and per row a call of every stage."""
     stages = f["stages"]
+    if _one_pass_pool(stages):
+        return _conv_pool(stages)
     total = sum(stage["macs"] for stage in stages)
     rows = next(stage["batches"] * stage["output_h"] for stage in reversed(stages)
                 if "output_h" in stage)

@@ -166,6 +166,16 @@ def _trim_columns(run: list[Layer]) -> list[Layer]:
             for layer, field in zip(run, ("output_w", "input_w"), strict=True)]
 
 
+def _pooled_in_one_pass(run: list[Layer]) -> bool:
+    """A convolution into a 2x2 stride-2 max pool, which the DSP build may run as one pass
+    (tinyml_conv2d_pool_s8) instead of row by row."""
+    if len(run) != 2 or run[0].kernel != "tinyml_conv2d_s8" or \
+            run[1].kernel != "tinyml_max_pool2d_s8":
+        return False
+    pool = dict(run[1].fields)
+    return (pool["filter_h"], pool["filter_w"], pool["stride_h"], pool["stride_w"]) == (2, 2, 2, 2)
+
+
 def fuse(run: list[Layer], buffer_of) -> Layer:
     """The run as one layer: reads the first's input, writes the last's output; its scratch
     holds each stage's own scratch, then each window."""
@@ -179,6 +189,10 @@ def fuse(run: list[Layer], buffer_of) -> Layer:
     for rows, g in zip(window_rows(geometry), geometry, strict=False):
         windows.append(Scratch(offset))
         offset += _align(rows * g.out_row)
+    if _pooled_in_one_pass(run):
+        # The one pass keeps a pool window's four columns from the convolution's scratch on,
+        # over the window it leaves unused: twice the convolution's own two.
+        offset = max(offset, 2 * run[0].scratch_bytes)
     for index, layer in enumerate(run):
         # The runtime sets the offsets of the intermediate rows call by call; each stage's own
         # scratch lies at its place in the fused layer's.

@@ -1,5 +1,5 @@
 /* Runs the DSP (SIMD) CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D and
- * AVERAGE_POOL_2D kernels on a Cortex-M4
+ * AVERAGE_POOL_2D kernels, and the one-pass CONV_2D + 2x2 MAX_POOL_2D, on a Cortex-M4
  * (QEMU mps2-an386) against the portable kernels, built from the same sources with
  * -DTINYML_DISABLE_DSP and renamed ref_*, on random parameters; compares every output byte.
  * The host tests prove the portable kernels equal TFLM and the DSP algorithms equal them under
@@ -183,45 +183,94 @@ static int pick_conv_layout(tinyml_conv2d_params *p) {
   return 1;
 }
 
-static int check_conv2d(void) {
-  tinyml_conv2d_params p;
+/* Random CONV_2D parameters (groups too when `grouped`) with its input, output and a scratch of
+ * `columns` im2col columns laid out in the arena from 0; 0 when they do not fit. */
+static int pick_conv2d(tinyml_conv2d_params *p, int grouped, int32_t batches, int32_t columns) {
   int32_t groups, in_bytes, out_bytes;
-  memset(&p, 0, sizeof p);
-  p.batches = random_in(1, 2);
-  p.filter_h = random_in(1, 5);
-  p.filter_w = random_in(1, 5);
-  p.filter_c = random_in(1, 12);
-  groups = (next_random() % 6 == 0) ? random_in(2, 3) : 1;
-  p.input_c = p.filter_c * groups;
-  p.output_c = groups * random_in(1, groups > 1 ? 5 : 17);
-  p.stride_h = random_in(1, 3), p.stride_w = random_in(1, 3);
-  p.dilation_h = random_in(1, 3), p.dilation_w = random_in(1, 3);
-  pick_axis(p.filter_h, p.stride_h, p.dilation_h, &p.input_h, &p.output_h, &p.pad_top);
-  pick_axis(p.filter_w, p.stride_w, p.dilation_w, &p.input_w, &p.output_w, &p.pad_left);
-  p.input_offset = random_in(-127, 128);
-  pick_quantization(p.output_c * p.filter_h * p.filter_w * p.filter_c, p.output_c,
-                    &p.output_offset, &p.act_min, &p.act_max, &p.bias);
-  if (!pick_conv_layout(&p)) return 0;
-  p.output_stage = make_output_stage(filter, p.output_c, p.filter_depth, p.filter_depth, 1,
-                                     p.bias, p.output_offset, p.input_offset, 0);
-  in_bytes = p.batches * p.input_h * p.input_w * p.input_c;
-  out_bytes = p.batches * p.output_h * p.output_w * p.output_c;
-  p.input = 0;
-  p.output = (uint32_t)align16(in_bytes);
-  p.scratch = (uint32_t)align16((int32_t)p.output + out_bytes);
-  p.filter = filter, p.multiplier = multiplier, p.shift = shift;
+  memset(p, 0, sizeof *p);
+  p->batches = batches;
+  p->filter_h = random_in(1, 5);
+  p->filter_w = random_in(1, 5);
+  p->filter_c = random_in(1, 12);
+  groups = grouped && (next_random() % 6 == 0) ? random_in(2, 3) : 1;
+  p->input_c = p->filter_c * groups;
+  p->output_c = groups * random_in(1, groups > 1 ? 5 : 17);
+  p->stride_h = random_in(1, 3), p->stride_w = random_in(1, 3);
+  p->dilation_h = random_in(1, 3), p->dilation_w = random_in(1, 3);
+  pick_axis(p->filter_h, p->stride_h, p->dilation_h, &p->input_h, &p->output_h, &p->pad_top);
+  pick_axis(p->filter_w, p->stride_w, p->dilation_w, &p->input_w, &p->output_w, &p->pad_left);
+  p->input_offset = random_in(-127, 128);
+  pick_quantization(p->output_c * p->filter_h * p->filter_w * p->filter_c, p->output_c,
+                    &p->output_offset, &p->act_min, &p->act_max, &p->bias);
+  if (!pick_conv_layout(p)) return 0;
+  p->output_stage = make_output_stage(filter, p->output_c, p->filter_depth, p->filter_depth, 1,
+                                      p->bias, p->output_offset, p->input_offset, 0);
+  in_bytes = p->batches * p->input_h * p->input_w * p->input_c;
+  out_bytes = p->batches * p->output_h * p->output_w * p->output_c;
+  p->input = 0;
+  p->output = (uint32_t)align16(in_bytes);
+  p->scratch = (uint32_t)align16((int32_t)p->output + out_bytes);
+  p->filter = filter, p->multiplier = multiplier, p->shift = shift;
   if (next_random() & 1) { /* the widened form (conv_filter_wide in tools/compiler/ops/conv.py) */
     int32_t block;
-    for (block = 0; block < p.output_c * p.filter_depth / 4; ++block) {
+    for (block = 0; block < p->output_c * p->filter_depth / 4; ++block) {
       const int8_t *w = filter + 4 * block;
       filter_wide[2 * block] = (int32_t)((uint32_t)(uint16_t)w[0] | ((uint32_t)w[2] << 16));
       filter_wide[2 * block + 1] = (int32_t)((uint32_t)(uint16_t)w[1] | ((uint32_t)w[3] << 16));
     }
-    p.filter = NULL;
-    p.filter_wide = filter_wide;
+    p->filter = NULL;
+    p->filter_wide = filter_wide;
   }
-  if ((int32_t)p.scratch + 4 * p.filter_depth > ARENA_BYTES) return 0;
-  return run_both("CONV_2D", tinyml_conv2d_s8, ref_conv2d_s8, &p, (int32_t)p.output, out_bytes);
+  return (int32_t)p->scratch + 2 * columns * p->filter_depth <= ARENA_BYTES;
+}
+
+static int check_conv2d(void) {
+  tinyml_conv2d_params p;
+  if (!pick_conv2d(&p, 1, random_in(1, 2), 2)) return 0;
+  return run_both("CONV_2D", tinyml_conv2d_s8, ref_conv2d_s8, &p, (int32_t)p.output,
+                  p.batches * p.output_h * p.output_w * p.output_c);
+}
+
+/* How many random convolutions the one-pass CONV_2D + 2x2 MAX_POOL_2D computed: the check
+ * fails if that path never runs. */
+static int32_t conv_pool_runs;
+
+/* A convolution and a 2x2 stride-2 max pool of its output: tinyml_conv2d_pool_s8 in one pass
+ * against the portable convolution and pool one after the other. Mostly the one pass's case
+ * (both activation ranges full); otherwise it must decline. */
+static int check_conv_pool(void) {
+  tinyml_conv2d_params p;
+  tinyml_pool2d_params q;
+  int32_t i, pooled_bytes;
+  if (!pick_conv2d(&p, 0, 1, 4) || p.output_h < 2 || p.output_w < 2) return 0;
+  memset(&q, 0, sizeof q);
+  q.batches = 1;
+  q.input_h = p.output_h, q.input_w = p.output_w, q.channels = p.output_c;
+  q.output_h = p.output_h / 2, q.output_w = p.output_w / 2;
+  q.filter_h = q.filter_w = q.stride_h = q.stride_w = 2;
+  q.act_min = -128, q.act_max = 127;
+  if ((next_random() & 3) != 0) p.act_min = -128, p.act_max = 127;
+  q.input = p.output;
+  q.output = (uint32_t)align16((int32_t)p.scratch + 8 * p.filter_depth);
+  pooled_bytes = q.output_h * q.output_w * q.channels;
+  if ((int32_t)q.output + pooled_bytes > ARENA_BYTES) return 0;
+  for (i = 0; i < ARENA_BYTES; ++i) arena_ref[i] = (uint8_t)next_random();
+  memcpy(arena_dsp, arena_ref, ARENA_BYTES);
+  if (!tinyml_conv2d_pool_s8(&p, &q, arena_dsp)) {
+    if (p.output_stage != NULL && p.act_min == -128 && p.act_max == 127 && p.output_c % 2 == 0) {
+      semihost_write0("CONV_2D + MAX_POOL_2D: the one pass declined a case of its own\n");
+      return 1;
+    }
+    return 0;
+  }
+  ++conv_pool_runs;
+  ref_conv2d_s8(&p, arena_ref);
+  ref_max_pool2d_s8(&q, arena_ref);
+  if (memcmp(arena_dsp + q.output, arena_ref + q.output, (size_t)pooled_bytes) != 0) {
+    semihost_write0("CONV_2D + MAX_POOL_2D: the one pass differs from the portable kernels\n");
+    return 1;
+  }
+  return 0;
 }
 
 /* The depthwise multiplier-1 packed filter as tools/compiler/ops/conv.py's
@@ -418,7 +467,7 @@ static void print_number(int32_t value) {
 int main(void) {
   int32_t i;
   for (i = 0; i < ITERATIONS; ++i) {
-    if (check_conv2d() || check_depthwise() || check_fully_connected() ||
+    if (check_conv2d() || check_conv_pool() || check_depthwise() || check_fully_connected() ||
         check_pooling()) {
       semihost_write0("first mismatch in iteration ");
       print_number(i);
@@ -426,8 +475,14 @@ int main(void) {
       return 1;
     }
   }
+  if (conv_pool_runs == 0) {
+    semihost_write0("CONV_2D + MAX_POOL_2D: the one pass never ran\n");
+    return 1;
+  }
   semihost_write0("all identical: ");
   print_number(ITERATIONS);
-  semihost_write0(" random cases per kernel\n");
+  semihost_write0(" random cases per kernel, ");
+  print_number(conv_pool_runs);
+  semihost_write0(" convolutions pooled in one pass\n");
   return 0;
 }

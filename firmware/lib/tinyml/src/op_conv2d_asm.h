@@ -115,4 +115,97 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
   __asm__ volatile(CONV_PAIRS_LOOP(CONV_LOAD_WIDE));
 }
 
+/* What conv_pool_pairs_asm reads: the four pixels of one 2x2 pool window, the top pair's
+ * columns at [columns, middle) and the bottom pair's at [middle, end), both laid out as
+ * conv_pairs_asm's. The C side fills it per window. */
+typedef struct {
+  const void *filter;       /*  0: filter a of the first pair */
+  const int32_t *stage;     /*  4: its output_stage entries */
+  int8_t *out;              /*  8: the pooled pixel's output at filter a's channel */
+  const int16_t *columns;   /* 12 */
+  const int16_t *middle;    /* 16: columns + 2 * filter_depth */
+  const int16_t *end;       /* 20: middle + 2 * filter_depth */
+  int32_t depth;            /* 24: a filter's bytes */
+  const int32_t *stage_end; /* 28: stage + 8 * pairs */
+} conv_pool_job;
+
+typedef char conv_pool_job_is_8_words[sizeof(conv_pool_job) == 32 ? 1 : -1];
+
+/* The larger of two accumulators into the first. */
+#define CONV_POOL_MAX(into, other)                                                            \
+  "cmp " into ", " other "\n\t"                                                               \
+  "it lt\n\t"                                                                                 \
+  "movlt " into ", " other "\n\t"
+
+/* Per pair of filters: the dot products with the top pair's columns, their maxima per filter
+ * kept on the stack, the same with the bottom pair's (the filter pointers rewound), the
+ * window's maxima, and one output per filter. The job's copy lies 8 bytes up the stack, above
+ * the top maxima. */
+#define CONV_POOL_LOOP(load)                                                                  \
+  "push {r4-r11, lr}\n\t"                                                                     \
+  "ldmia r0, {r1-r8}\n\t"                                                                     \
+  "push {r1-r8}\n\t"                                                                          \
+  "sub sp, sp, #8\n\t" /* [sp + 8]: filter, stage, out, columns, middle, end, depth, stage_end */ \
+  "1:\n\t"                                                                                    \
+  "ldrd r12, lr, [sp, #20]\n\t" /* columns, middle */                                         \
+  "ldrd r10, r9, [sp, #8]\n\t"  /* pa, stage */                                               \
+  "ldr r11, [sp, #32]\n\t"                                                                    \
+  "add r11, r11, r10\n\t" /* pb */                                                            \
+  "ldr r0, [r9]\n\t"                                                                          \
+  "ldr r2, [r9, #16]\n\t"                                                                     \
+  "mov r1, r0\n\t"                                                                            \
+  "mov r3, r2\n\t"                                                                            \
+  "sub r4, lr, r12\n\t"                                                                       \
+  "tst r4, #16\n\t"                                                                           \
+  "bne 3f\n\t"                                                                                \
+  "2:\n\t" CONV_PAIRS_BLOCK(load) "3:\n\t" CONV_PAIRS_BLOCK(load)                             \
+  "cmp r12, lr\n\t"                                                                           \
+  "bne 2b\n\t"                                                                                \
+  CONV_POOL_MAX("r0", "r1") CONV_POOL_MAX("r2", "r3")                                         \
+  "strd r0, r2, [sp]\n\t"                                                                     \
+  "ldrd r10, r9, [sp, #8]\n\t"                                                                \
+  "ldr r11, [sp, #32]\n\t"                                                                    \
+  "add r11, r11, r10\n\t"                                                                     \
+  "ldr lr, [sp, #28]\n\t" /* end; r12 is at middle */                                         \
+  "ldr r0, [r9]\n\t"                                                                          \
+  "ldr r2, [r9, #16]\n\t"                                                                     \
+  "mov r1, r0\n\t"                                                                            \
+  "mov r3, r2\n\t"                                                                            \
+  "sub r4, lr, r12\n\t"                                                                       \
+  "tst r4, #16\n\t"                                                                           \
+  "bne 5f\n\t"                                                                                \
+  "4:\n\t" CONV_PAIRS_BLOCK(load) "5:\n\t" CONV_PAIRS_BLOCK(load)                             \
+  "cmp r12, lr\n\t"                                                                           \
+  "bne 4b\n\t"                                                                                \
+  CONV_POOL_MAX("r0", "r1") CONV_POOL_MAX("r2", "r3")                                         \
+  "ldrd r4, r5, [sp]\n\t"                                                                     \
+  CONV_POOL_MAX("r0", "r4") CONV_POOL_MAX("r2", "r5")                                         \
+  "str r11, [sp, #8]\n\t" /* filter b's end is the next pair's filter a */                    \
+  "ldrd r12, r10, [sp, #12]\n\t" /* stage, out */                                             \
+  "ldmia r12!, {r4-r7}\n\t"                                                                   \
+  CONV_PAIRS_OUTPUT("r0", "r10")                                                              \
+  "ldmia r12!, {r4-r7}\n\t"                                                                   \
+  CONV_PAIRS_OUTPUT("r2", "r10")                                                              \
+  "strd r12, r10, [sp, #12]\n\t"                                                              \
+  "ldr r4, [sp, #36]\n\t"                                                                     \
+  "cmp r12, r4\n\t"                                                                           \
+  "bne 1b\n\t"                                                                                \
+  "add sp, sp, #40\n\t"                                                                       \
+  "pop {r4-r11, pc}\n\t"
+
+/* A convolution into a 2x2 stride-2 MAX_POOL_2D, one window a call: the pool takes the largest
+ * of the four accumulators per filter before the output stage, which is exact because the fast
+ * output stage never decreases as the accumulator grows (a positive multiplier, a rounding
+ * right shift, saturation). One output stage per window instead of four, and no pool pass. */
+__attribute__((naked, noinline)) static void conv_pool_pairs_asm(
+    const conv_pool_job *job __attribute__((unused))) {
+  __asm__ volatile(CONV_POOL_LOOP(CONV_LOAD_S8));
+}
+
+/* The same with the widened filter. */
+__attribute__((naked, noinline)) static void conv_pool_pairs_wide_asm(
+    const conv_pool_job *job __attribute__((unused))) {
+  __asm__ volatile(CONV_POOL_LOOP(CONV_LOAD_WIDE));
+}
+
 #endif /* TINYML_OP_CONV2D_ASM_H */

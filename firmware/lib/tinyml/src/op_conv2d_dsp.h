@@ -9,6 +9,7 @@
 #include "tinyml/dsp.h"
 #include "tinyml/fixedpoint.h"
 #include "tinyml/op_conv.h"
+#include "tinyml/op_pooling.h"
 
 /* im2col of two output pixels into int16 columns (input offset added) laid out as the filter,
  * then two filters x two columns with SXTB16 and SMLAD. Integer sums are exact modulo 2^32 in
@@ -502,6 +503,92 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
   }
 }
 
+/* The column of the pixel at (y, x) of image 0, padding or not: when every pixel of the pool's
+ * windows is inside the image (`inside`), from its runs (`rows_of_a_word`: digits' 3x3x1 rows
+ * inline, as conv_run_inside_loop does), else as conv_run's cursor would. */
+static inline __attribute__((always_inline)) void conv_column_at(
+    const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int32_t y,
+    int32_t x, int16_t *col, const int inside, const int rows_of_a_word) {
+  if (inside) {
+    const int32_t origin = (y * p->stride_h * p->input_w + x * p->stride_w) * p->input_c;
+    if (rows_of_a_word && origin <= l->last_origin) {
+      column_rows_of_a_word(col, input + origin, l->runs_outer, l->src_outer, l->col_outer,
+                            l->offset2);
+    } else {
+      conv_column_inside(p, l, input, origin, 0, y, x, col);
+    }
+  } else {
+    conv_cursor c;
+    c.x = x, c.y = y, c.batch = 0;
+    c.in_x = x * p->stride_w - p->pad_left;
+    c.in_y = y * p->stride_h - p->pad_top;
+    c.offset = (c.in_y * p->input_w + c.in_x) * p->input_c;
+    conv_im2col(p, l, input, &c, 0, col);
+  }
+}
+
+/* Every window of the pool: its four pixels' columns, then all filter pairs in assembly. */
+static inline __attribute__((always_inline)) void conv_pool_windows(
+    const tinyml_conv2d_params *p, const tinyml_pool2d_params *q, const conv_layout *l,
+    const int8_t *input, int8_t *output, conv_pool_job *job, const int inside,
+    const int rows_of_a_word) {
+  int16_t *const top = (int16_t *)job->columns, *const bottom = (int16_t *)job->middle;
+  int32_t py, px;
+  for (py = 0; py < q->output_h; ++py) {
+    for (px = 0; px < q->output_w; ++px, output += p->output_c) {
+      const int32_t y = 2 * py, x = 2 * px;
+      conv_column_at(p, l, input, y, x, top, inside, rows_of_a_word);
+      conv_column_at(p, l, input, y, x + 1, top + 4, inside, rows_of_a_word);
+      conv_column_at(p, l, input, y + 1, x, bottom, inside, rows_of_a_word);
+      conv_column_at(p, l, input, y + 1, x + 1, bottom + 4, inside, rows_of_a_word);
+      job->out = output;
+      if (p->filter_wide != NULL) {
+        conv_pool_pairs_wide_asm(job);
+      } else {
+        conv_pool_pairs_asm(job);
+      }
+    }
+  }
+}
+
+int tinyml_conv2d_pool_s8(const tinyml_conv2d_params *p, const void *pool, uint8_t *arena) {
+  const tinyml_pool2d_params *q = (const tinyml_pool2d_params *)pool;
+  const int8_t *input = (const int8_t *)(arena + p->input);
+  int8_t *output = (int8_t *)(arena + q->output);
+  int16_t *columns = (int16_t *)(void *)(arena + p->scratch);
+  const int32_t depth = p->filter_depth, channels = p->output_c;
+  conv_layout l;
+  conv_pool_job job;
+  /* The assembly's case: the fast output stage over the full int8 range on both layers (the
+   * pool then only takes maxima), one group, filter pairs only, a pool of whole windows. */
+  if (p->output_stage == NULL || p->act_min != -128 || p->act_max != 127 || q->act_min != -128 ||
+      q->act_max != 127 || p->batches != 1 || p->filter_c != p->input_c || channels % 2 != 0 ||
+      depth <= 0 || q->channels != channels || q->filter_h != 2 || q->filter_w != 2 ||
+      q->stride_h != 2 || q->stride_w != 2 || q->pad_top != 0 || q->pad_left != 0 ||
+      q->input_w != p->output_w || 2 * q->output_h > p->output_h ||
+      2 * q->output_w > p->output_w) {
+    return 0;
+  }
+  l = conv_layout_of(p);
+  job.filter = p->filter_wide != NULL ? (const void *)p->filter_wide : (const void *)p->filter;
+  job.stage = p->output_stage;
+  job.columns = columns;
+  job.middle = columns + 2 * depth;
+  job.end = columns + 4 * depth;
+  job.depth = p->filter_wide != NULL ? 2 * depth : depth;
+  job.stage_end = p->output_stage + 4 * channels;
+  if (l.runs == RUNS_NONE || p->pad_top != 0 || p->pad_left != 0 ||
+      (2 * q->output_h - 1) * p->stride_h >= l.y_limit ||
+      (2 * q->output_w - 1) * p->stride_w >= l.x_limit) {
+    conv_pool_windows(p, q, &l, input, output, &job, 0, 0);
+  } else if (l.runs == RUNS_ROWS && l.run_words == 1) {
+    conv_pool_windows(p, q, &l, input, output, &job, 1, 1);
+  } else {
+    conv_pool_windows(p, q, &l, input, output, &job, 1, 0);
+  }
+  return 1;
+}
+
 /* The loop twice, so that the other layouts do not pay for the inline rows' registers. */
 static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
                             const int8_t *input, int8_t *output, int16_t *scratch,
@@ -600,6 +687,14 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
     conv_cursor_step(p, &first);
   }
 }
+
+#if !defined(TINYML_KERNEL_ASM)
+/* Without the assembly the pooled convolution runs row by row (tinyml_run_fused). */
+int tinyml_conv2d_pool_s8(const tinyml_conv2d_params *conv, const void *pool, uint8_t *arena) {
+  (void)conv, (void)pool, (void)arena;
+  return 0;
+}
+#endif
 
 void tinyml_conv2d_s8(const void *params, uint8_t *arena) {
   const tinyml_conv2d_params *p = (const tinyml_conv2d_params *)params;

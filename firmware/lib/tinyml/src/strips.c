@@ -161,6 +161,13 @@ void tinyml_run_fused(const void *params, uint8_t *arena) {
   const stage_state *last;
   r.p = (const tinyml_fused_params *)params;
   r.arena = arena;
+  /* A convolution into a 2x2 max pool: one pass where the build has one (op_conv.h). */
+  if (r.p->count == 2 && r.p->stages[0].kind == TINYML_STRIPS_CONV2D &&
+      r.p->stages[1].run == tinyml_max_pool2d_s8 &&
+      tinyml_conv2d_pool_s8((const tinyml_conv2d_params *)r.p->stages[0].params,
+                            r.p->stages[1].params, arena)) {
+    return;
+  }
   for (i = 0; i < r.p->count; ++i) {
     stage_init(&r.stages[i], r.p->stages[i].run, r.p->stages[i].params, r.p->stages[i].kind,
                i > 0 ? &r.stages[i - 1] : NULL);

@@ -115,6 +115,13 @@ static inline int32_t tinyml_output_stage_fast(int32_t acc, const int32_t *stage
 #endif
 
 void tinyml_conv2d_s8(const void *params, uint8_t *arena);
+/* A CONV_2D and the 2x2 stride-2 MAX_POOL_2D (tinyml_pool2d_params) that alone reads it, in one
+ * pass from the convolution's input to the pool's output, the fused layer's way when this build
+ * has one for these layers: 1 when done; 0, having done nothing, when the caller must run them
+ * row by row instead (tinyml_run_fused). It keeps four im2col columns from the convolution's
+ * scratch on: the fused layer's scratch, whose windows the one pass does not use, has room for
+ * them (tools/compiler/fusion.py). */
+int tinyml_conv2d_pool_s8(const tinyml_conv2d_params *conv, const void *pool, uint8_t *arena);
 void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena);
 void tinyml_fully_connected_s8(const void *params, uint8_t *arena);
 
