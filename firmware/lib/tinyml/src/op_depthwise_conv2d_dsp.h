@@ -251,16 +251,19 @@ static inline __attribute__((always_inline)) void dw_single4(const intptr_t *las
   *weights = w + 2;
 }
 
-/* The output stage of the group's 4 channels, from their (2M - 2^32, rounding, s) triples
- * (tinyml_output_stage_fast), into one word of int8 outputs before the activation clamp. */
+/* The output stage of the group's 4 channels, from their (M, rounding, s) triples: the
+ * accumulators hold 2 * acc, so SMMLAR gives round(acc * M / 2^31) plus the rounding in one
+ * (tinyml_output_stage_fast's y + rounding), and the sign of acc stands for y's (they differ
+ * only where y rounds to 0, and there both give the rounding >> s: s >= 1). Into one word of
+ * int8 outputs before the activation clamp. */
 static inline int32_t dw_requantize4(const int32_t **weights, const int32_t acc[4]) {
   const int32_t *w = *weights;
   uint32_t word = 0;
   int32_t lane;
   for (lane = 0; lane < 4; ++lane, w += 3) {
-    /* w - 1: the row as tinyml_output_stage_fast indexes it; its start is not read. */
-    word |= ((uint32_t)tinyml_ssat8(tinyml_output_stage_fast(acc[lane], w - 1)) & 0xFFu)
-            << (8 * lane);
+    const int32_t sum = tinyml_smmlar(acc[lane], w[0], w[1]);
+    const int32_t out = (sum - (int32_t)((uint32_t)acc[lane] >> 31)) >> w[2];
+    word |= ((uint32_t)tinyml_ssat8(out) & 0xFFu) << (8 * lane);
   }
   *weights = w;
   return (int32_t)word;
