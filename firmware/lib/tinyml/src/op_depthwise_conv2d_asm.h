@@ -100,16 +100,17 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
 typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
 
 /* A pair of taps of the group in assembly: their offsets from the frame's list (at `at`), both
- * inputs, PKHBT / PKHTB, SXTB16 x4, the four channels' weights by one LDM, SMLAD x4: 14
- * instructions for 8 MACs. r0-r3 the accumulators, r11 the packed words, r12 the input at the
- * group's first channel. */
-#define DW_RUN_PAIR(at)                         \
+ * inputs, PKHBT / PKHTB, SXTB16 x4, the four channels' weights by one LDM (`weights`: the
+ * group's first pair has them from the LDM of the starts), SMLAD x4: 14 instructions for 8
+ * MACs. r0-r3 the accumulators, r11 the packed words, r12 the input at the group's first
+ * channel. */
+#define DW_RUN_PAIR_WITH(at, weights)           \
   "ldrd r4, r5, [sp, #" #at "]\n\t"             \
   "ldr r4, [r12, r4]\n\t"                       \
   "ldr r5, [r12, r5]\n\t"                       \
   "pkhbt r6, r4, r5, lsl #16\n\t"               \
   "pkhtb r5, r5, r4, asr #16\n\t"               \
-  "ldmia r11!, {r7-r10}\n\t"                    \
+  weights                                       \
   "sxtb16 r4, r6\n\t"                           \
   "sxtb16 r6, r6, ror #8\n\t"                   \
   "smlad r0, r4, r7, r0\n\t"                    \
@@ -118,6 +119,7 @@ typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
   "sxtb16 r5, r5, ror #8\n\t"                   \
   "smlad r2, r4, r9, r2\n\t"                    \
   "smlad r3, r5, r10, r3\n\t"
+#define DW_RUN_PAIR(at) DW_RUN_PAIR_WITH(at, "ldmia r11!, {r7-r10}\n\t")
 
 /* The last tap (at `at` in the list): weights (c0, c2), (c1, c3). */
 #define DW_RUN_SINGLE(at)                       \
@@ -169,8 +171,8 @@ typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
   "ldmia r0, {r1-r9}\n\t"                                                                     \
   "stmia r10, {r1-r9}\n\t"                                                                    \
   "1:\n\t"                                                                                    \
-  "ldmia r11!, {r0-r3}\n\t"                                                                   \
-  DW_RUN_PAIR(36) DW_RUN_PAIR(44) DW_RUN_PAIR(52) DW_RUN_PAIR(60) DW_RUN_SINGLE(68)           \
+  "ldmia r11!, {r0-r3, r7-r10}\n\t" /* the starts and the first pair's weights */             \
+  DW_RUN_PAIR_WITH(36, "") DW_RUN_PAIR(44) DW_RUN_PAIR(52) DW_RUN_PAIR(60) DW_RUN_SINGLE(68)  \
   DW_RUN_REQUANTIZE2("r0", "r1") DW_RUN_REQUANTIZE2("r2", "r3")                               \
   "bfi r0, r1, #8, #8\n\t"                                                                    \
   "bfi r0, r2, #16, #8\n\t"                                                                   \
@@ -192,7 +194,7 @@ typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
   "add sp, sp, #72\n\t"                                                                       \
   "pop {r4-r11, pc}\n\t"
 
-/* A run of 3x3 windows, every group of each pixel: 90 instructions a group (36 MACs and 4
+/* A run of 3x3 windows, every group of each pixel: 89 instructions a group (36 MACs and 4
  * outputs) where the inlined C-called block took 104. In assembly of its own because a group
  * needs 14 registers (4 accumulators, 7 temporaries for a pair, the packed words, the input,
  * the output): inline assembly gets 13 at most, and GCC then reloads the loops' state. */

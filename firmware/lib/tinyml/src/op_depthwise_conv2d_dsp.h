@@ -393,21 +393,34 @@ static void dw_tap_offsets(const tinyml_depthwise_conv2d_params *p, intptr_t *li
 }
 
 /* The list of a window at (in_y0, in_x0) that leaves the input: each tap's byte offset from
- * `corner` (the batch's first input pixel), pad_input's for a tap outside. Integer
- * arithmetic on the addresses: pad_input is another object. A row outside is all padding. */
-static void dw_border_offsets(const tinyml_depthwise_conv2d_params *p, const int8_t *corner,
-                              int32_t in_y0, int32_t in_x0, intptr_t *list) {
+ * `corner` (the batch's first input pixel), pad_input's for a tap outside. A tap inside is the
+ * layer's list entry (`inside`, from the window's origin) plus the origin's offset: a mask of
+ * the columns inside, cleared for a row outside, picks per tap. Integer arithmetic on the
+ * addresses: pad_input is another object. `nine`: a 3x3 window (constants, unrolled). */
+static inline __attribute__((always_inline)) void dw_border_offsets(
+    const tinyml_depthwise_conv2d_params *p, const intptr_t *inside, const int8_t *corner,
+    int32_t in_y0, int32_t in_x0, intptr_t *list, const int nine) {
   const intptr_t pad = (intptr_t)p->pad_input - (intptr_t)corner;
-  const int32_t in_w = p->input_w, in_c = p->input_c, filter_w = p->filter_w;
-  const int32_t dilation_w = p->dilation_w;
+  const intptr_t origin = (intptr_t)(in_y0 * p->input_w + in_x0) * p->input_c;
+  const int32_t filter_h = nine ? 3 : p->filter_h, filter_w = nine ? 3 : p->filter_w;
+  const uint32_t in_h = (uint32_t)p->input_h, in_w = (uint32_t)p->input_w;
+  uint32_t columns = 0;
   int32_t fy, fx, in_y, in_x;
-  for (fy = 0, in_y = in_y0; fy < p->filter_h; ++fy, in_y += p->dilation_h) {
-    if (in_y < 0 || in_y >= p->input_h) {
-      for (fx = 0; fx < filter_w; ++fx) *list++ = pad;
+  for (fx = 0, in_x = in_x0; fx < filter_w; ++fx, in_x += p->dilation_w) {
+    if ((uint32_t)in_x < in_w) columns |= 1u << fx;
+  }
+  for (fy = 0, in_y = in_y0; fy < filter_h; ++fy, in_y += p->dilation_h) {
+    const uint32_t row = (uint32_t)in_y < in_h ? columns : 0u;
+    if (nine) { /* GCC does not unroll the loop below at -O2: 11 instructions a tap */
+      list[0] = row & 1u ? inside[0] + origin : pad;
+      list[1] = row & 2u ? inside[1] + origin : pad;
+      list[2] = row & 4u ? inside[2] + origin : pad;
+      list += 3;
+      inside += 3;
       continue;
     }
-    for (fx = 0, in_x = in_x0; fx < filter_w; ++fx, in_x += dilation_w) {
-      *list++ = (uint32_t)in_x < (uint32_t)in_w ? (intptr_t)(in_y * in_w + in_x) * in_c : pad;
+    for (fx = 0; fx < filter_w; ++fx, ++list, ++inside) {
+      *list = (row >> fx) & 1u ? *inside + origin : pad;
     }
   }
 }
@@ -501,12 +514,14 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
         if (out_x >= out_w) break;
         out = row_out + out_x * out_c;
         if (p->pad_input != NULL && nine) { /* a run of one pixel with its own list */
-          dw_border_offsets(p, corner, in_y0, out_x * stride_w - pad_left, edge.list);
+          dw_border_offsets(p, inside, corner, in_y0, out_x * stride_w - pad_left, edge.list,
+                            1);
           edge.base = corner;
           edge.out = out;
           dw_run9(&edge, clamp);
         } else if (p->pad_input != NULL) {
-          dw_border_offsets(p, corner, in_y0, out_x * stride_w - pad_left, border);
+          dw_border_offsets(p, inside, corner, in_y0, out_x * stride_w - pad_left, border,
+                            0);
           dw_groups(packed, border, corner, out, end, taps, lo4, hi4, odd, clamp);
         } else {
           const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
