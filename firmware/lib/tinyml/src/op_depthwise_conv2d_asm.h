@@ -1,8 +1,9 @@
 /* DEPTHWISE_CONV_2D, the assembly variant of the DSP path's hot loops, as inline Thumb-2
  * assembly in always-inline functions: a pass of four channels over a pixel's listed taps
- * (dw_list4, inlined into dw_pixel_m1), and with DW_PACKED_ASM the packed path's (dw_group9,
- * dw_pairs4, dw_single4, dw_requantize4). Included by op_depthwise_conv2d_dsp.h where
- * TINYML_KERNEL_ASM is defined (kernel_variant.h), in place of their C twins. */
+ * (dw_list4, inlined into dw_pixel_m1), and with DW_PACKED_ASM the packed path's (dw_pairs4,
+ * dw_single4, dw_requantize4), and its 3x3 runs as naked functions (dw_run9_asm,
+ * dw_run9_clamp_asm). Included by op_depthwise_conv2d_dsp.h where TINYML_KERNEL_ASM is defined
+ * (kernel_variant.h), in place of their C twins. */
 #ifndef TINYML_OP_DEPTHWISE_CONV2D_ASM_H
 #define TINYML_OP_DEPTHWISE_CONV2D_ASM_H
 
@@ -45,7 +46,7 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
 }
 
 #if defined(DW_PACKED_ASM)
-/* The packed path (dw_pixel_packed; the C twins in op_depthwise_conv2d_dsp.h say what each
+/* The packed path (dw_packed_layer; the C twins in op_depthwise_conv2d_dsp.h say what each
  * computes). All read the group's packed words through one post-incremented pointer. */
 
 /* One pair of taps: LDRD of their offsets (at `at` in the list, or post-incremented), both

@@ -11,9 +11,10 @@
 
 /* Multiplier 1 with the converter's `packed` filter (the usual case): two taps' words of 4
  * channels are interleaved by PKHBT / PKHTB so that SXTB16 gives each channel's pair of taps,
- * which SMLAD multiplies with the pair's pre-widened weights; the input offset is folded into
- * the start values and a tap outside the input reads pad_input (the zero point), which then
- * adds 0. See dw_pairs4 and docs/compiler.md. Otherwise:
+ * which SMLAD multiplies with the pair's pre-widened (and doubled, for the output stage's
+ * sake: dw_requantize4) weights; the input offset is folded into the start values and a tap
+ * outside the input reads pad_input (the zero point), which then adds 0. 3x3 windows run a row
+ * at a time (dw_run9). See dw_pairs4 and docs/compiler.md. Otherwise:
  * channels are contiguous in NHWC input, output and filter ([h][w][output_c]), so one word
  * holds 4 channels of one tap, and each lane feeds its own accumulator through SMLABB /
  * SMLATT:
@@ -169,7 +170,7 @@ static inline __attribute__((always_inline)) void dw_tap4(const int8_t *in, cons
  * the stack): 3x3 up to 4x4 and 5x3. */
 #define DW_LIST_TAPS 16
 
-/* The packed path's pass (dw_pixel_packed) reads this many taps' addresses from its list at
+/* The packed path's pass (dw_groups) reads this many taps' addresses from its list at
  * most: the converter emits `packed` for windows of 2 .. 25 taps (DEPTHWISE_PACKED_TAPS). */
 #define DW_PACKED_TAPS 25
 
