@@ -24,6 +24,7 @@ from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_filter_layout,
     conv_filter_values,
     conv_filter_wide,
+    depthwise_packed_doubles,
     depthwise_packed_filter,
     output_stage_table,
 )
@@ -571,36 +572,51 @@ def test_output_stage_table_folds_the_input_offset_for_fully_connected():
 
 def test_depthwise_packed_filter_pairs_taps_per_group_of_four():
     # 3 taps (a 1x3 window), 5 channels: one group of 4, the fifth channel left to the kernel's
-    # general path. Weights w[t][c] = 10 * t + c + 1, negated on odd channels.
+    # general path. Weights w[t][c] = 10 * t + c + 1, negated on odd channels. Everything the
+    # accumulators sum is doubled.
     weights = np.array([[[(10 * t + c + 1) * (-1) ** c for c in range(5)] for t in range(3)]],
                        dtype=np.int64)
-    stage = np.arange(5 * 4, dtype=np.int64) + 100  # stand-in rows {start, m, r, s}
+    # Stand-in rows {start, 2M - 2^32, r, s}.
+    stage = np.array([[100 + c, 2 * ((1 << 30) + c) - (1 << 32), 7 * c, 3 + c]
+                      for c in range(5)], dtype=np.int64).reshape(-1)
     packed = depthwise_packed_filter(weights, [1000, 2000, 3000, 4000, 5000], 3, stage)
     sums = weights.reshape(3, 5).sum(axis=0)
-    assert packed[:4].tolist() == [1000 + 3 * sums[0], 2000 + 3 * sums[1],
-                                   3000 + 3 * sums[2], 4000 + 3 * sums[3]]
+    assert packed[:4].tolist() == [2 * (1000 + 3 * sums[0]), 2 * (2000 + 3 * sums[1]),
+                                   2 * (3000 + 3 * sums[2]), 2 * (4000 + 3 * sums[3])]
 
     def half(value):
         return value & 0xFFFF
 
     # Taps 0 and 1 paired per channel: the low half tap 0's, the high half tap 1's.
-    pairs = [(half(weights[0, 0, c]) | (int(weights[0, 1, c]) << 16)) for c in range(4)]
+    pairs = [(half(2 * weights[0, 0, c]) | (2 * int(weights[0, 1, c]) << 16)) for c in range(4)]
     assert (packed[4:8].astype(np.int64) & 0xFFFFFFFF).tolist() == \
         [p & 0xFFFFFFFF for p in pairs]
     # The odd last tap as (c0, c2), (c1, c3).
-    last = weights[0, 2]
+    last = 2 * weights[0, 2]
     assert (packed[8:10].astype(np.int64) & 0xFFFFFFFF).tolist() == [
         (half(last[0]) | (int(last[2]) << 16)) & 0xFFFFFFFF,
         (half(last[1]) | (int(last[3]) << 16)) & 0xFFFFFFFF]
-    # Then each channel's output stage row without its start.
-    assert packed[10:].tolist() == stage.reshape(5, 4)[:4, 1:].reshape(-1).tolist()
+    # Then each channel's output stage row without its start, the multiplier itself.
+    assert packed[10:].tolist() == [value for c in range(4)
+                                    for value in ((1 << 30) + c, 7 * c, 3 + c)]
 
 
 def test_depthwise_packed_filter_start_values_wrap_as_the_kernel_sums():
     weights = np.full((1, 2, 4), 127, dtype=np.int64)
-    packed = depthwise_packed_filter(weights, [2**31 - 1] * 4, 128, np.zeros(16, np.int64))
-    expected = (2**31 - 1 + 128 * 254 + 2**31) % 2**32 - 2**31
+    packed = depthwise_packed_filter(weights, [2**30 - 1] * 4, 128, np.zeros(16, np.int64))
+    expected = (2 * (2**30 - 1 + 128 * 254) + 2**31) % 2**32 - 2**31
     assert packed.dtype == np.int32 and packed[:4].tolist() == [expected] * 4
+
+
+def test_depthwise_packed_filter_only_where_the_doubled_sums_fit():
+    """The kernel's accumulators hold 2 * acc: the converter packs only where that cannot
+    overflow for any input, 2 * (|bias| + 255 * sum |w|) < 2^31."""
+    weights = np.full((3, 3, 4), -127, dtype=np.int64)
+    edge = (1 << 30) - 1 - 255 * 127 * 9
+    assert depthwise_packed_doubles(weights, [edge] * 4)
+    assert not depthwise_packed_doubles(weights, [edge, edge + 1, 0, 0])
+    assert not depthwise_packed_doubles(weights, [-edge - 1, 0, 0, 0])
+    assert depthwise_packed_doubles(weights, None)
 
 
 def test_fully_connected_rows_below_a_block_stay_int8():

@@ -55,22 +55,28 @@ CONV_STAGE_BYTES = 128  # op_conv2d_dsp.h: deeper filters take conv_im2col_value
 CONV_VALUES_PER_VALUE = 12  # conv_im2col_values: one store per in-image value
 CONV_CALL = 150  # per kernel call (a strip's band, a fused row): layout, job, loop set-up
 
-# DEPTHWISE_CONV_2D multiplier 1 with the converter's packed filter, op_depthwise_conv2d_asm.h:
-# a pair of taps of 4 channels 15 instructions for 8 MACs; the 3x3 group (dw_group9) 97 for
-# 36 MACs and 4 outputs, 27 of them the output stage. Fitted on DS-CNN's and the VWW
-# MobileNet's 3x3 layers (within 0.3 %): per group with its loop and store, per pixel, per
-# pixel whose window leaves the input (its own tap list, dw_border_offsets), per output row
-# and per call.
-DW9_GROUP = 103
-DW9_REQUANTIZE = 27
+# DEPTHWISE_CONV_2D multiplier 1 with the converter's packed filter, op_depthwise_conv2d_asm.h.
+# 3x3 windows: runs of pixels in dw_run9_asm, 91 instructions a group of 4 channels (36 MACs
+# and 4 outputs) with its loop and store, 21 of them the output stage (SMMLAR of the doubled
+# accumulator with the rounding, the sign's correction, the shift, SSAT; an LDM per 2 channels;
+# BFI x3). Fitted on DS-CNN's and the VWW MobileNet's 3x3 layers (within 0.5 %): per pixel (the
+# run's loop), per pixel whose window leaves the input (its tap list and a run of its own), per
+# output row and per call.
+DW9_GROUP = 91
+DW9_REQUANTIZE = 21
+DW9_PIXEL = 8
+DW9_BORDER = 125
+DW9_ROW = 82
+DW9_CALL = 420
+# Other windows: a pair of taps of 4 channels 15 instructions for 8 MACs (dw_pairs4).
 DW_PAIR = 17  # dw_pairs4's 15 and its count
 DW_SINGLE4 = 9  # dw_single4, an odd last tap
-DW_REQUANTIZE4 = 31  # dw_requantize4
+DW_REQUANTIZE4 = 27  # dw_requantize4
 DW_GROUP = 12  # the starts, the group loop and the store, other windows
 DW_CLAMP = 4  # a narrower activation range: bytewise max and min of the 4 outputs
 DW_PACKED_PIXEL = 27
-DW_BORDER_BASE = 36
-DW_BORDER_PER_TAP = 18
+DW_BORDER_BASE = 40
+DW_BORDER_PER_TAP = 12
 DW_ROW = 137
 DW_CALL = 170
 DW_TAIL_PIXEL = 60  # channels past the last group of 4: the clipped window per pixel
@@ -393,11 +399,14 @@ def _depthwise_packed(f: dict) -> tuple[str, float, dict]:
     clamp = DW_CLAMP if f["act_min"] > -128 or f["act_max"] < 127 else 0
     if taps == 9:
         group, requantize = DW9_GROUP, DW9_REQUANTIZE
-        kernel = "; the 3x3 group unrolled, 97 per 36 MACs"
+        pixel, row, call, border_pixel = DW9_PIXEL, DW9_ROW, DW9_CALL, DW9_BORDER
+        kernel = "14 instructions per 8 MACs; the 3x3 group in assembly, 91 per 36 MACs"
     else:
         requantize = DW_REQUANTIZE4
         group = DW_GROUP + DW_PAIR * (taps // 2) + DW_SINGLE4 * (taps % 2) + requantize
-        kernel = ""
+        pixel, row, call = DW_PACKED_PIXEL, DW_ROW, DW_CALL
+        border_pixel = DW_BORDER_BASE + DW_BORDER_PER_TAP * taps
+        kernel = "15 instructions per 8 MACs"
     pixels = f["batches"] * f["output_h"] * f["output_w"]
     macs = pixels * taps * channels
     border = f["batches"] * _border_pixels(f) if f.get("pad_input", False) else 0
@@ -408,19 +417,19 @@ def _depthwise_packed(f: dict) -> tuple[str, float, dict]:
     rows = f["batches"] * f["output_h"]
     shape = f"depthwise {f['filter_h']}x{f['filter_w']} over {channels} channels" + _stride(f)
     path = (f"{shape}, packed filter: each input value feeds one MAC, so pairs of taps are "
-            f"interleaved and widened for SMLAD (15 instructions per 8 MACs{kernel})")
+            f"interleaved and widened for SMLAD ({kernel})")
     parts = {
         "output": (pixels * quads * (requantize + clamp) / macs,
                    f"only {_per_output(taps)} against ~{requantize / 4:.0f} instructions of "
                    f"output stage each"),
-        "border": (border * (DW_BORDER_BASE + DW_BORDER_PER_TAP * taps) / macs,
+        "border": (border * border_pixel / macs,
                    f"{100 * border / pixels:.0f} % of the pixels' windows leave the input: "
                    f"each builds its own tap list"),
-        "pixel": ((pixels * DW_PACKED_PIXEL + rows * DW_ROW + DW_CALL) / macs,
+        "pixel": ((pixels * pixel + rows * row + call) / macs,
                   f"the set-up per pixel and row serves only {channels} channels"),
         "rest": (rest * pixels * (DW_TAIL_PIXEL + DW_SINGLE_PER_TAP * seen + DW_SINGLE_OUTPUT)
                  / macs, f"{rest} of {channels} channels one at a time in C"),
-        **_strips_part(f, DW_CALL, macs),
+        **_strips_part(f, call, macs),
     }
     return path, pixels * quads * (group - requantize) / macs, parts
 

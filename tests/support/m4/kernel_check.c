@@ -274,37 +274,54 @@ static int check_conv_pool(void) {
 }
 
 /* The depthwise multiplier-1 packed filter as tools/compiler/ops/conv.py's
- * depthwise_packed_filter builds it from filter[(tap) * channels + c]: per group of 4 channels
- * the start values (bias + input_offset * weight sum), the tap pairs' weights per channel
- * (low half the first tap's), an odd last tap's as (c0, c2), (c1, c3), then the output stage
- * rows without their start. */
+ * depthwise_packed_filter builds it from filter[(tap) * channels + c], everything the
+ * accumulators sum doubled: per group of 4 channels the start values 2 * (bias + input_offset *
+ * weight sum), the tap pairs' doubled weights per channel (low half the first tap's), an odd
+ * last tap's as (c0, c2), (c1, c3), then the output stage rows without their start and with
+ * the multiplier M in place of 2M - 2^32. NULL where the converter emits none, as
+ * depthwise_packed_doubles judges: 2 * (|bias| + 255 * sum |w|) must stay below 2^31. */
 static int32_t packed[MAX_FILTER];
 
 static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t *bias_or_null,
                                   int32_t input_offset, const int32_t *stage) {
-  int32_t group, lane, t, n = 0;
+  int32_t group, lane, t, n = 0, c;
   if (channels < 4 || taps < 2 || taps > 25) return NULL;
+  for (c = 0; c < channels; ++c) {
+    int64_t bound = bias_or_null != NULL ? (int64_t)bias_or_null[c] : 0;
+    if (bound < 0) bound = -bound;
+    for (t = 0; t < taps; ++t) {
+      const int32_t w = filter[t * channels + c];
+      bound += 255 * (int64_t)(w < 0 ? -w : w);
+    }
+    if (2 * bound >= ((int64_t)1 << 31)) return NULL;
+  }
   for (group = 0; group < channels / 4; ++group) {
     for (lane = 0; lane < 4; ++lane) {
-      const int32_t c = 4 * group + lane;
-      uint32_t start = bias_or_null != NULL ? (uint32_t)bias_or_null[c] : 0u;
+      uint32_t start;
+      c = 4 * group + lane;
+      start = bias_or_null != NULL ? (uint32_t)bias_or_null[c] : 0u;
       for (t = 0; t < taps; ++t) start += (uint32_t)(input_offset * filter[t * channels + c]);
-      packed[n++] = (int32_t)start;
+      packed[n++] = (int32_t)(2u * start);
     }
     for (t = 0; t + 1 < taps; t += 2) {
       for (lane = 0; lane < 4; ++lane) {
-        const int32_t c = 4 * group + lane;
-        packed[n++] = (int32_t)(((uint32_t)filter[t * channels + c] & 0xFFFFu) |
-                                (uint32_t)filter[(t + 1) * channels + c] << 16);
+        c = 4 * group + lane;
+        packed[n++] = (int32_t)(((uint32_t)(2 * filter[t * channels + c]) & 0xFFFFu) |
+                                (uint32_t)(2 * filter[(t + 1) * channels + c]) << 16);
       }
     }
     if (taps & 1) {
       const int8_t *last = filter + (taps - 1) * channels + 4 * group;
-      packed[n++] = (int32_t)(((uint32_t)last[0] & 0xFFFFu) | (uint32_t)last[2] << 16);
-      packed[n++] = (int32_t)(((uint32_t)last[1] & 0xFFFFu) | (uint32_t)last[3] << 16);
+      packed[n++] =
+          (int32_t)(((uint32_t)(2 * last[0]) & 0xFFFFu) | (uint32_t)(2 * last[2]) << 16);
+      packed[n++] =
+          (int32_t)(((uint32_t)(2 * last[1]) & 0xFFFFu) | (uint32_t)(2 * last[3]) << 16);
     }
     for (lane = 0; lane < 4; ++lane) { /* the output stage rows without their start */
-      for (t = 1; t < 4; ++t) packed[n++] = stage[4 * (4 * group + lane) + t];
+      const int32_t *row = stage + 4 * (4 * group + lane);
+      packed[n++] = (int32_t)((uint32_t)row[1] >> 1); /* 2M - 2^32 back to M */
+      packed[n++] = row[2];
+      packed[n++] = row[3];
     }
   }
   return packed;

@@ -274,25 +274,29 @@ DEPTHWISE_PACKED_TAPS = 25
 
 def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int,
                             output_stage: np.ndarray) -> np.ndarray:
-    """The DSP kernel's multiplier-1 filter (op_depthwise_conv2d_dsp.h, dw_pixel_packed), int32
-    words in the order the kernel reads them, per group of 4 channels (the channels past the last
-    whole group are left out):
-      4 starts: bias + input_offset * the channel's weight sum (the kernel leaves the offset out
-        of its products; a padded tap reads the input zero point, so it adds -offset * w, which
-        cancels its share of the sum);
-      per pair of taps (2p, 2p + 1) in row-major order, per channel: w[2p] | w[2p + 1] << 16,
+    """The DSP kernel's multiplier-1 filter (op_depthwise_conv2d_dsp.h, dw_run9 / dw_groups),
+    int32 words in the order the kernel reads them, per group of 4 channels (the channels past
+    the last whole group are left out). Everything the accumulators sum is doubled, so that they
+    hold 2 * acc, which lets SMMLAR take the multiplier itself and add the rounding in the same
+    instruction (see depthwise_packed_doubles for when 2 * acc fits):
+      4 starts: 2 * (bias + input_offset * the channel's weight sum) (the kernel leaves the
+        offset out of its products; a padded tap reads the input zero point, so it adds
+        -offset * w, which cancels its share of the sum);
+      per pair of taps (2p, 2p + 1) in row-major order, per channel: 2w[2p] | 2w[2p + 1] << 16,
         the int16 halves SMLAD pairs with the two taps' inputs;
-      an odd last tap: w[c0] | w[c2] << 16, w[c1] | w[c3] << 16, for SMLABB / SMLATT;
-      per channel the fast output stage's other three values (output_stage_table's row without
-        its start), so that one pointer walks the group: a register the pass needs.
+      an odd last tap: 2w[c0] | 2w[c2] << 16, 2w[c1] | 2w[c3] << 16, for SMLABB / SMLATT;
+      per channel the output stage (multiplier, rounding, s): output_stage_table's row with the
+        multiplier in place of 2 * multiplier - 2^32, and without its start, so that one
+        pointer walks the group: a register the pass needs.
     `weights` is [filter_h, filter_w, channels], `output_stage` output_stage_table's flat table.
     Sums wrap to int32 as the kernel's do."""
     filter_h, filter_w, channels = weights.shape
-    taps = weights.reshape(filter_h * filter_w, channels).astype(np.int64)
-    stage = np.asarray(output_stage, np.int64).reshape(channels, 4)
+    taps = 2 * weights.reshape(filter_h * filter_w, channels).astype(np.int64)
+    stage = np.asarray(output_stage, np.int64).reshape(channels, 4).copy()
+    stage[:, 1] = (stage[:, 1] % (1 << 32)) // 2  # 2M - 2^32 as int32 back to M
     sums = taps.sum(axis=0)
-    starts = (np.zeros(channels, np.int64) if bias is None else np.asarray(bias, np.int64)) + \
-        input_offset * sums
+    starts = 2 * (np.zeros(channels, np.int64) if bias is None else
+                  np.asarray(bias, np.int64)) + input_offset * sums
     words = []
     for group in range(channels // 4):
         lanes = slice(4 * group, 4 * group + 4)
@@ -306,6 +310,16 @@ def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int,
         words.append(stage[lanes, 1:].reshape(-1))
     flat = np.concatenate(words) if words else np.zeros(0, np.int64)
     return ((flat + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
+def depthwise_packed_doubles(weights: np.ndarray, bias) -> bool:
+    """Whether every channel's doubled accumulator (depthwise_packed_filter) fits int32 for any
+    input: 2 * (|bias| + 255 * sum |w|) below 2^31, the bound output_stage_table takes for acc
+    itself. `weights` is [filter_h, filter_w, channels]."""
+    channels = weights.shape[-1]
+    magnitude = np.abs(weights.reshape(-1, channels).astype(np.int64)).sum(axis=0)
+    biases = np.zeros(channels, np.int64) if bias is None else np.abs(np.asarray(bias, np.int64))
+    return bool((2 * (biases + _MAX_OFFSET_INPUT * magnitude) < _INT32_LIMIT).all())
 
 
 def _window_leaves_input(window: dict, in_hw, filter_hw, out_hw) -> bool:
@@ -331,6 +345,8 @@ def _depthwise_packed_fields(source: Tensor, weights: np.ndarray, stage_fields, 
             not 2 <= taps <= DEPTHWISE_PACKED_TAPS):
         return [("packed", Null()), ("pad_input", Null())]
     bias = None if isinstance(fields["bias"], Null) else fields["bias"].values
+    if not depthwise_packed_doubles(weights, bias):
+        return [("packed", Null()), ("pad_input", Null())]
     packed = depthwise_packed_filter(weights, bias, -source.zero_point,
                                      fields["output_stage"].values)
     pad = Null()

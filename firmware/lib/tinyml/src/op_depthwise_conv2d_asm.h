@@ -1,8 +1,9 @@
 /* DEPTHWISE_CONV_2D, the assembly variant of the DSP path's hot loops, as inline Thumb-2
  * assembly in always-inline functions: a pass of four channels over a pixel's listed taps
- * (dw_list4, inlined into dw_pixel_m1), and with DW_PACKED_ASM the packed path's (dw_group9,
- * dw_pairs4, dw_single4, dw_requantize4). Included by op_depthwise_conv2d_dsp.h where
- * TINYML_KERNEL_ASM is defined (kernel_variant.h), in place of their C twins. */
+ * (dw_list4, inlined into dw_pixel_m1), and with DW_PACKED_ASM the packed path's (dw_pairs4,
+ * dw_single4, dw_requantize4), and its 3x3 runs as naked functions (dw_run9_asm,
+ * dw_run9_clamp_asm). Included by op_depthwise_conv2d_dsp.h where TINYML_KERNEL_ASM is defined
+ * (kernel_variant.h), in place of their C twins. */
 #ifndef TINYML_OP_DEPTHWISE_CONV2D_ASM_H
 #define TINYML_OP_DEPTHWISE_CONV2D_ASM_H
 
@@ -45,7 +46,7 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
 }
 
 #if defined(DW_PACKED_ASM)
-/* The packed path (dw_pixel_packed; the C twins in op_depthwise_conv2d_dsp.h say what each
+/* The packed path (dw_packed_layer; the C twins in op_depthwise_conv2d_dsp.h say what each
  * computes). All read the group's packed words through one post-incremented pointer. */
 
 /* One pair of taps: LDRD of their offsets (at `at` in the list, or post-incremented), both
@@ -80,13 +81,12 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
   "smlabb %[a1], %[t1], %[t4], %[a1]\n\t"       \
   "smlatt %[a3], %[t1], %[t4], %[a3]\n\t"
 
-/* One channel's output stage, 7 instructions: LDRD + LDR of (2M - 2^32, rounding, s), SMMLAR,
- * the rounding shift in three, SSAT. */
+/* One channel's output stage, 6 instructions: LDRD + LDR of (M, rounding, s), SMMLAR of the
+ * doubled accumulator plus the rounding, the sign's correction, the shift, SSAT. */
 #define DW_REQUANTIZE(a)                             \
   "ldrd %[t1], %[t2], [%[w]], #8\n\t"                \
   "ldr %[t3], [%[w]], #4\n\t"                        \
-  "smmlar " a ", " a ", %[t1], " a "\n\t"            \
-  "add %[t2], %[t2], " a "\n\t"                      \
+  "smmlar %[t2], " a ", %[t1], %[t2]\n\t"            \
   "sub %[t2], %[t2], " a ", lsr #31\n\t"             \
   "asr " a ", %[t2], %[t3]\n\t"                      \
   "ssat " a ", #8, " a "\n\t"
@@ -97,39 +97,117 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
   "bfi %[a0], %[a2], #16, #8\n\t"                                             \
   "bfi %[a0], %[a3], #24, #8"
 
-/* A 3x3 window's group, unrolled: starts, 4 pairs, the last tap and the output stage in one
- * block, 97 instructions for 36 MACs and 4 outputs (before the clamp). Its registers are
- * named so that LDM can load the starts and each channel's output stage triple in one
- * instruction (LDM's list must rise): 5 instructions fewer than LDRD + LDR. */
-#define DW_REQUANTIZE_LDM(a)                         \
-  "ldmia %[w]!, {%[t1], %[t2], %[t3]}\n\t"           \
-  "smmlar " a ", " a ", %[t1], " a "\n\t"            \
-  "add %[t2], %[t2], " a "\n\t"                      \
-  "sub %[t2], %[t2], " a ", lsr #31\n\t"             \
-  "asr " a ", %[t2], %[t3]\n\t"                      \
-  "ssat " a ", #8, " a "\n\t"
-static inline __attribute__((always_inline)) int32_t dw_group9(const intptr_t *list,
-                                                               const int8_t *base,
-                                                               const int32_t **weights) {
-  register int32_t a0 __asm__("r0"), a1 __asm__("r1"), a2 __asm__("r2"), a3 __asm__("r3");
-  register int32_t t1 __asm__("r4"), t2 __asm__("r5"), t3 __asm__("r6");
-  register int32_t t4 __asm__("r8"), t5 __asm__("r10");
-  register const int32_t *w __asm__("r9") = *weights;
-  register const intptr_t *entries __asm__("r11") = list;
-  register const int8_t *pixel __asm__("r12") = base;
-  __asm__("ldmia %[w]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"
-          DW_PAIR_AT(0) DW_PAIR_AT(8) DW_PAIR_AT(16) DW_PAIR_AT(24) DW_SINGLE_AT(32)
-          DW_REQUANTIZE_LDM("%[a0]") DW_REQUANTIZE_LDM("%[a1]") DW_REQUANTIZE_LDM("%[a2]")
-          DW_REQUANTIZE_LDM("%[a3]")
-          "bfi %[a0], %[a1], #8, #8\n\t"
-          "bfi %[a0], %[a2], #16, #8\n\t"
-          "bfi %[a0], %[a3], #24, #8"
-          : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),
-            [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
-          : [list] "r"(entries), [base] "r"(pixel)
-          : "memory");
-  *weights = w;
-  return a0;
+/* dw_run_job (op_depthwise_conv2d_dsp.h) as the assembly below reads it: 18 words. */
+typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
+
+/* A pair of taps of the group in assembly: their offsets from the frame's list (at `at`), both
+ * inputs, PKHBT / PKHTB, SXTB16 x4, the four channels' weights by one LDM (`weights`: the
+ * group's first pair has them from the LDM of the starts), SMLAD x4: 14 instructions for 8
+ * MACs. r0-r3 the accumulators, r11 the packed words, r12 the input at the group's first
+ * channel. */
+#define DW_RUN_PAIR_WITH(at, weights)           \
+  "ldrd r4, r5, [sp, #" #at "]\n\t"             \
+  "ldr r4, [r12, r4]\n\t"                       \
+  "ldr r5, [r12, r5]\n\t"                       \
+  "pkhbt r6, r4, r5, lsl #16\n\t"               \
+  "pkhtb r5, r5, r4, asr #16\n\t"               \
+  weights                                       \
+  "sxtb16 r4, r6\n\t"                           \
+  "sxtb16 r6, r6, ror #8\n\t"                   \
+  "smlad r0, r4, r7, r0\n\t"                    \
+  "smlad r1, r6, r8, r1\n\t"                    \
+  "sxtb16 r4, r5\n\t"                           \
+  "sxtb16 r5, r5, ror #8\n\t"                   \
+  "smlad r2, r4, r9, r2\n\t"                    \
+  "smlad r3, r5, r10, r3\n\t"
+#define DW_RUN_PAIR(at) DW_RUN_PAIR_WITH(at, "ldmia r11!, {r7-r10}\n\t")
+
+/* The last tap (at `at` in the list): weights (c0, c2), (c1, c3). */
+#define DW_RUN_SINGLE(at)                       \
+  "ldr r4, [sp, #" #at "]\n\t"                  \
+  "ldr r4, [r12, r4]\n\t"                       \
+  "ldrd r7, r8, [r11], #8\n\t"                  \
+  "sxtb16 r5, r4\n\t"                           \
+  "sxtb16 r4, r4, ror #8\n\t"                   \
+  "smlabb r0, r5, r7, r0\n\t"                   \
+  "smlatt r2, r5, r7, r2\n\t"                   \
+  "smlabb r1, r4, r8, r1\n\t"                   \
+  "smlatt r3, r4, r8, r3\n\t"
+
+/* Two channels' output stage (accumulators a and b, 2 * acc), both rows (M, rounding, s) by
+ * one LDM: SMMLAR gives round(acc * M / 2^31) plus the rounding, the sign's correction and the
+ * shift, SSAT: 9 instructions. */
+#define DW_RUN_REQUANTIZE2(a, b)                \
+  "ldmia r11!, {r4-r9}\n\t"                     \
+  "smmlar r5, " a ", r4, r5\n\t"                \
+  "sub r5, r5, " a ", lsr #31\n\t"              \
+  "asr " a ", r5, r6\n\t"                       \
+  "ssat " a ", #8, " a "\n\t"                   \
+  "smmlar r8, " b ", r7, r8\n\t"                \
+  "sub r8, r8, " b ", lsr #31\n\t"              \
+  "asr " b ", r8, r9\n\t"                       \
+  "ssat " b ", #8, " b "\n\t"
+
+/* The activation clamp of the output word, bytewise: max with lo4, min with hi4. */
+#define DW_RUN_CLAMP                            \
+  "ldrd r4, r5, [sp, #28]\n\t"                  \
+  "ssub8 r6, r0, r4\n\t"                        \
+  "sel r0, r0, r4\n\t"                          \
+  "ssub8 r6, r0, r5\n\t"                        \
+  "sel r0, r5, r0\n\t"
+
+/* The whole run: the job copied to the stack (the list at sp + 36), then per pixel and group of
+ * 4 channels the starts, 4 pairs, the last tap, the output stage, one word stored. The loops'
+ * state lives in registers where it is read every group (r11 packed words, r12 input, lr
+ * output) and on the stack otherwise. */
+#define DW_RUN9(clamp)                                                                        \
+  "push {r4-r11, lr}\n\t"                                                                     \
+  "sub sp, sp, #72\n\t"                                                                       \
+  "mov r10, sp\n\t"                                                                           \
+  "ldmia r0!, {r1-r9}\n\t"                                                                    \
+  "stmia r10!, {r1-r9}\n\t"                                                                   \
+  "mov r11, r1\n\t"                                                                           \
+  "mov r12, r3\n\t"                                                                           \
+  "mov lr, r4\n\t"                                                                            \
+  "ldmia r0, {r1-r9}\n\t"                                                                     \
+  "stmia r10, {r1-r9}\n\t"                                                                    \
+  "1:\n\t"                                                                                    \
+  "ldmia r11!, {r0-r3, r7-r10}\n\t" /* the starts and the first pair's weights */             \
+  DW_RUN_PAIR_WITH(36, "") DW_RUN_PAIR(44) DW_RUN_PAIR(52) DW_RUN_PAIR(60) DW_RUN_SINGLE(68)  \
+  DW_RUN_REQUANTIZE2("r0", "r1") DW_RUN_REQUANTIZE2("r2", "r3")                               \
+  "bfi r0, r1, #8, #8\n\t"                                                                    \
+  "bfi r0, r2, #16, #8\n\t"                                                                   \
+  "bfi r0, r3, #24, #8\n\t"                                                                   \
+  clamp                                                                                       \
+  "str r0, [lr], #4\n\t"                                                                      \
+  "add r12, r12, #4\n\t"                                                                      \
+  "ldr r4, [sp, #4]\n\t"                                                                      \
+  "cmp r11, r4\n\t"                                                                           \
+  "bne 1b\n\t"                                                                                \
+  "ldrd r4, r5, [sp, #20]\n\t"                                                                \
+  "add r12, r12, r4\n\t"                                                                      \
+  "add lr, lr, r5\n\t"                                                                        \
+  "ldr r11, [sp, #0]\n\t"                                                                     \
+  "ldr r4, [sp, #16]\n\t"                                                                     \
+  "subs r4, r4, #1\n\t"                                                                       \
+  "str r4, [sp, #16]\n\t"                                                                     \
+  "bne 1b\n\t"                                                                                \
+  "add sp, sp, #72\n\t"                                                                       \
+  "pop {r4-r11, pc}\n\t"
+
+/* A run of 3x3 windows, every group of each pixel: 91 instructions a group with its loop
+ * and store (36 MACs and 4 outputs), where the inlined block took 104. In assembly of its own:
+ * a group needs 14 registers (4 accumulators, 7 temporaries for a pair, the packed words, the
+ * input, the output): inline assembly gets 13 at most, and GCC then reloads the loops' state. */
+__attribute__((naked, noinline)) static void dw_run9_asm(
+    const dw_run_job *job __attribute__((unused))) {
+  __asm__ volatile(DW_RUN9(""));
+}
+
+/* The same with the activation clamp (a range narrower than SSAT's). */
+__attribute__((naked, noinline)) static void dw_run9_clamp_asm(
+    const dw_run_job *job __attribute__((unused))) {
+  __asm__ volatile(DW_RUN9(DW_RUN_CLAMP));
 }
 
 /* Any window: the starts and `pairs` (>= 1) pairs of taps, the count running down. */
@@ -178,7 +256,7 @@ static inline __attribute__((always_inline)) void dw_single4(const intptr_t *las
   *weights = w;
 }
 
-/* Any window's output stage: 31 instructions for 4 channels, where GCC takes 47. */
+/* Any window's output stage: 27 instructions for 4 channels. */
 static inline __attribute__((always_inline)) int32_t dw_requantize4(const int32_t **weights,
                                                                     const int32_t acc[4]) {
   const int32_t *w = *weights;

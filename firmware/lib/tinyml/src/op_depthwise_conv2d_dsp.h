@@ -11,9 +11,10 @@
 
 /* Multiplier 1 with the converter's `packed` filter (the usual case): two taps' words of 4
  * channels are interleaved by PKHBT / PKHTB so that SXTB16 gives each channel's pair of taps,
- * which SMLAD multiplies with the pair's pre-widened weights; the input offset is folded into
- * the start values and a tap outside the input reads pad_input (the zero point), which then
- * adds 0. See dw_pairs4 and docs/compiler.md. Otherwise:
+ * which SMLAD multiplies with the pair's pre-widened (and doubled, for the output stage's
+ * sake: dw_requantize4) weights; the input offset is folded into the start values and a tap
+ * outside the input reads pad_input (the zero point), which then adds 0. 3x3 windows run a row
+ * at a time (dw_run9). See dw_pairs4 and docs/compiler.md. Otherwise:
  * channels are contiguous in NHWC input, output and filter ([h][w][output_c]), so one word
  * holds 4 channels of one tap, and each lane feeds its own accumulator through SMLABB /
  * SMLATT:
@@ -169,7 +170,7 @@ static inline __attribute__((always_inline)) void dw_tap4(const int8_t *in, cons
  * the stack): 3x3 up to 4x4 and 5x3. */
 #define DW_LIST_TAPS 16
 
-/* The packed path's pass (dw_pixel_packed) reads this many taps' addresses from its list at
+/* The packed path's pass (dw_groups) reads this many taps' addresses from its list at
  * most: the converter emits `packed` for windows of 2 .. 25 taps (DEPTHWISE_PACKED_TAPS). */
 #define DW_PACKED_TAPS 25
 
@@ -178,6 +179,21 @@ static inline __attribute__((always_inline)) void dw_tap4(const int8_t *in, cons
  * pass's 13 operands: they take the C twins below. */
 #define DW_PACKED_ASM 1
 #endif
+
+/* A run of pixels of a 3x3 window on the packed path, all with the same tap offsets (a row's
+ * pixels inside the input, or one pixel at the border with its own list): what dw_run9 reads,
+ * in the assembly at these word offsets. */
+typedef struct {
+  const int32_t *packed;     /*  0: the group words (depthwise_packed_filter) */
+  const int32_t *packed_end; /*  4: past the last whole group's */
+  const int8_t *base;        /*  8: the first pixel's window origin, channel 0 */
+  int8_t *out;               /* 12: its output, channel 0 */
+  int32_t pixels;            /* 16: >= 1 */
+  int32_t base_step;         /* 20: from past a pixel's last group to the next pixel's origin */
+  int32_t out_step;          /* 24: the same for the output (the channels past the groups) */
+  int32_t lo4, hi4;          /* 28, 32: the activation range, bytewise (if clamping) */
+  intptr_t list[9];          /* 36: the taps' byte offsets from base, row-major */
+} dw_run_job;
 
 #if defined(TINYML_KERNEL_ASM)
 #include "op_depthwise_conv2d_asm.h" /* dw_list4, and with DW_PACKED_ASM the packed pass */
@@ -236,28 +252,54 @@ static inline __attribute__((always_inline)) void dw_single4(const intptr_t *las
   *weights = w + 2;
 }
 
-/* The output stage of the group's 4 channels, from their (2M - 2^32, rounding, s) triples
- * (tinyml_output_stage_fast), into one word of int8 outputs before the activation clamp. */
+/* The output stage of the group's 4 channels, from their (M, rounding, s) triples: the
+ * accumulators hold 2 * acc, so SMMLAR gives round(acc * M / 2^31) plus the rounding in one
+ * (tinyml_output_stage_fast's y + rounding), and the sign of acc stands for y's (they differ
+ * only where y rounds to 0, and there both give the rounding >> s: s >= 1). Into one word of
+ * int8 outputs before the activation clamp. */
 static inline int32_t dw_requantize4(const int32_t **weights, const int32_t acc[4]) {
   const int32_t *w = *weights;
   uint32_t word = 0;
   int32_t lane;
   for (lane = 0; lane < 4; ++lane, w += 3) {
-    /* w - 1: the row as tinyml_output_stage_fast indexes it; its start is not read. */
-    word |= ((uint32_t)tinyml_ssat8(tinyml_output_stage_fast(acc[lane], w - 1)) & 0xFFu)
-            << (8 * lane);
+    const int32_t sum = tinyml_smmlar(acc[lane], w[0], w[1]);
+    const int32_t out = (sum - (int32_t)((uint32_t)acc[lane] >> 31)) >> w[2];
+    word |= ((uint32_t)tinyml_ssat8(out) & 0xFFu) << (8 * lane);
   }
   *weights = w;
   return (int32_t)word;
 }
 
-/* A 3x3 window's group: 4 pairs, the last tap, the output stage. */
-static inline int32_t dw_group9(const intptr_t *list, const int8_t *base,
-                                const int32_t **weights) {
-  int32_t acc[4];
-  dw_pairs4(list, 4, base, weights, acc);
-  dw_single4(list + 8, base, weights, acc);
-  return dw_requantize4(weights, acc);
+/* A run of 3x3 windows (the C twin of op_depthwise_conv2d_asm.h's dw_run9_asm): per pixel and
+ * group of 4 channels, 4 pairs, the last tap, the output stage, one word stored. */
+static void dw_run9(const dw_run_job *job, const int clamp) {
+  const int8_t *base = job->base;
+  int8_t *out = job->out;
+  int32_t pixel;
+  for (pixel = 0; pixel < job->pixels; ++pixel) {
+    const int32_t *weights = job->packed;
+    while (weights != job->packed_end) {
+      int32_t acc[4], word;
+      dw_pairs4(job->list, 4, base, &weights, acc);
+      dw_single4(job->list + 8, base, &weights, acc);
+      word = dw_requantize4(&weights, acc);
+      if (clamp) word = tinyml_min_s8x4(tinyml_max_s8x4(word, job->lo4), job->hi4);
+      tinyml_store_s8x4(out, word);
+      base += 4;
+      out += 4;
+    }
+    base += job->base_step;
+    out += job->out_step;
+  }
+}
+#else
+static inline __attribute__((always_inline)) void dw_run9(const dw_run_job *job,
+                                                          const int clamp) {
+  if (clamp) {
+    dw_run9_clamp_asm(job);
+  } else {
+    dw_run9_asm(job);
+  }
 }
 #endif
 
@@ -322,24 +364,19 @@ static void dw_pixel_m1(const tinyml_depthwise_conv2d_params *p, const dw_window
 /* The groups of 4 channels of one pixel on the packed path: each tap of the window at its
  * offset in `list` from `base` (the input at channel 0; pad_input for a tap outside the input),
  * in row-major order. Unswitched on the choices a layer makes once (constants where
- * dw_packed_layer calls it): `nine` a 3x3 window (unrolled), else `odd` taps or even; `clamp`
+ * dw_packed_layer calls it): `odd` taps or even; `clamp`
  * an activation range narrower than SSAT's. The channels past the last group are the
  * caller's. */
 static inline __attribute__((always_inline)) void dw_groups(
     const int32_t *packed, const intptr_t *list, const int8_t *base, int8_t *out, int32_t end,
-    int32_t taps, int32_t lo4, int32_t hi4, const int nine, const int odd, const int clamp) {
+    int32_t taps, int32_t lo4, int32_t hi4, const int odd, const int clamp) {
   const int32_t *weights = packed;
   int32_t c;
   for (c = 0; c < end; c += 4) {
-    int32_t word;
-    if (nine) {
-      word = dw_group9(list, base + c, &weights);
-    } else {
-      int32_t acc[4];
-      dw_pairs4(list, taps >> 1, base + c, &weights, acc);
-      if (odd) dw_single4(list + taps - 1, base + c, &weights, acc);
-      word = dw_requantize4(&weights, acc);
-    }
+    int32_t acc[4], word;
+    dw_pairs4(list, taps >> 1, base + c, &weights, acc);
+    if (odd) dw_single4(list + taps - 1, base + c, &weights, acc);
+    word = dw_requantize4(&weights, acc);
     if (clamp) word = tinyml_min_s8x4(tinyml_max_s8x4(word, lo4), hi4);
     tinyml_store_s8x4(out + c, word);
   }
@@ -357,21 +394,34 @@ static void dw_tap_offsets(const tinyml_depthwise_conv2d_params *p, intptr_t *li
 }
 
 /* The list of a window at (in_y0, in_x0) that leaves the input: each tap's byte offset from
- * `corner` (the batch's first input pixel), pad_input's for a tap outside. Integer
- * arithmetic on the addresses: pad_input is another object. A row outside is all padding. */
-static void dw_border_offsets(const tinyml_depthwise_conv2d_params *p, const int8_t *corner,
-                              int32_t in_y0, int32_t in_x0, intptr_t *list) {
+ * `corner` (the batch's first input pixel), pad_input's for a tap outside. A tap inside is the
+ * layer's list entry (`inside`, from the window's origin) plus the origin's offset: a mask of
+ * the columns inside, cleared for a row outside, picks per tap. Integer arithmetic on the
+ * addresses: pad_input is another object. `nine`: a 3x3 window (constants, unrolled). */
+static inline __attribute__((always_inline)) void dw_border_offsets(
+    const tinyml_depthwise_conv2d_params *p, const intptr_t *inside, const int8_t *corner,
+    int32_t in_y0, int32_t in_x0, intptr_t *list, const int nine) {
   const intptr_t pad = (intptr_t)p->pad_input - (intptr_t)corner;
-  const int32_t in_w = p->input_w, in_c = p->input_c, filter_w = p->filter_w;
-  const int32_t dilation_w = p->dilation_w;
+  const intptr_t origin = (intptr_t)(in_y0 * p->input_w + in_x0) * p->input_c;
+  const int32_t filter_h = nine ? 3 : p->filter_h, filter_w = nine ? 3 : p->filter_w;
+  const uint32_t in_h = (uint32_t)p->input_h, in_w = (uint32_t)p->input_w;
+  uint32_t columns = 0;
   int32_t fy, fx, in_y, in_x;
-  for (fy = 0, in_y = in_y0; fy < p->filter_h; ++fy, in_y += p->dilation_h) {
-    if (in_y < 0 || in_y >= p->input_h) {
-      for (fx = 0; fx < filter_w; ++fx) *list++ = pad;
+  for (fx = 0, in_x = in_x0; fx < filter_w; ++fx, in_x += p->dilation_w) {
+    if ((uint32_t)in_x < in_w) columns |= 1u << fx;
+  }
+  for (fy = 0, in_y = in_y0; fy < filter_h; ++fy, in_y += p->dilation_h) {
+    const uint32_t row = (uint32_t)in_y < in_h ? columns : 0u;
+    if (nine) { /* GCC does not unroll the loop below at -O2: 11 instructions a tap */
+      list[0] = row & 1u ? inside[0] + origin : pad;
+      list[1] = row & 2u ? inside[1] + origin : pad;
+      list[2] = row & 4u ? inside[2] + origin : pad;
+      list += 3;
+      inside += 3;
       continue;
     }
-    for (fx = 0, in_x = in_x0; fx < filter_w; ++fx, in_x += dilation_w) {
-      *list++ = (uint32_t)in_x < (uint32_t)in_w ? (intptr_t)(in_y * in_w + in_x) * in_c : pad;
+    for (fx = 0; fx < filter_w; ++fx, ++list, ++inside) {
+      *list = (row >> fx) & 1u ? *inside + origin : pad;
     }
   }
 }
@@ -419,8 +469,21 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
       x0, tinyml_min_i32(out_w, x_last + pad_left > 0
                                     ? (x_last + pad_left + stride_w - 1) / stride_w : 0));
   intptr_t inside[DW_PACKED_TAPS], border[DW_PACKED_TAPS];
+  dw_run_job run, edge; /* 3x3: a row's pixels inside, and one at the border */
   int32_t batch, out_y, out_x, c;
   dw_tap_offsets(p, inside);
+  if (nine) {
+    /* A group's words: 4 starts, 4 pairs of 4, the last tap's 2, 4 output stage rows of 3. */
+    run.packed = packed;
+    run.packed_end = packed + (end / 4) * (4 + 16 + 2 + 12);
+    run.base_step = stride_w * in_c - end;
+    run.out_step = out_c - end;
+    run.lo4 = lo4;
+    run.hi4 = hi4;
+    for (c = 0; c < 9; ++c) run.list[c] = inside[c];
+    edge = run;
+    edge.pixels = 1;
+  }
   for (batch = 0; batch < p->batches; ++batch) {
     const int8_t *corner = input + batch * in_h * in_w * in_c;
     int8_t *const batch_out = output + batch * out_h * out_w * out_c;
@@ -433,10 +496,17 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
       if (skip_from < skip_to) {
         const int8_t *base = corner + (in_y0 * in_w + skip_from * stride_w - pad_left) * in_c;
         int8_t *out = row_out + skip_from * out_c;
-        for (out_x = skip_from; out_x < skip_to; ++out_x) {
-          dw_groups(packed, inside, base, out, end, taps, lo4, hi4, nine, odd, clamp);
-          base += stride_w * in_c;
-          out += out_c;
+        if (nine) { /* the whole run in one call */
+          run.base = base;
+          run.out = out;
+          run.pixels = skip_to - skip_from;
+          dw_run9(&run, clamp);
+        } else {
+          for (out_x = skip_from; out_x < skip_to; ++out_x) {
+            dw_groups(packed, inside, base, out, end, taps, lo4, hi4, odd, clamp);
+            base += stride_w * in_c;
+            out += out_c;
+          }
         }
       }
       for (out_x = 0; out_x < out_w; ++out_x) {
@@ -444,9 +514,16 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
         if (out_x == skip_from) out_x = skip_to;
         if (out_x >= out_w) break;
         out = row_out + out_x * out_c;
-        if (p->pad_input != NULL) {
-          dw_border_offsets(p, corner, in_y0, out_x * stride_w - pad_left, border);
-          dw_groups(packed, border, corner, out, end, taps, lo4, hi4, nine, odd, clamp);
+        if (p->pad_input != NULL && nine) { /* a run of one pixel with its own list */
+          dw_border_offsets(p, inside, corner, in_y0, out_x * stride_w - pad_left, edge.list,
+                            1);
+          edge.base = corner;
+          edge.out = out;
+          dw_run9(&edge, clamp);
+        } else if (p->pad_input != NULL) {
+          dw_border_offsets(p, inside, corner, in_y0, out_x * stride_w - pad_left, border,
+                            0);
+          dw_groups(packed, border, corner, out, end, taps, lo4, hi4, odd, clamp);
         } else {
           const dw_window win = dw_window_at(p, input, batch, out_y, out_x);
           dw_pixel(p, &win, out);

@@ -53,9 +53,10 @@ typedef struct {
   const int8_t *shift;
   const int32_t *output_stage;
   /* The DSP path's multiplier-1 filter, taps paired for SMLAD, per group of 4 channels with
-   * the input offset folded into its start values and the fast output stage's values
-   * (tools/compiler/ops/conv.py, depthwise_packed_filter); NULL: not emitted (another
-   * multiplier, no fast output stage, a window of 1 or more than 25 taps). With it and
+   * the input offset folded into its start values, everything summed doubled, and the output
+   * stage's (multiplier, rounding, shift) (tools/compiler/ops/conv.py,
+   * depthwise_packed_filter); NULL: not emitted (another multiplier, no fast output stage, a
+   * window of 1 or more than 25 taps, a doubled sum that could overflow). With it and
    * output_c a multiple of 4 the converter leaves output_stage NULL: nothing else reads it.
    * The portable kernel ignores it. */
   const int32_t *packed;
