@@ -351,7 +351,8 @@ def test_small_networks_match_tflm():
 
 def _mobilenet_depthwise_case(rng, kernel, stride, channels, size, padding, act):
     tf = _tf()
-    weights = (rng.normal(size=(kernel, kernel, channels, 1)) *
+    kh, kw = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    weights = (rng.normal(size=(kh, kw, channels, 1)) *
                _channel_scales(rng, channels).reshape(channels, 1)).astype(np.float32)
     bias = rng.normal(size=channels).astype(np.float32) * 0.5
 
@@ -359,19 +360,21 @@ def _mobilenet_depthwise_case(rng, kernel, stride, channels, size, padding, act)
         y = tf.nn.depthwise_conv2d(x, weights, strides=[1, stride, stride, 1], padding=padding)
         return _activate(act, tf.nn.bias_add(y, bias))
 
-    return Case(f"depthwise {size}x{size}x{channels} k{kernel} s{stride} {padding} {act}",
+    return Case(f"depthwise {size}x{size}x{channels} k{kh}x{kw} s{stride} {padding} {act}",
                 (1, size, size, channels), build, _input_range(rng))
 
 
 def test_mobilenet_style_depthwise_layers_match_tflm():
     """The DSP kernel's packed path on the shapes it is for, which the random cases rarely
     draw: 3x3 (its unrolled group) and 5x5 windows, multiplier 1, channels in groups of 4 and
-    with a tail, stride 1 and 2, SAME (border pixels read the zero-point row) and VALID."""
+    with a tail, stride 1 and 2, SAME (border pixels read the zero-point row) and VALID; and
+    9 taps not 3x3 (1x9, 9x1), which must not take the 3x3 runs' border lists."""
     rng = np.random.default_rng(9950)
     shapes = [(3, 1, 16, 9, "SAME", "relu6"), (3, 2, 18, 10, "SAME", "none"),
               (3, 1, 8, 7, "VALID", "relu"), (3, 2, 32, 7, "SAME", "relu6"),
               (5, 1, 12, 8, "SAME", "none"), (3, 1, 64, 5, "SAME", "relu"),
-              (2, 1, 8, 6, "SAME", "none"), (3, 2, 7, 9, "VALID", "relu6")]
+              (2, 1, 8, 6, "SAME", "none"), (3, 2, 7, 9, "VALID", "relu6"),
+              ((1, 9), 1, 8, 10, "SAME", "none"), ((9, 1), 1, 12, 10, "SAME", "relu")]
     cases = [_mobilenet_depthwise_case(rng, *shape) for shape in shapes]
     models = [TFLiteModel(data, f"mobilenet depthwise case {i}")
               for i, data in enumerate(convert_cases(cases, 0))]

@@ -397,7 +397,7 @@ def _depthwise_packed(f: dict) -> tuple[str, float, dict]:
     taps = f["filter_h"] * f["filter_w"]
     quads, rest = divmod(channels, 4)
     clamp = DW_CLAMP if f["act_min"] > -128 or f["act_max"] < 127 else 0
-    if taps == 9:
+    if (f["filter_h"], f["filter_w"]) == (3, 3):
         group, requantize = DW9_GROUP, DW9_REQUANTIZE
         pixel, row, call, border_pixel = DW9_PIXEL, DW9_ROW, DW9_CALL, DW9_BORDER
         kernel = "14 instructions per 8 MACs; the 3x3 group in assembly, 91 per 36 MACs"

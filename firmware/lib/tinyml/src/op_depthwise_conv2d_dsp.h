@@ -550,9 +550,10 @@ void tinyml_depthwise_conv2d_s8(const void *params, uint8_t *arena) {
   int32_t batch, out_y, out_x;
   if (p->packed != NULL && p->depth_multiplier == 1 && taps >= 2 && taps <= DW_PACKED_TAPS) {
     const int clamp = p->act_min > -128 || p->act_max < 127;
-    if (taps == 9 && clamp) {
+    const int nine = p->filter_h == 3 && p->filter_w == 3; /* not 1x9: the 3x3 border lists */
+    if (nine && clamp) {
       dw_packed_layer(p, input, output, 1, 1, 1);
-    } else if (taps == 9) {
+    } else if (nine) {
       dw_packed_layer(p, input, output, 1, 1, 0);
     } else {
       dw_packed_layer(p, input, output, 0, taps & 1, clamp);
