@@ -604,6 +604,36 @@ def test_depthwise_packed_filter_pairs_taps_per_group_of_four():
                                     for value in ((1 << 30) + c, 7 * c, 3 + c)]
 
 
+def test_depthwise_packed_filter_3x3_holds_the_tap_offsets_and_the_end_mark():
+    """3x3 windows: each pair's input offsets (and the last tap's) in front of its weights,
+    the group's first channel added, and bit 31 of the last group's last s set (dw_run9)."""
+    rng = np.random.default_rng(1)
+    weights = rng.integers(-127, 128, size=(3, 3, 9))
+    stage = np.array([[c, 2 * ((1 << 30) + c) - (1 << 32), c, 1 + c] for c in range(9)],
+                     dtype=np.int64).reshape(-1)
+    offsets = [100 * t for t in range(9)]
+    plain = depthwise_packed_filter(weights, None, 5, stage)
+    packed = depthwise_packed_filter(weights, None, 5, stage, offsets)
+    group = 4 + 4 * 6 + 3 + 12
+    assert len(packed) == 2 * group and len(plain) == 2 * (group - 9)
+    for g in range(2):
+        words, old = packed[g * group:(g + 1) * group], plain[g * (group - 9):]
+        assert words[:4].tolist() == old[:4].tolist()  # the starts
+        for pair in range(4):
+            at = 4 + 6 * pair
+            assert words[at:at + 2].tolist() == [offsets[2 * pair] + 4 * g,
+                                                 offsets[2 * pair + 1] + 4 * g]
+            assert words[at + 2:at + 6].tolist() == old[4 + 4 * pair:8 + 4 * pair].tolist()
+        assert words[28:31].tolist() == [offsets[8] + 4 * g, *old[20:22].tolist()]
+        rows = old[22:34].tolist()
+        if g == 1:
+            rows[-1] -= 1 << 31  # bit 31 set: ASR reads the bottom byte, s itself
+        assert words[31:].tolist() == rows
+    assert packed[-1] < 0 and packed[-1] & 0xFF == 1 + 7 and packed[group - 1] == 1 + 3
+    with pytest.raises(ValueError):
+        depthwise_packed_filter(weights, None, 5, stage, offsets[:8])
+
+
 def test_depthwise_packed_filter_start_values_wrap_as_the_kernel_sums():
     weights = np.full((1, 2, 4), 127, dtype=np.int64)
     packed = depthwise_packed_filter(weights, [2**30 - 1] * 4, 128, np.zeros(16, np.int64))

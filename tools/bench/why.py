@@ -56,13 +56,15 @@ CONV_VALUES_PER_VALUE = 12  # conv_im2col_values: one store per in-image value
 CONV_CALL = 150  # per kernel call (a strip's band, a fused row): layout, job, loop set-up
 
 # DEPTHWISE_CONV_2D multiplier 1 with the converter's packed filter, op_depthwise_conv2d_asm.h.
-# 3x3 windows: runs of pixels in dw_run9_asm, 91 instructions a group of 4 channels (36 MACs
-# and 4 outputs) with its loop and store, 21 of them the output stage (SMMLAR of the doubled
-# accumulator with the rounding, the sign's correction, the shift, SSAT; an LDM per 2 channels;
-# BFI x3). Fitted on DS-CNN's and the VWW MobileNet's 3x3 layers (within 0.5 %): per pixel (the
-# run's loop), per pixel whose window leaves the input (its tap list and a run of its own), per
-# output row and per call.
-DW9_GROUP = 91
+# 3x3 windows: runs of pixels in dw_run9_asm, 84 instructions a group of 4 channels (36 MACs
+# and 4 outputs) with its loop and store, the taps' offsets loaded with their weights, 21 of
+# them the output stage (SMMLAR of the doubled accumulator with the rounding, the sign's
+# correction, the shift, SSAT; an LDM per 2 channels; BFI x3). A pixel whose window leaves the
+# input reads its own tap list (6 more a group: dw_run9_border_asm). Fitted on DS-CNN's and the
+# VWW MobileNet's 3x3 layers: per pixel (the run's loop), per border pixel (its tap list and a
+# run of its own), per output row and per call.
+DW9_GROUP = 84
+DW9_BORDER_GROUP = 6
 DW9_REQUANTIZE = 21
 DW9_PIXEL = 8
 DW9_BORDER = 125
@@ -399,8 +401,9 @@ def _depthwise_packed(f: dict) -> tuple[str, float, dict]:
     clamp = DW_CLAMP if f["act_min"] > -128 or f["act_max"] < 127 else 0
     if (f["filter_h"], f["filter_w"]) == (3, 3):
         group, requantize = DW9_GROUP, DW9_REQUANTIZE
-        pixel, row, call, border_pixel = DW9_PIXEL, DW9_ROW, DW9_CALL, DW9_BORDER
-        kernel = "14 instructions per 8 MACs; the 3x3 group in assembly, 91 per 36 MACs"
+        pixel, row, call = DW9_PIXEL, DW9_ROW, DW9_CALL
+        border_pixel = DW9_BORDER + DW9_BORDER_GROUP * quads
+        kernel = "13 instructions per 8 MACs; the 3x3 group in assembly, 84 per 36 MACs"
     else:
         requantize = DW_REQUANTIZE4
         group = DW_GROUP + DW_PAIR * (taps // 2) + DW_SINGLE4 * (taps % 2) + requantize

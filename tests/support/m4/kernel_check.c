@@ -278,12 +278,16 @@ static int check_conv_pool(void) {
  * accumulators sum doubled: per group of 4 channels the start values 2 * (bias + input_offset *
  * weight sum), the tap pairs' doubled weights per channel (low half the first tap's), an odd
  * last tap's as (c0, c2), (c1, c3), then the output stage rows without their start and with
- * the multiplier M in place of 2M - 2^32. NULL where the converter emits none, as
- * depthwise_packed_doubles judges: 2 * (|bias| + 255 * sum |w|) must stay below 2^31. */
+ * the multiplier M in place of 2M - 2^32. 3x3 windows (`offsets`, else NULL: the taps' byte
+ * offsets from the window's origin) have each pair's (and the last tap's) offsets plus
+ * 4 * group in front of its weights, and bit 31 of the last group's last word set. NULL where
+ * the converter emits none, as depthwise_packed_doubles judges: 2 * (|bias| + 255 * sum |w|)
+ * must stay below 2^31. */
 static int32_t packed[MAX_FILTER];
 
 static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t *bias_or_null,
-                                  int32_t input_offset, const int32_t *stage) {
+                                  int32_t input_offset, const int32_t *stage,
+                                  const int32_t *offsets) {
   int32_t group, lane, t, n = 0, c;
   if (channels < 4 || taps < 2 || taps > 25) return NULL;
   for (c = 0; c < channels; ++c) {
@@ -304,6 +308,10 @@ static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t 
       packed[n++] = (int32_t)(2u * start);
     }
     for (t = 0; t + 1 < taps; t += 2) {
+      if (offsets != NULL) {
+        packed[n++] = offsets[t] + 4 * group;
+        packed[n++] = offsets[t + 1] + 4 * group;
+      }
       for (lane = 0; lane < 4; ++lane) {
         c = 4 * group + lane;
         packed[n++] = (int32_t)(((uint32_t)(2 * filter[t * channels + c]) & 0xFFFFu) |
@@ -312,6 +320,7 @@ static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t 
     }
     if (taps & 1) {
       const int8_t *last = filter + (taps - 1) * channels + 4 * group;
+      if (offsets != NULL) packed[n++] = offsets[taps - 1] + 4 * group;
       packed[n++] =
           (int32_t)(((uint32_t)(2 * last[0]) & 0xFFFFu) | (uint32_t)(2 * last[2]) << 16);
       packed[n++] =
@@ -324,6 +333,7 @@ static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t 
       packed[n++] = row[3];
     }
   }
+  if (offsets != NULL) packed[n - 1] = (int32_t)((uint32_t)packed[n - 1] | 0x80000000u);
   return packed;
 }
 
@@ -356,8 +366,15 @@ static int check_depthwise(void) {
                                      p.output_c, p.bias, p.output_offset, p.input_offset, 0);
   if (p.depth_multiplier == 1 && p.output_stage != NULL) {
     static int8_t pad[MAX_CHANNELS];
+    int32_t offsets[9], fy, fx;
+    const int nine = p.filter_h == 3 && p.filter_w == 3;
+    for (fy = 0; fy < 3; ++fy) {
+      for (fx = 0; fx < 3; ++fx) {
+        offsets[3 * fy + fx] = (fy * p.dilation_h * p.input_w + fx * p.dilation_w) * p.input_c;
+      }
+    }
     p.packed = make_packed(p.filter_h * p.filter_w, p.output_c, p.bias, p.input_offset,
-                           p.output_stage);
+                           p.output_stage, nine ? offsets : NULL);
     memset(pad, -p.input_offset, sizeof pad);
     /* Now and then none, though windows leave the input: those pixels take the other path. */
     p.pad_input = (next_random() & 7) ? pad : NULL;

@@ -273,7 +273,7 @@ DEPTHWISE_PACKED_TAPS = 25
 
 
 def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int,
-                            output_stage: np.ndarray) -> np.ndarray:
+                            output_stage: np.ndarray, tap_offsets=None) -> np.ndarray:
     """The DSP kernel's multiplier-1 filter (op_depthwise_conv2d_dsp.h, dw_run9 / dw_groups),
     int32 words in the order the kernel reads them, per group of 4 channels (the channels past
     the last whole group are left out). Everything the accumulators sum is doubled, so that they
@@ -288,6 +288,11 @@ def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int,
       per channel the output stage (multiplier, rounding, s): output_stage_table's row with the
         multiplier in place of 2 * multiplier - 2^32, and without its start, so that one
         pointer walks the group: a register the pass needs.
+    3x3 windows (`tap_offsets`: the 9 taps' byte offsets from the window's origin, row-major)
+    take the layout dw_run9 reads, so that one LDM brings a pair's input offsets with its
+    weights: in front of each pair's 4 words (and of the last tap's 2) the taps' offsets plus
+    the group's first channel (4 * group), and bit 31 set in the last group's last word (its s:
+    ASR by a register reads the bottom byte) where the kernel's group loop ends.
     `weights` is [filter_h, filter_w, channels], `output_stage` output_stage_table's flat table.
     Sums wrap to int32 as the kernel's do."""
     filter_h, filter_w, channels = weights.shape
@@ -297,17 +302,29 @@ def depthwise_packed_filter(weights: np.ndarray, bias, input_offset: int,
     sums = taps.sum(axis=0)
     starts = 2 * (np.zeros(channels, np.int64) if bias is None else
                   np.asarray(bias, np.int64)) + input_offset * sums
+    if tap_offsets is not None and len(tap_offsets) != len(taps):
+        raise ValueError(f"{len(tap_offsets)} tap offsets for {len(taps)} taps")
+    groups = channels // 4
     words = []
-    for group in range(channels // 4):
+    for group in range(groups):
         lanes = slice(4 * group, 4 * group + 4)
+        offsets = (None if tap_offsets is None else
+                   np.asarray(tap_offsets, np.int64) + 4 * group)
         words.append(starts[lanes])
         for pair in range(len(taps) // 2):
+            if offsets is not None:
+                words.append(offsets[2 * pair:2 * pair + 2])
             words.append((taps[2 * pair, lanes] & 0xFFFF) | (taps[2 * pair + 1, lanes] << 16))
         if len(taps) % 2:
             last = taps[-1, lanes]
+            if offsets is not None:
+                words.append(offsets[-1:])
             words.append(np.array([(last[0] & 0xFFFF) | (last[2] << 16),
                                    (last[1] & 0xFFFF) | (last[3] << 16)]))
-        words.append(stage[lanes, 1:].reshape(-1))
+        rows = stage[lanes, 1:].reshape(-1)
+        if offsets is not None and group == groups - 1:
+            rows[-1] |= 1 << 31  # the end mark
+        words.append(rows)
     flat = np.concatenate(words) if words else np.zeros(0, np.int64)
     return ((flat + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
@@ -347,8 +364,12 @@ def _depthwise_packed_fields(source: Tensor, weights: np.ndarray, stage_fields, 
     bias = None if isinstance(fields["bias"], Null) else fields["bias"].values
     if not depthwise_packed_doubles(weights, bias):
         return [("packed", Null()), ("pad_input", Null())]
+    tap_offsets = None
+    if (filter_h, filter_w) == (3, 3):  # dw_run9's layout: the taps' offsets in the words
+        row, col = window["dilation_h"] * in_hw[1] * channels, window["dilation_w"] * channels
+        tap_offsets = [y * row + x * col for y in range(3) for x in range(3)]
     packed = depthwise_packed_filter(weights, bias, -source.zero_point,
-                                     fields["output_stage"].values)
+                                     fields["output_stage"].values, tap_offsets)
     pad = Null()
     if _window_leaves_input(window, in_hw, (filter_h, filter_w), out_hw):
         pad = Const("int8_t", np.full(channels, source.zero_point, np.int8), "pad_input")

@@ -1,8 +1,8 @@
 /* DEPTHWISE_CONV_2D, the assembly variant of the DSP path's hot loops, as inline Thumb-2
  * assembly in always-inline functions: a pass of four channels over a pixel's listed taps
  * (dw_list4, inlined into dw_pixel_m1), and with DW_PACKED_ASM the packed path's (dw_pairs4,
- * dw_single4, dw_requantize4), and its 3x3 runs as naked functions (dw_run9_asm,
- * dw_run9_clamp_asm). Included by op_depthwise_conv2d_dsp.h where TINYML_KERNEL_ASM is defined
+ * dw_single4, dw_requantize4), and its 3x3 runs as naked functions (dw_run9_asm and its
+ * clamping and border twins). Included by op_depthwise_conv2d_dsp.h where TINYML_KERNEL_ASM is defined
  * (kernel_variant.h), in place of their C twins. */
 #ifndef TINYML_OP_DEPTHWISE_CONV2D_ASM_H
 #define TINYML_OP_DEPTHWISE_CONV2D_ASM_H
@@ -97,21 +97,22 @@ static inline __attribute__((always_inline)) void dw_list4(const int8_t *const *
   "bfi %[a0], %[a2], #16, #8\n\t"                                             \
   "bfi %[a0], %[a3], #24, #8"
 
-/* dw_run_job (op_depthwise_conv2d_dsp.h) as the assembly below reads it: 18 words. */
-typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
+/* dw_run_job (op_depthwise_conv2d_dsp.h) as the assembly below reads it: 17 words. */
+typedef char dw_run_job_is_17_words[sizeof(dw_run_job) == 68 ? 1 : -1];
 
-/* A pair of taps of the group in assembly: their offsets from the frame's list (at `at`), both
- * inputs, PKHBT / PKHTB, SXTB16 x4, the four channels' weights by one LDM (`weights`: the
- * group's first pair has them from the LDM of the starts), SMLAD x4: 14 instructions for 8
- * MACs. r0-r3 the accumulators, r11 the packed words, r12 the input at the group's first
- * channel. */
-#define DW_RUN_PAIR_WITH(at, weights)           \
-  "ldrd r4, r5, [sp, #" #at "]\n\t"             \
+/* A pair of taps of the group in assembly: their offsets and the four channels' weights by one
+ * LDM from the 3x3 words (`words`: the group's first pair has them from the LDM of the starts),
+ * at a border pixel the offsets then from the frame's list (`offsets`), both inputs, PKHBT /
+ * PKHTB, SXTB16 x4, SMLAD x4: 13 instructions for 8 MACs inside. r0-r3 the accumulators, r11
+ * the packed words, r12 the input (the pixel's origin inside, the group's first channel at a
+ * border pixel). */
+#define DW_RUN_PAIR_WITH(words, offsets)        \
+  words                                         \
+  offsets                                       \
   "ldr r4, [r12, r4]\n\t"                       \
   "ldr r5, [r12, r5]\n\t"                       \
   "pkhbt r6, r4, r5, lsl #16\n\t"               \
   "pkhtb r5, r5, r4, asr #16\n\t"               \
-  weights                                       \
   "sxtb16 r4, r6\n\t"                           \
   "sxtb16 r6, r6, ror #8\n\t"                   \
   "smlad r0, r4, r7, r0\n\t"                    \
@@ -120,13 +121,13 @@ typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
   "sxtb16 r5, r5, ror #8\n\t"                   \
   "smlad r2, r4, r9, r2\n\t"                    \
   "smlad r3, r5, r10, r3\n\t"
-#define DW_RUN_PAIR(at) DW_RUN_PAIR_WITH(at, "ldmia r11!, {r7-r10}\n\t")
+#define DW_RUN_PAIR(offsets) DW_RUN_PAIR_WITH("ldmia r11!, {r4, r5, r7-r10}\n\t", offsets)
 
-/* The last tap (at `at` in the list): weights (c0, c2), (c1, c3). */
-#define DW_RUN_SINGLE(at)                       \
-  "ldr r4, [sp, #" #at "]\n\t"                  \
+/* The last tap: its offset and weights (c0, c2), (c1, c3) by one LDM. */
+#define DW_RUN_SINGLE(offsets)                  \
+  "ldmia r11!, {r4, r7, r8}\n\t"                \
+  offsets                                       \
   "ldr r4, [r12, r4]\n\t"                       \
-  "ldrd r7, r8, [r11], #8\n\t"                  \
   "sxtb16 r5, r4\n\t"                           \
   "sxtb16 r4, r4, ror #8\n\t"                   \
   "smlabb r0, r5, r7, r0\n\t"                   \
@@ -136,7 +137,8 @@ typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
 
 /* Two channels' output stage (accumulators a and b, 2 * acc), both rows (M, rounding, s) by
  * one LDM: SMMLAR gives round(acc * M / 2^31) plus the rounding, the sign's correction and the
- * shift, SSAT: 9 instructions. */
+ * shift (ASR by a register takes its bottom byte: the last group's last s carries the end
+ * mark in bit 31), SSAT: 9 instructions. */
 #define DW_RUN_REQUANTIZE2(a, b)                \
   "ldmia r11!, {r4-r9}\n\t"                     \
   "smmlar r5, " a ", r4, r5\n\t"                \
@@ -150,64 +152,85 @@ typedef char dw_run_job_is_18_words[sizeof(dw_run_job) == 72 ? 1 : -1];
 
 /* The activation clamp of the output word, bytewise: max with lo4, min with hi4. */
 #define DW_RUN_CLAMP                            \
-  "ldrd r4, r5, [sp, #28]\n\t"                  \
+  "ldrd r4, r5, [sp, #24]\n\t"                  \
   "ssub8 r6, r0, r4\n\t"                        \
   "sel r0, r0, r4\n\t"                          \
   "ssub8 r6, r0, r5\n\t"                        \
   "sel r0, r5, r0\n\t"
 
-/* The whole run: the job copied to the stack (the list at sp + 36), then per pixel and group of
- * 4 channels the starts, 4 pairs, the last tap, the output stage, one word stored. The loops'
- * state lives in registers where it is read every group (r11 packed words, r12 input, lr
- * output) and on the stack otherwise. */
-#define DW_RUN9(clamp)                                                                        \
+/* A border pixel: the taps' offsets from the frame's list (pad_input's for a tap outside) in
+ * place of the words', which the LDMs load all the same; r12 moves on a group. */
+#define DW_BORDER_PAIR(at) "ldrd r4, r5, [sp, #" #at "]\n\t"
+#define DW_BORDER_SINGLE(at) "ldr r4, [sp, #" #at "]\n\t"
+#define DW_BORDER_NEXT "add r12, r12, #4\n\t"
+
+/* The whole run: the job copied to the stack (the list at sp + 32), then per pixel and group of
+ * 4 channels the starts, 4 pairs, the last tap, the output stage, one word stored, until the
+ * group whose last s is negative (the end mark). The loops' state lives in registers where it
+ * is read every group (r11 packed words, r12 input, lr output) and on the stack otherwise.
+ * p0 .. p3, single, next: empty inside, DW_BORDER_* at a border pixel. */
+#define DW_RUN9(clamp, p0, p1, p2, p3, single, next)                                          \
   "push {r4-r11, lr}\n\t"                                                                     \
-  "sub sp, sp, #72\n\t"                                                                       \
+  "sub sp, sp, #68\n\t"                                                                       \
   "mov r10, sp\n\t"                                                                           \
   "ldmia r0!, {r1-r9}\n\t"                                                                    \
   "stmia r10!, {r1-r9}\n\t"                                                                   \
   "mov r11, r1\n\t"                                                                           \
-  "mov r12, r3\n\t"                                                                           \
-  "mov lr, r4\n\t"                                                                            \
-  "ldmia r0, {r1-r9}\n\t"                                                                     \
-  "stmia r10, {r1-r9}\n\t"                                                                    \
+  "mov r12, r2\n\t"                                                                           \
+  "mov lr, r3\n\t"                                                                            \
+  "ldmia r0, {r1-r8}\n\t"                                                                     \
+  "stmia r10, {r1-r8}\n\t"                                                                    \
   "1:\n\t"                                                                                    \
-  "ldmia r11!, {r0-r3, r7-r10}\n\t" /* the starts and the first pair's weights */             \
-  DW_RUN_PAIR_WITH(36, "") DW_RUN_PAIR(44) DW_RUN_PAIR(52) DW_RUN_PAIR(60) DW_RUN_SINGLE(68)  \
+  DW_RUN_PAIR_WITH("ldmia r11!, {r0-r5, r7-r10}\n\t", p0) /* the starts too */                \
+  DW_RUN_PAIR(p1) DW_RUN_PAIR(p2) DW_RUN_PAIR(p3) DW_RUN_SINGLE(single)                       \
   DW_RUN_REQUANTIZE2("r0", "r1") DW_RUN_REQUANTIZE2("r2", "r3")                               \
   "bfi r0, r1, #8, #8\n\t"                                                                    \
   "bfi r0, r2, #16, #8\n\t"                                                                   \
   "bfi r0, r3, #24, #8\n\t"                                                                   \
   clamp                                                                                       \
   "str r0, [lr], #4\n\t"                                                                      \
-  "add r12, r12, #4\n\t"                                                                      \
-  "ldr r4, [sp, #4]\n\t"                                                                      \
-  "cmp r11, r4\n\t"                                                                           \
-  "bne 1b\n\t"                                                                                \
-  "ldrd r4, r5, [sp, #20]\n\t"                                                                \
+  next                                                                                        \
+  "cmp r9, #0\n\t"                                                                            \
+  "bpl 1b\n\t"                                                                                \
+  "ldrd r4, r5, [sp, #16]\n\t"                                                                \
   "add r12, r12, r4\n\t"                                                                      \
   "add lr, lr, r5\n\t"                                                                        \
   "ldr r11, [sp, #0]\n\t"                                                                     \
-  "ldr r4, [sp, #16]\n\t"                                                                     \
+  "ldr r4, [sp, #12]\n\t"                                                                     \
   "subs r4, r4, #1\n\t"                                                                       \
-  "str r4, [sp, #16]\n\t"                                                                     \
+  "str r4, [sp, #12]\n\t"                                                                     \
   "bne 1b\n\t"                                                                                \
-  "add sp, sp, #72\n\t"                                                                       \
+  "add sp, sp, #68\n\t"                                                                       \
   "pop {r4-r11, pc}\n\t"
+#define DW_RUN9_INSIDE(clamp) DW_RUN9(clamp, "", "", "", "", "", "")
+#define DW_RUN9_BORDER(clamp)                                                                 \
+  DW_RUN9(clamp, DW_BORDER_PAIR(32), DW_BORDER_PAIR(40), DW_BORDER_PAIR(48),                  \
+          DW_BORDER_PAIR(56), DW_BORDER_SINGLE(64), DW_BORDER_NEXT)
 
-/* A run of 3x3 windows, every group of each pixel: 91 instructions a group with its loop
- * and store (36 MACs and 4 outputs), where the inlined block took 104. In assembly of its own:
- * a group needs 14 registers (4 accumulators, 7 temporaries for a pair, the packed words, the
- * input, the output): inline assembly gets 13 at most, and GCC then reloads the loops' state. */
+/* A run of 3x3 windows inside the input, every group of each pixel: 84 instructions a group
+ * with its loop and store (36 MACs and 4 outputs). In assembly of its own: a group needs 14
+ * registers (4 accumulators, 7 temporaries for a pair, the packed words, the input, the
+ * output): inline assembly gets 13 at most, and GCC then reloads the loops' state. */
 __attribute__((naked, noinline)) static void dw_run9_asm(
     const dw_run_job *job __attribute__((unused))) {
-  __asm__ volatile(DW_RUN9(""));
+  __asm__ volatile(DW_RUN9_INSIDE(""));
 }
 
 /* The same with the activation clamp (a range narrower than SSAT's). */
 __attribute__((naked, noinline)) static void dw_run9_clamp_asm(
     const dw_run_job *job __attribute__((unused))) {
-  __asm__ volatile(DW_RUN9(DW_RUN_CLAMP));
+  __asm__ volatile(DW_RUN9_INSIDE(DW_RUN_CLAMP));
+}
+
+/* A border pixel (a run of one), its taps' offsets from the job's list: 90 a group. */
+__attribute__((naked, noinline)) static void dw_run9_border_asm(
+    const dw_run_job *job __attribute__((unused))) {
+  __asm__ volatile(DW_RUN9_BORDER(""));
+}
+
+__attribute__((naked, noinline)) static void dw_run9_border_clamp_asm(
+    const dw_run_job *job __attribute__((unused))) {
+  __asm__ volatile(DW_RUN9_BORDER(DW_RUN_CLAMP));
 }
 
 /* Any window: the starts and `pairs` (>= 1) pairs of taps, the count running down. */

@@ -180,19 +180,18 @@ static inline __attribute__((always_inline)) void dw_tap4(const int8_t *in, cons
 #define DW_PACKED_ASM 1
 #endif
 
-/* A run of pixels of a 3x3 window on the packed path, all with the same tap offsets (a row's
- * pixels inside the input, or one pixel at the border with its own list): what dw_run9 reads,
- * in the assembly at these word offsets. */
+/* A run of pixels of a 3x3 window on the packed path: a row's pixels inside the input, whose
+ * taps' offsets the 3x3 words hold, or one pixel at the border with its own list: what dw_run9
+ * reads, in the assembly at these word offsets. */
 typedef struct {
-  const int32_t *packed;     /*  0: the group words (depthwise_packed_filter) */
-  const int32_t *packed_end; /*  4: past the last whole group's */
-  const int8_t *base;        /*  8: the first pixel's window origin, channel 0 */
-  int8_t *out;               /* 12: its output, channel 0 */
-  int32_t pixels;            /* 16: >= 1 */
-  int32_t base_step;         /* 20: from past a pixel's last group to the next pixel's origin */
-  int32_t out_step;          /* 24: the same for the output (the channels past the groups) */
-  int32_t lo4, hi4;          /* 28, 32: the activation range, bytewise (if clamping) */
-  intptr_t list[9];          /* 36: the taps' byte offsets from base, row-major */
+  const int32_t *packed; /*  0: the group words (depthwise_packed_filter, the 3x3 layout) */
+  const int8_t *base;    /*  4: the first pixel's window origin, channel 0 */
+  int8_t *out;           /*  8: its output, channel 0 */
+  int32_t pixels;        /* 12: >= 1 */
+  int32_t base_step;     /* 16: from a pixel's window origin to the next one's (inside) */
+  int32_t out_step;      /* 20: from past a pixel's last group to the next pixel's output */
+  int32_t lo4, hi4;      /* 24, 28: the activation range, bytewise (if clamping) */
+  intptr_t list[9];      /* 32: a border pixel's taps' byte offsets from base, row-major */
 } dw_run_job;
 
 #if defined(TINYML_KERNEL_ASM)
@@ -263,39 +262,72 @@ static inline int32_t dw_requantize4(const int32_t **weights, const int32_t acc[
   int32_t lane;
   for (lane = 0; lane < 4; ++lane, w += 3) {
     const int32_t sum = tinyml_smmlar(acc[lane], w[0], w[1]);
-    const int32_t out = (sum - (int32_t)((uint32_t)acc[lane] >> 31)) >> w[2];
+    /* ASR by a register reads its bottom byte: the 3x3 layout marks its last group in bit 31
+     * of the last s (s <= 31). */
+    const int32_t out = (sum - (int32_t)((uint32_t)acc[lane] >> 31)) >> (w[2] & 31);
     word |= ((uint32_t)tinyml_ssat8(out) & 0xFFu) << (8 * lane);
   }
   *weights = w;
   return (int32_t)word;
 }
 
-/* A run of 3x3 windows (the C twin of op_depthwise_conv2d_asm.h's dw_run9_asm): per pixel and
- * group of 4 channels, 4 pairs, the last tap, the output stage, one word stored. */
-static void dw_run9(const dw_run_job *job, const int clamp) {
+/* A run of 3x3 windows (the C twin of op_depthwise_conv2d_asm.h's dw_run9_asm and its
+ * twins): per pixel and group of 4 channels, 4 pairs and the last tap, each with its taps'
+ * offsets from the pixel's origin (the group's channels included) in front of its weights
+ * (depthwise_packed_filter's 3x3 layout), the output stage, one word stored, until the group
+ * whose last s has bit 31 set. A `border` pixel's taps are at the job's list's offsets from
+ * the group's first channel instead. */
+static void dw_run9(const dw_run_job *job, const int clamp, const int border) {
   const int8_t *base = job->base;
   int8_t *out = job->out;
   int32_t pixel;
   for (pixel = 0; pixel < job->pixels; ++pixel) {
-    const int32_t *weights = job->packed;
-    while (weights != job->packed_end) {
-      int32_t acc[4], word;
-      dw_pairs4(job->list, 4, base, &weights, acc);
-      dw_single4(job->list + 8, base, &weights, acc);
-      word = dw_requantize4(&weights, acc);
+    const int32_t *w = job->packed;
+    const int8_t *group = base;
+    int32_t last;
+    do {
+      const int8_t *const from = border ? group : base;
+      int32_t acc[4], word, pair, x02, x13;
+      acc[0] = w[0], acc[1] = w[1], acc[2] = w[2], acc[3] = w[3];
+      w += 4;
+      for (pair = 0; pair < 4; ++pair, w += 6) {
+        const intptr_t at0 = border ? job->list[2 * pair] : w[0];
+        const intptr_t at1 = border ? job->list[2 * pair + 1] : w[1];
+        const int32_t x0 = tinyml_load_s8x4(from + at0), x1 = tinyml_load_s8x4(from + at1);
+        const int32_t low = (int32_t)(((uint32_t)x0 & 0xFFFFu) | ((uint32_t)x1 << 16));
+        const int32_t high = (int32_t)(((uint32_t)x1 & 0xFFFF0000u) | ((uint32_t)x0 >> 16));
+        acc[0] = tinyml_smlad(tinyml_sxtb16(low), w[2], acc[0]);
+        acc[1] = tinyml_smlad(tinyml_sxtb16_ror8(low), w[3], acc[1]);
+        acc[2] = tinyml_smlad(tinyml_sxtb16(high), w[4], acc[2]);
+        acc[3] = tinyml_smlad(tinyml_sxtb16_ror8(high), w[5], acc[3]);
+      }
+      x02 = tinyml_load_s8x4(from + (border ? job->list[8] : (intptr_t)w[0]));
+      x13 = tinyml_sxtb16_ror8(x02);
+      x02 = tinyml_sxtb16(x02);
+      acc[0] = tinyml_smlabb(x02, w[1], acc[0]);
+      acc[2] = tinyml_smlatt(x02, w[1], acc[2]);
+      acc[1] = tinyml_smlabb(x13, w[2], acc[1]);
+      acc[3] = tinyml_smlatt(x13, w[2], acc[3]);
+      w += 3;
+      last = w[11];
+      word = dw_requantize4(&w, acc);
       if (clamp) word = tinyml_min_s8x4(tinyml_max_s8x4(word, job->lo4), job->hi4);
       tinyml_store_s8x4(out, word);
-      base += 4;
+      group += 4;
       out += 4;
-    }
+    } while (last >= 0);
     base += job->base_step;
     out += job->out_step;
   }
 }
 #else
 static inline __attribute__((always_inline)) void dw_run9(const dw_run_job *job,
-                                                          const int clamp) {
-  if (clamp) {
+                                                          const int clamp, const int border) {
+  if (border && clamp) {
+    dw_run9_border_clamp_asm(job);
+  } else if (border) {
+    dw_run9_border_asm(job);
+  } else if (clamp) {
     dw_run9_clamp_asm(job);
   } else {
     dw_run9_asm(job);
@@ -473,15 +505,12 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
   int32_t batch, out_y, out_x, c;
   dw_tap_offsets(p, inside);
   if (nine) {
-    /* A group's words: 4 starts, 4 pairs of 4, the last tap's 2, 4 output stage rows of 3. */
     run.packed = packed;
-    run.packed_end = packed + (end / 4) * (4 + 16 + 2 + 12);
-    run.base_step = stride_w * in_c - end;
+    run.base_step = stride_w * in_c;
     run.out_step = out_c - end;
     run.lo4 = lo4;
     run.hi4 = hi4;
-    for (c = 0; c < 9; ++c) run.list[c] = inside[c];
-    edge = run;
+    edge = run; /* its list per pixel */
     edge.pixels = 1;
   }
   for (batch = 0; batch < p->batches; ++batch) {
@@ -500,7 +529,7 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
           run.base = base;
           run.out = out;
           run.pixels = skip_to - skip_from;
-          dw_run9(&run, clamp);
+          dw_run9(&run, clamp, 0);
         } else {
           for (out_x = skip_from; out_x < skip_to; ++out_x) {
             dw_groups(packed, inside, base, out, end, taps, lo4, hi4, odd, clamp);
@@ -519,7 +548,7 @@ static inline __attribute__((always_inline)) void dw_packed_layer(
                             1);
           edge.base = corner;
           edge.out = out;
-          dw_run9(&edge, clamp);
+          dw_run9(&edge, clamp, 1);
         } else if (p->pad_input != NULL) {
           dw_border_offsets(p, inside, corner, in_y0, out_x * stride_w - pad_left, border,
                             0);

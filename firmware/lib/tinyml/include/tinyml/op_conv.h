@@ -54,7 +54,8 @@ typedef struct {
   const int32_t *output_stage;
   /* The DSP path's multiplier-1 filter, taps paired for SMLAD, per group of 4 channels with
    * the input offset folded into its start values, everything summed doubled, and the output
-   * stage's (multiplier, rounding, shift) (tools/compiler/ops/conv.py,
+   * stage's (multiplier, rounding, shift), for 3x3 windows each pair's input offsets in front of
+   * its weights and the last group marked (tools/compiler/ops/conv.py,
    * depthwise_packed_filter); NULL: not emitted (another multiplier, no fast output stage, a
    * window of 1 or more than 25 taps, a doubled sum that could overflow). With it and
    * output_c a multiple of 4 the converter leaves output_stage NULL: nothing else reads it.
