@@ -131,6 +131,10 @@ def _depthwise_case(rng):
     kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 6))
     multiplier = int(rng.choice([1, 1, 1, 2, 3, 4, 5, 8]))
     in_c = int(rng.choice(CHANNELS))
+    if rng.random() < 0.4:  # MobileNet's: the packed 3x3 runs (dw_run9), their border pixels
+        kh = kw = 3
+        multiplier = 1
+        in_c = int(rng.choice([c for c in CHANNELS if c >= 4]))
     shape = (1, _spatial(rng, kh, dh, padding), _spatial(rng, kw, dw, padding),
              in_c)
     weights = (rng.normal(size=(kh, kw, in_c, multiplier)) *

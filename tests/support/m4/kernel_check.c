@@ -337,6 +337,17 @@ static const int32_t *make_packed(int32_t taps, int32_t channels, const int32_t 
   return packed;
 }
 
+/* How many random depthwise layers took the 3x3 runs (dw_run9), [clamped][with border pixels]:
+ * a layer without border pixels runs dw_run9_asm or its clamping twin on every pixel, one with
+ * them dw_run9_border_asm or its clamping twin on those. The check fails if one never runs. */
+static int32_t dw_run9_layers[2][2];
+
+/* Whether some window of the axis reaches past the input. */
+static int window_leaves(int32_t in, int32_t out, int32_t stride, int32_t dilation,
+                         int32_t kernel, int32_t pad) {
+  return pad > 0 || (out - 1) * stride - pad + (kernel - 1) * dilation >= in;
+}
+
 static int check_depthwise(void) {
   static const int32_t multipliers[] = {1, 1, 1, 2, 3, 4, 5, 8};
   tinyml_depthwise_conv2d_params p;
@@ -347,6 +358,8 @@ static int check_depthwise(void) {
   p.filter_w = random_in(1, 5);
   if ((next_random() & 3) == 0) p.filter_h = p.filter_w = 3; /* the unrolled 3x3 path */
   p.depth_multiplier = multipliers[next_random() % 8];
+  /* Half the 3x3 draws as MobileNet's: multiplier 1 over whole groups of channels. */
+  if (p.filter_h == 3 && p.filter_w == 3 && (next_random() & 1)) p.depth_multiplier = 1;
   p.input_c = p.depth_multiplier == 1 && (next_random() & 3) == 0 ? random_in(18, 70)
                                                                    : random_in(1, 17);
   p.output_c = p.input_c * p.depth_multiplier;
@@ -380,6 +393,15 @@ static int check_depthwise(void) {
     p.pad_input = (next_random() & 7) ? pad : NULL;
     /* As the converter leaves it when the packed words cover every channel. */
     if (p.packed != NULL && p.output_c % 4 == 0 && (next_random() & 1)) p.output_stage = NULL;
+    /* With pad_input every pixel of the layer goes through dw_run9. */
+    if (p.packed != NULL && nine && p.pad_input != NULL &&
+        (int32_t)p.output + out_bytes <= ARENA_BYTES) {
+      ++dw_run9_layers[p.act_min > -128 || p.act_max < 127]
+                      [window_leaves(p.input_h, p.output_h, p.stride_h, p.dilation_h, 3,
+                                     p.pad_top) ||
+                       window_leaves(p.input_w, p.output_w, p.stride_w, p.dilation_w, 3,
+                                     p.pad_left)];
+    }
   }
   if ((int32_t)p.output + out_bytes > ARENA_BYTES) return 0;
   return run_both("DEPTHWISE_CONV_2D", tinyml_depthwise_conv2d_s8, ref_depthwise_conv2d_s8, &p,
@@ -513,10 +535,23 @@ int main(void) {
     semihost_write0("CONV_2D + MAX_POOL_2D: the one pass never ran\n");
     return 1;
   }
+  if (dw_run9_layers[0][0] == 0 || dw_run9_layers[0][1] == 0 || dw_run9_layers[1][0] == 0 ||
+      dw_run9_layers[1][1] == 0) {
+    semihost_write0("DEPTHWISE_CONV_2D: a variant of the 3x3 runs never ran\n");
+    return 1;
+  }
   semihost_write0("all identical: ");
   print_number(ITERATIONS);
   semihost_write0(" random cases per kernel, ");
   print_number(conv_pool_runs);
-  semihost_write0(" convolutions pooled in one pass\n");
+  semihost_write0(" convolutions pooled in one pass, depthwise 3x3 runs: ");
+  print_number(dw_run9_layers[0][0]);
+  semihost_write0(" layers inside, ");
+  print_number(dw_run9_layers[0][1]);
+  semihost_write0(" with border pixels, ");
+  print_number(dw_run9_layers[1][0]);
+  semihost_write0(" and ");
+  print_number(dw_run9_layers[1][1]);
+  semihost_write0(" clamped\n");
   return 0;
 }
