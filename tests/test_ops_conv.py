@@ -338,6 +338,38 @@ def test_mobilenet_style_depthwise_layers_match_tflm():
     _compare_both_builds(models, [case.description for case in cases], 0)
 
 
+def _first_and_pointwise_conv_case(rng, kernel, stride, in_c, out_c, size, padding, act,
+                                   batches=1):
+    tf = _tf()
+    weights = (rng.normal(size=(kernel, kernel, in_c, out_c)) *
+               _channel_scales(rng, out_c)).astype(np.float32)
+    bias = rng.normal(size=out_c).astype(np.float32) * 0.5
+
+    def build(x):
+        y = tf.nn.conv2d(x, weights, strides=[1, stride, stride, 1], padding=padding)
+        return _activate(act, tf.nn.bias_add(y, bias))
+
+    return Case(f"conv {batches}x{size}x{size}x{in_c} k{kernel} s{stride} ->{out_c} {padding} "
+                f"{act}", (batches, size, size, in_c), build, _input_range(rng))
+
+
+def test_rgb_first_layers_and_small_pointwise_convs_match_tflm():
+    """The shapes of MobileNet's first layers, which the random cases rarely draw: 3x3 over 3
+    channels (rows of 9 values assembled in place, column_nines), stride 2 with SAME padding
+    (only the last row and column pass the image) and stride 1, and 1x1 over 8 channels
+    (conv_pointwise8_asm on the M4: even output channel counts) or 16."""
+    rng = np.random.default_rng(9970)
+    shapes = [(3, 2, 3, 8, 12, "SAME", "relu6"), (3, 2, 3, 5, 11, "SAME", "none"),
+              (3, 1, 3, 8, 9, "SAME", "relu"), (3, 2, 3, 16, 10, "VALID", "none"),
+              (1, 1, 8, 16, 9, "VALID", "relu6"), (1, 1, 8, 6, 7, "SAME", "none"),
+              (1, 1, 8, 7, 6, "SAME", "relu"), (1, 1, 16, 32, 6, "SAME", "relu6")]
+    cases = [_first_and_pointwise_conv_case(rng, *shape) for shape in shapes]
+    models = [TFLiteModel(data, f"first layer or pointwise case {i}")
+              for i, data in enumerate(convert_cases(cases, 0))]
+    assert all("CONV_2D" in m.op_names() for m in models)
+    _compare_both_builds(models, [case.description for case in cases], 0)
+
+
 def test_digits_model_matches_tflm_with_dsp_kernels():
     """The committed CNN (CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX) on the first
     2000 test images, both builds."""

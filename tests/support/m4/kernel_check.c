@@ -196,6 +196,15 @@ static int check_conv2d(void) {
   p.output_c = groups * random_in(1, groups > 1 ? 5 : 17);
   p.stride_h = random_in(1, 3), p.stride_w = random_in(1, 3);
   p.dilation_h = random_in(1, 3), p.dilation_w = random_in(1, 3);
+  if (next_random() % 4 == 0) { /* MobileNet's first layers, which the draws above rarely are */
+    const int32_t pointwise = (int32_t)(next_random() & 1);
+    groups = 1;
+    p.filter_h = p.filter_w = pointwise ? 1 : 3;
+    p.filter_c = p.input_c = pointwise ? 8 : 3; /* conv_pointwise8_asm; column_nines */
+    p.output_c = random_in(1, 17);
+    p.stride_h = p.stride_w = pointwise ? 1 : random_in(1, 2);
+    p.dilation_h = p.dilation_w = 1;
+  }
   pick_axis(p.filter_h, p.stride_h, p.dilation_h, &p.input_h, &p.output_h, &p.pad_top);
   pick_axis(p.filter_w, p.stride_w, p.dilation_w, &p.input_w, &p.output_w, &p.pad_left);
   p.input_offset = random_in(-127, 128);

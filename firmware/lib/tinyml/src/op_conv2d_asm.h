@@ -115,4 +115,69 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
   __asm__ volatile(CONV_PAIRS_LOOP(CONV_LOAD_WIDE));
 }
 
+/* What conv_pointwise8_asm reads; the C side fills it once per layer. */
+typedef struct {
+  const int8_t *input;      /*  0: pixel 0's 8 input values */
+  int32_t offset2;          /*  4: the input offset in both lanes */
+  const int32_t *filter;    /*  8: the widened filter, 4 words a filter */
+  const int32_t *stage;     /* 12: its output_stage entries */
+  int8_t *output_end;       /* 16: output + pixels * output_c */
+  const int32_t *filter_end; /* 20: filter + 4 * output_c (output_c even) */
+  int8_t *output;           /* 24 */
+} conv_pointwise8_job;
+
+typedef char conv_pointwise8_job_is_7_words[sizeof(conv_pointwise8_job) == 28 ? 1 : -1];
+
+/* One filter against the pixel's column in r0-r3: its output_stage entry into r4-r7 (the start
+ * seeds the accumulator r4), its two blocks' words into r8, r9, four SMLAD, the output. */
+#define CONV_POINTWISE8_FILTER                                                               \
+  "ldmia r11!, {r4-r7}\n\t"                                                                  \
+  "ldrd r8, r9, [r10], #8\n\t"                                                                \
+  "smlad r4, r8, r0, r4\n\t"                                                                  \
+  "smlad r4, r9, r1, r4\n\t"                                                                  \
+  "ldrd r8, r9, [r10], #8\n\t"                                                                \
+  "smlad r4, r8, r2, r4\n\t"                                                                  \
+  "smlad r4, r9, r3, r4\n\t"                                                                  \
+  "smmlar r8, r4, r5, r4\n\t"                                                                 \
+  "add r9, r8, r6\n\t"                                                                        \
+  "sub r9, r9, r8, lsr #31\n\t"                                                               \
+  "asr r9, r9, r7\n\t"                                                                        \
+  "ssat r9, #8, r9\n\t"                                                                       \
+  "strb r9, [r12], #1\n\t"
+
+/* A 1x1 CONV_2D over 8 input channels with the widened filter, stride 1, the output_stage
+ * table with the full int8 range: every pixel of the layer in one call. With a depth of two
+ * blocks the filter pairs' loop spends more on each pair's set-up and outputs than on its
+ * MACs; here a pixel's whole column (8 values, widened with the offset) stays in r0-r3 while
+ * every filter passes, so that a filter costs its stage entry's LDM, two LDRD, four SMLAD and
+ * the output's six (13 for 8 MACs), plus half the loop's compare and branch (two filters an
+ * iteration), and a pixel about 12 more. State that does not fit lives in a copy of the job on
+ * the stack. */
+__attribute__((naked, noinline)) static void conv_pointwise8_asm(
+    const conv_pointwise8_job *job __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+      "ldmia r0, {r1-r7}\n\t"
+      "push {r1-r5}\n\t" /* [sp]: input, offset2, filter, stage, output_end */
+      "mov lr, r6\n\t"   /* filter_end */
+      "mov r12, r7\n\t"  /* output */
+      "2:\n\t"
+      "ldrd r4, r5, [sp, #0]\n\t"
+      "ldrd r6, r7, [r4], #8\n\t"
+      "str r4, [sp, #0]\n\t"
+      "sxtab16 r0, r5, r6\n\t"
+      "sxtab16 r1, r5, r6, ror #8\n\t"
+      "sxtab16 r2, r5, r7\n\t"
+      "sxtab16 r3, r5, r7, ror #8\n\t"
+      "ldrd r10, r11, [sp, #8]\n\t"
+      "1:\n\t" CONV_POINTWISE8_FILTER CONV_POINTWISE8_FILTER
+      "cmp r10, lr\n\t"
+      "bne 1b\n\t"
+      "ldr r4, [sp, #16]\n\t"
+      "cmp r12, r4\n\t"
+      "bne 2b\n\t"
+      "add sp, sp, #20\n\t"
+      "pop {r4-r11, pc}\n\t");
+}
+
 #endif /* TINYML_OP_CONV2D_ASM_H */

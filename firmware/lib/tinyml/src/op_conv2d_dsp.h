@@ -43,9 +43,11 @@ static int8_t conv_output(const tinyml_conv2d_params *p, int32_t acc, int32_t ch
 #define CONV_STAGE_BYTES 128
 
 /* RUNS_STAGED: a dense filter whose rows are contiguous in the input but do not start on
- * blocks (e.g. 3x3 over 3 channels: rows of 9 values); an inside patch's rows are copied back to
- * back into the stack buffer, then widened a word at a time. */
-enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_STAGED, RUNS_NONE };
+ * blocks (e.g. 5x5 over 1 channel: rows of 5 values); an inside patch's rows are copied back to
+ * back into the stack buffer, then widened a word at a time. RUNS_NINES: the staged case of
+ * three rows of 9 values (3x3 over 3 channels, an RGB first layer), whose 7 words are
+ * assembled from the rows in place (column_nines). */
+enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_STAGED, RUNS_NINES, RUNS_NONE };
 
 typedef struct {
   int32_t blocks;          /* filter_depth / 4 */
@@ -93,7 +95,7 @@ static conv_layout conv_layout_of(const tinyml_conv2d_params *p) {
     l.col_inner = 2 * p->filter_tap_stride;
     run_values = p->filter_c;
   } else if (dense && rows_contiguous && p->filter_depth <= CONV_STAGE_BYTES) {
-    l.runs = RUNS_STAGED;
+    l.runs = p->filter_h == 3 && row_values == 9 ? RUNS_NINES : RUNS_STAGED;
     l.runs_outer = p->filter_h;
     run_values = row_values;
   } else {
@@ -158,14 +160,48 @@ static __attribute__((noinline)) void column_staged(int16_t *col, const int8_t *
   column_words(col, stage, l->blocks, l->offset2);
 }
 
+/* `word` widened into block `block` of a column. */
+static inline __attribute__((always_inline)) void column_word(int16_t *col, int32_t block,
+                                                              int32_t word, int32_t offset2) {
+  tinyml_store_s16x2x2(col + 8 * block, tinyml_sxtab16(offset2, word),
+                       tinyml_sxtab16_ror8(offset2, word));
+}
+
+/* RUNS_NINES: the 27 values of three rows of 9 (dense, 7 blocks) from the rows in place, with
+ * unaligned word loads: no copy to the stack. Blocks 0, 1, 3, 5 and 6 are whole words of one
+ * row (block 6's last value, the next pixel's, meets a zero weight); block 2 is row 0's last
+ * value under row 1's first three (the word before row 1 with its low byte replaced), block 4
+ * row 1's last two and row 2's first two (the halves of two words). No load passes the third
+ * row's 12th byte, which last_origin allows (three words a row). */
+static __attribute__((noinline)) void column_nines(int16_t *col, const int8_t *row0,
+                                                   const conv_layout *l) {
+  const int32_t offset2 = l->offset2;
+  const int8_t *const row1 = row0 + l->src_outer, *const row2 = row1 + l->src_outer;
+  const uint32_t straddle0 =
+      ((uint32_t)tinyml_load_s8x4(row1 - 1) & 0xFFFFFF00u) | (uint8_t)row0[8];
+  const uint32_t straddle1 = ((uint32_t)tinyml_load_s8x4(row1 + 7) & 0xFFFFu) |
+                             ((uint32_t)tinyml_load_s8x4(row2 - 2) & 0xFFFF0000u);
+  column_word(col, 0, tinyml_load_s8x4(row0), offset2);
+  column_word(col, 1, tinyml_load_s8x4(row0 + 4), offset2);
+  column_word(col, 2, (int32_t)straddle0, offset2);
+  column_word(col, 3, tinyml_load_s8x4(row1 + 3), offset2);
+  column_word(col, 4, (int32_t)straddle1, offset2);
+  column_word(col, 5, tinyml_load_s8x4(row2 + 2), offset2);
+  column_word(col, 6, tinyml_load_s8x4(row2 + 6), offset2);
+}
+
 /* The runs of a pixel whose patch is inside the image, from its origin `src`. */
 static inline __attribute__((always_inline)) void column_runs(int16_t *col, const int8_t *src,
                                                               const conv_layout *l) {
   const int32_t offset2 = l->offset2, run_words = l->run_words;
   const int32_t src_outer = l->src_outer, col_outer = l->col_outer;
   int32_t outer, inner;
-  if (l->runs == RUNS_STAGED) {
-    column_staged(col, src, l);
+  if (l->runs >= RUNS_STAGED) { /* one test on the others' way: STAGED or NINES */
+    if (l->runs == RUNS_NINES) {
+      column_nines(col, src, l);
+    } else {
+      column_staged(col, src, l);
+    }
   } else if (l->runs_inner == 1 && run_words == 1) { /* e.g. rows of up to 4 values */
     for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
       const int32_t x = tinyml_load_s8x4(src);
@@ -418,16 +454,29 @@ static __attribute__((noinline)) void column_runs_call(int16_t *col, const int8_
   column_runs(col, src, l);
 }
 
-/* The column of the pixel at (batch, y, x), whose patch starts at input offset `origin`, when
- * every patch is inside the image. */
+/* The column of the pixel at (batch, y, x), whose patch starts at input offset `origin`;
+ * x_end: 0 on a row whose patches pass the image's bottom, else the first column whose patch
+ * passes its right edge (no padding before the image). */
 static inline __attribute__((always_inline)) void conv_column_inside(
     const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int32_t origin,
-    int32_t batch, int32_t y, int32_t x, int16_t *col) {
-  if (origin <= l->last_origin) {
-    column_runs_call(col, input + origin, l);
+    int32_t batch, int32_t y, int32_t x, int32_t x_end, int16_t *col, const int edges) {
+  if ((!edges || x < x_end) && origin <= l->last_origin) {
+    if (edges && l->runs == RUNS_NINES) {
+      column_nines(col, input + origin, l);
+    } else {
+      column_runs_call(col, input + origin, l);
+    }
+  } else if (edges) { /* padding, or its last word would read past the input */
+    conv_im2col_general(p, l, input, batch, y * p->stride_h, x * p->stride_w, 0, col);
   } else { /* its last word would read past the input: one of the last pixels */
     conv_im2col_values(p, l, input, batch, y * p->stride_h, x * p->stride_w, 0, col);
   }
+}
+
+/* The output columns x < cols_inside of a row y < rows_inside have their patch inside the
+ * image (no padding before it). */
+static inline int32_t conv_first_outside(int32_t limit, int32_t stride, int32_t outputs) {
+  return tinyml_min_i32((limit + stride - 1) / stride, outputs);
 }
 
 /* RUNS_ROWS with rows of one word (e.g. digits' 3x3x1 first layer): the rows widened inline,
@@ -442,13 +491,14 @@ static inline __attribute__((always_inline)) void column_rows_of_a_word(
 }
 
 /* The common case in its own loop, with the least bookkeeping per pixel pair: one group, no
- * padding reaching any pixel, a patch made of runs, the output_stage table with the full range.
- * The patch origin steps through the input; all filter pairs in assembly, an odd last filter
- * in C. */
+ * padding before the image (the last rows and columns may pass its end, as SAME padding with
+ * stride 2 does: those pixels' patches are gathered by conv_im2col_general), a patch made of
+ * runs, the output_stage table with the full range. The patch origin steps through the input;
+ * all filter pairs in assembly, an odd last filter in C. */
 static inline __attribute__((always_inline)) void conv_run_inside_loop(
     const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int8_t *output,
     int16_t *scratch, conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *),
-    const int rows_of_a_word) {
+    const int rows_of_a_word, const int edges) {
   const int32_t pixels = p->batches * p->output_h * p->output_w;
   const int32_t step = p->stride_w * p->input_c;
   const int32_t row_jump = (p->stride_h * p->input_w - p->output_w * p->stride_w) * p->input_c;
@@ -456,13 +506,16 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
   const int32_t paired = 2 * ((job->stage_end - job->stage) / 8);
   const int32_t rows = l->runs_outer, src_step = l->src_outer, col_step = l->col_outer;
   const int32_t offset2 = l->offset2, last_origin = l->last_origin;
+  const int32_t rows_inside = conv_first_outside(l->y_limit, p->stride_h, p->output_h);
+  const int32_t cols_inside = conv_first_outside(l->x_limit, p->stride_w, p->output_w);
   int32_t pixel, origin = 0, x = 0, y = 0, batch = 0;
+  int32_t x_end = rows_inside > 0 ? cols_inside : 0;
   for (pixel = 0; pixel < pixels; pixel += 2) {
     int8_t *out0 = output + pixel * p->output_c, *out1 = out0;
     if (rows_of_a_word && origin <= last_origin) {
       column_rows_of_a_word(scratch, input + origin, rows, src_step, col_step, offset2);
     } else {
-      conv_column_inside(p, l, input, origin, batch, y, x, scratch);
+      conv_column_inside(p, l, input, origin, batch, y, x, x_end, scratch, edges);
     }
     if (pixel + 1 < pixels) {
       origin += step;
@@ -474,6 +527,7 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
           ++batch;
           origin += image_jump;
         }
+        if (edges) x_end = y < rows_inside ? cols_inside : 0;
       }
       out1 += p->output_c;
     }
@@ -481,7 +535,7 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
     if (rows_of_a_word && origin <= last_origin) {
       column_rows_of_a_word(scratch + 4, input + origin, rows, src_step, col_step, offset2);
     } else {
-      conv_column_inside(p, l, input, origin, batch, y, x, scratch + 4);
+      conv_column_inside(p, l, input, origin, batch, y, x, x_end, scratch + 4, edges);
     }
     job->out0 = out0;
     job->out1 = out1;
@@ -498,18 +552,51 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
         ++batch;
         origin += image_jump;
       }
+      if (edges) x_end = y < rows_inside ? cols_inside : 0;
     }
   }
 }
 
-/* The loop twice, so that the other layouts do not pay for the inline rows' registers. */
+/* A 1x1 layer over 8 input channels, stride 1, its pixels' inputs back to back as its outputs
+ * are (a strip of rows of one image: tinyml_run_strips passes the first output_h of input_h),
+ * with the widened filter, an even output_c and the output_stage table with the full range:
+ * conv_pointwise8_asm does every pixel. */
+static int conv_is_pointwise8(const tinyml_conv2d_params *p, int32_t groups, int mode) {
+  return p->input_c == 8 && p->filter_depth == 8 && mode == OUTPUT_FAST &&
+         p->filter_wide != NULL && groups == 1 && p->filter_h == 1 && p->filter_w == 1 &&
+         p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+         p->output_w == p->input_w && (p->batches == 1 || p->output_h == p->input_h) &&
+         p->output_h <= p->input_h && p->output_c > 0 &&
+         p->output_c % 2 == 0;
+}
+
+static void conv_pointwise8(const tinyml_conv2d_params *p, const int8_t *input, int8_t *output,
+                            const conv_layout *l) {
+  const int32_t pixels = p->batches * p->output_h * p->output_w;
+  conv_pointwise8_job job;
+  if (pixels == 0) return;
+  job.input = input;
+  job.offset2 = l->offset2;
+  job.filter = p->filter_wide;
+  job.stage = p->output_stage;
+  job.output_end = output + pixels * p->output_c;
+  job.filter_end = p->filter_wide + 4 * p->output_c;
+  job.output = output;
+  conv_pointwise8_asm(&job);
+}
+
+/* The loop three times, so that the other layouts do not pay for the inline rows' registers,
+ * nor layers whose patches all lie inside the image for the edges' tests. */
 static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
                             const int8_t *input, int8_t *output, int16_t *scratch,
                             conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
-  if (l->runs == RUNS_ROWS && l->run_words == 1) {
-    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 1);
+  if ((p->output_h - 1) * p->stride_h >= l->y_limit ||
+      (p->output_w - 1) * p->stride_w >= l->x_limit) {
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0, 1);
+  } else if (l->runs == RUNS_ROWS && l->run_words == 1) {
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 1, 0);
   } else {
-    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0);
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0, 0);
   }
 }
 #endif
@@ -540,8 +627,11 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
   job.filter = filter;
   job.stage = p->output_stage;
   job.stage_end = p->output_stage != NULL ? p->output_stage + 8 * pairs : NULL;
-  if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0 &&
-      (p->output_h - 1) * p->stride_h < l.y_limit && (p->output_w - 1) * p->stride_w < l.x_limit) {
+  if (conv_is_pointwise8(p, groups, mode)) {
+    conv_pointwise8(p, input, output, &l);
+    return;
+  }
+  if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0) {
     conv_run_inside(p, &l, input, output, scratch, &job, pairs_asm);
     return;
   }
