@@ -115,6 +115,92 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
   __asm__ volatile(CONV_PAIRS_LOOP(CONV_LOAD_WIDE));
 }
 
+/* conv_pairs_wide_asm unrolled for filters of exactly B blocks (filter_depth 4B), where a
+ * pair's set-up and loop cost as much as a few blocks: no block loop, filter b's words at
+ * immediate offsets from filter a's, the accumulators a1 and b1 seeded by the first block's
+ * SMLAD (no MOV), out0 in lr, out1 and the pairs left in a pair of words on the stack. Per pair
+ * 11B + 34 instructions (per block the columns' LDM, two LDRD and eight SMLAD; per output 6;
+ * 10 more) against conv_pairs_wide_asm's 12B + 45 or so. The same job; `end` is not read. */
+#define CONV_UNROLLED_FILTER_WORDS(block, B, filter)                                           \
+  "ldrd r8, r9, [r10, #((" #filter ") * " #B " + " #block ") * 8]\n\t"
+
+/* Block 0: the seeds r0 (a) and r2 (b), the stage's starts, go into a1 and b1 first. */
+#define CONV_UNROLLED_FIRST_BLOCK(B)                                                          \
+  "ldmia r12!, {r4-r7}\n\t" CONV_UNROLLED_FILTER_WORDS(0, B, 0)                               \
+  "smlad r1, r8, r6, r0\n\t"                                                                  \
+  "smlad r0, r8, r4, r0\n\t"                                                                  \
+  "smlad r0, r9, r5, r0\n\t"                                                                  \
+  "smlad r1, r9, r7, r1\n\t" CONV_UNROLLED_FILTER_WORDS(0, B, 1)                              \
+  "smlad r3, r8, r6, r2\n\t"                                                                  \
+  "smlad r2, r8, r4, r2\n\t"                                                                  \
+  "smlad r2, r9, r5, r2\n\t"                                                                  \
+  "smlad r3, r9, r7, r3\n\t"
+
+#define CONV_UNROLLED_BLOCK(block, B)                                                         \
+  "ldmia r12!, {r4-r7}\n\t" CONV_UNROLLED_FILTER_WORDS(block, B, 0)                           \
+  "smlad r0, r8, r4, r0\n\t"                                                                  \
+  "smlad r0, r9, r5, r0\n\t"                                                                  \
+  "smlad r1, r8, r6, r1\n\t"                                                                  \
+  "smlad r1, r9, r7, r1\n\t" CONV_UNROLLED_FILTER_WORDS(block, B, 1)                          \
+  "smlad r2, r8, r4, r2\n\t"                                                                  \
+  "smlad r2, r9, r5, r2\n\t"                                                                  \
+  "smlad r3, r8, r6, r3\n\t"                                                                  \
+  "smlad r3, r9, r7, r3\n\t"
+
+/* One output, the result in place of accumulator `acc` (r8 the only scratch): SMMLAR, ADD,
+ * SUB, ASR, SSAT, STRB with the stage's 2M - 2^32, rounding and shift in r5-r7. */
+#define CONV_UNROLLED_OUTPUT(acc, out)                                                        \
+  "smmlar " acc ", " acc ", r5, " acc "\n\t"                                                   \
+  "add r8, " acc ", r6\n\t"                                                                   \
+  "sub r8, r8, " acc ", lsr #31\n\t"                                                          \
+  "asr r8, r8, r7\n\t"                                                                        \
+  "ssat r8, #8, r8\n\t"                                                                       \
+  "strb r8, [" out "], #1\n\t"
+
+/* `blocks`: the blocks after the first, CONV_UNROLLED_BLOCK(1, B) .. (B - 1, B). The tail's
+ * instructions leave the flags of the pairs' count alone (no S forms; SSAT sets only Q). */
+#define CONV_UNROLLED_PAIRS(B, blocks)                                                        \
+  "push {r4-r11, lr}\n\t"                                                                     \
+  "ldmia r0, {r1-r8}\n\t" /* filter, stage, out0, out1, columns, end, depth, stage_end */     \
+  "sub r7, r8, r2\n\t"                                                                        \
+  "lsr r7, r7, #5\n\t" /* the pairs */                                                        \
+  "push {r4, r7}\n\t"  /* [sp]: out1, pairs left */                                           \
+  "mov r10, r1\n\t"                                                                           \
+  "mov r11, r2\n\t"                                                                           \
+  "mov lr, r3\n\t"                                                                            \
+  "mov r12, r5\n\t"                                                                           \
+  "1:\n\t"                                                                                    \
+  "ldr r0, [r11]\n\t"                                                                         \
+  "ldr r2, [r11, #16]\n\t" CONV_UNROLLED_FIRST_BLOCK(B) blocks                               \
+  "add r10, r10, #" #B " * 16\n\t"                                                            \
+  "sub r12, r12, #" #B " * 16\n\t"                                                            \
+  "ldrd r9, r4, [sp]\n\t"                                                                     \
+  "subs r4, r4, #1\n\t"                                                                       \
+  "str r4, [sp, #4]\n\t"                                                                      \
+  "ldmia r11!, {r4-r7}\n\t" /* a: start, 2M - 2^32, rounding, shift */                        \
+  CONV_UNROLLED_OUTPUT("r0", "lr") CONV_UNROLLED_OUTPUT("r1", "r9")                             \
+  "ldmia r11!, {r4-r7}\n\t" /* b */                                                           \
+  CONV_UNROLLED_OUTPUT("r2", "lr") CONV_UNROLLED_OUTPUT("r3", "r9")                             \
+  "str r9, [sp]\n\t"                                                                          \
+  "bne 1b\n\t"                                                                                \
+  "add sp, sp, #8\n\t"                                                                        \
+  "pop {r4-r11, pc}\n\t"
+
+#define CONV_UNROLLED_BLOCKS_3_4(B) CONV_UNROLLED_BLOCK(1, B) CONV_UNROLLED_BLOCK(2, B)         \
+  CONV_UNROLLED_BLOCK(3, B)
+
+__attribute__((naked, noinline)) static void conv_pairs_wide_4_asm(
+    const conv_pairs_job *job __attribute__((unused))) {
+  __asm__ volatile(CONV_UNROLLED_PAIRS(4, CONV_UNROLLED_BLOCKS_3_4(4)));
+}
+
+__attribute__((naked, noinline)) static void conv_pairs_wide_7_asm(
+    const conv_pairs_job *job __attribute__((unused))) {
+  __asm__ volatile(CONV_UNROLLED_PAIRS(7, CONV_UNROLLED_BLOCKS_3_4(7) CONV_UNROLLED_BLOCK(4, 7)
+                                              CONV_UNROLLED_BLOCK(5, 7)
+                                              CONV_UNROLLED_BLOCK(6, 7)));
+}
+
 /* What conv_pointwise8_asm reads; the C side fills it once per layer. */
 typedef struct {
   const int8_t *input;      /*  0: pixel 0's 8 input values */

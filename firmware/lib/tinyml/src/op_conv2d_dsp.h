@@ -616,7 +616,10 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
   const int32_t pairs = mode == OUTPUT_FAST && p->filter_depth > 0 ? filters_per_group / 2 : 0;
   /* The widened filter's loop, or the int8 one; the job counts filters in bytes. */
   void (*const pairs_asm)(const conv_pairs_job *) =
-      p->filter_wide != NULL ? conv_pairs_wide_asm : conv_pairs_asm;
+      p->filter_wide == NULL       ? conv_pairs_asm
+      : p->filter_depth == 4 * 4 ? conv_pairs_wide_4_asm
+      : p->filter_depth == 4 * 7 ? conv_pairs_wide_7_asm
+                                   : conv_pairs_wide_asm;
   const int32_t filter_bytes = p->filter_wide != NULL ? 2 * p->filter_depth : p->filter_depth;
   const uint8_t *const filter =
       p->filter_wide != NULL ? (const uint8_t *)p->filter_wide : (const uint8_t *)p->filter;
