@@ -24,6 +24,7 @@ from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_filter_layout,
     conv_filter_values,
     conv_filter_wide,
+    conv_pointwise8_packed,
     depthwise_packed_filter,
     output_stage_table,
 )
@@ -467,6 +468,36 @@ def test_conv_filter_values_places_taps_and_zeroes_the_gaps():
     assert values.shape == (2, 12)
     assert values[0].tolist() == [1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0]
     assert values[1].tolist() == [10, 11, 12, 0, 13, 14, 15, 0, 16, 17, 18, 0]
+
+
+def test_conv_pointwise8_packed_interleaves_words_and_stage_rows():
+    wide = np.arange(4 * 4, dtype=np.int32) - 8
+    stage = np.array([[100 + c, -(1 << 31) + c, 1 << 4, 5 + c % 2] for c in range(4)],
+                     dtype=np.int32).reshape(-1)
+    words = conv_pointwise8_packed(wide, stage).reshape(4, 8)
+    assert words.dtype == np.int32
+    assert words[:, :4].tolist() == wide.reshape(4, 4).tolist()
+    assert words[:3, 4:].tolist() == stage.reshape(4, 4)[:3].tolist()
+    # The last shift word ends the kernel's loop: bit 8, above the byte ASR reads.
+    assert words[3, 4:].tolist() == [103, -(1 << 31) + 3, 1 << 4, 6 | 1 << 8]
+
+
+def test_conv_pointwise8_packed_is_emitted_for_1x1_over_8_channels_only():
+    rng = np.random.default_rng(9210)
+    shapes = [(1, 1, 8, 16, 5, "SAME", "none"), (1, 1, 8, 6, 5, "SAME", "none"),
+              (1, 1, 16, 16, 5, "SAME", "none"), (1, 2, 8, 16, 5, "SAME", "none"),
+              (1, 1, 8, 16, 5, "SAME", "relu6")]
+    cases = [_first_and_pointwise_conv_case(rng, *shape) for shape in shapes]
+    for case, data in zip(cases, convert_cases(cases, 0), strict=True):
+        [layer] = [dict(layer.fields) for layer in
+                   compile_plan(TFLiteModel(data, case.description)).layers
+                   if layer.op == "CONV_2D"]
+        wanted = case is cases[0] or (case is cases[4] and layer["act_max"] == 127 and
+                                      layer["act_min"] == -128)
+        assert isinstance(layer["packed"], Const if wanted else Null), case.description
+        if wanted:
+            assert layer["packed"].values.tolist() == conv_pointwise8_packed(
+                layer["filter_wide"].values, layer["output_stage"].values).tolist()
 
 
 def test_conv_filter_wide_pairs_each_block_as_sxtb16_would():

@@ -31,6 +31,7 @@ static int32_t filter_wide[MAX_FILTER / 2];
 static int32_t bias[MAX_CHANNELS], multiplier[MAX_CHANNELS];
 static int8_t shift[MAX_CHANNELS];
 static int32_t output_stage[4 * MAX_CHANNELS];
+static int32_t conv_packed[8 * MAX_CHANNELS];
 static uint32_t rng_state = 0x2545F491u;
 
 static uint32_t next_random(void) { /* xorshift32 */
@@ -201,7 +202,7 @@ static int check_conv2d(void) {
     groups = 1;
     p.filter_h = p.filter_w = pointwise ? 1 : 3;
     p.filter_c = p.input_c = pointwise ? 8 : 3; /* conv_pointwise8_asm; column_nines */
-    p.output_c = random_in(1, 17);
+    p.output_c = pointwise && (next_random() & 1) ? 4 * random_in(1, 6) : random_in(1, 17);
     p.stride_h = p.stride_w = pointwise ? 1 : random_in(1, 2);
     p.dilation_h = p.dilation_w = 1;
   }
@@ -228,6 +229,22 @@ static int check_conv2d(void) {
     }
     p.filter = NULL;
     p.filter_wide = filter_wide;
+    /* A 1x1 layer over 8 channels: the stream as conv_pointwise8_packed in
+     * tools/compiler/ops/conv.py makes it where the converter would (the kernel checks the
+     * geometry itself): per filter its 4 widened words and stage row, bit 8 of the last shift. */
+    if (p.filter_h == 1 && p.filter_w == 1 && p.filter_c == 8 && groups == 1 &&
+        p.stride_h == 1 && p.stride_w == 1 && p.output_stage != NULL && p.act_min == -128 &&
+        p.act_max == 127 && p.output_c % 4 == 0) {
+      int32_t oc, k;
+      for (oc = 0; oc < p.output_c; ++oc) {
+        for (k = 0; k < 4; ++k) {
+          conv_packed[8 * oc + k] = filter_wide[4 * oc + k];
+          conv_packed[8 * oc + 4 + k] = p.output_stage[4 * oc + k];
+        }
+      }
+      conv_packed[8 * p.output_c - 1] |= 1 << 8;
+      p.packed = conv_packed;
+    }
   }
   if ((int32_t)p.scratch + 4 * p.filter_depth > ARENA_BYTES) return 0;
   return run_both("CONV_2D", tinyml_conv2d_s8, ref_conv2d_s8, &p, (int32_t)p.output, out_bytes);

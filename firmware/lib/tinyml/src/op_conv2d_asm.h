@@ -201,52 +201,47 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_7_asm(
                                               CONV_UNROLLED_BLOCK(6, 7)));
 }
 
-/* What conv_pointwise8_asm reads; the C side fills it once per layer. */
+/* What conv_pointwise8_asm reads; the C side fills it once per call. */
 typedef struct {
-  const int8_t *input;      /*  0: pixel 0's 8 input values */
-  int32_t offset2;          /*  4: the input offset in both lanes */
-  const int32_t *filter;    /*  8: the widened filter, 4 words a filter */
-  const int32_t *stage;     /* 12: its output_stage entries */
-  int8_t *output_end;       /* 16: output + pixels * output_c */
-  const int32_t *filter_end; /* 20: filter + 4 * output_c (output_c even) */
-  int8_t *output;           /* 24 */
+  const int8_t *input;   /*  0: pixel 0's 8 input values */
+  int32_t offset2;       /*  4: the input offset in both lanes */
+  const int32_t *packed; /*  8: the layer's stream (op_conv.h's packed) */
+  int8_t *output_end;    /* 12: output + pixels * output_c */
+  int8_t *output;        /* 16 */
 } conv_pointwise8_job;
 
-typedef char conv_pointwise8_job_is_7_words[sizeof(conv_pointwise8_job) == 28 ? 1 : -1];
+typedef char conv_pointwise8_job_is_5_words[sizeof(conv_pointwise8_job) == 20 ? 1 : -1];
 
-/* One filter against the pixel's column in r0-r3: its output_stage entry into r4-r7 (the start
- * seeds the accumulator r4), its two blocks' words into r8, r9, four SMLAD, the output. */
+/* One filter against the pixel's column in r0-r3: its 4 words and output_stage row in one LDM
+ * (r4-r7 the words, r8 the start, which seeds the accumulator, r9-r11 2M - 2^32, rounding,
+ * shift), four SMLAD, the output: 11 instructions for 8 MACs. */
 #define CONV_POINTWISE8_FILTER                                                               \
-  "ldmia r11!, {r4-r7}\n\t"                                                                  \
-  "ldrd r8, r9, [r10], #8\n\t"                                                                \
-  "smlad r4, r8, r0, r4\n\t"                                                                  \
-  "smlad r4, r9, r1, r4\n\t"                                                                  \
-  "ldrd r8, r9, [r10], #8\n\t"                                                                \
-  "smlad r4, r8, r2, r4\n\t"                                                                  \
-  "smlad r4, r9, r3, r4\n\t"                                                                  \
-  "smmlar r8, r4, r5, r4\n\t"                                                                 \
-  "add r9, r8, r6\n\t"                                                                        \
-  "sub r9, r9, r8, lsr #31\n\t"                                                               \
-  "asr r9, r9, r7\n\t"                                                                        \
-  "ssat r9, #8, r9\n\t"                                                                       \
-  "strb r9, [r12], #1\n\t"
+  "ldmia r12!, {r4-r11}\n\t"                                                                  \
+  "smlad r8, r4, r0, r8\n\t"                                                                  \
+  "smlad r8, r5, r1, r8\n\t"                                                                  \
+  "smlad r8, r6, r2, r8\n\t"                                                                  \
+  "smlad r8, r7, r3, r8\n\t"                                                                  \
+  "smmlar r8, r8, r9, r8\n\t"                                                                 \
+  "add r4, r8, r10\n\t"                                                                       \
+  "sub r4, r4, r8, lsr #31\n\t"                                                               \
+  "asr r4, r4, r11\n\t"                                                                       \
+  "ssat r4, #8, r4\n\t"                                                                       \
+  "strb r4, [lr], #1\n\t"
 
-/* A 1x1 CONV_2D over 8 input channels with the widened filter, stride 1, the output_stage
- * table with the full int8 range: every pixel of the layer in one call. With a depth of two
- * blocks the filter pairs' loop spends more on each pair's set-up and outputs than on its
- * MACs; here a pixel's whole column (8 values, widened with the offset) stays in r0-r3 while
- * every filter passes, so that a filter costs its stage entry's LDM, two LDRD, four SMLAD and
- * the output's six (13 for 8 MACs), plus half the loop's compare and branch (two filters an
- * iteration), and a pixel about 12 more. State that does not fit lives in a copy of the job on
- * the stack. */
+/* A 1x1 CONV_2D over 8 input channels through the converter's packed stream (op_conv.h): every
+ * pixel of the call. With a depth of two blocks the filter pairs' loop spends more on each
+ * pair's set-up and outputs than on its MACs; here a pixel's whole column (8 values, widened
+ * with the offset) stays in r0-r3 while the filters pass, four an iteration (output_c a
+ * multiple of 4), until the one whose shift word has bit 8 set. Per filter 11 instructions
+ * and half the loop's TST and branch, per pixel 12 more. The input pointer, the offset and the
+ * stream's start, which do not fit in registers, live in a copy of the job on the stack. */
 __attribute__((naked, noinline)) static void conv_pointwise8_asm(
     const conv_pointwise8_job *job __attribute__((unused))) {
   __asm__ volatile(
       "push {r4-r11, lr}\n\t"
-      "ldmia r0, {r1-r7}\n\t"
-      "push {r1-r5}\n\t" /* [sp]: input, offset2, filter, stage, output_end */
-      "mov lr, r6\n\t"   /* filter_end */
-      "mov r12, r7\n\t"  /* output */
+      "ldmia r0, {r1-r5}\n\t"
+      "push {r1-r4}\n\t" /* [sp]: input, offset2, packed, output_end */
+      "mov lr, r5\n\t"   /* output */
       "2:\n\t"
       "ldrd r4, r5, [sp, #0]\n\t"
       "ldrd r6, r7, [r4], #8\n\t"
@@ -255,14 +250,15 @@ __attribute__((naked, noinline)) static void conv_pointwise8_asm(
       "sxtab16 r1, r5, r6, ror #8\n\t"
       "sxtab16 r2, r5, r7\n\t"
       "sxtab16 r3, r5, r7, ror #8\n\t"
-      "ldrd r10, r11, [sp, #8]\n\t"
-      "1:\n\t" CONV_POINTWISE8_FILTER CONV_POINTWISE8_FILTER
-      "cmp r10, lr\n\t"
-      "bne 1b\n\t"
-      "ldr r4, [sp, #16]\n\t"
-      "cmp r12, r4\n\t"
+      "ldr r12, [sp, #8]\n\t"
+      "1:\n\t" CONV_POINTWISE8_FILTER CONV_POINTWISE8_FILTER CONV_POINTWISE8_FILTER
+      CONV_POINTWISE8_FILTER
+      "tst r11, #256\n\t"
+      "beq 1b\n\t"
+      "ldr r4, [sp, #12]\n\t"
+      "cmp lr, r4\n\t"
       "bne 2b\n\t"
-      "add sp, sp, #20\n\t"
+      "add sp, sp, #16\n\t"
       "pop {r4-r11, pc}\n\t");
 }
 

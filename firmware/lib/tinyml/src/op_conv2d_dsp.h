@@ -557,17 +557,17 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
   }
 }
 
-/* A 1x1 layer over 8 input channels, stride 1, its pixels' inputs back to back as its outputs
- * are (a strip of rows of one image: tinyml_run_strips passes the first output_h of input_h),
- * with the widened filter, an even output_c and the output_stage table with the full range:
- * conv_pointwise8_asm does every pixel. */
+/* The converter's packed stream for a 1x1 layer over 8 input channels, stride 1 (op_conv.h),
+ * with its pixels' inputs back to back as its outputs are (a strip of rows of one image:
+ * tinyml_run_strips passes the first output_h of input_h rows): conv_pointwise8_asm does
+ * every pixel. The stream's conditions are checked again here but its output_c, a multiple of
+ * 4, the converter's. */
 static int conv_is_pointwise8(const tinyml_conv2d_params *p, int32_t groups, int mode) {
-  return p->input_c == 8 && p->filter_depth == 8 && mode == OUTPUT_FAST &&
-         p->filter_wide != NULL && groups == 1 && p->filter_h == 1 && p->filter_w == 1 &&
-         p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+  return p->packed != NULL && mode == OUTPUT_FAST && groups == 1 && p->input_c == 8 &&
+         p->filter_depth == 8 && p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 &&
+         p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
          p->output_w == p->input_w && (p->batches == 1 || p->output_h == p->input_h) &&
-         p->output_h <= p->input_h && p->output_c > 0 &&
-         p->output_c % 2 == 0;
+         p->output_h <= p->input_h && p->output_c > 0 && p->output_c % 4 == 0;
 }
 
 static void conv_pointwise8(const tinyml_conv2d_params *p, const int8_t *input, int8_t *output,
@@ -577,10 +577,8 @@ static void conv_pointwise8(const tinyml_conv2d_params *p, const int8_t *input, 
   if (pixels == 0) return;
   job.input = input;
   job.offset2 = l->offset2;
-  job.filter = p->filter_wide;
-  job.stage = p->output_stage;
+  job.packed = p->packed;
   job.output_end = output + pixels * p->output_c;
-  job.filter_end = p->filter_wide + 4 * p->output_c;
   job.output = output;
   conv_pointwise8_asm(&job);
 }
