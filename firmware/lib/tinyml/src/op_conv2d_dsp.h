@@ -26,11 +26,14 @@
  * input a word at a time, whatever its length, and what the column holds in the gaps does not
  * matter. A dense filter whose rows are contiguous but do not start on blocks has an inside
  * patch's rows copied back to back into a small buffer on the stack, then widened
- * (RUNS_STAGED). Pixels with padding are widened tap by tap into a zeroed column when every tap
+ * (RUNS_STAGED), except three rows of 9 values, whose words are assembled from the rows in
+ * place (RUNS_NINES). Pixels with padding are widened tap by tap into a zeroed column when every tap
  * starts on a block (filter_c a multiple of 4); otherwise they, and layouts without runs, are
  * gathered first into the stack buffer in the filter's order, padding and gaps as the input
  * zero point (which widens to 0), then widened; filters too deep for it are written value by
- * value. A widened filter (op_conv.h's filter_wide) skips the SXTB16 of its weights. */
+ * value. A widened filter (op_conv.h's filter_wide) skips the SXTB16 of its weights. A 1x1
+ * layer over 8 channels with the converter's packed stream (op_conv.h's packed) needs no
+ * scratch: on Thumb-2 conv_pointwise8_asm keeps each pixel's column in registers. */
 
 
 /* Requantizes one accumulator to the output's int8 range. */
