@@ -45,6 +45,10 @@ CONV_UNROLLED_PER_OUTPUT = 34 / 4
 CONV_POINTWISE8_PER_SLOT = 4 / 8
 CONV_POINTWISE8_PER_OUTPUT = 7.5
 CONV_POINTWISE8_PIXEL = 12
+# conv_pointwise16_asm (1x1 over 16 channels, widened, stride 1, output_c even): the unrolled
+# pairs' loop over every pixel pair in one call; per pixel pair 31 besides the pairs (both
+# columns widened, the next pair set up), in place of the C loop's per-pixel im2col.
+CONV_POINTWISE16_PIXEL = 31 / 2
 CONV_FAST_C_PER_OUTPUT = 14  # conv_out with the table, plus the clamp
 CONV_GENERAL_PER_OUTPUT = 40  # tinyml_conv_output: 64-bit multiply, rounding, shift, clamp
 # im2col (fitted): per pixel and per 4-value word widened from word runs of the input.
@@ -299,7 +303,12 @@ def _conv(f: dict) -> tuple[str, float, dict]:
     per_output = (CONV_UNROLLED_PER_OUTPUT if unrolled else CONV_ASM_PER_OUTPUT if in_asm else
                   CONV_FAST_C_PER_OUTPUT if stage else CONV_GENERAL_PER_OUTPUT)
     runs_pixel = CONV_PIXEL + CONV_PER_WORD * depth / 4
-    if runs == "nines":
+    pointwise16 = (unrolled and filters % 2 == 0 and groups == 1 and
+                   (f["filter_h"], f["filter_w"], f["input_c"], depth) == (1, 1, 16, 16) and
+                   (f["stride_h"], f["stride_w"]) == (1, 1))
+    if pointwise16:
+        runs_pixel = CONV_POINTWISE16_PIXEL
+    elif runs == "nines":
         runs_pixel = CONV_PIXEL + CONV_NINES_PIXEL
     elif runs == "staged":
         words = -(-f["filter_w"] * f["filter_c"] // 4)
@@ -334,6 +343,7 @@ def _conv(f: dict) -> tuple[str, float, dict]:
     if in_asm:
         where = ("assembly filter pairs" + (" over the widened filter" if wide else "")
                  + (f" (unrolled for its {depth // 4} blocks)" if unrolled else "")
+                 + (", every pixel pair in one call" if pointwise16 else "")
                  + (" (the odd last filter in C)" if filters % 2 else ""))
     elif not stage:
         where = "C filter pairs, general requantization (no fast output table for this layer)"

@@ -198,10 +198,11 @@ static int check_conv2d(void) {
   p.stride_h = random_in(1, 3), p.stride_w = random_in(1, 3);
   p.dilation_h = random_in(1, 3), p.dilation_w = random_in(1, 3);
   if (next_random() % 4 == 0) { /* MobileNet's first layers, which the draws above rarely are */
-    const int32_t pointwise = (int32_t)(next_random() & 1);
+    const int32_t pointwise = (int32_t)(next_random() % 3);
     groups = 1;
     p.filter_h = p.filter_w = pointwise ? 1 : 3;
-    p.filter_c = p.input_c = pointwise ? 8 : 3; /* conv_pointwise8_asm; column_nines */
+    /* column_nines; conv_pointwise8_asm; conv_pointwise16_asm */
+    p.filter_c = p.input_c = pointwise == 0 ? 3 : 8 * pointwise;
     p.output_c = pointwise && (next_random() & 1) ? 4 * random_in(1, 6) : random_in(1, 17);
     p.stride_h = p.stride_w = pointwise ? 1 : random_in(1, 2);
     p.dilation_h = p.dilation_w = 1;

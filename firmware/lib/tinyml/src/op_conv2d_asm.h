@@ -121,31 +121,36 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
  * SMLAD (no MOV), out0 in lr, out1 and the pairs left in a pair of words on the stack. Per pair
  * 11B + 34 instructions (per block the columns' LDM, two LDRD and eight SMLAD; per output 6;
  * 10 more) against conv_pairs_wide_asm's 12B + 45 or so. The same job; `end` is not read. */
-#define CONV_UNROLLED_FILTER_WORDS(block, B, filter)                                           \
-  "ldrd r8, r9, [r10, #((" #filter ") * " #B " + " #block ") * 8]\n\t"
+#define CONV_UNROLLED_FILTER_WORDS(block, B, filter, writeback)                                \
+  "ldrd r8, r9, [r10, #((" #filter ") * " #B " + " #block ") * 8 + 8]" writeback "\n\t"
 
 /* Block 0: the seeds r0 (a) and r2 (b), the stage's starts, go into a1 and b1 first. */
 #define CONV_UNROLLED_FIRST_BLOCK(B)                                                          \
-  "ldmia r12!, {r4-r7}\n\t" CONV_UNROLLED_FILTER_WORDS(0, B, 0)                               \
+  "ldmia r12!, {r4-r7}\n\t" CONV_UNROLLED_FILTER_WORDS(0, B, 0, "")                           \
   "smlad r1, r8, r6, r0\n\t"                                                                  \
   "smlad r0, r8, r4, r0\n\t"                                                                  \
   "smlad r0, r9, r5, r0\n\t"                                                                  \
-  "smlad r1, r9, r7, r1\n\t" CONV_UNROLLED_FILTER_WORDS(0, B, 1)                              \
+  "smlad r1, r9, r7, r1\n\t" CONV_UNROLLED_FILTER_WORDS(0, B, 1, "")                          \
   "smlad r3, r8, r6, r2\n\t"                                                                  \
   "smlad r2, r8, r4, r2\n\t"                                                                  \
   "smlad r2, r9, r5, r2\n\t"                                                                  \
   "smlad r3, r9, r7, r3\n\t"
 
-#define CONV_UNROLLED_BLOCK(block, B)                                                         \
-  "ldmia r12!, {r4-r7}\n\t" CONV_UNROLLED_FILTER_WORDS(block, B, 0)                           \
+#define CONV_UNROLLED_BLOCK_WB(block, B, writeback)                                           \
+  "ldmia r12!, {r4-r7}\n\t" CONV_UNROLLED_FILTER_WORDS(block, B, 0, "")                       \
   "smlad r0, r8, r4, r0\n\t"                                                                  \
   "smlad r0, r9, r5, r0\n\t"                                                                  \
   "smlad r1, r8, r6, r1\n\t"                                                                  \
-  "smlad r1, r9, r7, r1\n\t" CONV_UNROLLED_FILTER_WORDS(block, B, 1)                          \
+  "smlad r1, r9, r7, r1\n\t" CONV_UNROLLED_FILTER_WORDS(block, B, 1, writeback)               \
   "smlad r2, r8, r4, r2\n\t"                                                                  \
   "smlad r2, r9, r5, r2\n\t"                                                                  \
   "smlad r3, r8, r6, r3\n\t"                                                                  \
   "smlad r3, r9, r7, r3\n\t"
+
+/* A middle block, and the last, whose LDRD of filter b's words moves r10 on to the next pair
+ * (r10 is filter a's address minus 8, so that the last offset is the pair's size). */
+#define CONV_UNROLLED_BLOCK(block, B) CONV_UNROLLED_BLOCK_WB(block, B, "")
+#define CONV_UNROLLED_LAST_BLOCK(block, B) CONV_UNROLLED_BLOCK_WB(block, B, "!")
 
 /* One output, the result in place of accumulator `acc` (r8 the only scratch): SMMLAR, ADD,
  * SUB, ASR, SSAT, STRB with the stage's 2M - 2^32, rounding and shift in r5-r7. */
@@ -157,48 +162,112 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
   "ssat r8, #8, r8\n\t"                                                                       \
   "strb r8, [" out "], #1\n\t"
 
-/* `blocks`: the blocks after the first, CONV_UNROLLED_BLOCK(1, B) .. (B - 1, B). The tail's
- * instructions leave the flags of the pairs' count alone (no S forms; SSAT sets only Q). */
-#define CONV_UNROLLED_PAIRS(B, blocks)                                                        \
-  "push {r4-r11, lr}\n\t"                                                                     \
-  "ldmia r0, {r1-r8}\n\t" /* filter, stage, out0, out1, columns, end, depth, stage_end */     \
-  "sub r7, r8, r2\n\t"                                                                        \
-  "lsr r7, r7, #5\n\t" /* the pairs */                                                        \
-  "push {r4, r7}\n\t"  /* [sp]: out1, pairs left */                                           \
-  "mov r10, r1\n\t"                                                                           \
-  "mov r11, r2\n\t"                                                                           \
-  "mov lr, r3\n\t"                                                                            \
-  "mov r12, r5\n\t"                                                                           \
+/* The pairs' loop (label 1): filter a at r10 + 8, the stage at r11, the columns at r12, out0 in
+ * lr, and at [sp + slot] out1 and the stage's end. `blocks`: the blocks after the first,
+ * CONV_UNROLLED_BLOCK(1, B) .. (B - 2, B), CONV_UNROLLED_LAST_BLOCK(B - 1, B). Leaves out0
+ * (lr) and out1 (r9) past the pairs' outputs, r10 and r11 past their filters and stage rows,
+ * r12 at the columns. */
+#define CONV_UNROLLED_PAIR_LOOP(B, blocks, slot)                                              \
   "1:\n\t"                                                                                    \
   "ldr r0, [r11]\n\t"                                                                         \
   "ldr r2, [r11, #16]\n\t" CONV_UNROLLED_FIRST_BLOCK(B) blocks                               \
-  "add r10, r10, #" #B " * 16\n\t"                                                            \
   "sub r12, r12, #" #B " * 16\n\t"                                                            \
-  "ldrd r9, r4, [sp]\n\t"                                                                     \
-  "subs r4, r4, #1\n\t"                                                                       \
-  "str r4, [sp, #4]\n\t"                                                                      \
+  "ldr r9, [sp, #" #slot "]\n\t"                                                              \
   "ldmia r11!, {r4-r7}\n\t" /* a: start, 2M - 2^32, rounding, shift */                        \
   CONV_UNROLLED_OUTPUT("r0", "lr") CONV_UNROLLED_OUTPUT("r1", "r9")                             \
   "ldmia r11!, {r4-r7}\n\t" /* b */                                                           \
   CONV_UNROLLED_OUTPUT("r2", "lr") CONV_UNROLLED_OUTPUT("r3", "r9")                             \
-  "str r9, [sp]\n\t"                                                                          \
-  "bne 1b\n\t"                                                                                \
+  "str r9, [sp, #" #slot "]\n\t"                                                              \
+  "ldr r4, [sp, #" #slot " + 4]\n\t"                                                          \
+  "cmp r11, r4\n\t"                                                                           \
+  "bne 1b\n\t"
+
+#define CONV_UNROLLED_PAIRS(B, blocks)                                                        \
+  "push {r4-r11, lr}\n\t"                                                                     \
+  "ldmia r0, {r1-r8}\n\t" /* filter, stage, out0, out1, columns, end, depth, stage_end */     \
+  "push {r4, r8}\n\t"  /* [sp]: out1, stage_end */                                            \
+  "sub r10, r1, #8\n\t"                                                                       \
+  "mov r11, r2\n\t"                                                                           \
+  "mov lr, r3\n\t"                                                                            \
+  "mov r12, r5\n\t" CONV_UNROLLED_PAIR_LOOP(B, blocks, 0)                                     \
   "add sp, sp, #8\n\t"                                                                        \
   "pop {r4-r11, pc}\n\t"
 
-#define CONV_UNROLLED_BLOCKS_3_4(B) CONV_UNROLLED_BLOCK(1, B) CONV_UNROLLED_BLOCK(2, B)         \
-  CONV_UNROLLED_BLOCK(3, B)
+#define CONV_UNROLLED_BLOCKS_4(B) CONV_UNROLLED_BLOCK(1, B) CONV_UNROLLED_BLOCK(2, B)         \
+  CONV_UNROLLED_LAST_BLOCK(3, B)
 
 __attribute__((naked, noinline)) static void conv_pairs_wide_4_asm(
     const conv_pairs_job *job __attribute__((unused))) {
-  __asm__ volatile(CONV_UNROLLED_PAIRS(4, CONV_UNROLLED_BLOCKS_3_4(4)));
+  __asm__ volatile(CONV_UNROLLED_PAIRS(4, CONV_UNROLLED_BLOCKS_4(4)));
 }
 
 __attribute__((naked, noinline)) static void conv_pairs_wide_7_asm(
     const conv_pairs_job *job __attribute__((unused))) {
-  __asm__ volatile(CONV_UNROLLED_PAIRS(7, CONV_UNROLLED_BLOCKS_3_4(7) CONV_UNROLLED_BLOCK(4, 7)
+  __asm__ volatile(CONV_UNROLLED_PAIRS(7, CONV_UNROLLED_BLOCK(1, 7) CONV_UNROLLED_BLOCK(2, 7)
+                                              CONV_UNROLLED_BLOCK(3, 7) CONV_UNROLLED_BLOCK(4, 7)
                                               CONV_UNROLLED_BLOCK(5, 7)
-                                              CONV_UNROLLED_BLOCK(6, 7)));
+                                              CONV_UNROLLED_LAST_BLOCK(6, 7)));
+}
+
+/* What conv_pointwise16_asm reads; the C side fills it once per call, and the assembly keeps
+ * it on the stack, out0 and out1 stepped from pixel pair to pixel pair. */
+typedef struct {
+  const int8_t *input;      /*  0: pixel 0's 16 input values */
+  int32_t offset2;          /*  4: the input offset in both lanes */
+  int16_t *columns;         /*  8: the scratch, 4 blocks of both pixels' columns */
+  const int32_t *filter;    /* 12: the widened filter (the assembly makes it filter - 8 bytes) */
+  const int32_t *stage;     /* 16: output_stage */
+  int8_t *out0;             /* 20: pixel 0's output */
+  int8_t *out1;             /* 24: pixel 1's */
+  const int32_t *stage_end; /* 28: output_stage + 4 * output_c (output_c even) */
+  int8_t *output_end;       /* 32: past the last pixel pair's outputs */
+} conv_pointwise16_job;
+
+typedef char conv_pointwise16_job_is_9_words[sizeof(conv_pointwise16_job) == 36 ? 1 : -1];
+
+/* Block `block` of both pixels' columns from their words `p0` and `p1` (r1: the offset). */
+#define CONV_POINTWISE16_WIDEN(p0, p1)                                                        \
+  "sxtab16 r0, r1, " p0 "\n\t"                                                                \
+  "sxtab16 r2, r1, " p0 ", ror #8\n\t"                                                        \
+  "sxtab16 r3, r1, " p1 "\n\t"                                                                \
+  "sxtab16 lr, r1, " p1 ", ror #8\n\t"                                                        \
+  "stmia r12!, {r0, r2, r3, lr}\n\t"
+
+/* A 1x1 CONV_2D over 16 input channels with the widened filter, stride 1, an even output_c and
+ * the output_stage table with the full int8 range: every pixel pair of the call (the C side
+ * does an odd last pixel). Per pair of pixels, whose 32 input bytes lie back to back, 20
+ * instructions widen both columns into the scratch (4 SXTAB16 and an STM a block), then
+ * conv_pairs_wide_4_asm's loop runs over the filter pairs, 77 instructions a pair, and 11 more
+ * step to the next pixel pair: no call, no C bookkeeping per pixel pair. The next out0 is
+ * out1's end, the next out1 that plus output_c: 2 * out1's end - out0's end. */
+__attribute__((naked, noinline)) static void conv_pointwise16_asm(
+    const conv_pointwise16_job *job __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+      "sub sp, sp, #40\n\t"
+      "ldmia r0!, {r1-r8}\n\t"
+      "sub r4, r4, #8\n\t"
+      "stmia sp, {r1-r8}\n\t"
+      "ldr r1, [r0]\n\t"
+      "str r1, [sp, #32]\n\t" /* [sp]: the job */
+      "mov r12, r3\n\t"      /* the columns, where the pairs' loop leaves r12 */
+      "3:\n\t"
+      "ldrd r0, r1, [sp, #0]\n\t" /* input, offset2 */
+      "ldmia r0!, {r4-r11}\n\t"   /* both pixels' 16 values */
+      "str r0, [sp, #0]\n\t"
+      CONV_POINTWISE16_WIDEN("r4", "r8") CONV_POINTWISE16_WIDEN("r5", "r9")
+      CONV_POINTWISE16_WIDEN("r6", "r10") CONV_POINTWISE16_WIDEN("r7", "r11")
+      "sub r12, r12, #64\n\t"
+      "ldrd r10, r11, [sp, #12]\n\t" /* filter - 8, stage */
+      "ldr lr, [sp, #20]\n\t"        /* out0 */
+      CONV_UNROLLED_PAIR_LOOP(4, CONV_UNROLLED_BLOCKS_4(4), 24)
+      "rsb r5, lr, r9, lsl #1\n\t"
+      "strd r9, r5, [sp, #20]\n\t"
+      "ldr r4, [sp, #32]\n\t"
+      "cmp r9, r4\n\t"
+      "bne 3b\n\t"
+      "add sp, sp, #40\n\t"
+      "pop {r4-r11, pc}\n\t");
 }
 
 /* What conv_pointwise8_asm reads; the C side fills it once per call. */

@@ -586,6 +586,45 @@ static void conv_pointwise8(const tinyml_conv2d_params *p, const int8_t *input, 
   conv_pointwise8_asm(&job);
 }
 
+/* A 1x1 layer over 16 input channels with the widened filter, stride 1, an even output_c and
+ * the output_stage table with the full range, its pixels' inputs back to back as its outputs
+ * are (as conv_is_pointwise8's): conv_pointwise16_asm does every pixel pair. */
+static int conv_is_pointwise16(const tinyml_conv2d_params *p, int32_t groups, int mode) {
+  return p->input_c == 16 && p->filter_depth == 16 && mode == OUTPUT_FAST &&
+         p->filter_wide != NULL && groups == 1 && p->filter_h == 1 && p->filter_w == 1 &&
+         p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+         p->output_w == p->input_w && (p->batches == 1 || p->output_h == p->input_h) &&
+         p->output_h <= p->input_h && p->output_c >= 2 && p->output_c % 2 == 0;
+}
+
+/* `job`: conv_run's, for an odd last pixel, which goes into both columns (its outputs written
+ * twice) through conv_pairs_wide_4_asm. */
+static void conv_pointwise16(const tinyml_conv2d_params *p, const int8_t *input, int8_t *output,
+                             int16_t *scratch, const conv_layout *l, conv_pairs_job *job) {
+  const int32_t pixels = p->batches * p->output_h * p->output_w;
+  const int32_t paired = pixels & ~1;
+  if (paired > 0) {
+    conv_pointwise16_job pj;
+    pj.input = input;
+    pj.offset2 = l->offset2;
+    pj.columns = scratch;
+    pj.filter = p->filter_wide;
+    pj.stage = p->output_stage;
+    pj.out0 = output;
+    pj.out1 = output + p->output_c;
+    pj.stage_end = p->output_stage + 4 * p->output_c;
+    pj.output_end = output + paired * p->output_c;
+    conv_pointwise16_asm(&pj);
+  }
+  if (pixels & 1) {
+    const int8_t *last = input + paired * 16;
+    column_runs_call(scratch, last, l);
+    column_runs_call(scratch + 4, last, l);
+    job->out0 = job->out1 = output + paired * p->output_c;
+    conv_pairs_wide_4_asm(job);
+  }
+}
+
 /* The loop three times, so that the other layouts do not pay for the inline rows' registers,
  * nor layers whose patches all lie inside the image for the edges' tests. */
 static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
@@ -633,6 +672,10 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
   job.stage_end = p->output_stage != NULL ? p->output_stage + 8 * pairs : NULL;
   if (conv_is_pointwise8(p, groups, mode)) {
     conv_pointwise8(p, input, output, &l);
+    return;
+  }
+  if (conv_is_pointwise16(p, groups, mode)) {
+    conv_pointwise16(p, input, output, scratch, &l, &job);
     return;
   }
   if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0) {
