@@ -35,10 +35,10 @@ CONV_C_PER_SLOT = 1.4  # conv_columns/conv_dot in C: the loads and SXTB16 GCC sc
 # Per output: 6 (SMMLAR .. STRB) plus the pair loop's 20 shared by a pair's 4 outputs.
 CONV_ASM_PER_OUTPUT = 11
 # conv_pairs_wide_4_asm / _7_asm (widened filters of exactly 4 or 7 blocks, unrolled): 11 per
-# block of 16 MACs, per pair 34 besides (the 4 outputs' 24 among them).
+# block of 16 MACs, per pair 33 besides (the 4 outputs' 24 among them).
 CONV_UNROLLED_BLOCKS = (4, 7)
 CONV_UNROLLED_PER_SLOT = 11 / 16
-CONV_UNROLLED_PER_OUTPUT = 34 / 4
+CONV_UNROLLED_PER_OUTPUT = 33 / 4
 # conv_pointwise8_asm (1x1 over 8 channels, the converter's packed stream): per filter 4 SMLAD
 # for 8 MACs, its LDM, the output's 6 and half the loop's test and branch (four filters an
 # iteration); per pixel 12 (its column widened into registers, the stream rewound).
@@ -54,9 +54,12 @@ CONV_GENERAL_PER_OUTPUT = 40  # tinyml_conv_output: 64-bit multiply, rounding, s
 # im2col (fitted): per pixel and per 4-value word widened from word runs of the input.
 CONV_PIXEL = 50
 CONV_PER_WORD = 10
-# column_nines (three rows of 9 values, 3x3x3): the 7 words assembled from the rows in place
-# (11 loads and merges, 14 SXTAB16, 7 STRD, the call), in place of CONV_PER_WORD's 7 words.
-CONV_NINES_PIXEL = 43
+# Three rows of 9 values (3x3x3): the 7 words assembled from the rows in place (11 loads and
+# merges, 14 SXTAB16, 7 STRD), through column_staged in the general loop (fitted, with
+# CONV_PIXEL and CONV_STAGE_CALL), or per pixel everything in conv_run_nines' row loop, two
+# columns a call (fitted; no padding before the image, an even output width).
+CONV_NINES_PIXEL = 57
+CONV_NINES_LOOP_PIXEL = 67
 # column_staged (other rows not on blocks, e.g. 5x5x1): per row a whole-word copy to the stack.
 CONV_STAGE_CALL = 25
 CONV_COPY_ROW = 8
@@ -308,8 +311,11 @@ def _conv(f: dict) -> tuple[str, float, dict]:
                    (f["stride_h"], f["stride_w"]) == (1, 1))
     if pointwise16:
         runs_pixel = CONV_POINTWISE16_PIXEL
+    elif runs == "nines" and in_asm and groups == 1 and f["output_w"] % 2 == 0 and \
+            f["pad_top"] == 0 and f["pad_left"] == 0:
+        runs_pixel = CONV_NINES_LOOP_PIXEL
     elif runs == "nines":
-        runs_pixel = CONV_PIXEL + CONV_NINES_PIXEL
+        runs_pixel = CONV_PIXEL + CONV_STAGE_CALL + CONV_NINES_PIXEL
     elif runs == "staged":
         words = -(-f["filter_w"] * f["filter_c"] // 4)
         runs_pixel += CONV_STAGE_CALL + f["filter_h"] * (CONV_COPY_ROW

@@ -118,9 +118,10 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
 /* conv_pairs_wide_asm unrolled for filters of exactly B blocks (filter_depth 4B), where a
  * pair's set-up and loop cost as much as a few blocks: no block loop, filter b's words at
  * immediate offsets from filter a's, the accumulators a1 and b1 seeded by the first block's
- * SMLAD (no MOV), out0 in lr, out1 and the pairs left in a pair of words on the stack. Per pair
- * 11B + 34 instructions (per block the columns' LDM, two LDRD and eight SMLAD; per output 6;
- * 10 more) against conv_pairs_wide_asm's 12B + 45 or so. The same job; `end` is not read. */
+ * SMLAD (no MOV), out0 in lr, pixel 1's output as an offset from it and the stage's end on the
+ * stack. Per pair 11B + 33 instructions (per block the columns' LDM, two LDRD and eight SMLAD;
+ * per output 6; 9 more) against conv_pairs_wide_asm's 12B + 45 or so. The same job; `end` and
+ * `depth` are not read. */
 #define CONV_UNROLLED_FILTER_WORDS(block, B, filter, writeback)                                \
   "ldrd r8, r9, [r10, #((" #filter ") * " #B " + " #block ") * 8 + 8]" writeback "\n\t"
 
@@ -154,19 +155,20 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
 
 /* One output, the result in place of accumulator `acc` (r8 the only scratch): SMMLAR, ADD,
  * SUB, ASR, SSAT, STRB with the stage's 2M - 2^32, rounding and shift in r5-r7. */
-#define CONV_UNROLLED_OUTPUT(acc, out)                                                        \
+#define CONV_UNROLLED_OUTPUT(acc, to)                                                         \
   "smmlar " acc ", " acc ", r5, " acc "\n\t"                                                   \
   "add r8, " acc ", r6\n\t"                                                                   \
   "sub r8, r8, " acc ", lsr #31\n\t"                                                          \
   "asr r8, r8, r7\n\t"                                                                        \
   "ssat r8, #8, r8\n\t"                                                                       \
-  "strb r8, [" out "], #1\n\t"
+  "strb r8, " to "\n\t"
 
 /* The pairs' loop (label 1): filter a at r10 + 8, the stage at r11, the columns at r12, out0 in
- * lr, and at [sp + slot] out1 and the stage's end. `blocks`: the blocks after the first,
- * CONV_UNROLLED_BLOCK(1, B) .. (B - 2, B), CONV_UNROLLED_LAST_BLOCK(B - 1, B). Leaves out0
- * (lr) and out1 (r9) past the pairs' outputs, r10 and r11 past their filters and stage rows,
- * r12 at the columns. */
+ * lr, and at [sp + slot] out1 - out0 - 1 (pixel 1's output from out0 once past pixel 0's: -1
+ * when both columns hold one pixel) and the stage's end. `blocks`: the blocks after the first,
+ * CONV_UNROLLED_BLOCK(1, B) .. (B - 2, B), CONV_UNROLLED_LAST_BLOCK(B - 1, B). Leaves out0 (lr)
+ * past the pairs' outputs, r9 the slot's offset, r10 and r11 past the pairs' filters and stage
+ * rows, r12 at the columns. */
 #define CONV_UNROLLED_PAIR_LOOP(B, blocks, slot)                                              \
   "1:\n\t"                                                                                    \
   "ldr r0, [r11]\n\t"                                                                         \
@@ -174,10 +176,9 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
   "sub r12, r12, #" #B " * 16\n\t"                                                            \
   "ldr r9, [sp, #" #slot "]\n\t"                                                              \
   "ldmia r11!, {r4-r7}\n\t" /* a: start, 2M - 2^32, rounding, shift */                        \
-  CONV_UNROLLED_OUTPUT("r0", "lr") CONV_UNROLLED_OUTPUT("r1", "r9")                             \
+  CONV_UNROLLED_OUTPUT("r0", "[lr], #1") CONV_UNROLLED_OUTPUT("r1", "[lr, r9]")                 \
   "ldmia r11!, {r4-r7}\n\t" /* b */                                                           \
-  CONV_UNROLLED_OUTPUT("r2", "lr") CONV_UNROLLED_OUTPUT("r3", "r9")                             \
-  "str r9, [sp, #" #slot "]\n\t"                                                              \
+  CONV_UNROLLED_OUTPUT("r2", "[lr], #1") CONV_UNROLLED_OUTPUT("r3", "[lr, r9]")                 \
   "ldr r4, [sp, #" #slot " + 4]\n\t"                                                          \
   "cmp r11, r4\n\t"                                                                           \
   "bne 1b\n\t"
@@ -185,7 +186,9 @@ __attribute__((naked, noinline)) static void conv_pairs_wide_asm(
 #define CONV_UNROLLED_PAIRS(B, blocks)                                                        \
   "push {r4-r11, lr}\n\t"                                                                     \
   "ldmia r0, {r1-r8}\n\t" /* filter, stage, out0, out1, columns, end, depth, stage_end */     \
-  "push {r4, r8}\n\t"  /* [sp]: out1, stage_end */                                            \
+  "sub r4, r4, r3\n\t"                                                                        \
+  "sub r4, r4, #1\n\t"                                                                        \
+  "push {r4, r8}\n\t"  /* [sp]: out1 - out0 - 1, stage_end */                                 \
   "sub r10, r1, #8\n\t"                                                                       \
   "mov r11, r2\n\t"                                                                           \
   "mov lr, r3\n\t"                                                                            \
@@ -218,7 +221,7 @@ typedef struct {
   const int32_t *filter;    /* 12: the widened filter (the assembly makes it filter - 8 bytes) */
   const int32_t *stage;     /* 16: output_stage */
   int8_t *out0;             /* 20: pixel 0's output */
-  int8_t *out1;             /* 24: pixel 1's */
+  int32_t out1_offset;      /* 24: output_c - 1 (the pairs' loop's slot) */
   const int32_t *stage_end; /* 28: output_stage + 4 * output_c (output_c even) */
   int8_t *output_end;       /* 32: past the last pixel pair's outputs */
 } conv_pointwise16_job;
@@ -237,9 +240,9 @@ typedef char conv_pointwise16_job_is_9_words[sizeof(conv_pointwise16_job) == 36 
  * the output_stage table with the full int8 range: every pixel pair of the call (the C side
  * does an odd last pixel). Per pair of pixels, whose 32 input bytes lie back to back, 20
  * instructions widen both columns into the scratch (4 SXTAB16 and an STM a block), then
- * conv_pairs_wide_4_asm's loop runs over the filter pairs, 77 instructions a pair, and 11 more
- * step to the next pixel pair: no call, no C bookkeeping per pixel pair. The next out0 is
- * out1's end, the next out1 that plus output_c: 2 * out1's end - out0's end. */
+ * conv_pairs_wide_4_asm's loop runs over the filter pairs, 77 instructions a pair, and 12 more
+ * step to the next pixel pair: no call, no C bookkeeping per pixel pair. Past the pairs out0
+ * is at pixel 1's output, which the next pixel pair's out0 follows by output_c. */
 __attribute__((naked, noinline)) static void conv_pointwise16_asm(
     const conv_pointwise16_job *job __attribute__((unused))) {
   __asm__ volatile(
@@ -261,10 +264,11 @@ __attribute__((naked, noinline)) static void conv_pointwise16_asm(
       "ldrd r10, r11, [sp, #12]\n\t" /* filter - 8, stage */
       "ldr lr, [sp, #20]\n\t"        /* out0 */
       CONV_UNROLLED_PAIR_LOOP(4, CONV_UNROLLED_BLOCKS_4(4), 24)
-      "rsb r5, lr, r9, lsl #1\n\t"
-      "strd r9, r5, [sp, #20]\n\t"
+      "add lr, lr, r9\n\t"
+      "add lr, lr, #1\n\t"
+      "str lr, [sp, #20]\n\t"
       "ldr r4, [sp, #32]\n\t"
-      "cmp r9, r4\n\t"
+      "cmp lr, r4\n\t"
       "bne 3b\n\t"
       "add sp, sp, #40\n\t"
       "pop {r4-r11, pc}\n\t");

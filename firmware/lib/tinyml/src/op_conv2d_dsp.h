@@ -26,8 +26,8 @@
  * input a word at a time, whatever its length, and what the column holds in the gaps does not
  * matter. A dense filter whose rows are contiguous but do not start on blocks has an inside
  * patch's rows copied back to back into a small buffer on the stack, then widened
- * (RUNS_STAGED), except three rows of 9 values, whose words are assembled from the rows in
- * place (RUNS_NINES). Pixels with padding are widened tap by tap into a zeroed column when every tap
+ * (RUNS_STAGED), except three rows of 9 values (3x3 over 3 channels), whose words are
+ * assembled from the rows in place (column_nines_at). Pixels with padding are widened tap by tap into a zeroed column when every tap
  * starts on a block (filter_c a multiple of 4); otherwise they, and layouts without runs, are
  * gathered first into the stack buffer in the filter's order, padding and gaps as the input
  * zero point (which widens to 0), then widened; filters too deep for it are written value by
@@ -46,11 +46,10 @@ static int8_t conv_output(const tinyml_conv2d_params *p, int32_t acc, int32_t ch
 #define CONV_STAGE_BYTES 128
 
 /* RUNS_STAGED: a dense filter whose rows are contiguous in the input but do not start on
- * blocks (e.g. 5x5 over 1 channel: rows of 5 values); an inside patch's rows are copied back to
- * back into the stack buffer, then widened a word at a time. RUNS_NINES: the staged case of
- * three rows of 9 values (3x3 over 3 channels, an RGB first layer), whose 7 words are
- * assembled from the rows in place (column_nines). */
-enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_STAGED, RUNS_NINES, RUNS_NONE };
+ * blocks (e.g. 3x3 over 3 channels: rows of 9 values); an inside patch's rows are copied back to
+ * back into the stack buffer, then widened a word at a time, or, three rows of 9 values (an
+ * RGB first layer: conv_layout_nines), its 7 words assembled from the rows in place. */
+enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_STAGED, RUNS_NONE };
 
 typedef struct {
   int32_t blocks;          /* filter_depth / 4 */
@@ -98,7 +97,7 @@ static conv_layout conv_layout_of(const tinyml_conv2d_params *p) {
     l.col_inner = 2 * p->filter_tap_stride;
     run_values = p->filter_c;
   } else if (dense && rows_contiguous && p->filter_depth <= CONV_STAGE_BYTES) {
-    l.runs = p->filter_h == 3 && row_values == 9 ? RUNS_NINES : RUNS_STAGED;
+    l.runs = RUNS_STAGED;
     l.runs_outer = p->filter_h;
     run_values = row_values;
   } else {
@@ -144,25 +143,6 @@ static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const in
   if (n & 1) *dst = *src;
 }
 
-/* RUNS_STAGED: the rows of an inside patch from its origin `src`, back to back into a buffer on
- * the stack, then widened. Each row is copied a word at a time, run_words words: the bytes past
- * its end are overwritten by the next row, or lie past the patch, where they meet zero weights
- * (the last word is zeroed first, as the last row may not reach it). Its own function, so that
- * the buffer is on the stack only while it runs. */
-static __attribute__((noinline)) void column_staged(int16_t *col, const int8_t *src,
-                                                    const conv_layout *l) {
-  const int32_t zero = 0, row_values = l->row_values, src_outer = l->src_outer;
-  const int32_t run_words = l->run_words;
-  int8_t stage[CONV_STAGE_BYTES + 4]; /* + 4: the last row's last word may pass the depth */
-  int8_t *at = stage;
-  int32_t rows;
-  memcpy(stage + 4 * (l->blocks - 1), &zero, 4);
-  for (rows = l->runs_outer; rows > 0; --rows, src += src_outer, at += row_values) {
-    copy_row(at, src, 4 * run_words);
-  }
-  column_words(col, stage, l->blocks, l->offset2);
-}
-
 /* `word` widened into block `block` of a column. */
 static inline __attribute__((always_inline)) void column_word(int16_t *col, int32_t block,
                                                               int32_t word, int32_t offset2) {
@@ -170,16 +150,17 @@ static inline __attribute__((always_inline)) void column_word(int16_t *col, int3
                        tinyml_sxtab16_ror8(offset2, word));
 }
 
-/* RUNS_NINES: the 27 values of three rows of 9 (dense, 7 blocks) from the rows in place, with
- * unaligned word loads: no copy to the stack. Blocks 0, 1, 3, 5 and 6 are whole words of one
+/* Three rows of 9 values (conv_layout_nines): the 27 values (dense, 7 blocks) from the rows in
+ * place, with unaligned word loads: no copy to the stack. Blocks 0, 1, 3, 5 and 6 are whole words of one
  * row (block 6's last value, the next pixel's, meets a zero weight); block 2 is row 0's last
  * value under row 1's first three (the word before row 1 with its low byte replaced), block 4
  * row 1's last two and row 2's first two (the halves of two words). No load passes the third
  * row's 12th byte, which last_origin allows (three words a row). */
-static __attribute__((noinline)) void column_nines(int16_t *col, const int8_t *row0,
-                                                   const conv_layout *l) {
-  const int32_t offset2 = l->offset2;
-  const int8_t *const row1 = row0 + l->src_outer, *const row2 = row1 + l->src_outer;
+static inline __attribute__((always_inline)) void column_nines_at(int16_t *col,
+                                                                  const int8_t *row0,
+                                                                  int32_t row_step,
+                                                                  int32_t offset2) {
+  const int8_t *const row1 = row0 + row_step, *const row2 = row1 + row_step;
   const uint32_t straddle0 =
       ((uint32_t)tinyml_load_s8x4(row1 - 1) & 0xFFFFFF00u) | (uint8_t)row0[8];
   const uint32_t straddle1 = ((uint32_t)tinyml_load_s8x4(row1 + 7) & 0xFFFFu) |
@@ -193,18 +174,49 @@ static __attribute__((noinline)) void column_nines(int16_t *col, const int8_t *r
   column_word(col, 6, tinyml_load_s8x4(row2 + 6), offset2);
 }
 
+/* Both columns of a pixel pair whose patches start at src0 and src0 + step, in one call. */
+static __attribute__((noinline)) void column_nines_pair(int16_t *col, const int8_t *src0,
+                                                        int32_t step, const conv_layout *l) {
+  column_nines_at(col, src0, l->src_outer, l->offset2);
+  column_nines_at(col + 4, src0 + step, l->src_outer, l->offset2);
+}
+
+/* RUNS_STAGED with three rows of 9 values, which column_staged assembles in place. */
+static inline int conv_layout_nines(const conv_layout *l) {
+  return l->runs == RUNS_STAGED && l->runs_outer == 3 && l->row_values == 9;
+}
+
+/* RUNS_STAGED: the rows of an inside patch from its origin `src`, back to back into a buffer on
+ * the stack, then widened. Each row is copied a word at a time, run_words words: the bytes past
+ * its end are overwritten by the next row, or lie past the patch, where they meet zero weights
+ * (the last word is zeroed first, as the last row may not reach it). Its own function, so that
+ * the buffer is on the stack only while it runs. */
+static __attribute__((noinline)) void column_staged(int16_t *col, const int8_t *src,
+                                                    const conv_layout *l) {
+  const int32_t zero = 0, row_values = l->row_values, src_outer = l->src_outer;
+  const int32_t run_words = l->run_words;
+  int8_t stage[CONV_STAGE_BYTES + 4]; /* + 4: the last row's last word may pass the depth */
+  int8_t *at = stage;
+  int32_t rows;
+  if (conv_layout_nines(l)) {
+    column_nines_at(col, src, src_outer, l->offset2);
+    return;
+  }
+  memcpy(stage + 4 * (l->blocks - 1), &zero, 4);
+  for (rows = l->runs_outer; rows > 0; --rows, src += src_outer, at += row_values) {
+    copy_row(at, src, 4 * run_words);
+  }
+  column_words(col, stage, l->blocks, l->offset2);
+}
+
 /* The runs of a pixel whose patch is inside the image, from its origin `src`. */
 static inline __attribute__((always_inline)) void column_runs(int16_t *col, const int8_t *src,
                                                               const conv_layout *l) {
   const int32_t offset2 = l->offset2, run_words = l->run_words;
   const int32_t src_outer = l->src_outer, col_outer = l->col_outer;
   int32_t outer, inner;
-  if (l->runs >= RUNS_STAGED) { /* one test on the others' way: STAGED or NINES */
-    if (l->runs == RUNS_NINES) {
-      column_nines(col, src, l);
-    } else {
-      column_staged(col, src, l);
-    }
+  if (l->runs == RUNS_STAGED) {
+    column_staged(col, src, l);
   } else if (l->runs_inner == 1 && run_words == 1) { /* e.g. rows of up to 4 values */
     for (outer = l->runs_outer; outer > 0; --outer, src += src_outer, col += col_outer) {
       const int32_t x = tinyml_load_s8x4(src);
@@ -464,8 +476,8 @@ static inline __attribute__((always_inline)) void conv_column_inside(
     const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int32_t origin,
     int32_t batch, int32_t y, int32_t x, int32_t x_end, int16_t *col, const int edges) {
   if ((!edges || x < x_end) && origin <= l->last_origin) {
-    if (edges && l->runs == RUNS_NINES) {
-      column_nines(col, input + origin, l);
+    if (edges) { /* conv_run_nines: three rows of 9 */
+      column_staged(col, input + origin, l);
     } else {
       column_runs_call(col, input + origin, l);
     }
@@ -494,14 +506,13 @@ static inline __attribute__((always_inline)) void column_rows_of_a_word(
 }
 
 /* The common case in its own loop, with the least bookkeeping per pixel pair: one group, no
- * padding before the image (the last rows and columns may pass its end, as SAME padding with
- * stride 2 does: those pixels' patches are gathered by conv_im2col_general), a patch made of
- * runs, the output_stage table with the full range. The patch origin steps through the input;
- * all filter pairs in assembly, an odd last filter in C. */
+ * padding reaching any pixel, a patch made of runs, the output_stage table with the full range.
+ * The patch origin steps through the input; all filter pairs in assembly, an odd last filter
+ * in C. */
 static inline __attribute__((always_inline)) void conv_run_inside_loop(
     const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int8_t *output,
     int16_t *scratch, conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *),
-    const int rows_of_a_word, const int edges) {
+    const int rows_of_a_word) {
   const int32_t pixels = p->batches * p->output_h * p->output_w;
   const int32_t step = p->stride_w * p->input_c;
   const int32_t row_jump = (p->stride_h * p->input_w - p->output_w * p->stride_w) * p->input_c;
@@ -509,16 +520,13 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
   const int32_t paired = 2 * ((job->stage_end - job->stage) / 8);
   const int32_t rows = l->runs_outer, src_step = l->src_outer, col_step = l->col_outer;
   const int32_t offset2 = l->offset2, last_origin = l->last_origin;
-  const int32_t rows_inside = conv_first_outside(l->y_limit, p->stride_h, p->output_h);
-  const int32_t cols_inside = conv_first_outside(l->x_limit, p->stride_w, p->output_w);
   int32_t pixel, origin = 0, x = 0, y = 0, batch = 0;
-  int32_t x_end = rows_inside > 0 ? cols_inside : 0;
   for (pixel = 0; pixel < pixels; pixel += 2) {
     int8_t *out0 = output + pixel * p->output_c, *out1 = out0;
     if (rows_of_a_word && origin <= last_origin) {
       column_rows_of_a_word(scratch, input + origin, rows, src_step, col_step, offset2);
     } else {
-      conv_column_inside(p, l, input, origin, batch, y, x, x_end, scratch, edges);
+      conv_column_inside(p, l, input, origin, batch, y, x, 0, scratch, 0);
     }
     if (pixel + 1 < pixels) {
       origin += step;
@@ -530,7 +538,6 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
           ++batch;
           origin += image_jump;
         }
-        if (edges) x_end = y < rows_inside ? cols_inside : 0;
       }
       out1 += p->output_c;
     }
@@ -538,7 +545,7 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
     if (rows_of_a_word && origin <= last_origin) {
       column_rows_of_a_word(scratch + 4, input + origin, rows, src_step, col_step, offset2);
     } else {
-      conv_column_inside(p, l, input, origin, batch, y, x, x_end, scratch + 4, edges);
+      conv_column_inside(p, l, input, origin, batch, y, x, 0, scratch + 4, 0);
     }
     job->out0 = out0;
     job->out1 = out1;
@@ -555,7 +562,6 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
         ++batch;
         origin += image_jump;
       }
-      if (edges) x_end = y < rows_inside ? cols_inside : 0;
     }
   }
 }
@@ -611,7 +617,7 @@ static void conv_pointwise16(const tinyml_conv2d_params *p, const int8_t *input,
     pj.filter = p->filter_wide;
     pj.stage = p->output_stage;
     pj.out0 = output;
-    pj.out1 = output + p->output_c;
+    pj.out1_offset = p->output_c - 1;
     pj.stage_end = p->output_stage + 4 * p->output_c;
     pj.output_end = output + paired * p->output_c;
     conv_pointwise16_asm(&pj);
@@ -625,18 +631,82 @@ static void conv_pointwise16(const tinyml_conv2d_params *p, const int8_t *input,
   }
 }
 
-/* The loop three times, so that the other layouts do not pay for the inline rows' registers,
- * nor layers whose patches all lie inside the image for the edges' tests. */
+/* Three rows of 9 values (an RGB first layer) with an even output_w, so that pixel pairs never straddle
+ * rows: row by row, first the pairs whose patches are both inside the image (and whose last
+ * word stays inside the input) through column_nines_pair in a loop of their own, then the rest
+ * (SAME padding's last column, the last row, the last pixels) pixel by pixel through
+ * conv_column_inside. `odd_filter`: an odd output_c, whose last filter goes through C. */
+static inline __attribute__((always_inline)) void conv_run_nines_loop(
+    const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int8_t *output,
+    int16_t *scratch, conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *),
+    const int odd_filter) {
+  const int32_t rows_inside = conv_first_outside(l->y_limit, p->stride_h, p->output_h);
+  const int32_t cols_inside = conv_first_outside(l->x_limit, p->stride_w, p->output_w);
+  const int32_t step = p->stride_w * p->input_c, row_step = p->stride_h * p->input_w * p->input_c;
+  const int32_t image_step = p->input_h * p->input_w * p->input_c;
+  const int32_t paired = p->output_c - 1, pair_out = 2 * p->output_c;
+  int32_t batch, y, x;
+  int8_t *out = output;
+  for (batch = 0; batch < p->batches; ++batch) {
+    for (y = 0; y < p->output_h; ++y) {
+      const int32_t row = batch * image_step + y * row_step;
+      const int32_t x_end = y < rows_inside ? cols_inside : 0;
+      /* The inside pairs: both columns inside, the second's last word inside the input. */
+      int32_t pairs = x_end / 2, origin = row;
+      if (pairs > 0 && row + (2 * pairs - 1) * step > l->last_origin) {
+        const int32_t room = l->last_origin - row - step; /* for the first pair's second */
+        pairs = room < 0 ? 0 : room / (2 * step) + 1;
+      }
+      for (x = 0; x < 2 * pairs; x += 2, origin += 2 * step, out += pair_out) {
+        column_nines_pair(scratch, input + origin, step, l);
+        job->out0 = out;
+        job->out1 = out + p->output_c;
+        pairs_asm(job);
+        if (odd_filter) {
+          conv_columns(p, scratch, paired, p->output_c, out, out + p->output_c, OUTPUT_FAST);
+        }
+      }
+      for (; x < p->output_w; x += 2, origin += 2 * step, out += pair_out) {
+        conv_column_inside(p, l, input, origin, batch, y, x, x_end, scratch, 1);
+        conv_column_inside(p, l, input, origin + step, batch, y, x + 1, x_end, scratch + 4, 1);
+        job->out0 = out;
+        job->out1 = out + p->output_c;
+        pairs_asm(job);
+        if (odd_filter) {
+          conv_columns(p, scratch, paired, p->output_c, out, out + p->output_c, OUTPUT_FAST);
+        }
+      }
+    }
+  }
+}
+
+/* The layers conv_run_nines takes: three rows of 9 values, an even output_w (and, as every
+ * layer in conv_run_inside, no padding before the image). */
+static int conv_is_nines(const tinyml_conv2d_params *p, const conv_layout *l) {
+  return conv_layout_nines(l) && p->output_w % 2 == 0;
+}
+
+static void conv_run_nines(const tinyml_conv2d_params *p, const conv_layout *l,
+                           const int8_t *input, int8_t *output, int16_t *scratch,
+                           conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
+  if (p->output_c % 2) {
+    conv_run_nines_loop(p, l, input, output, scratch, job, pairs_asm, 1);
+  } else {
+    conv_run_nines_loop(p, l, input, output, scratch, job, pairs_asm, 0);
+  }
+}
+
+/* The loop twice, so that the other layouts do not pay for the inline rows' registers; RGB
+ * first layers in their own (conv_run_nines), which also takes the padding after the image. */
 static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
                             const int8_t *input, int8_t *output, int16_t *scratch,
                             conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
-  if ((p->output_h - 1) * p->stride_h >= l->y_limit ||
-      (p->output_w - 1) * p->stride_w >= l->x_limit) {
-    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0, 1);
+  if (conv_is_nines(p, l)) {
+    conv_run_nines(p, l, input, output, scratch, job, pairs_asm);
   } else if (l->runs == RUNS_ROWS && l->run_words == 1) {
-    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 1, 0);
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 1);
   } else {
-    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0, 0);
+    conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0);
   }
 }
 #endif
@@ -678,7 +748,9 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
     conv_pointwise16(p, input, output, scratch, &l, &job);
     return;
   }
-  if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0) {
+  if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0 &&
+      (conv_is_nines(p, &l) || ((p->output_h - 1) * p->stride_h < l.y_limit &&
+                                (p->output_w - 1) * p->stride_w < l.x_limit))) {
     conv_run_inside(p, &l, input, output, scratch, &job, pairs_asm);
     return;
   }
