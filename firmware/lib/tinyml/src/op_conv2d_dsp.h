@@ -27,13 +27,14 @@
  * matter. A dense filter whose rows are contiguous but do not start on blocks has an inside
  * patch's rows copied back to back into a small buffer on the stack, then widened
  * (RUNS_STAGED), except three rows of 9 values (3x3 over 3 channels), whose words are
- * assembled from the rows in place (column_nines_at). Pixels with padding are widened tap by tap into a zeroed column when every tap
- * starts on a block (filter_c a multiple of 4); otherwise they, and layouts without runs, are
- * gathered first into the stack buffer in the filter's order, padding and gaps as the input
- * zero point (which widens to 0), then widened; filters too deep for it are written value by
- * value. A widened filter (op_conv.h's filter_wide) skips the SXTB16 of its weights. A 1x1
- * layer over 8 channels with the converter's packed stream (op_conv.h's packed) needs no
- * scratch: on Thumb-2 conv_pointwise8_asm keeps each pixel's column in registers. */
+ * assembled from the rows in place (column_nines_at). Pixels with padding are widened tap by
+ * tap into a zeroed column when every tap starts on a block (filter_c a multiple of 4);
+ * otherwise they, and layouts without runs, are gathered first into the stack buffer in the
+ * filter's order, padding and gaps as the input zero point (which widens to 0), then widened;
+ * filters too deep for it are written value by value. A widened filter (op_conv.h's
+ * filter_wide) skips the SXTB16 of its weights. A 1x1 layer over 8 channels with the
+ * converter's packed stream (op_conv.h's packed) needs no scratch: on Thumb-2
+ * conv_pointwise8_asm keeps each pixel's column in registers. */
 
 
 /* Requantizes one accumulator to the output's int8 range. */
@@ -151,11 +152,11 @@ static inline __attribute__((always_inline)) void column_word(int16_t *col, int3
 }
 
 /* Three rows of 9 values (conv_layout_nines): the 27 values (dense, 7 blocks) from the rows in
- * place, with unaligned word loads: no copy to the stack. Blocks 0, 1, 3, 5 and 6 are whole words of one
- * row (block 6's last value, the next pixel's, meets a zero weight); block 2 is row 0's last
- * value under row 1's first three (the word before row 1 with its low byte replaced), block 4
- * row 1's last two and row 2's first two (the halves of two words). No load passes the third
- * row's 12th byte, which last_origin allows (three words a row). */
+ * place, with unaligned word loads: no copy to the stack. Blocks 0, 1, 3, 5 and 6 are whole
+ * words of one row (block 6's last value, the next pixel's, meets a zero weight); block 2 is
+ * row 0's last value under row 1's first three (the word before row 1 with its low byte
+ * replaced), block 4 row 1's last two and row 2's first two (the halves of two words). No load
+ * passes the third row's 12th byte, which last_origin allows (three words a row). */
 static inline __attribute__((always_inline)) void column_nines_at(int16_t *col,
                                                                   const int8_t *row0,
                                                                   int32_t row_step,
@@ -172,13 +173,6 @@ static inline __attribute__((always_inline)) void column_nines_at(int16_t *col,
   column_word(col, 4, (int32_t)straddle1, offset2);
   column_word(col, 5, tinyml_load_s8x4(row2 + 2), offset2);
   column_word(col, 6, tinyml_load_s8x4(row2 + 6), offset2);
-}
-
-/* Both columns of a pixel pair whose patches start at src0 and src0 + step, in one call. */
-static __attribute__((noinline)) void column_nines_pair(int16_t *col, const int8_t *src0,
-                                                        int32_t step, const conv_layout *l) {
-  column_nines_at(col, src0, l->src_outer, l->offset2);
-  column_nines_at(col + 4, src0 + step, l->src_outer, l->offset2);
 }
 
 /* RUNS_STAGED with three rows of 9 values, which column_staged assembles in place. */
@@ -631,20 +625,26 @@ static void conv_pointwise16(const tinyml_conv2d_params *p, const int8_t *input,
   }
 }
 
-/* Three rows of 9 values (an RGB first layer) with an even output_w, so that pixel pairs never straddle
- * rows: row by row, first the pairs whose patches are both inside the image (and whose last
- * word stays inside the input) through column_nines_pair in a loop of their own, then the rest
- * (SAME padding's last column, the last row, the last pixels) pixel by pixel through
- * conv_column_inside. `odd_filter`: an odd output_c, whose last filter goes through C. */
-static inline __attribute__((always_inline)) void conv_run_nines_loop(
-    const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int8_t *output,
-    int16_t *scratch, conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *),
-    const int odd_filter) {
+/* Both columns of a pixel pair whose patches start at src0 and src0 + step, in one call. */
+static __attribute__((noinline)) void column_nines_pair(int16_t *col, const int8_t *src0,
+                                                        int32_t step, const conv_layout *l) {
+  column_nines_at(col, src0, l->src_outer, l->offset2);
+  column_nines_at(col + 4, src0 + step, l->src_outer, l->offset2);
+}
+
+/* Three rows of 9 values (an RGB first layer) with an even output_w, so that pixel pairs never
+ * straddle rows: row by row, first the pairs whose patches are both inside the image (and
+ * whose last word stays inside the input) through column_nines_pair in a loop of their own,
+ * then the rest (SAME padding's last column, the last row, the last pixels) pixel by pixel
+ * through conv_column_inside. An odd last filter goes through C. */
+static void conv_run_nines(const tinyml_conv2d_params *p, const conv_layout *l,
+                           const int8_t *input, int8_t *output, int16_t *scratch,
+                           conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
   const int32_t rows_inside = conv_first_outside(l->y_limit, p->stride_h, p->output_h);
   const int32_t cols_inside = conv_first_outside(l->x_limit, p->stride_w, p->output_w);
   const int32_t step = p->stride_w * p->input_c, row_step = p->stride_h * p->input_w * p->input_c;
   const int32_t image_step = p->input_h * p->input_w * p->input_c;
-  const int32_t paired = p->output_c - 1, pair_out = 2 * p->output_c;
+  const int32_t paired = 2 * ((job->stage_end - job->stage) / 8), pair_out = 2 * p->output_c;
   int32_t batch, y, x;
   int8_t *out = output;
   for (batch = 0; batch < p->batches; ++batch) {
@@ -662,7 +662,7 @@ static inline __attribute__((always_inline)) void conv_run_nines_loop(
         job->out0 = out;
         job->out1 = out + p->output_c;
         pairs_asm(job);
-        if (odd_filter) {
+        if (paired < p->output_c) {
           conv_columns(p, scratch, paired, p->output_c, out, out + p->output_c, OUTPUT_FAST);
         }
       }
@@ -672,7 +672,7 @@ static inline __attribute__((always_inline)) void conv_run_nines_loop(
         job->out0 = out;
         job->out1 = out + p->output_c;
         pairs_asm(job);
-        if (odd_filter) {
+        if (paired < p->output_c) {
           conv_columns(p, scratch, paired, p->output_c, out, out + p->output_c, OUTPUT_FAST);
         }
       }
@@ -684,16 +684,6 @@ static inline __attribute__((always_inline)) void conv_run_nines_loop(
  * layer in conv_run_inside, no padding before the image). */
 static int conv_is_nines(const tinyml_conv2d_params *p, const conv_layout *l) {
   return conv_layout_nines(l) && p->output_w % 2 == 0;
-}
-
-static void conv_run_nines(const tinyml_conv2d_params *p, const conv_layout *l,
-                           const int8_t *input, int8_t *output, int16_t *scratch,
-                           conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
-  if (p->output_c % 2) {
-    conv_run_nines_loop(p, l, input, output, scratch, job, pairs_asm, 1);
-  } else {
-    conv_run_nines_loop(p, l, input, output, scratch, job, pairs_asm, 0);
-  }
 }
 
 /* The loop twice, so that the other layouts do not pay for the inline rows' registers; RGB
