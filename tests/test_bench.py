@@ -326,8 +326,9 @@ def test_c_names_for_any_file_name():
 
 
 def _conv_facts(in_hw, in_c, kernel, out_c, *, stride=1, pad=0, act=(-128, 127), stage=True):
-    """A CONV_2D's plan facts as the compiler lays them out (conv_filter_layout, and the
-    filter stored widened when it is small: ALWAYS_WIDENED_CONV_BYTES)."""
+    """A CONV_2D's plan facts as the compiler lays them out (conv_filter_layout, the filter
+    stored widened when it is small: ALWAYS_WIDENED_CONV_BYTES, and for 1x1 over 8 channels the
+    packed stream where _pointwise8_fields emits it)."""
     from tinyml_pipeline.tools.compiler.ops.conv_filter import conv_filter_layout
     from tinyml_pipeline.tools.compiler.ops.widening_budget import ALWAYS_WIDENED_CONV_BYTES
 
@@ -340,7 +341,9 @@ def _conv_facts(in_hw, in_c, kernel, out_c, *, stride=1, pad=0, act=(-128, 127),
             "filter_tap_stride": tap_stride, "stride_h": stride, "stride_w": stride,
             "dilation_h": 1, "dilation_w": 1, "pad_top": pad, "pad_left": pad,
             "input_offset": 128, "output_offset": -128, "act_min": act[0], "act_max": act[1],
-            "output_stage": stage, "filter_wide": out_c * depth <= ALWAYS_WIDENED_CONV_BYTES}
+            "output_stage": stage, "filter_wide": out_c * depth <= ALWAYS_WIDENED_CONV_BYTES,
+            "packed": (kernel, in_c, stride, act, out_c % 4) == (1, 8, 1, (-128, 127), 0) and
+            stage and out_c * depth <= ALWAYS_WIDENED_CONV_BYTES}
 
 
 def _depthwise_facts(in_hw, channels, *, stride=1, pad=1, packed=True):
@@ -374,15 +377,21 @@ def _why(facts, per_mac):
 def test_why_names_the_path_and_what_dominates():
     # Within the goal: no reason.
     assert _why(_conv_facts(12, 64, 1, 64), 1.2) is None
-    # A pointwise conv of few input channels: the output stage outweighs 8 MACs per output.
-    text = _why(_conv_facts(48, 8, 1, 16), 2.9)
-    assert text.startswith("conv 1x1x8 to 16, assembly filter pairs over the widened filter; "
+    # A pointwise conv of few input channels: the output stage outweighs 8 MACs per output,
+    # over the packed stream or in filter pairs (18 output channels, not a multiple of 4).
+    text = _why(_conv_facts(48, 8, 1, 16), 1.6)
+    assert text.startswith("conv 1x1x8 to 16, assembly over the packed filter and output "
+                           "stage, the pixel's column in registers; only 8 MACs per output")
+    text = _why(_conv_facts(48, 8, 1, 18), 2.9)
+    assert text.startswith("conv 1x1x8 to 18, assembly filter pairs over the widened filter; "
                            "only 8 MACs per output")
-    # A first layer on RGB: filter rows of 9 values are copied to the stack, then widened.
-    text = _why(_conv_facts(96, 3, 3, 8, stride=2), 3.3)
+    # A first layer on RGB: filter rows of 9 values are assembled in place, then widened, in
+    # the pairs' loop unrolled for 7 blocks.
+    text = _why(_conv_facts(96, 3, 3, 8, stride=2), 1.5)
     assert text.startswith("conv 3x3x3 to 8, stride 2, assembly filter pairs over the widened "
-                           "filter; each pixel's im2col (28 values widened to int16, its rows "
-                           "copied to the stack first) is shared by only 8 filters")
+                           "filter (unrolled for its 7 blocks); each pixel's im2col (28 values "
+                           "widened to int16, assembled from its three rows in place) is "
+                           "shared by only 8 filters")
     # One input channel: each filter row is one word; 9 MACs per output, 8 filters per im2col.
     text = _why(_conv_facts(28, 1, 3, 8), 3.6)
     assert "only 9 MACs per output" in text and "shared by only 8 filters" in text

@@ -24,6 +24,7 @@ from tinyml_pipeline.tools.compiler.ops.conv import (
     conv_filter_layout,
     conv_filter_values,
     conv_filter_wide,
+    conv_pointwise8_packed,
     depthwise_packed_doubles,
     depthwise_packed_filter,
     output_stage_table,
@@ -386,6 +387,38 @@ def test_mobilenet_style_depthwise_layers_match_tflm():
     _compare_both_builds(models, [case.description for case in cases], 0)
 
 
+def _first_and_pointwise_conv_case(rng, kernel, stride, in_c, out_c, size, padding, act,
+                                   batches=1):
+    tf = _tf()
+    weights = (rng.normal(size=(kernel, kernel, in_c, out_c)) *
+               _channel_scales(rng, out_c)).astype(np.float32)
+    bias = rng.normal(size=out_c).astype(np.float32) * 0.5
+
+    def build(x):
+        y = tf.nn.conv2d(x, weights, strides=[1, stride, stride, 1], padding=padding)
+        return _activate(act, tf.nn.bias_add(y, bias))
+
+    return Case(f"conv {batches}x{size}x{size}x{in_c} k{kernel} s{stride} ->{out_c} {padding} "
+                f"{act}", (batches, size, size, in_c), build, _input_range(rng))
+
+
+def test_rgb_first_layers_and_small_pointwise_convs_match_tflm():
+    """The shapes of MobileNet's first layers, which the random cases rarely draw: 3x3 over 3
+    channels (rows of 9 values assembled in place, column_nines), stride 2 with SAME padding
+    (only the last row and column pass the image) and stride 1, and 1x1 over 8 channels
+    (conv_pointwise8_asm on the M4: even output channel counts) or 16."""
+    rng = np.random.default_rng(9970)
+    shapes = [(3, 2, 3, 8, 12, "SAME", "relu6"), (3, 2, 3, 5, 11, "SAME", "none"),
+              (3, 1, 3, 8, 9, "SAME", "relu"), (3, 2, 3, 16, 10, "VALID", "none"),
+              (1, 1, 8, 16, 9, "VALID", "relu6"), (1, 1, 8, 6, 7, "SAME", "none"),
+              (1, 1, 8, 7, 6, "SAME", "relu"), (1, 1, 16, 32, 6, "SAME", "relu6")]
+    cases = [_first_and_pointwise_conv_case(rng, *shape) for shape in shapes]
+    models = [TFLiteModel(data, f"first layer or pointwise case {i}")
+              for i, data in enumerate(convert_cases(cases, 0))]
+    assert all("CONV_2D" in m.op_names() for m in models)
+    _compare_both_builds(models, [case.description for case in cases], 0)
+
+
 def test_digits_model_matches_tflm_with_dsp_kernels():
     """The committed CNN (CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX) on the first
     2000 test images, both builds."""
@@ -483,6 +516,36 @@ def test_conv_filter_values_places_taps_and_zeroes_the_gaps():
     assert values.shape == (2, 12)
     assert values[0].tolist() == [1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0]
     assert values[1].tolist() == [10, 11, 12, 0, 13, 14, 15, 0, 16, 17, 18, 0]
+
+
+def test_conv_pointwise8_packed_interleaves_words_and_stage_rows():
+    wide = np.arange(4 * 4, dtype=np.int32) - 8
+    stage = np.array([[100 + c, -(1 << 31) + c, 1 << 4, 5 + c % 2] for c in range(4)],
+                     dtype=np.int32).reshape(-1)
+    words = conv_pointwise8_packed(wide, stage).reshape(4, 8)
+    assert words.dtype == np.int32
+    assert words[:, :4].tolist() == wide.reshape(4, 4).tolist()
+    assert words[:3, 4:].tolist() == stage.reshape(4, 4)[:3].tolist()
+    # The last shift word ends the kernel's loop: bit 8, above the byte ASR reads.
+    assert words[3, 4:].tolist() == [103, -(1 << 31) + 3, 1 << 4, 6 | 1 << 8]
+
+
+def test_conv_pointwise8_packed_is_emitted_for_1x1_over_8_channels_only():
+    rng = np.random.default_rng(9210)
+    shapes = [(1, 1, 8, 16, 5, "SAME", "none"), (1, 1, 8, 6, 5, "SAME", "none"),
+              (1, 1, 16, 16, 5, "SAME", "none"), (1, 2, 8, 16, 5, "SAME", "none"),
+              (1, 1, 8, 16, 5, "SAME", "relu6")]
+    cases = [_first_and_pointwise_conv_case(rng, *shape) for shape in shapes]
+    for case, data in zip(cases, convert_cases(cases, 0), strict=True):
+        [layer] = [dict(layer.fields) for layer in
+                   compile_plan(TFLiteModel(data, case.description)).layers
+                   if layer.op == "CONV_2D"]
+        wanted = case is cases[0] or (case is cases[4] and layer["act_max"] == 127 and
+                                      layer["act_min"] == -128)
+        assert isinstance(layer["packed"], Const if wanted else Null), case.description
+        if wanted:
+            assert layer["packed"].values.tolist() == conv_pointwise8_packed(
+                layer["filter_wide"].values, layer["output_stage"].values).tolist()
 
 
 def test_conv_filter_wide_pairs_each_block_as_sxtb16_would():

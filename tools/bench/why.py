@@ -34,12 +34,33 @@ CONV_WIDE_PER_SLOT = 0.75
 CONV_C_PER_SLOT = 1.4  # conv_columns/conv_dot in C: the loads and SXTB16 GCC schedules itself
 # Per output: 6 (SMMLAR .. STRB) plus the pair loop's 20 shared by a pair's 4 outputs.
 CONV_ASM_PER_OUTPUT = 11
+# conv_pairs_wide_4_asm / _7_asm (widened filters of exactly 4 or 7 blocks, unrolled): 11 per
+# block of 16 MACs, per pair 33 besides (the 4 outputs' 24 among them).
+CONV_UNROLLED_BLOCKS = (4, 7)
+CONV_UNROLLED_PER_SLOT = 11 / 16
+CONV_UNROLLED_PER_OUTPUT = 33 / 4
+# conv_pointwise8_asm (1x1 over 8 channels, the converter's packed stream): per filter 4 SMLAD
+# for 8 MACs, its LDM, the output's 6 and half the loop's test and branch (four filters an
+# iteration); per pixel 12 (its column widened into registers, the stream rewound).
+CONV_POINTWISE8_PER_SLOT = 4 / 8
+CONV_POINTWISE8_PER_OUTPUT = 7.5
+CONV_POINTWISE8_PIXEL = 12
+# conv_pointwise16_asm (1x1 over 16 channels, widened, stride 1, output_c even): the unrolled
+# pairs' loop over every pixel pair in one call; per pixel pair 31 besides the pairs (both
+# columns widened, the next pair set up), in place of the C loop's per-pixel im2col.
+CONV_POINTWISE16_PIXEL = 31 / 2
 CONV_FAST_C_PER_OUTPUT = 14  # conv_out with the table, plus the clamp
 CONV_GENERAL_PER_OUTPUT = 40  # tinyml_conv_output: 64-bit multiply, rounding, shift, clamp
 # im2col (fitted): per pixel and per 4-value word widened from word runs of the input.
 CONV_PIXEL = 50
 CONV_PER_WORD = 10
-# column_staged (rows not on blocks, e.g. 3x3x3): per row a whole-word copy to the stack.
+# Three rows of 9 values (3x3x3): the 7 words assembled from the rows in place (11 loads and
+# merges, 14 SXTAB16, 7 STRD), through column_staged in the general loop (fitted, with
+# CONV_PIXEL and CONV_STAGE_CALL), or per pixel everything in conv_run_nines' row loop, two
+# columns a call (fitted; no padding before the image, an even output width).
+CONV_NINES_PIXEL = 57
+CONV_NINES_LOOP_PIXEL = 67
+# column_staged (other rows not on blocks, e.g. 5x5x1): per row a whole-word copy to the stack.
 CONV_STAGE_CALL = 25
 CONV_COPY_ROW = 8
 CONV_COPY_PER_WORD = 5
@@ -230,7 +251,8 @@ def _strips_part(f: dict, per_call: float, macs: int) -> dict:
 
 def _conv_runs(f: dict) -> str:
     """Which word runs op_conv2d_dsp.h's conv_layout_of finds in a patch: patch, rows, taps,
-    staged (rows copied to the stack first) or none (then every patch is gathered first)."""
+    staged (rows copied to the stack first), nines (three rows of 9 values, assembled in place)
+    or none (then every patch is gathered first)."""
     dense = (f["filter_tap_stride"] == f["filter_c"]
              and f["filter_row_stride"] == f["filter_w"] * f["filter_c"])
     rows_contiguous = (f["dilation_w"] == 1 and f["filter_c"] == f["input_c"]
@@ -243,7 +265,7 @@ def _conv_runs(f: dict) -> str:
     if f["filter_tap_stride"] % 4 == 0 and f["filter_row_stride"] % 4 == 0:
         return "taps"
     if dense and rows_contiguous and f["filter_depth"] <= CONV_STAGE_BYTES:
-        return "staged"
+        return "nines" if f["filter_h"] == 3 and f["filter_w"] * f["filter_c"] == 9 else "staged"
     return "none"
 
 
@@ -287,12 +309,26 @@ def _conv(f: dict) -> tuple[str, float, dict]:
     macs = values * filters  # per output pixel and group
     pixels = f["batches"] * f["output_h"] * f["output_w"] * groups
     border = 1.0 if runs == "none" else _border_pixels(f) / (f["output_h"] * f["output_w"])
-    per_slot = ((CONV_WIDE_PER_SLOT if wide else CONV_ASM_PER_SLOT) if in_asm
+    if f.get("packed", False):
+        return _conv_pointwise8(f, macs)
+    unrolled = in_asm and wide and depth // 4 in CONV_UNROLLED_BLOCKS
+    per_slot = ((CONV_UNROLLED_PER_SLOT if unrolled else
+                 CONV_WIDE_PER_SLOT if wide else CONV_ASM_PER_SLOT) if in_asm
                 else CONV_C_PER_SLOT)
-    per_output = (CONV_ASM_PER_OUTPUT if in_asm else
+    per_output = (CONV_UNROLLED_PER_OUTPUT if unrolled else CONV_ASM_PER_OUTPUT if in_asm else
                   CONV_FAST_C_PER_OUTPUT if stage else CONV_GENERAL_PER_OUTPUT)
     runs_pixel = CONV_PIXEL + CONV_PER_WORD * depth / 4
-    if runs == "staged":
+    pointwise16 = (unrolled and filters % 2 == 0 and groups == 1 and
+                   (f["filter_h"], f["filter_w"], f["input_c"], depth) == (1, 1, 16, 16) and
+                   (f["stride_h"], f["stride_w"]) == (1, 1))
+    if pointwise16:
+        runs_pixel = CONV_POINTWISE16_PIXEL
+    elif runs == "nines" and in_asm and groups == 1 and f["output_w"] % 2 == 0 and \
+            f["pad_top"] == 0 and f["pad_left"] == 0:
+        runs_pixel = CONV_NINES_LOOP_PIXEL
+    elif runs == "nines":
+        runs_pixel = CONV_PIXEL + CONV_STAGE_CALL + CONV_NINES_PIXEL
+    elif runs == "staged":
         words = -(-f["filter_w"] * f["filter_c"] // 4)
         runs_pixel += CONV_STAGE_CALL + f["filter_h"] * (CONV_COPY_ROW
                                                          + CONV_COPY_PER_WORD * words)
@@ -306,7 +342,8 @@ def _conv(f: dict) -> tuple[str, float, dict]:
                    f"output stage each"),
         "im2col": (runs_pixel / macs,
                    f"each pixel's im2col ({depth} values widened to int16"
-                   + (", its rows copied to the stack first" if runs == "staged" else "")
+                   + (", its rows copied to the stack first" if runs == "staged" else
+                      ", assembled from its three rows in place" if runs == "nines" else "")
                    + f") is shared by only {filters} filters"),
         **_strips_part(f, CONV_CALL, macs * pixels),
     }
@@ -323,6 +360,8 @@ def _conv(f: dict) -> tuple[str, float, dict]:
              + _stride(f))
     if in_asm:
         where = ("assembly filter pairs" + (" over the widened filter" if wide else "")
+                 + (f" (unrolled for its {depth // 4} blocks)" if unrolled else "")
+                 + (", every pixel pair in one call" if pointwise16 else "")
                  + (" (the odd last filter in C)" if filters % 2 else ""))
     elif not stage:
         where = "C filter pairs, general requantization (no fast output table for this layer)"
@@ -332,6 +371,22 @@ def _conv(f: dict) -> tuple[str, float, dict]:
     else:
         where = "C, one filter per group"
     return f"{shape}, {where}", per_slot, parts
+
+
+def _conv_pointwise8(f: dict, macs: int) -> tuple[str, float, dict]:
+    """1x1 over 8 channels through the converter's packed stream: a pixel's column in
+    registers while every filter passes (conv_pointwise8_asm)."""
+    filters = f["output_c"]
+    parts = {
+        "output": (CONV_POINTWISE8_PER_OUTPUT * filters / macs,
+                   f"only 8 MACs per output against ~{CONV_POINTWISE8_PER_OUTPUT:g} "
+                   f"instructions of output stage and stream load each"),
+        "pixel": (CONV_POINTWISE8_PIXEL / macs,
+                  f"each pixel's 8 values widened into registers, shared by {filters} filters"),
+        **_strips_part(f, CONV_CALL, macs * f["batches"] * f["output_h"] * f["output_w"]),
+    }
+    return (f"conv 1x1x8 to {filters}, assembly over the packed filter and output stage, the "
+            f"pixel's column in registers", CONV_POINTWISE8_PER_SLOT, parts)
 
 
 # ---- DEPTHWISE_CONV_2D ---------------------------------------------------------------------

@@ -107,7 +107,8 @@ static const tinyml_conv2d_params layer0_params = {
     .bias = layer0_bias,
     .multiplier = layer0_multiplier,
     .shift = layer0_shift,
-    .output_stage = layer0_output_stage
+    .output_stage = layer0_output_stage,
+    .packed = NULL
 };
 
 static const int32_t layer1_filter_wide[1280] = {
@@ -344,7 +345,8 @@ static const tinyml_conv2d_params layer1_params = {
     .bias = layer1_bias,
     .multiplier = layer1_multiplier,
     .shift = layer1_shift,
-    .output_stage = layer1_output_stage
+    .output_stage = layer1_output_stage,
+    .packed = NULL
 };
 
 /* op #3 AVERAGE_POOL_2D, output over its input (in place) */

@@ -76,7 +76,8 @@ static const tinyml_conv2d_params layer0_stages0_params = {
     .bias = layer0_stages0_bias,
     .multiplier = layer0_stages0_multiplier,
     .shift = layer0_stages0_shift,
-    .output_stage = layer0_stages0_output_stage
+    .output_stage = layer0_stages0_output_stage,
+    .packed = NULL
 };
 
 /* op #1 MAX_POOL_2D, run inside CONV_2D+MAX_POOL_2D */
@@ -282,7 +283,8 @@ static const tinyml_conv2d_params layer1_stages0_params = {
     .bias = layer1_stages0_bias,
     .multiplier = layer1_stages0_multiplier,
     .shift = layer1_stages0_shift,
-    .output_stage = layer1_stages0_output_stage
+    .output_stage = layer1_stages0_output_stage,
+    .packed = NULL
 };
 
 /* op #3 MAX_POOL_2D, run inside CONV_2D+MAX_POOL_2D */
@@ -1047,7 +1049,8 @@ static const tinyml_conv2d_params layer2_params = {
     .bias = layer2_bias,
     .multiplier = layer2_multiplier,
     .shift = layer2_shift,
-    .output_stage = layer2_output_stage
+    .output_stage = layer2_output_stage,
+    .packed = NULL
 };
 
 static const int32_t layer3_bias[64] = {

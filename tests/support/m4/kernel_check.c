@@ -31,6 +31,7 @@ static int32_t filter_wide[MAX_FILTER / 2];
 static int32_t bias[MAX_CHANNELS], multiplier[MAX_CHANNELS];
 static int8_t shift[MAX_CHANNELS];
 static int32_t output_stage[4 * MAX_CHANNELS];
+static int32_t conv_packed[8 * MAX_CHANNELS];
 static uint32_t rng_state = 0x2545F491u;
 
 static uint32_t next_random(void) { /* xorshift32 */
@@ -197,6 +198,16 @@ static int pick_conv2d(tinyml_conv2d_params *p, int grouped, int32_t batches, in
   p->output_c = groups * random_in(1, groups > 1 ? 5 : 17);
   p->stride_h = random_in(1, 3), p->stride_w = random_in(1, 3);
   p->dilation_h = random_in(1, 3), p->dilation_w = random_in(1, 3);
+  if (next_random() % 4 == 0) { /* MobileNet's first layers, which the draws above rarely are */
+    const int32_t pointwise = (int32_t)(next_random() % 3);
+    groups = 1;
+    p->filter_h = p->filter_w = pointwise ? 1 : 3;
+    /* column_nines; conv_pointwise8_asm; conv_pointwise16_asm */
+    p->filter_c = p->input_c = pointwise == 0 ? 3 : 8 * pointwise;
+    p->output_c = pointwise && (next_random() & 1) ? 4 * random_in(1, 6) : random_in(1, 17);
+    p->stride_h = p->stride_w = pointwise ? 1 : random_in(1, 2);
+    p->dilation_h = p->dilation_w = 1;
+  }
   pick_axis(p->filter_h, p->stride_h, p->dilation_h, &p->input_h, &p->output_h, &p->pad_top);
   pick_axis(p->filter_w, p->stride_w, p->dilation_w, &p->input_w, &p->output_w, &p->pad_left);
   p->input_offset = random_in(-127, 128);
@@ -220,6 +231,22 @@ static int pick_conv2d(tinyml_conv2d_params *p, int grouped, int32_t batches, in
     }
     p->filter = NULL;
     p->filter_wide = filter_wide;
+    /* A 1x1 layer over 8 channels: the stream as conv_pointwise8_packed in
+     * tools/compiler/ops/conv.py makes it where the converter would (the kernel checks the
+     * geometry itself): per filter its 4 widened words and stage row, bit 8 of the last shift. */
+    if (p->filter_h == 1 && p->filter_w == 1 && p->filter_c == 8 && groups == 1 &&
+        p->stride_h == 1 && p->stride_w == 1 && p->output_stage != NULL && p->act_min == -128 &&
+        p->act_max == 127 && p->output_c % 4 == 0) {
+      int32_t oc, k;
+      for (oc = 0; oc < p->output_c; ++oc) {
+        for (k = 0; k < 4; ++k) {
+          conv_packed[8 * oc + k] = filter_wide[4 * oc + k];
+          conv_packed[8 * oc + 4 + k] = p->output_stage[4 * oc + k];
+        }
+      }
+      conv_packed[8 * p->output_c - 1] |= 1 << 8;
+      p->packed = conv_packed;
+    }
   }
   return (int32_t)p->scratch + 2 * columns * p->filter_depth <= ARENA_BYTES;
 }

@@ -149,6 +149,35 @@ def _output_stage_fields(op: OpView, activation: int, source: Tensor, output: Te
                                                                 "output_stage"))]
 
 
+def conv_pointwise8_packed(wide: np.ndarray, output_stage: np.ndarray) -> np.ndarray:
+    """The DSP kernel's stream for a 1x1 CONV_2D over 8 input channels (op_conv2d_asm.h,
+    conv_pointwise8_asm), int32 words in the order it reads them: per filter its 4 widened words
+    (conv_filter_wide) then its output_stage_table row (start, 2M - 2^32, rounding, shift), so
+    that one pointer walks the filters. The last filter's shift word also has bit 8 set, which
+    ends the kernel's loop over the filters: ASR by a register reads only its low byte."""
+    stage = np.asarray(output_stage, np.int64).reshape(-1, 4).copy()
+    stage[-1, 3] |= 1 << 8
+    words = np.concatenate([np.asarray(wide, np.int64).reshape(len(stage), 4), stage], axis=1)
+    return words.reshape(-1).astype(np.int32)
+
+
+def _pointwise8_fields(geometry: ConvGeometry, depth: int, fields: list) -> list:
+    """`packed`: conv_pointwise8_packed where the DSP kernel takes that path (1x1 over 8
+    channels, stride 1, the widened filter, the fast output table with the full int8 range,
+    output channels a multiple of 4), costing 32 more bytes of flash a filter; Null
+    otherwise."""
+    named = dict(fields)
+    window = dict(geometry.window)
+    if (geometry.filter_h, geometry.filter_w, geometry.filter_c, geometry.in_c, depth) == \
+            (1, 1, 8, 8, 8) and (window["stride_h"], window["stride_w"]) == (1, 1) and \
+            isinstance(named["filter_wide"], Const) and \
+            isinstance(named["output_stage"], Const) and \
+            (named["act_min"], named["act_max"]) == (-128, 127) and geometry.out_c % 4 == 0:
+        return [("packed", Const("int32_t", conv_pointwise8_packed(
+            named["filter_wide"].values, named["output_stage"].values), "filter"))]
+    return [("packed", Null())]
+
+
 def _require_batch(op: OpView, batches: int, out_batches: int) -> None:
     op.require(out_batches == batches,
                f"output batch {out_batches} is not the input batch {batches}")
@@ -257,6 +286,7 @@ def lower_conv2d(op: OpView) -> Layer:
         fields[at - 1:at + 1] = [("filter", Null()),
                                  ("filter_wide", Const("int32_t", conv_filter_wide(values),
                                                        "filter"))]
+    fields += _pointwise8_fields(geometry, depth, fields)
     return Layer(
         op="CONV_2D", op_index=op.index, kernel="tinyml_conv2d_s8",
         params_type="tinyml_conv2d_params", header=HEADER,

@@ -27,11 +27,15 @@
  * input a word at a time, whatever its length, and what the column holds in the gaps does not
  * matter. A dense filter whose rows are contiguous but do not start on blocks has an inside
  * patch's rows copied back to back into a small buffer on the stack, then widened
- * (RUNS_STAGED). Pixels with padding are widened tap by tap into a zeroed column when every tap
- * starts on a block (filter_c a multiple of 4); otherwise they, and layouts without runs, are
- * gathered first into the stack buffer in the filter's order, padding and gaps as the input
- * zero point (which widens to 0), then widened; filters too deep for it are written value by
- * value. A widened filter (op_conv.h's filter_wide) skips the SXTB16 of its weights. */
+ * (RUNS_STAGED), except three rows of 9 values (3x3 over 3 channels), whose words are
+ * assembled from the rows in place (column_nines_at). Pixels with padding are widened tap by
+ * tap into a zeroed column when every tap starts on a block (filter_c a multiple of 4);
+ * otherwise they, and layouts without runs, are gathered first into the stack buffer in the
+ * filter's order, padding and gaps as the input zero point (which widens to 0), then widened;
+ * filters too deep for it are written value by value. A widened filter (op_conv.h's
+ * filter_wide) skips the SXTB16 of its weights. A 1x1 layer over 8 channels with the
+ * converter's packed stream (op_conv.h's packed) needs no scratch: on Thumb-2
+ * conv_pointwise8_asm keeps each pixel's column in registers. */
 
 
 /* Requantizes one accumulator to the output's int8 range. */
@@ -45,7 +49,8 @@ static int8_t conv_output(const tinyml_conv2d_params *p, int32_t acc, int32_t ch
 
 /* RUNS_STAGED: a dense filter whose rows are contiguous in the input but do not start on
  * blocks (e.g. 3x3 over 3 channels: rows of 9 values); an inside patch's rows are copied back to
- * back into the stack buffer, then widened a word at a time. */
+ * back into the stack buffer, then widened a word at a time, or, three rows of 9 values (an
+ * RGB first layer: conv_layout_nines), its 7 words assembled from the rows in place. */
 enum { RUNS_PATCH, RUNS_ROWS, RUNS_TAPS, RUNS_STAGED, RUNS_NONE };
 
 typedef struct {
@@ -140,6 +145,42 @@ static inline __attribute__((always_inline)) void copy_row(int8_t *dst, const in
   if (n & 1) *dst = *src;
 }
 
+/* `word` widened into block `block` of a column. */
+static inline __attribute__((always_inline)) void column_word(int16_t *col, int32_t block,
+                                                              int32_t word, int32_t offset2) {
+  tinyml_store_s16x2x2(col + 8 * block, tinyml_sxtab16(offset2, word),
+                       tinyml_sxtab16_ror8(offset2, word));
+}
+
+/* Three rows of 9 values (conv_layout_nines): the 27 values (dense, 7 blocks) from the rows in
+ * place, with unaligned word loads: no copy to the stack. Blocks 0, 1, 3, 5 and 6 are whole
+ * words of one row (block 6's last value, the next pixel's, meets a zero weight); block 2 is
+ * row 0's last value under row 1's first three (the word before row 1 with its low byte
+ * replaced), block 4 row 1's last two and row 2's first two (the halves of two words). No load
+ * passes the third row's 12th byte, which last_origin allows (three words a row). */
+static inline __attribute__((always_inline)) void column_nines_at(int16_t *col,
+                                                                  const int8_t *row0,
+                                                                  int32_t row_step,
+                                                                  int32_t offset2) {
+  const int8_t *const row1 = row0 + row_step, *const row2 = row1 + row_step;
+  const uint32_t straddle0 =
+      ((uint32_t)tinyml_load_s8x4(row1 - 1) & 0xFFFFFF00u) | (uint8_t)row0[8];
+  const uint32_t straddle1 = ((uint32_t)tinyml_load_s8x4(row1 + 7) & 0xFFFFu) |
+                             ((uint32_t)tinyml_load_s8x4(row2 - 2) & 0xFFFF0000u);
+  column_word(col, 0, tinyml_load_s8x4(row0), offset2);
+  column_word(col, 1, tinyml_load_s8x4(row0 + 4), offset2);
+  column_word(col, 2, (int32_t)straddle0, offset2);
+  column_word(col, 3, tinyml_load_s8x4(row1 + 3), offset2);
+  column_word(col, 4, (int32_t)straddle1, offset2);
+  column_word(col, 5, tinyml_load_s8x4(row2 + 2), offset2);
+  column_word(col, 6, tinyml_load_s8x4(row2 + 6), offset2);
+}
+
+/* RUNS_STAGED with three rows of 9 values, which column_staged assembles in place. */
+static inline int conv_layout_nines(const conv_layout *l) {
+  return l->runs == RUNS_STAGED && l->runs_outer == 3 && l->row_values == 9;
+}
+
 /* RUNS_STAGED: the rows of an inside patch from its origin `src`, back to back into a buffer on
  * the stack, then widened. Each row is copied a word at a time, run_words words: the bytes past
  * its end are overwritten by the next row, or lie past the patch, where they meet zero weights
@@ -152,6 +193,10 @@ static __attribute__((noinline)) void column_staged(int16_t *col, const int8_t *
   int8_t stage[CONV_STAGE_BYTES + 4]; /* + 4: the last row's last word may pass the depth */
   int8_t *at = stage;
   int32_t rows;
+  if (conv_layout_nines(l)) {
+    column_nines_at(col, src, src_outer, l->offset2);
+    return;
+  }
   memcpy(stage + 4 * (l->blocks - 1), &zero, 4);
   for (rows = l->runs_outer; rows > 0; --rows, src += src_outer, at += row_values) {
     copy_row(at, src, 4 * run_words);
@@ -419,16 +464,29 @@ static __attribute__((noinline)) void column_runs_call(int16_t *col, const int8_
   column_runs(col, src, l);
 }
 
-/* The column of the pixel at (batch, y, x), whose patch starts at input offset `origin`, when
- * every patch is inside the image. */
+/* The column of the pixel at (batch, y, x), whose patch starts at input offset `origin`;
+ * x_end: 0 on a row whose patches pass the image's bottom, else the first column whose patch
+ * passes its right edge (no padding before the image). */
 static inline __attribute__((always_inline)) void conv_column_inside(
     const tinyml_conv2d_params *p, const conv_layout *l, const int8_t *input, int32_t origin,
-    int32_t batch, int32_t y, int32_t x, int16_t *col) {
-  if (origin <= l->last_origin) {
-    column_runs_call(col, input + origin, l);
+    int32_t batch, int32_t y, int32_t x, int32_t x_end, int16_t *col, const int edges) {
+  if ((!edges || x < x_end) && origin <= l->last_origin) {
+    if (edges) { /* conv_run_nines: three rows of 9 */
+      column_staged(col, input + origin, l);
+    } else {
+      column_runs_call(col, input + origin, l);
+    }
+  } else if (edges) { /* padding, or its last word would read past the input */
+    conv_im2col_general(p, l, input, batch, y * p->stride_h, x * p->stride_w, 0, col);
   } else { /* its last word would read past the input: one of the last pixels */
     conv_im2col_values(p, l, input, batch, y * p->stride_h, x * p->stride_w, 0, col);
   }
+}
+
+/* The output columns x < cols_inside of a row y < rows_inside have their patch inside the
+ * image (no padding before it). */
+static inline int32_t conv_first_outside(int32_t limit, int32_t stride, int32_t outputs) {
+  return tinyml_min_i32((limit + stride - 1) / stride, outputs);
 }
 
 /* RUNS_ROWS with rows of one word (e.g. digits' 3x3x1 first layer): the rows widened inline,
@@ -463,7 +521,7 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
     if (rows_of_a_word && origin <= last_origin) {
       column_rows_of_a_word(scratch, input + origin, rows, src_step, col_step, offset2);
     } else {
-      conv_column_inside(p, l, input, origin, batch, y, x, scratch);
+      conv_column_inside(p, l, input, origin, batch, y, x, 0, scratch, 0);
     }
     if (pixel + 1 < pixels) {
       origin += step;
@@ -482,7 +540,7 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
     if (rows_of_a_word && origin <= last_origin) {
       column_rows_of_a_word(scratch + 4, input + origin, rows, src_step, col_step, offset2);
     } else {
-      conv_column_inside(p, l, input, origin, batch, y, x, scratch + 4);
+      conv_column_inside(p, l, input, origin, batch, y, x, 0, scratch + 4, 0);
     }
     job->out0 = out0;
     job->out1 = out1;
@@ -503,6 +561,126 @@ static inline __attribute__((always_inline)) void conv_run_inside_loop(
   }
 }
 
+/* The converter's packed stream for a 1x1 layer over 8 input channels, stride 1 (op_conv.h),
+ * with its pixels' inputs back to back as its outputs are (a strip of rows of one image:
+ * tinyml_run_strips passes the first output_h of input_h rows): conv_pointwise8_asm does
+ * every pixel. The stream's conditions are checked again here but its output_c, a multiple of
+ * 4, the converter's. */
+static int conv_is_pointwise8(const tinyml_conv2d_params *p, int32_t groups, int mode) {
+  return p->packed != NULL && mode == OUTPUT_FAST && groups == 1 && p->input_c == 8 &&
+         p->filter_depth == 8 && p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 &&
+         p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+         p->output_w == p->input_w && (p->batches == 1 || p->output_h == p->input_h) &&
+         p->output_h <= p->input_h && p->output_c > 0 && p->output_c % 4 == 0;
+}
+
+static void conv_pointwise8(const tinyml_conv2d_params *p, const int8_t *input, int8_t *output,
+                            const conv_layout *l) {
+  const int32_t pixels = p->batches * p->output_h * p->output_w;
+  conv_pointwise8_job job;
+  if (pixels == 0) return;
+  job.input = input;
+  job.offset2 = l->offset2;
+  job.packed = p->packed;
+  job.output_end = output + pixels * p->output_c;
+  job.output = output;
+  conv_pointwise8_asm(&job);
+}
+
+/* A 1x1 layer over 16 input channels with the widened filter, stride 1, an even output_c and
+ * the output_stage table with the full range, its pixels' inputs back to back as its outputs
+ * are (as conv_is_pointwise8's): conv_pointwise16_asm does every pixel pair. */
+static int conv_is_pointwise16(const tinyml_conv2d_params *p, int32_t groups, int mode) {
+  return p->input_c == 16 && p->filter_depth == 16 && mode == OUTPUT_FAST &&
+         p->filter_wide != NULL && groups == 1 && p->filter_h == 1 && p->filter_w == 1 &&
+         p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+         p->output_w == p->input_w && (p->batches == 1 || p->output_h == p->input_h) &&
+         p->output_h <= p->input_h && p->output_c >= 2 && p->output_c % 2 == 0;
+}
+
+/* `job`: conv_run's, for an odd last pixel, which goes into both columns (its outputs written
+ * twice) through conv_pairs_wide_4_asm. */
+static void conv_pointwise16(const tinyml_conv2d_params *p, const int8_t *input, int8_t *output,
+                             int16_t *scratch, const conv_layout *l, conv_pairs_job *job) {
+  const int32_t pixels = p->batches * p->output_h * p->output_w;
+  const int32_t paired = pixels & ~1;
+  if (paired > 0) {
+    conv_pointwise16_job pj;
+    pj.input = input;
+    pj.offset2 = l->offset2;
+    pj.columns = scratch;
+    pj.filter = p->filter_wide;
+    pj.stage = p->output_stage;
+    pj.out0 = output;
+    pj.out1_offset = p->output_c - 1;
+    pj.stage_end = p->output_stage + 4 * p->output_c;
+    pj.output_end = output + paired * p->output_c;
+    conv_pointwise16_asm(&pj);
+  }
+  if (pixels & 1) {
+    const int8_t *last = input + paired * 16;
+    column_runs_call(scratch, last, l);
+    column_runs_call(scratch + 4, last, l);
+    job->out0 = job->out1 = output + paired * p->output_c;
+    conv_pairs_wide_4_asm(job);
+  }
+}
+
+/* Both columns of a pixel pair whose patches start at src0 and src0 + step, in one call. */
+static __attribute__((noinline)) void column_nines_pair(int16_t *col, const int8_t *src0,
+                                                        int32_t step, const conv_layout *l) {
+  column_nines_at(col, src0, l->src_outer, l->offset2);
+  column_nines_at(col + 4, src0 + step, l->src_outer, l->offset2);
+}
+
+/* Three rows of 9 values (an RGB first layer) with an even output_w, so that pixel pairs never
+ * straddle rows: row by row, first the pairs whose patches are both inside the image (and
+ * whose last word stays inside the input) through column_nines_pair in a loop of their own,
+ * then the rest (SAME padding's last column, the last row, the last pixels) pixel by pixel
+ * through conv_column_inside. An odd last filter goes through C. */
+static void conv_run_nines(const tinyml_conv2d_params *p, const conv_layout *l,
+                           const int8_t *input, int8_t *output, int16_t *scratch,
+                           conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
+  const int32_t rows_inside = conv_first_outside(l->y_limit, p->stride_h, p->output_h);
+  const int32_t cols_inside = conv_first_outside(l->x_limit, p->stride_w, p->output_w);
+  const int32_t step = p->stride_w * p->input_c, row_step = p->stride_h * p->input_w * p->input_c;
+  const int32_t image_step = p->input_h * p->input_w * p->input_c;
+  const int32_t paired = 2 * ((job->stage_end - job->stage) / 8), pair_out = 2 * p->output_c;
+  int32_t batch, y, x;
+  int8_t *out = output;
+  for (batch = 0; batch < p->batches; ++batch) {
+    for (y = 0; y < p->output_h; ++y) {
+      const int32_t row = batch * image_step + y * row_step;
+      const int32_t x_end = y < rows_inside ? cols_inside : 0;
+      /* The inside pairs: both columns inside, the second's last word inside the input. */
+      int32_t pairs = x_end / 2, origin = row;
+      if (pairs > 0 && row + (2 * pairs - 1) * step > l->last_origin) {
+        const int32_t room = l->last_origin - row - step; /* for the first pair's second */
+        pairs = room < 0 ? 0 : room / (2 * step) + 1;
+      }
+      for (x = 0; x < 2 * pairs; x += 2, origin += 2 * step, out += pair_out) {
+        column_nines_pair(scratch, input + origin, step, l);
+        job->out0 = out;
+        job->out1 = out + p->output_c;
+        pairs_asm(job);
+        if (paired < p->output_c) {
+          conv_columns(p, scratch, paired, p->output_c, out, out + p->output_c, OUTPUT_FAST);
+        }
+      }
+      for (; x < p->output_w; x += 2, origin += 2 * step, out += pair_out) {
+        conv_column_inside(p, l, input, origin, batch, y, x, x_end, scratch, 1);
+        conv_column_inside(p, l, input, origin + step, batch, y, x + 1, x_end, scratch + 4, 1);
+        job->out0 = out;
+        job->out1 = out + p->output_c;
+        pairs_asm(job);
+        if (paired < p->output_c) {
+          conv_columns(p, scratch, paired, p->output_c, out, out + p->output_c, OUTPUT_FAST);
+        }
+      }
+    }
+  }
+}
+
 /* The column of the pixel at (y, x) of image 0, padding or not: when every pixel of the pool's
  * windows is inside the image (`inside`), from its runs (`rows_of_a_word`: digits' 3x3x1 rows
  * inline, as conv_run_inside_loop does), else as conv_run's cursor would. */
@@ -515,7 +693,7 @@ static inline __attribute__((always_inline)) void conv_column_at(
       column_rows_of_a_word(col, input + origin, l->runs_outer, l->src_outer, l->col_outer,
                             l->offset2);
     } else {
-      conv_column_inside(p, l, input, origin, 0, y, x, col);
+      conv_column_inside(p, l, input, origin, 0, y, x, 0, col, 0);
     }
   } else {
     conv_cursor c;
@@ -589,11 +767,20 @@ int tinyml_conv2d_pool_s8(const tinyml_conv2d_params *p, const void *pool, uint8
   return 1;
 }
 
-/* The loop twice, so that the other layouts do not pay for the inline rows' registers. */
+/* The layers conv_run_nines takes: three rows of 9 values, an even output_w (and, as every
+ * layer in conv_run_inside, no padding before the image). */
+static int conv_is_nines(const tinyml_conv2d_params *p, const conv_layout *l) {
+  return conv_layout_nines(l) && p->output_w % 2 == 0;
+}
+
+/* The loop twice, so that the other layouts do not pay for the inline rows' registers; RGB
+ * first layers in their own (conv_run_nines), which also takes the padding after the image. */
 static void conv_run_inside(const tinyml_conv2d_params *p, const conv_layout *l,
                             const int8_t *input, int8_t *output, int16_t *scratch,
                             conv_pairs_job *job, void (*pairs_asm)(const conv_pairs_job *)) {
-  if (l->runs == RUNS_ROWS && l->run_words == 1) {
+  if (conv_is_nines(p, l)) {
+    conv_run_nines(p, l, input, output, scratch, job, pairs_asm);
+  } else if (l->runs == RUNS_ROWS && l->run_words == 1) {
     conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 1);
   } else {
     conv_run_inside_loop(p, l, input, output, scratch, job, pairs_asm, 0);
@@ -616,7 +803,10 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
   const int32_t pairs = mode == OUTPUT_FAST && p->filter_depth > 0 ? filters_per_group / 2 : 0;
   /* The widened filter's loop, or the int8 one; the job counts filters in bytes. */
   void (*const pairs_asm)(const conv_pairs_job *) =
-      p->filter_wide != NULL ? conv_pairs_wide_asm : conv_pairs_asm;
+      p->filter_wide == NULL       ? conv_pairs_asm
+      : p->filter_depth == 4 * 4 ? conv_pairs_wide_4_asm
+      : p->filter_depth == 4 * 7 ? conv_pairs_wide_7_asm
+                                   : conv_pairs_wide_asm;
   const int32_t filter_bytes = p->filter_wide != NULL ? 2 * p->filter_depth : p->filter_depth;
   const uint8_t *const filter =
       p->filter_wide != NULL ? (const uint8_t *)p->filter_wide : (const uint8_t *)p->filter;
@@ -627,8 +817,17 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
   job.filter = filter;
   job.stage = p->output_stage;
   job.stage_end = p->output_stage != NULL ? p->output_stage + 8 * pairs : NULL;
+  if (conv_is_pointwise8(p, groups, mode)) {
+    conv_pointwise8(p, input, output, &l);
+    return;
+  }
+  if (conv_is_pointwise16(p, groups, mode)) {
+    conv_pointwise16(p, input, output, scratch, &l, &job);
+    return;
+  }
   if (groups == 1 && pairs > 0 && l.runs != RUNS_NONE && p->pad_top == 0 && p->pad_left == 0 &&
-      (p->output_h - 1) * p->stride_h < l.y_limit && (p->output_w - 1) * p->stride_w < l.x_limit) {
+      (conv_is_nines(p, &l) || ((p->output_h - 1) * p->stride_h < l.y_limit &&
+                                (p->output_w - 1) * p->stride_w < l.x_limit))) {
     conv_run_inside(p, &l, input, output, scratch, &job, pairs_asm);
     return;
   }

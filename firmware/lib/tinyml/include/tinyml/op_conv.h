@@ -36,6 +36,12 @@ typedef struct {
   const int32_t *multiplier;
   const int8_t *shift;
   const int32_t *output_stage; /* see tinyml_output_stage_fast; NULL: not exact for this layer */
+  /* The DSP path's stream for a 1x1 layer over 8 input channels (stride 1, widened filter,
+   * fast output table, full int8 range, output_c a multiple of 4): per filter its 4 widened
+   * words, then its output_stage row, the last shift word with bit 8 set (tools/compiler/ops/
+   * conv.py, conv_pointwise8_packed). NULL: not emitted. An addition to filter_wide and
+   * output_stage, which the other paths read; the portable kernel ignores it. */
+  const int32_t *packed;
 } tinyml_conv2d_params;
 
 /* Depthwise and fully connected need no scratch: their DSP paths widen the input on the fly. */
