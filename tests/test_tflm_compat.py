@@ -1,5 +1,6 @@
 """Models the board's pinned TFLite Micro computes with other bytes or cannot run (per-channel
-dense weights, int8 MEAN, grouped CONV_2D, rank-5 broadcasting ADD/MUL) are refused at compile
+dense weights, int8 MEAN, grouped CONV_2D, rank-5 broadcasting ADD/MUL; 16x8 convolutions
+without a bias, int32 biases of 16x8 layers, an int16 softmax over one value) are refused at compile
 time for the TFLM backend, with the model, the op and the fix named, while the built-in build
 takes them; `tinyml convert` warns. The export that `tinyml train` uses writes per-tensor dense
 weights, so the committed models are not refused."""
@@ -150,3 +151,34 @@ def test_every_op_the_runtime_runs_has_a_resolver_method_the_standin_declares():
     declared = set(re.findall(r"TfLiteStatus (Add\w+)\(\)", header))
     assert set(supported_ops()) <= set(RESOLVER_METHODS)
     assert set(RESOLVER_METHODS.values()) <= declared
+
+
+def test_16x8_layers_the_boards_tflm_gets_wrong_are_found():
+    """Run beside the repository on QEMU (docs/compiler.md), the pinned library fails in
+    AllocateTensors on a 16x8 CONV_2D or DEPTHWISE_CONV_2D without a bias, reads the int32 bias
+    of a 16x8 CONV_2D or FULLY_CONNECTED as int64, and gets an int16 softmax over one value
+    wrong. Among randomized 16x8 models the rule names exactly those (a per-channel dense layer
+    or a grouped convolution is named for that first), and nothing in the others."""
+    from tests.test_ops_int16 import _every_op_sample
+
+    built = _every_op_sample(np.random.default_rng(1613), 12)
+    named = {"no bias": 0, "int32 bias": 0, "softmax": 0}
+    for text, data in built:
+        model = TFLiteModel(data, text)
+        found = [p.reason for p in pinned_tflm_incompatibilities(model)]
+        op = model.operators[-1]
+        if any("per-channel" in reason or "grouped" in reason for reason in found):
+            continue
+        expected = []
+        if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and "bias none" in text:
+            expected = ["a 16x8 convolution without a bias fails in AllocateTensors"]
+            key = "no bias"
+        elif op.name in ("CONV_2D", "FULLY_CONNECTED") and "bias int32" in text:
+            expected, key = ["an int32 bias of a 16x8 layer is read as int64"], "int32 bias"
+        elif op.name == "SOFTMAX" and model.tensor(op.inputs[0]).shape[-1] == 1:
+            expected = ["an int16 softmax over one value gives -32768 instead of 32767"]
+            key = "softmax"
+        assert found == expected, text
+        if expected:
+            named[key] += 1
+    assert all(count >= 2 for count in named.values()), named

@@ -19,6 +19,17 @@ its sources:
 - ADD and MUL that broadcast with a tensor of rank 5: the CMSIS-NN kernels hand them to the 4-D
   broadcasting reference kernel, whose shape check calls abort().
 
+Three more with int16 activations (16x8), found the same way (that library built beside the
+repository for QEMU's Cortex-M4, 340 randomized and converter-built 16x8 models against today's
+TFLM; see docs/compiler.md):
+
+- CONV_2D and DEPTHWISE_CONV_2D without a bias: their Prepare leaves a temporary tensor
+  allocated, and AllocateTensors fails.
+- CONV_2D and FULLY_CONNECTED with an int32 bias: the CMSIS-NN 16x8 kernels read every bias as
+  int64, so they add the wrong values.
+- SOFTMAX over a last dimension of 1: the CMSIS-NN int16 softmax gives -32768 where the answer
+  is 32767 (1.0).
+
 A model with any of them cannot be run exactly by the TFLM firmware, so its generated sources
 refuse to compile there (an #error under TINYML_BACKEND_TFLM) and `tinyml convert` warns; the
 built-in runtime runs it exactly.
@@ -66,6 +77,32 @@ def _rank5_broadcast(model: TFLiteModel, inputs: tuple[int, ...]) -> bool:
     return max(len(shape) for shape in shapes) > 4 and len(sizes) > 1
 
 
+def _int16_input(model: TFLiteModel, inputs: tuple[int, ...]) -> bool:
+    return bool(inputs) and inputs[0] >= 0 and model.tensor(inputs[0]).type_name == "INT16"
+
+
+def _bias_type(model: TFLiteModel, inputs: tuple[int, ...]) -> str | None:
+    """The bias tensor's type, None when the op has none."""
+    return model.tensor(inputs[2]).type_name if len(inputs) > 2 and inputs[2] >= 0 else None
+
+
+def _int16_problem(model: TFLiteModel, op) -> tuple[str, str] | None:
+    """(reason, fix) where the pinned library's 16x8 kernels go wrong, else None."""
+    if not _int16_input(model, op.inputs):
+        return None
+    bias = _bias_type(model, op.inputs)
+    if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and bias is None:
+        return ("a 16x8 convolution without a bias fails in AllocateTensors",
+                "give the layer a bias (use_bias=True)")
+    if op.name in ("CONV_2D", "FULLY_CONNECTED") and bias == "INT32":
+        return ("an int32 bias of a 16x8 layer is read as int64",
+                "store the bias as int64 (the TFLite converter's 16x8 mode does)")
+    if op.name == "SOFTMAX" and model.tensor(op.inputs[0]).shape[-1:] == (1,):
+        return ("an int16 softmax over one value gives -32768 instead of 32767",
+                "drop the softmax (over one value it is always 1)")
+    return None
+
+
 def pinned_tflm_incompatibilities(model: TFLiteModel) -> list[TflmIncompatibility]:
     """The ops of `model` that the board's TFLM would compute with other bytes than TFLM's, or
     not at all."""
@@ -93,6 +130,8 @@ def pinned_tflm_incompatibilities(model: TFLiteModel) -> list[TflmIncompatibilit
                 op.index, op.name,
                 "broadcasting with a rank-5 tensor aborts at run time",
                 "keep the operands at rank 4 or below, or give both the same shape"))
+        elif (problem := _int16_problem(model, op)) is not None:
+            found.append(TflmIncompatibility(op.index, op.name, *problem))
     return found
 
 
