@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "asm_output_stage.h"
+
 /* What conv_pairs_asm reads; the C side fills it per pixel pair. The assembly below has the
  * offsets. */
 typedef struct {
@@ -64,13 +66,8 @@ typedef char conv_pairs_job_is_8_words[sizeof(conv_pairs_job) == 32 ? 1 : -1];
 
 /* One output: SMMLAR, ADD, SUB, ASR, SSAT, STRB of accumulator `acc` to `out`, with the
  * stage's 2M - 2^32, rounding and shift in r5-r7. */
-#define CONV_PAIRS_OUTPUT(acc, out)                                                           \
-  "smmlar r8, " acc ", r5, " acc "\n\t"                                                       \
-  "add r9, r8, r6\n\t"                                                                        \
-  "sub r9, r9, r8, lsr #31\n\t"                                                               \
-  "asr r9, r9, r7\n\t"                                                                        \
-  "ssat r9, #8, r9\n\t"                                                                       \
-  "strb r9, [" out "], #1\n\t"
+#define CONV_PAIRS_OUTPUT(acc, out) \
+  ASM_OUTPUT_BYTE(acc, "r5", "r6", "r7", "r8", "r9", "[" out "], #1")
 
 /* The block loop closed, the pair's four outputs, the next pair or the return. */
 #define CONV_PAIRS_TAIL                                                                       \
@@ -248,13 +245,7 @@ __attribute__((naked, noinline)) static void conv_pool_pairs_wide_asm(
 
 /* One output, the result in place of accumulator `acc` (r8 the only scratch): SMMLAR, ADD,
  * SUB, ASR, SSAT, STRB with the stage's 2M - 2^32, rounding and shift in r5-r7. */
-#define CONV_UNROLLED_OUTPUT(acc, to)                                                         \
-  "smmlar " acc ", " acc ", r5, " acc "\n\t"                                                   \
-  "add r8, " acc ", r6\n\t"                                                                   \
-  "sub r8, r8, " acc ", lsr #31\n\t"                                                          \
-  "asr r8, r8, r7\n\t"                                                                        \
-  "ssat r8, #8, r8\n\t"                                                                       \
-  "strb r8, " to "\n\t"
+#define CONV_UNROLLED_OUTPUT(acc, to) ASM_OUTPUT_BYTE(acc, "r5", "r6", "r7", acc, "r8", to)
 
 /* The pairs' loop (label 1): filter a at r10 + 8, the stage at r11, the columns at r12, out0 in
  * lr, and at [sp + slot] out1 - out0 - 1 (pixel 1's output from out0 once past pixel 0's: -1
@@ -387,12 +378,7 @@ typedef char conv_pointwise8_job_is_5_words[sizeof(conv_pointwise8_job) == 20 ? 
   "smlad r8, r5, r1, r8\n\t"                                                                  \
   "smlad r8, r6, r2, r8\n\t"                                                                  \
   "smlad r8, r7, r3, r8\n\t"                                                                  \
-  "smmlar r8, r8, r9, r8\n\t"                                                                 \
-  "add r4, r8, r10\n\t"                                                                       \
-  "sub r4, r4, r8, lsr #31\n\t"                                                               \
-  "asr r4, r4, r11\n\t"                                                                       \
-  "ssat r4, #8, r4\n\t"                                                                       \
-  "strb r4, [lr], #1\n\t"
+  ASM_OUTPUT_BYTE("r8", "r9", "r10", "r11", "r8", "r4", "[lr], #1")
 
 /* A 1x1 CONV_2D over 8 input channels through the converter's packed stream (op_conv.h): every
  * pixel of the call. With a depth of two blocks the filter pairs' loop spends more on each

@@ -887,14 +887,6 @@ static void conv_run(const tinyml_conv2d_params *p, uint8_t *arena, int mode) {
   }
 }
 
-#if !defined(TINYML_KERNEL_ASM)
-/* Without the assembly the pooled convolution runs row by row (tinyml_run_fused). */
-int tinyml_conv2d_pool_s8(const tinyml_conv2d_params *conv, const void *pool, uint8_t *arena) {
-  (void)conv, (void)pool, (void)arena;
-  return 0;
-}
-#endif
-
 void tinyml_conv2d_s8(const void *params, uint8_t *arena) {
   const tinyml_conv2d_params *p = (const tinyml_conv2d_params *)params;
   if (p->output_stage == NULL) {

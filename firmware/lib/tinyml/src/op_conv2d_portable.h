@@ -114,10 +114,4 @@ void tinyml_conv2d_s8(const void *params, uint8_t *arena) {
 }
 
 
-/* The portable build computes the pooled convolution row by row (tinyml_run_fused). */
-int tinyml_conv2d_pool_s8(const tinyml_conv2d_params *conv, const void *pool, uint8_t *arena) {
-  (void)conv, (void)pool, (void)arena;
-  return 0;
-}
-
 #endif /* TINYML_OP_CONV2D_PORTABLE_H */

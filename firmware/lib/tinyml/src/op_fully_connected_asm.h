@@ -7,6 +7,8 @@
 #ifndef TINYML_OP_FULLY_CONNECTED_ASM_H
 #define TINYML_OP_FULLY_CONNECTED_ASM_H
 
+#include "asm_output_stage.h"
+
 typedef char fc_job_is_8_words[sizeof(fc_job) == 32 ? 1 : -1];
 
 /* In assembly, as a whole function: the loop needs all 14 registers a function may use, which
@@ -109,12 +111,7 @@ typedef char fc_packed_job_is_8_words[sizeof(fc_packed_job) == 32 ? 1 : -1];
  * tinyml_output_stage_fast and SSAT. */
 #define FC_OUTPUT(acc)                                                                \
   "ldmia r10!, {r4-r6}\n\t"                                                           \
-  "smmlar r7, " acc ", r4, " acc "\n\t"                                               \
-  "add r8, r7, r5\n\t"                                                                \
-  "sub r8, r8, r7, lsr #31\n\t"                                                       \
-  "asr r8, r8, r6\n\t"                                                                \
-  "ssat r8, #8, r8\n\t"                                                               \
-  "strb r8, [lr], #1\n\t"
+  ASM_OUTPUT_BYTE(acc, "r4", "r5", "r6", "r7", "r8", "[lr], #1")
 
 #define FC_OUTPUTS_AND_NEXT                                                           \
   FC_OUTPUT("r0") FC_OUTPUT("r1") FC_OUTPUT("r2") FC_OUTPUT("r3")                     \
